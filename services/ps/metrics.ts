@@ -1,0 +1,21 @@
+import { Counter, Gauge, Histogram, type Registry } from '../../shared/index.ts';
+
+export function psMetrics(r: Registry) {
+  return {
+    pushes: new Counter({ name: 'fw_ps_pushes_total', help: 'Gradient pushes by result (applied, duplicate, or the error code)', labelNames: ['result'], registers: [r] }),
+    examples: new Counter({ name: 'fw_ps_examples_total', help: 'Examples behind the applied pushes', registers: [r] }),
+    version: new Gauge({ name: 'fw_ps_version', help: 'Current version of this shard', registers: [r] }),
+    persistedVersion: new Gauge({ name: 'fw_ps_persisted_version', help: 'Newest version written to the store', registers: [r] }),
+    mailbox: new Gauge({ name: 'fw_ps_mailbox_pending', help: 'Messages waiting in the shard mailbox', registers: [r] }),
+    staleness: new Histogram({ name: 'fw_ps_staleness_versions', help: 'version - baseVersion of each push', buckets: [0, 1, 2, 4, 8, 16, 32, 64, 128], registers: [r] }),
+    clipped: new Counter({ name: 'fw_ps_clipped_total', help: 'Pushes scaled down by the gradient norm clip', registers: [r] }),
+    applySeconds: new Histogram({ name: 'fw_ps_apply_seconds', help: 'Time to apply one push', buckets: [1e-5, 1e-4, 5e-4, 1e-3, 5e-3, 0.02, 0.1], registers: [r] }),
+    pushLatency: new Histogram({ name: 'fw_ps_push_queue_seconds', help: 'Receipt to applied, per push', buckets: [1e-4, 1e-3, 5e-3, 0.02, 0.1, 0.5, 2], registers: [r] }),
+    publishSeconds: new Histogram({ name: 'fw_ps_publish_seconds', help: 'Store write + broadcast of one delta', buckets: [1e-3, 5e-3, 0.02, 0.1, 0.5, 2], registers: [r] }),
+    deltaBytes: new Histogram({ name: 'fw_ps_delta_bytes', help: 'Encoded size of each delta', buckets: [1e3, 1e4, 1e5, 1e6, 1e7], registers: [r] }),
+    storeErrors: new Counter({ name: 'fw_ps_store_errors_total', help: 'Failed store writes', registers: [r] }),
+    refused: new Counter({ name: 'fw_ps_refused_total', help: 'Pushes refused because the mailbox was full', registers: [r] }),
+    restarts: new Counter({ name: 'fw_ps_restarts_total', help: 'Supervised restarts of the shard actor', registers: [r] }),
+  };
+}
+export type PsMetrics = ReturnType<typeof psMetrics>;

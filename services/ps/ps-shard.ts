@@ -1,0 +1,77 @@
+// A PS shard as a running actor: subscribes to its push subject, feeds pushes and publish
+// ticks into one bounded mailbox, and answers with a retryable error when the mailbox is full.
+import {
+  Actor, MailboxFullError, encodeReply, errorToWire, subjects, type Subscription,
+} from '../../shared/index.ts';
+import { ShardState, type PsMessage, type ShardDeps } from './shard-state.ts';
+
+export class PsShard {
+  readonly actor: Actor<PsMessage>;
+  private state?: ShardState;
+  private sub?: Subscription;
+  private timer?: NodeJS.Timeout;
+  private publishQueued = false;
+
+  constructor(private readonly d: ShardDeps) {
+    this.actor = new Actor<PsMessage>(() => {
+      this.state = new ShardState(d);
+      const s = this.state;
+      return {
+        start: () => s.start(),
+        handle: async (m) => {
+          if (m.kind === 'publish') this.publishQueued = false;
+          await s.handle(m);
+          d.metrics.mailbox.set(this.actor.pending);
+        },
+      };
+    }, {
+      name: `ps-${d.shard}`,
+      mailboxCapacity: d.cfg.mailboxCapacity + 1,
+      onRestart: (err, n) => { d.metrics.restarts.inc(); d.log('error', 'shard actor crashed: restarting from the store', { err: String(err), restarts: n }); },
+      onFailed: (err) => d.log('error', 'shard actor failed too often: giving up', { err: String(err) }),
+    });
+  }
+
+  get version(): number { return this.state?.version ?? 0; }
+  get epoch(): number { return this.state?.epoch ?? 0; }
+  get persistedVersion(): number { return this.state?.persistedVersion ?? 0; }
+  get healthy(): boolean { return this.actor.state === 'running'; }
+  paramBytes() { return this.state?.paramBytes() ?? { params: 0, bytes: 0 }; }
+
+  async start(): Promise<void> {
+    await this.actor.start();
+    this.sub = this.d.transport.subscribe(subjects.push(this.d.model, this.d.shard), (m) => {
+      try {
+        // One slot is kept for the publish tick so pushes can never starve it.
+        if (this.actor.pending >= this.d.cfg.mailboxCapacity) throw new MailboxFullError(this.actor.name, this.d.cfg.mailboxCapacity);
+        this.actor.tell({ kind: 'push', data: m.data, respond: m.respond, receivedAtMs: Date.now() });
+      } catch (err) {
+        this.d.metrics.refused.inc();
+        m.respond?.(encodeReply({ ok: false, error: errorToWire(err) }));
+      }
+    });
+    this.timer = setInterval(() => this.requestPublish(), this.d.cfg.publishIntervalMs);
+    // A first publish makes the shard's state (at least its meta) exist in the store.
+    this.requestPublish();
+  }
+
+  requestPublish(): void {
+    if (this.publishQueued) return;
+    try {
+      this.actor.tell({ kind: 'publish' });
+      this.publishQueued = true;
+    } catch {
+      // Mailbox stopping or full: the next tick tries again.
+    }
+  }
+
+  /** Publishes what is pending, then stops; idempotent. */
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    this.sub?.unsubscribe();
+    if (this.actor.state === 'running') {
+      try { this.actor.tell({ kind: 'publish' }); } catch { /* already draining */ }
+    }
+    await this.actor.stop();
+  }
+}

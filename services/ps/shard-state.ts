@@ -1,0 +1,224 @@
+// The state of one parameter-server shard and the two things it does: apply a gradient push
+// (validate, de-duplicate, check staleness, clip, momentum update, bump the version) and
+// publish (write what changed since the last publish to the store with the new version in
+// one transaction, then broadcast the same delta). It runs as an actor: one message at a time.
+import {
+  FutureVersionError, StaleGradientError, SparseArena, applyUpdate, encodeDelta, errorToWire,
+  encodeReply, initDense, parsePush, subjects, sumSquares,
+  type Behavior, type DenseState, type GradientPush, type ParamSpec, type PsConfig, type PushReply, type RowsState,
+  type ShardStore, type Transport, type UpdateParams,
+} from '../../shared/index.ts';
+import { PushDedupe } from './dedupe.ts';
+import { ownedParams, validatePush, type OwnedParams } from './validate-push.ts';
+import type { PsMetrics } from './metrics.ts';
+
+export type PsMessage =
+  | { kind: 'push'; data: Uint8Array; respond?: (d: Uint8Array) => void; receivedAtMs: number }
+  | { kind: 'publish' };
+
+export interface ShardDeps {
+  model: string;
+  spec: ParamSpec;
+  cfg: PsConfig;
+  shard: number;
+  shards: number;
+  transport: Transport;
+  store: ShardStore;
+  metrics: PsMetrics;
+  log: (level: 'info' | 'warn' | 'error', msg: string, extra?: object) => void;
+}
+
+interface DenseParam { name: string; weights: Float32Array; slot: Float32Array; dirty: boolean; rule: UpdateParams }
+
+export class ShardState implements Behavior<PsMessage> {
+  version = 0;
+  epoch = 0;
+  epochStartVersion = 0;
+  persistedVersion = 0;
+  private publishedVersion = 0;
+  private newestAcceptedAtMs = 0;
+  private needFull = true;
+  private dense = new Map<string, DenseParam>();
+  private tables = new Map<string, { arena: SparseArena; rule: UpdateParams }>();
+  private dedupe: PushDedupe;
+  private readonly owned: OwnedParams;
+  private pushAccepted: number[] = [];
+  private pushExamples: number[] = [];
+
+  constructor(private readonly d: ShardDeps) {
+    this.owned = ownedParams(d.spec, d.shard, d.shards);
+    this.dedupe = new PushDedupe(d.cfg.dedupeWindow);
+  }
+
+  private rule(lrScale: number, adagrad: boolean): UpdateParams {
+    const c = this.d.cfg;
+    return { rule: adagrad ? 'adagrad' : c.nesterov ? 'nesterov' : 'momentum', lr: c.learningRate * lrScale, mu: c.momentum, eps: 1e-8 };
+  }
+
+  /** Restores weights, optimizer slots, version and de-duplication memory from the store. */
+  async start(): Promise<void> {
+    const { spec, store, model, shard } = this.d;
+    for (const ds of spec.dense) {
+      if (!this.owned.dense.has(ds.name)) continue;
+      const w = initDense(ds, spec.seed);
+      this.dense.set(ds.name, { name: ds.name, weights: w, slot: new Float32Array(w.length), dirty: false, rule: this.rule(1, false) });
+    }
+    for (const t of spec.tables) {
+      this.tables.set(t.name, { arena: new SparseArena(t, spec.seed, true), rule: this.rule(t.lrScale ?? 1, t.optimizer === 'adagrad') });
+    }
+    const snap = await store.read(model, shard, spec.tables.map((t) => t.name), true);
+    if (snap) {
+      for (const ds of snap.dense) {
+        const p = this.dense.get(ds.name);
+        if (p && ds.weights.length === p.weights.length) {
+          p.weights.set(ds.weights);
+          if (ds.slot?.length === p.slot.length) p.slot.set(ds.slot);
+        }
+      }
+      for (const rs of snap.sparse) this.tables.get(rs.table)?.arena.setRows(rs.rows, rs.weights, rs.slot);
+      this.version = snap.meta.version;
+      this.newestAcceptedAtMs = snap.meta.newestAcceptedAtMs;
+      this.dedupe = PushDedupe.decode(snap.meta.dedupe, this.d.cfg.dedupeWindow);
+      this.needFull = false;
+    }
+    this.epoch = await store.nextEpoch(model, shard);
+    this.epochStartVersion = this.persistedVersion = this.publishedVersion = this.version;
+    this.d.metrics.version.set(this.version);
+    this.d.log('info', snap ? 'restored from store' : 'no snapshot in store: starting from initial values', {
+      version: this.version, epoch: this.epoch, rows: this.rowCount(),
+    });
+  }
+
+  rowCount(): number {
+    let n = 0;
+    for (const t of this.tables.values()) n += t.arena.count;
+    return n;
+  }
+
+  async handle(msg: PsMessage): Promise<void> {
+    if (msg.kind === 'publish') return this.publish();
+    let reply: PushReply;
+    try {
+      reply = this.applyPush(parsePush(msg.data), msg.receivedAtMs);
+    } catch (err) {
+      const wire = errorToWire(err);
+      this.d.metrics.pushes.inc({ result: wire.code.toLowerCase() });
+      reply = { ok: false, error: wire };
+    }
+    msg.respond?.(encodeReply(reply));
+  }
+
+  private applyPush(p: GradientPush, receivedAtMs: number): PushReply {
+    validatePush(p, this.owned, this.d.spec, this.d.shard, this.d.shards);
+    if (this.dedupe.has(p.worker, p.seq)) {
+      this.d.metrics.pushes.inc({ result: 'duplicate' });
+      return { ok: true, version: this.version, epoch: this.epoch, duplicate: true };
+    }
+    if (p.baseVersion > this.version) throw new FutureVersionError(p.baseVersion, this.version);
+    const staleness = this.version - p.baseVersion;
+    this.d.metrics.staleness.observe(staleness);
+    let scale = 1;
+    if (this.d.cfg.consistency === 'bounded') {
+      if (staleness > this.d.cfg.maxStaleness) throw new StaleGradientError(staleness, this.d.cfg.maxStaleness);
+      scale = 1 / (1 + staleness);
+    }
+    if (this.d.cfg.clipNorm > 0) {
+      let ss = 0;
+      for (const g of p.dense) ss += sumSquares(g.values);
+      for (const g of p.sparse) ss += sumSquares(g.grads);
+      const norm = Math.sqrt(ss);
+      if (norm > this.d.cfg.clipNorm) {
+        scale *= this.d.cfg.clipNorm / norm;
+        this.d.metrics.clipped.inc();
+      }
+    }
+    const t0 = performance.now();
+    for (const g of p.dense) {
+      const prm = this.dense.get(g.name)!;
+      applyUpdate(prm.rule, prm.weights, prm.slot, 0, g.values, 0, g.values.length, scale);
+      prm.dirty = true;
+    }
+    for (const g of p.sparse) {
+      const t = this.tables.get(g.table)!;
+      const a = t.arena;
+      const dim = a.dim;
+      for (let i = 0; i < g.rows.length; i++) {
+        const s = a.slotOf(g.rows[i]);
+        applyUpdate(t.rule, a.weights, a.slot, s * dim, g.grads, i * dim, dim, scale);
+        a.markDirty(s);
+      }
+    }
+    this.d.metrics.applySeconds.observe((performance.now() - t0) / 1000);
+    this.dedupe.add(p.worker, p.seq);
+    this.version++;
+    if (p.newestAcceptedAtMs > this.newestAcceptedAtMs) this.newestAcceptedAtMs = p.newestAcceptedAtMs;
+    this.pushAccepted.push(p.meanAcceptedAtMs);
+    this.pushExamples.push(p.examples);
+    this.d.metrics.pushes.inc({ result: 'applied' });
+    this.d.metrics.examples.inc(p.examples);
+    this.d.metrics.version.set(this.version);
+    this.d.metrics.pushLatency.observe((Date.now() - receivedAtMs) / 1000);
+    return { ok: true, version: this.version, epoch: this.epoch, duplicate: false };
+  }
+
+  /** Writes the changes since the last publish to the store, then broadcasts them. */
+  async publish(): Promise<void> {
+    const full = this.needFull;
+    if (!full && this.version === this.publishedVersion) return;
+    const t0 = performance.now();
+    const dense: DenseState[] = [];
+    for (const p of this.dense.values()) {
+      if (!p.dirty && !full) continue;
+      dense.push({ name: p.name, weights: p.weights.slice(), slot: p.slot.slice() });
+      p.dirty = false;
+    }
+    const sparse: RowsState[] = [];
+    for (const [name, t] of this.tables) {
+      if (full) t.arena.markAllDirty();
+      const taken = t.arena.takeDirty();
+      sparse.push({ table: name, rows: taken.rows, weights: taken.weights, slot: taken.slot });
+    }
+    const version = this.version;
+    try {
+      const res = await this.d.store.write(this.d.model, this.d.shard, {
+        meta: { version, epoch: this.epoch, newestAcceptedAtMs: this.newestAcceptedAtMs, dedupe: this.dedupe.encode() },
+        dense, sparse, full,
+      });
+      this.needFull = res.storeWasEmpty && !full;
+      if (this.needFull) this.d.log('warn', 'the store had lost this shard\'s state: writing a full snapshot next');
+    } catch (err) {
+      // Nothing is lost: the rows stay in memory and the next publish writes everything.
+      this.needFull = true;
+      this.d.metrics.storeErrors.inc();
+      this.d.log('error', 'store write failed; will write a full snapshot when it is back', { err: (err as Error).message });
+      return;
+    }
+    this.persistedVersion = version;
+    const delta = encodeDelta({
+      shard: this.d.shard, epoch: this.epoch, epochStartVersion: this.epochStartVersion,
+      fromVersion: this.publishedVersion, toVersion: version, persistedVersion: version,
+      dense: dense.map((x) => ({ name: x.name, values: x.weights })),
+      sparse: sparse.map((x) => ({ table: x.table, rows: x.rows, values: x.weights })),
+      newestAcceptedAtMs: this.newestAcceptedAtMs,
+      pushAcceptedAtMs: Float64Array.from(this.pushAccepted),
+      pushExamples: Int32Array.from(this.pushExamples),
+      publishedAtMs: Date.now(),
+    });
+    this.pushAccepted = [];
+    this.pushExamples = [];
+    this.publishedVersion = version;
+    this.d.transport.publish(subjects.weights(this.d.model, this.d.shard), delta);
+    this.d.metrics.persistedVersion.set(version);
+    this.d.metrics.publishSeconds.observe((performance.now() - t0) / 1000);
+    this.d.metrics.deltaBytes.observe(delta.length);
+  }
+
+  /** Bytes held by weights, slots and indexes: the memory figure per parameter. */
+  paramBytes(): { params: number; bytes: number } {
+    let params = 0;
+    let bytes = 0;
+    for (const p of this.dense.values()) { params += p.weights.length; bytes += p.weights.byteLength + p.slot.byteLength; }
+    for (const t of this.tables.values()) { params += t.arena.count * t.arena.dim; bytes += t.arena.bytes; }
+    return { params, bytes };
+  }
+}

@@ -1,0 +1,53 @@
+// Checks a decoded push against the model and this shard before anything is applied: every
+// name known, every tensor owned here, every shape right, every value finite, every row id in
+// range. A push that fails changes no state.
+import {
+  NonFiniteError, NotOwnerError, UnknownParameterError, WrongShapeError,
+  allFinite, denseSize, ownerOfDense, ownerOfRow, tableHash,
+  type GradientPush, type ParamSpec, type TableSpec,
+} from '../../shared/index.ts';
+
+export interface OwnedParams {
+  dense: Map<string, number>;
+  tables: Map<string, { spec: TableSpec; hash: number }>;
+}
+
+export function ownedParams(spec: ParamSpec, shard: number, shards: number): OwnedParams {
+  const dense = new Map<string, number>();
+  for (const d of spec.dense) if (ownerOfDense(d.name, shards) === shard) dense.set(d.name, denseSize(d));
+  const tables = new Map<string, { spec: TableSpec; hash: number }>();
+  for (const t of spec.tables) tables.set(t.name, { spec: t, hash: tableHash(t.name) });
+  return { dense, tables };
+}
+
+export function validatePush(p: GradientPush, owned: OwnedParams, spec: ParamSpec, shard: number, shards: number): void {
+  const seen = new Set<string>();
+  for (const d of p.dense) {
+    const size = owned.dense.get(d.name);
+    if (size === undefined) {
+      if (spec.dense.some((x) => x.name === d.name)) throw new NotOwnerError(`dense tensor "${d.name}" is not owned by shard ${shard}`);
+      throw new UnknownParameterError(d.name);
+    }
+    if (seen.has(d.name)) throw new WrongShapeError(`dense tensor "${d.name}" appears twice`);
+    seen.add(d.name);
+    if (d.values.length !== size) throw new WrongShapeError(`dense tensor "${d.name}" has ${d.values.length} values, expected ${size}`);
+    if (!allFinite(d.values)) throw new NonFiniteError(`gradient of ${d.name}`);
+  }
+  for (const s of p.sparse) {
+    const t = owned.tables.get(s.table);
+    if (!t) throw new UnknownParameterError(s.table);
+    if (seen.has(s.table)) throw new WrongShapeError(`table "${s.table}" appears twice`);
+    seen.add(s.table);
+    if (s.grads.length !== s.rows.length * t.spec.dim) {
+      throw new WrongShapeError(`table "${s.table}": ${s.grads.length} gradient values for ${s.rows.length} rows of dim ${t.spec.dim}`);
+    }
+    const rowsMax = t.spec.rows;
+    for (let i = 0; i < s.rows.length; i++) {
+      const r = s.rows[i];
+      if (r < 0 || r >= rowsMax) throw new WrongShapeError(`table "${s.table}": row id ${r} outside 0..${rowsMax - 1}`);
+      if (ownerOfRow(t.hash, r, shards) !== shard) throw new NotOwnerError(`table "${s.table}" row ${r} is not owned by shard ${shard}`);
+    }
+    if (!allFinite(s.grads)) throw new NonFiniteError(`gradient of ${s.table}`);
+  }
+  if (p.examples < 1) throw new WrongShapeError('push.examples must be >= 1');
+}

@@ -1,0 +1,113 @@
+// EventLog over JetStream: one stream per model on fw.<model>.events.*, one durable pull
+// consumer per event shard shared by whichever worker holds that shard, explicit acks.
+import {
+  AckPolicy, DeliverPolicy, RetentionPolicy, StorageType, nanos,
+  type JetStreamClient, type JetStreamManager, type NatsConnection,
+} from 'nats';
+import { UnavailableError } from '../errors.ts';
+import { subjects } from '../protocol.ts';
+import type { EventConsumer, EventLog, EventLogMessage, ShardBacklog } from './types.ts';
+
+export interface JetStreamLogOptions {
+  model: string;
+  eventShards: number;
+  /** Time a delivered message may stay unacked before redelivery. Default 30000 ms. */
+  ackWaitMs?: number;
+  /** How long the stream keeps events. Default 24 h. */
+  maxAgeMs?: number;
+}
+
+export const streamName = (model: string) => `FW_${model}_EVENTS`;
+export const consumerName = (model: string, shard: number) => `fw_${model}_events_${shard}`;
+
+export class JetStreamEventLog implements EventLog {
+  private jsm?: JetStreamManager;
+  private readonly js: JetStreamClient;
+
+  constructor(private readonly nc: NatsConnection, private readonly opts: JetStreamLogOptions) {
+    this.js = nc.jetstream();
+  }
+
+  private async manager(): Promise<JetStreamManager> {
+    this.jsm ??= await this.nc.jetstreamManager();
+    return this.jsm;
+  }
+
+  async ensure(): Promise<void> {
+    const jsm = await this.manager().catch((err) => {
+      throw new UnavailableError(`JetStream is not available (is nats-server running with -js?): ${(err as Error).message}`, err);
+    });
+    const name = streamName(this.opts.model);
+    const cfg = {
+      name,
+      subjects: [subjects.events(this.opts.model, '*')],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      max_age: nanos(this.opts.maxAgeMs ?? 24 * 3600 * 1000),
+      duplicate_window: nanos(120_000),
+    };
+    try {
+      await jsm.streams.info(name);
+    } catch {
+      await jsm.streams.add(cfg);
+    }
+    for (let s = 0; s < this.opts.eventShards; s++) {
+      const durable = consumerName(this.opts.model, s);
+      try {
+        await jsm.consumers.info(name, durable);
+      } catch {
+        await jsm.consumers.add(name, {
+          durable_name: durable,
+          filter_subject: subjects.events(this.opts.model, s),
+          ack_policy: AckPolicy.Explicit,
+          deliver_policy: DeliverPolicy.All,
+          ack_wait: nanos(this.opts.ackWaitMs ?? 30_000),
+          max_ack_pending: 20_000,
+          max_deliver: -1,
+        });
+      }
+    }
+  }
+
+  async publish(shard: number, data: Uint8Array, msgId?: string): Promise<void> {
+    try {
+      await this.js.publish(subjects.events(this.opts.model, shard), data, msgId ? { msgID: msgId } : undefined);
+    } catch (err) {
+      throw new UnavailableError(`JetStream publish failed: ${(err as Error).message}`, err);
+    }
+  }
+
+  async consume(shard: number, onMessage: (m: EventLogMessage) => void, maxInFlight: number): Promise<EventConsumer> {
+    const consumer = await this.js.consumers.get(streamName(this.opts.model), consumerName(this.opts.model, shard));
+    const messages = await consumer.consume({ max_messages: Math.max(1, maxInFlight), expires: 5_000 });
+    const done = (async () => {
+      for await (const m of messages) {
+        onMessage({
+          data: m.data,
+          seq: m.seq,
+          redelivered: m.redelivered,
+          ack: () => m.ack(),
+          nak: (delayMs?: number) => m.nak(delayMs),
+          working: () => m.working(),
+        });
+      }
+    })();
+    return {
+      stop: async () => {
+        await messages.close().catch(() => undefined);
+        await done.catch(() => undefined);
+      },
+    };
+  }
+
+  async backlog(shard: number): Promise<ShardBacklog> {
+    const jsm = await this.manager();
+    const info = await jsm.consumers.info(streamName(this.opts.model), consumerName(this.opts.model, shard));
+    return { pending: info.num_pending, ackPending: info.num_ack_pending };
+  }
+
+  async destroy(): Promise<void> {
+    const jsm = await this.manager();
+    await jsm.streams.delete(streamName(this.opts.model)).catch(() => undefined);
+  }
+}

@@ -1,0 +1,94 @@
+// EventLog in process memory (embedded mode, unit tests): the same delivery contract as
+// JetStream — unacked messages come back after a nak or the ack deadline.
+import type { EventConsumer, EventLog, EventLogMessage, ShardBacklog } from './types.ts';
+
+interface Entry { data: Uint8Array; seq: number; deliveries: number; acked: boolean; inFlight: boolean; deadline?: NodeJS.Timeout }
+
+interface ShardLog {
+  entries: Entry[];
+  ready: Entry[];
+  consumer?: { onMessage: (m: EventLogMessage) => void; maxInFlight: number; inFlight: number };
+}
+
+export class MemoryEventLog implements EventLog {
+  private shards: ShardLog[] = [];
+  private seq = 0;
+
+  constructor(readonly eventShards: number, private readonly ackWaitMs = 30_000) {
+    for (let s = 0; s < eventShards; s++) this.shards.push({ entries: [], ready: [] });
+  }
+
+  async ensure(): Promise<void> {}
+
+  async publish(shard: number, data: Uint8Array): Promise<void> {
+    const e: Entry = { data: data.slice(), seq: ++this.seq, deliveries: 0, acked: false, inFlight: false };
+    const log = this.shards[shard];
+    log.entries.push(e);
+    log.ready.push(e);
+    this.pump(log);
+  }
+
+  async consume(shard: number, onMessage: (m: EventLogMessage) => void, maxInFlight: number): Promise<EventConsumer> {
+    const log = this.shards[shard];
+    log.consumer = { onMessage, maxInFlight, inFlight: 0 };
+    this.pump(log);
+    return {
+      stop: async () => {
+        log.consumer = undefined;
+      },
+    };
+  }
+
+  private pump(log: ShardLog): void {
+    const c = log.consumer;
+    while (c && log.consumer === c && c.inFlight < c.maxInFlight && log.ready.length) {
+      const e = log.ready.shift()!;
+      if (e.acked) continue;
+      e.inFlight = true;
+      e.deliveries++;
+      c.inFlight++;
+      let settled = false;
+      const settle = (requeueAfterMs?: number) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(e.deadline);
+        e.inFlight = false;
+        c.inFlight--;
+        if (requeueAfterMs === undefined) e.acked = true;
+        else setTimeout(() => { log.ready.push(e); this.pump(log); }, requeueAfterMs).unref();
+        this.pump(log);
+      };
+      e.deadline = setTimeout(() => settle(0), this.ackWaitMs);
+      e.deadline.unref();
+      const msg: EventLogMessage = {
+        data: e.data,
+        seq: e.seq,
+        redelivered: e.deliveries > 1,
+        ack: () => settle(),
+        nak: (delayMs = 0) => settle(delayMs),
+        working: () => e.deadline?.refresh(),
+      };
+      queueMicrotask(() => c.onMessage(msg));
+    }
+  }
+
+  async backlog(shard: number): Promise<ShardBacklog> {
+    const log = this.shards[shard];
+    let pending = 0;
+    let ackPending = 0;
+    for (const e of log.entries) {
+      if (e.acked) continue;
+      if (e.inFlight) ackPending++;
+      else pending++;
+    }
+    return { pending, ackPending };
+  }
+
+  async destroy(): Promise<void> {
+    for (const log of this.shards) {
+      for (const e of log.entries) clearTimeout(e.deadline);
+      log.entries = [];
+      log.ready = [];
+    }
+  }
+}

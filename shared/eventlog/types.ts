@@ -1,0 +1,37 @@
+// The durable event stream seam: JetStream in production, an in-process log in the embedded
+// mode. A message stays in the log until it is acked; a nak (or a missed ack deadline) has
+// it delivered again, which is how no acknowledged event is ever lost.
+
+export interface EventLogMessage {
+  data: Uint8Array;
+  /** Stream sequence number. */
+  seq: number;
+  redelivered: boolean;
+  ack(): void;
+  nak(delayMs?: number): void;
+  /** Extends the ack deadline while the message is still being worked on. */
+  working(): void;
+}
+
+export interface ShardBacklog {
+  /** Messages not yet delivered to a consumer. */
+  pending: number;
+  /** Delivered but not yet acked. */
+  ackPending: number;
+}
+
+export interface EventConsumer {
+  stop(): Promise<void>;
+}
+
+export interface EventLog {
+  /** Creates the stream and the per-shard durable consumers when absent. */
+  ensure(): Promise<void>;
+  /** Appends one message to an event shard and awaits the log's acknowledgement. */
+  publish(shard: number, data: Uint8Array, msgId?: string): Promise<void>;
+  /** Delivers an event shard's messages to onMessage, at most maxInFlight unacked at once. */
+  consume(shard: number, onMessage: (m: EventLogMessage) => void, maxInFlight: number): Promise<EventConsumer>;
+  backlog(shard: number): Promise<ShardBacklog>;
+  /** Deletes the stream and its consumers (tests, fresh demo runs). */
+  destroy(): Promise<void>;
+}

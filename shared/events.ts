@@ -1,0 +1,111 @@
+// The event: what ingest accepts and what workers learn from. Validation happens once, at
+// ingest, so nothing invalid reaches the stream; workers re-check cheaply on decode.
+import { BadEventError } from './errors.ts';
+
+export const EVENT_TYPES = ['view', 'click', 'cart', 'fav', 'buy', 'rating'] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+export interface FlywheelEvent {
+  userId: string;
+  itemId: string;
+  type: EventType;
+  /** Event time, milliseconds since the epoch. */
+  ts: number;
+  categoryId?: string;
+  /** A rating, a quantity: whatever the label rule reads. */
+  value?: number;
+  /** Extra categorical features, e.g. { country: 'France' }. */
+  context?: Record<string, string>;
+}
+
+/** Events travel in JetStream messages of several events, stamped when ingest accepted them. */
+export interface EventBatchMessage {
+  acceptedAtMs: number;
+  events: FlywheelEvent[];
+}
+
+export const EVENT_LIMITS = {
+  maxIdChars: 128,
+  maxContextKeys: 16,
+  maxContextValueChars: 128,
+  /** Oldest accepted event time: 1990-01-01 (replays of old public datasets must still pass). */
+  minTsMs: Date.UTC(1990, 0, 1),
+  /** Events may be this far in the future (clock skew). */
+  maxFutureMs: 24 * 3600 * 1000,
+} as const;
+
+const TYPE_SET = new Set<string>(EVENT_TYPES);
+const KEY_RE = /^[A-Za-z_][A-Za-z0-9_]{0,31}$/;
+
+function checkId(v: unknown, name: string): string {
+  if (typeof v === 'number' && Number.isSafeInteger(v)) v = String(v);
+  if (typeof v !== 'string') throw new BadEventError(`${name} must be a string, got ${typeName(v)}`);
+  if (v.length === 0) throw new BadEventError(`${name} is empty`);
+  if (v.length > EVENT_LIMITS.maxIdChars) throw new BadEventError(`${name} is longer than ${EVENT_LIMITS.maxIdChars} characters`);
+  if (hasLoneSurrogate(v)) throw new BadEventError(`${name} is not valid unicode (lone surrogate)`);
+  return v;
+}
+
+function typeName(v: unknown): string {
+  return v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v;
+}
+
+function hasLoneSurrogate(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const d = s.charCodeAt(i + 1);
+      if (!(d >= 0xdc00 && d <= 0xdfff)) return true;
+      i++;
+    } else if (c >= 0xdc00 && c <= 0xdfff) return true;
+  }
+  return false;
+}
+
+/**
+ * Checks one decoded JSON value and returns a clean event, or throws BadEventError with the
+ * reason. Unknown top-level keys are rejected so a typo does not silently drop a feature.
+ */
+export function validateEvent(raw: unknown, nowMs: number = Date.now()): FlywheelEvent {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new BadEventError(`event must be an object, got ${typeName(raw)}`);
+  }
+  const r = raw as Record<string, unknown>;
+  for (const k of Object.keys(r)) {
+    if (!['userId', 'itemId', 'type', 'ts', 'categoryId', 'value', 'context'].includes(k)) {
+      throw new BadEventError(`unknown field "${k.slice(0, 40)}"`);
+    }
+  }
+  const userId = checkId(r.userId, 'userId');
+  const itemId = checkId(r.itemId, 'itemId');
+  if (typeof r.type !== 'string' || !TYPE_SET.has(r.type)) {
+    throw new BadEventError(`type must be one of ${EVENT_TYPES.join(', ')}`);
+  }
+  const ts = r.ts;
+  if (typeof ts !== 'number' || !Number.isFinite(ts)) throw new BadEventError('ts must be a number (epoch milliseconds)');
+  if (ts < EVENT_LIMITS.minTsMs) throw new BadEventError('ts is before 1990-01-01 (is it in seconds rather than milliseconds?)');
+  if (ts > nowMs + EVENT_LIMITS.maxFutureMs) throw new BadEventError('ts is more than a day in the future');
+  const ev: FlywheelEvent = { userId, itemId, type: r.type as EventType, ts: Math.floor(ts) };
+  if (r.categoryId !== undefined) ev.categoryId = checkId(r.categoryId, 'categoryId');
+  if (r.value !== undefined) {
+    if (typeof r.value !== 'number' || !Number.isFinite(r.value)) throw new BadEventError('value must be a finite number');
+    ev.value = r.value;
+  }
+  if (r.context !== undefined) {
+    const c = r.context;
+    if (c === null || typeof c !== 'object' || Array.isArray(c)) throw new BadEventError('context must be an object of strings');
+    const keys = Object.keys(c);
+    if (keys.length > EVENT_LIMITS.maxContextKeys) throw new BadEventError(`context has more than ${EVENT_LIMITS.maxContextKeys} keys`);
+    const ctx: Record<string, string> = {};
+    for (const k of keys) {
+      if (!KEY_RE.test(k)) throw new BadEventError(`context key "${k.slice(0, 40)}" must match ${KEY_RE.source}`);
+      const v = (c as Record<string, unknown>)[k];
+      if (typeof v !== 'string') throw new BadEventError(`context.${k} must be a string`);
+      if (v.length > EVENT_LIMITS.maxContextValueChars) throw new BadEventError(`context.${k} is too long`);
+      if (hasLoneSurrogate(v)) throw new BadEventError(`context.${k} is not valid unicode (lone surrogate)`);
+      ctx[k] = v;
+    }
+    ev.context = ctx;
+  }
+  return ev;
+}

@@ -1,0 +1,145 @@
+// Messages between workers, PS shards and replicas, and their checks on receipt. A parse
+// function either returns a well-typed message or throws BadMessageError: nothing downstream
+// ever sees a field of the wrong type. Checks against the model (names, shapes, ownership)
+// are the receiver's, since only it knows the ParamSpec and its shard.
+import { decode, encode } from './codec.ts';
+import { BadMessageError, type WireError } from './errors.ts';
+
+export interface DenseGrad { name: string; values: Float32Array }
+export interface SparseGrad { table: string; rows: Int32Array; grads: Float32Array }
+
+/** A worker's gradient for one PS shard. */
+export interface GradientPush {
+  worker: string;
+  /** Per-worker sequence number: (worker, seq) is applied at most once. */
+  seq: number;
+  /** The shard version the worker's replica had when it computed the gradient. */
+  baseVersion: number;
+  dense: DenseGrad[];
+  sparse: SparseGrad[];
+  /** Examples behind this gradient. */
+  examples: number;
+  /** Accept time (ms) of the newest / mean event in the batch, for freshness. */
+  newestAcceptedAtMs: number;
+  meanAcceptedAtMs: number;
+}
+
+export type PushReply =
+  | { ok: true; version: number; epoch: number; duplicate: boolean }
+  | { ok: false; error: WireError };
+
+export interface DenseValues { name: string; values: Float32Array }
+export interface RowValues { table: string; rows: Int32Array; values: Float32Array }
+
+/** What changed on a shard between two versions: absolute values, so applying twice is harmless. */
+export interface WeightDelta {
+  shard: number;
+  epoch: number;
+  /** The version this epoch of the shard started from (restored from the store). */
+  epochStartVersion: number;
+  fromVersion: number;
+  toVersion: number;
+  /** The newest version written to the store: pushes up to it survive a shard crash. */
+  persistedVersion: number;
+  dense: DenseValues[];
+  sparse: RowValues[];
+  newestAcceptedAtMs: number;
+  /** Per applied push: mean accept time of its events and their count (freshness figures). */
+  pushAcceptedAtMs: Float64Array;
+  pushExamples: Int32Array;
+  publishedAtMs: number;
+}
+
+export const encodePush = (p: GradientPush): Uint8Array => encode(p);
+export const encodeReply = (r: PushReply): Uint8Array => encode(r);
+export const encodeDelta = (d: WeightDelta): Uint8Array => encode(d);
+
+function obj(v: unknown, what: string): Record<string, unknown> {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new BadMessageError(`${what} must be a map`);
+  return v as Record<string, unknown>;
+}
+function num(v: unknown, what: string, integer = false): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || (integer && !Number.isSafeInteger(v))) {
+    throw new BadMessageError(`${what} must be a finite ${integer ? 'integer' : 'number'}`);
+  }
+  return v;
+}
+function str(v: unknown, what: string, max = 256): string {
+  if (typeof v !== 'string' || v.length === 0 || v.length > max) throw new BadMessageError(`${what} must be a string of 1..${max} chars`);
+  return v;
+}
+function f32(v: unknown, what: string): Float32Array {
+  if (!(v instanceof Float32Array)) throw new BadMessageError(`${what} must be a Float32Array`);
+  return v;
+}
+function i32(v: unknown, what: string): Int32Array {
+  if (!(v instanceof Int32Array)) throw new BadMessageError(`${what} must be an Int32Array`);
+  return v;
+}
+function arr(v: unknown, what: string, max = 4096): unknown[] {
+  if (!Array.isArray(v) || v.length > max) throw new BadMessageError(`${what} must be an array of at most ${max}`);
+  return v;
+}
+
+export function parsePush(bytes: Uint8Array): GradientPush {
+  const o = obj(decode(bytes), 'push');
+  return {
+    worker: str(o.worker, 'push.worker', 128),
+    seq: num(o.seq, 'push.seq', true),
+    baseVersion: num(o.baseVersion, 'push.baseVersion', true),
+    dense: arr(o.dense, 'push.dense').map((d, i) => {
+      const x = obj(d, `push.dense[${i}]`);
+      return { name: str(x.name, `push.dense[${i}].name`), values: f32(x.values, `push.dense[${i}].values`) };
+    }),
+    sparse: arr(o.sparse, 'push.sparse').map((s, i) => {
+      const x = obj(s, `push.sparse[${i}]`);
+      return { table: str(x.table, `push.sparse[${i}].table`), rows: i32(x.rows, `push.sparse[${i}].rows`), grads: f32(x.grads, `push.sparse[${i}].grads`) };
+    }),
+    examples: num(o.examples, 'push.examples', true),
+    newestAcceptedAtMs: num(o.newestAcceptedAtMs, 'push.newestAcceptedAtMs'),
+    meanAcceptedAtMs: num(o.meanAcceptedAtMs, 'push.meanAcceptedAtMs'),
+  };
+}
+
+export function parseReply(bytes: Uint8Array): PushReply {
+  const o = obj(decode(bytes), 'reply');
+  if (o.ok === true) {
+    return { ok: true, version: num(o.version, 'reply.version', true), epoch: num(o.epoch, 'reply.epoch', true), duplicate: o.duplicate === true };
+  }
+  const e = obj(o.error, 'reply.error');
+  return { ok: false, error: { code: str(e.code, 'error.code', 64) as WireError['code'], message: String(e.message), retryable: e.retryable === true } };
+}
+
+export function parseDelta(bytes: Uint8Array): WeightDelta {
+  const o = obj(decode(bytes), 'delta');
+  const d: WeightDelta = {
+    shard: num(o.shard, 'delta.shard', true),
+    epoch: num(o.epoch, 'delta.epoch', true),
+    epochStartVersion: num(o.epochStartVersion, 'delta.epochStartVersion', true),
+    fromVersion: num(o.fromVersion, 'delta.fromVersion', true),
+    toVersion: num(o.toVersion, 'delta.toVersion', true),
+    persistedVersion: num(o.persistedVersion, 'delta.persistedVersion', true),
+    dense: arr(o.dense, 'delta.dense').map((x, i) => {
+      const y = obj(x, `delta.dense[${i}]`);
+      return { name: str(y.name, 'delta.dense.name'), values: f32(y.values, 'delta.dense.values') };
+    }),
+    sparse: arr(o.sparse, 'delta.sparse').map((x, i) => {
+      const y = obj(x, `delta.sparse[${i}]`);
+      return { table: str(y.table, 'delta.sparse.table'), rows: i32(y.rows, 'delta.sparse.rows'), values: f32(y.values, 'delta.sparse.values') };
+    }),
+    newestAcceptedAtMs: num(o.newestAcceptedAtMs, 'delta.newestAcceptedAtMs'),
+    pushAcceptedAtMs: o.pushAcceptedAtMs instanceof Float64Array ? o.pushAcceptedAtMs : new Float64Array(0),
+    pushExamples: o.pushExamples instanceof Int32Array ? o.pushExamples : new Int32Array(0),
+    publishedAtMs: num(o.publishedAtMs, 'delta.publishedAtMs'),
+  };
+  if (d.toVersion < d.fromVersion) throw new BadMessageError('delta.toVersion is below fromVersion');
+  return d;
+}
+
+export const subjects = {
+  events: (model: string, s: number | '*') => `fw.${model}.events.${s}`,
+  push: (model: string, k: number) => `fw.${model}.ps.${k}.push`,
+  weights: (model: string, k: number | '*') => `fw.${model}.weights.${k}`,
+  metrics: (model: string) => `fw.${model}.metrics`,
+  control: (what: string) => `fw.ctl.${what}`,
+};

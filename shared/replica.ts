@@ -1,0 +1,205 @@
+// A read-only copy of the whole model, kept current from the shards' weight deltas. Workers
+// train against it and inference nodes serve from it. It loads a shard's snapshot from the
+// store, applies that shard's deltas in order, and when one is missing (a gap, or a restarted
+// shard) it resyncs that shard from the store while buffering what arrives meanwhile.
+import { BadMessageError } from './errors.ts';
+import { initDense, initRow, ownerOfDense, ownerOfRow, tableHash, type ParamSpec } from './param-spec.ts';
+import { parseDelta, subjects, type WeightDelta } from './protocol.ts';
+import { SparseArena } from './sparse-arena.ts';
+import type { ShardStore } from './store/types.ts';
+import type { Subscription, Transport } from './transport/types.ts';
+
+export interface ShardView {
+  version: number;
+  epoch: number;
+  epochStartVersion: number;
+  persistedVersion: number;
+  newestAcceptedAtMs: number;
+}
+
+export type DeltaOutcome = 'applied' | 'old' | 'gap';
+
+export interface ReplicaOptions {
+  /** Deltas buffered per shard while it resyncs; past this the resync starts over. Default 256. */
+  maxPendingDeltas?: number;
+  onDelta?: (d: WeightDelta, outcome: DeltaOutcome) => void;
+  onError?: (err: unknown) => void;
+}
+
+export class Replica {
+  readonly shards: ShardView[] = [];
+  private readonly dense = new Map<string, Float32Array>();
+  private readonly tables = new Map<string, SparseArena>();
+  private readonly tableHashes = new Map<string, number>();
+  private resyncing: (WeightDelta[] | undefined)[] = [];
+  private sub?: Subscription;
+  /** Counters: deltas applied, gaps, resyncs, bad deltas. */
+  readonly stats = { applied: 0, old: 0, gaps: 0, resyncs: 0, bad: 0 };
+
+  constructor(readonly spec: ParamSpec, readonly shardCount: number, private readonly store: ShardStore, private readonly opts: ReplicaOptions = {}) {
+    for (const d of spec.dense) this.dense.set(d.name, initDense(d, spec.seed));
+    for (const t of spec.tables) {
+      this.tables.set(t.name, new SparseArena(t, spec.seed, false));
+      this.tableHashes.set(t.name, tableHash(t.name));
+    }
+    for (let k = 0; k < shardCount; k++) {
+      this.shards.push({ version: 0, epoch: 0, epochStartVersion: 0, persistedVersion: 0, newestAcceptedAtMs: 0 });
+      this.resyncing.push(undefined);
+    }
+  }
+
+  versions(): number[] {
+    return this.shards.map((s) => s.version);
+  }
+
+  /** WeightSource for the model: the current values of a dense tensor (do not modify). */
+  denseValues(name: string): Float32Array {
+    const d = this.dense.get(name);
+    if (!d) throw new BadMessageError(`unknown dense tensor ${name}`);
+    return d;
+  }
+
+  /** WeightSource for the model: copies rows (initial values where never updated) into out. */
+  readRows(table: string, rowIds: Int32Array, out: Float32Array): void {
+    const a = this.tables.get(table);
+    if (!a) throw new BadMessageError(`unknown table ${table}`);
+    for (let i = 0; i < rowIds.length; i++) a.readRow(rowIds[i], out, i * a.dim);
+  }
+
+  /** Loads every shard's snapshot, then follows the deltas. */
+  async start(transport: Transport, model: string): Promise<void> {
+    this.sub = transport.subscribe(subjects.weights(model, '*'), (m) => {
+      let d: WeightDelta;
+      try {
+        d = parseDelta(m.data);
+        if (d.shard < 0 || d.shard >= this.shardCount) throw new BadMessageError(`delta for unknown shard ${d.shard}`);
+      } catch (err) {
+        this.stats.bad++;
+        this.opts.onError?.(err);
+        return;
+      }
+      this.receive(d);
+    });
+    await Promise.all(this.shards.map((_, k) => this.resync(k)));
+  }
+
+  stop(): void {
+    this.sub?.unsubscribe();
+  }
+
+  /** Takes one delta: applies it, ignores it as old, or starts a resync on a gap. */
+  receive(d: WeightDelta): DeltaOutcome {
+    const pending = this.resyncing[d.shard];
+    if (pending) {
+      if (pending.length >= (this.opts.maxPendingDeltas ?? 256)) pending.splice(0, pending.length, d);
+      else pending.push(d);
+      return 'gap';
+    }
+    const outcome = this.applyDelta(d);
+    if (outcome === 'gap') void this.resync(d.shard, [d]);
+    this.opts.onDelta?.(d, outcome);
+    return outcome;
+  }
+
+  /** Applies a delta if it follows this replica's version of its shard. Exposed for tests. */
+  applyDelta(d: WeightDelta): DeltaOutcome {
+    const s = this.shards[d.shard];
+    if (d.epoch === s.epoch && d.toVersion <= s.version) {
+      this.stats.old++;
+      return 'old';
+    }
+    if (d.fromVersion !== s.version || (d.epoch !== s.epoch && d.epochStartVersion !== s.version)) {
+      this.stats.gaps++;
+      return 'gap';
+    }
+    const err = this.checkDelta(d);
+    if (err) {
+      this.stats.bad++;
+      this.opts.onError?.(new BadMessageError(err));
+      return 'old';
+    }
+    for (const x of d.dense) this.dense.get(x.name)!.set(x.values);
+    for (const x of d.sparse) this.tables.get(x.table)!.setRows(x.rows, x.values);
+    s.version = d.toVersion;
+    s.epoch = d.epoch;
+    s.epochStartVersion = d.epochStartVersion;
+    s.persistedVersion = d.persistedVersion;
+    s.newestAcceptedAtMs = Math.max(s.newestAcceptedAtMs, d.newestAcceptedAtMs);
+    this.stats.applied++;
+    return 'applied';
+  }
+
+  private checkDelta(d: WeightDelta): string | undefined {
+    for (const x of d.dense) {
+      const cur = this.dense.get(x.name);
+      if (!cur) return `delta names unknown dense tensor ${x.name}`;
+      if (cur.length !== x.values.length) return `delta tensor ${x.name} has ${x.values.length} values, expected ${cur.length}`;
+    }
+    for (const x of d.sparse) {
+      const a = this.tables.get(x.table);
+      if (!a) return `delta names unknown table ${x.table}`;
+      if (x.values.length !== x.rows.length * a.dim) return `delta table ${x.table} has a wrong number of values`;
+      for (let i = 0; i < x.rows.length; i++) if (x.rows[i] < 0 || x.rows[i] >= a.table.rows) return `delta row id out of range in ${x.table}`;
+    }
+    return undefined;
+  }
+
+  /** Reloads one shard from the store, then applies the deltas that arrived meanwhile. */
+  async resync(k: number, initial: WeightDelta[] = []): Promise<void> {
+    if (this.resyncing[k]) return;
+    const buffer = [...initial];
+    this.resyncing[k] = buffer;
+    this.stats.resyncs++;
+    let snap;
+    try {
+      snap = await this.store.read(this.spec.model, k, this.spec.tables.map((t) => t.name), false);
+    } catch (err) {
+      this.resyncing[k] = undefined;
+      this.opts.onError?.(err);
+      throw err;
+    }
+    const s = this.shards[k];
+    const meta = snap?.meta ?? { version: 0, epoch: 0, newestAcceptedAtMs: 0 };
+    // Values newer than the snapshot may come from a dead shard incarnation: drop them.
+    if (meta.version < s.version || meta.epoch !== s.epoch) this.resetShard(k);
+    if (snap) {
+      for (const x of snap.dense) this.dense.get(x.name)?.set(x.weights);
+      for (const x of snap.sparse) this.tables.get(x.table)?.setRows(x.rows, x.weights);
+    }
+    s.version = s.persistedVersion = meta.version;
+    s.epoch = meta.epoch;
+    s.newestAcceptedAtMs = meta.newestAcceptedAtMs;
+    this.resyncing[k] = undefined;
+    buffer.sort((a, b) => a.toVersion - b.toVersion);
+    for (const d of buffer) {
+      if (d.epoch === s.epoch && d.fromVersion < s.version && d.toVersion > s.version) {
+        // Overlaps the snapshot: its absolute values are newer than the snapshot's, so it
+        // brings the shard exactly to d.toVersion.
+        this.receive({ ...d, fromVersion: s.version });
+      } else {
+        this.receive(d);
+      }
+    }
+  }
+
+  /** Puts every value a shard owns back to its initial value (before loading its snapshot). */
+  private resetShard(k: number): void {
+    for (const d of this.spec.dense) {
+      if (ownerOfDense(d.name, this.shardCount) === k) this.dense.get(d.name)!.set(initDense(d, this.spec.seed));
+    }
+    for (const [name, a] of this.tables) {
+      const h = this.tableHashes.get(name)!;
+      for (let s = 0; s < a.count; s++) {
+        if (ownerOfRow(h, a.rowIds[s], this.shardCount) === k) initRow(a.table, a.rowIds[s], this.spec.seed, a.weights, s * a.dim);
+      }
+    }
+  }
+
+  /** Bytes held by the replica's arrays. */
+  bytes(): number {
+    let n = 0;
+    for (const d of this.dense.values()) n += d.byteLength;
+    for (const a of this.tables.values()) n += a.bytes;
+    return n;
+  }
+}

@@ -1,0 +1,73 @@
+// Wiring shared by every service's main.ts: argument parsing, and the connections a service
+// needs, either real (NATS, JetStream, Redis) or in-process (the embedded mode).
+import { MemoryEventLog } from './eventlog/memory.ts';
+import { JetStreamEventLog } from './eventlog/jetstream.ts';
+import type { EventLog } from './eventlog/types.ts';
+import type { FlywheelConfig } from './config.ts';
+import { MemoryShardStore } from './store/memory.ts';
+import { RedisShardStore, connectRedis } from './store/redis.ts';
+import type { ShardStore } from './store/types.ts';
+import { MemoryBus, MemoryTransport } from './transport/memory.ts';
+import { NatsTransport, connectNats } from './transport/nats.ts';
+import type { Transport } from './transport/types.ts';
+import { UnavailableError } from './errors.ts';
+
+export interface Infra {
+  transport: Transport;
+  store: ShardStore;
+  eventLog: EventLog;
+  embedded: boolean;
+  close(): Promise<void>;
+}
+
+/** Connects to NATS, JetStream and Redis as the config says. */
+export async function connectInfra(cfg: FlywheelConfig, name: string): Promise<Infra> {
+  const nc = await connectNats(cfg.natsUrl, name);
+  const redis = connectRedis(cfg.redisUrl);
+  try {
+    await redis.ping();
+  } catch (err) {
+    await nc.close();
+    redis.disconnect();
+    throw new UnavailableError(`cannot reach Redis at ${cfg.redisUrl}: ${(err as Error).message}`, err);
+  }
+  const transport = new NatsTransport(nc);
+  const store = new RedisShardStore(redis);
+  const eventLog = new JetStreamEventLog(nc, { model: cfg.model, eventShards: cfg.eventShards });
+  return {
+    transport, store, eventLog, embedded: false,
+    close: async () => {
+      await transport.close().catch(() => undefined);
+      await store.close().catch(() => undefined);
+    },
+  };
+}
+
+/** In-process infrastructure for the embedded mode: every service in one process. */
+export class EmbeddedInfra {
+  readonly bus = new MemoryBus();
+  readonly store = new MemoryShardStore();
+  readonly eventLog: MemoryEventLog;
+  constructor(cfg: FlywheelConfig) {
+    this.eventLog = new MemoryEventLog(cfg.eventShards);
+  }
+  /** A view for one service: its own transport on the shared bus. */
+  forService(): Infra {
+    const transport = new MemoryTransport(this.bus);
+    return { transport, store: this.store, eventLog: this.eventLog, embedded: true, close: () => transport.close() };
+  }
+}
+
+/** Parses `--name value` and `--flag` arguments. */
+export function parseArgs(argv: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (!a.startsWith('--')) continue;
+    const eq = a.indexOf('=');
+    if (eq > 0) out[a.slice(2, eq)] = a.slice(eq + 1);
+    else if (i + 1 < argv.length && !argv[i + 1].startsWith('--')) out[a.slice(2)] = argv[++i];
+    else out[a.slice(2)] = 'true';
+  }
+  return out;
+}

@@ -1,0 +1,150 @@
+// ShardStore over Redis. Rows are hash fields (decimal row id -> raw float32 bytes), one hash
+// per table for weights and one for optimizer slots, so a replica reads weights only.
+import { Redis, type RedisOptions } from 'ioredis';
+import { UnavailableError } from '../errors.ts';
+import { shardKeys } from './keys.ts';
+import type { DenseState, RowsState, ShardSnapshot, ShardStore, ShardWrite, WriteResult } from './types.ts';
+
+export function connectRedis(url: string, opts: RedisOptions = {}): Redis {
+  return new Redis(url, { maxRetriesPerRequest: 2, enableOfflineQueue: true, lazyConnect: false, ...opts });
+}
+
+const f32bytes = (a: Float32Array): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+
+function bytesToF32(b: Buffer): Float32Array {
+  // Copy: Buffer slices from ioredis are not 4-byte aligned.
+  const out = new Float32Array(b.length >> 2);
+  new Uint8Array(out.buffer).set(b);
+  return out;
+}
+
+export class RedisShardStore implements ShardStore {
+  constructor(readonly redis: Redis) {}
+
+  async write(model: string, shard: number, w: ShardWrite): Promise<WriteResult> {
+    const k = shardKeys(model, shard);
+    const m = this.redis.multi();
+    m.hget(k.meta, 'epoch');
+    if (w.full) {
+      m.del(k.dense, k.denseSlots, ...w.sparse.flatMap((s) => [k.rows(s.table), k.slots(s.table)]));
+    }
+    for (const d of w.dense) {
+      m.hset(k.dense, d.name, f32bytes(d.weights));
+      if (d.slot) m.hset(k.denseSlots, d.name, f32bytes(d.slot));
+    }
+    for (const s of w.sparse) {
+      if (s.rows.length === 0) continue;
+      const dim = s.weights.length / s.rows.length;
+      const wArgs: (string | Buffer)[] = [];
+      const sArgs: (string | Buffer)[] = [];
+      for (let i = 0; i < s.rows.length; i++) {
+        const id = String(s.rows[i]);
+        wArgs.push(id, f32bytes(s.weights.subarray(i * dim, (i + 1) * dim)));
+        if (s.slot) sArgs.push(id, f32bytes(s.slot.subarray(i * dim, (i + 1) * dim)));
+      }
+      m.hset(k.rows(s.table), ...wArgs);
+      if (sArgs.length) m.hset(k.slots(s.table), ...sArgs);
+    }
+    const meta: (string | Buffer)[] = [
+      'version', String(w.meta.version), 'epoch', String(w.meta.epoch),
+      'newestAcceptedAtMs', String(w.meta.newestAcceptedAtMs), 'writtenAtMs', String(Date.now()),
+    ];
+    if (w.meta.dedupe) meta.push('dedupe', Buffer.from(w.meta.dedupe));
+    m.hset(k.meta, ...meta);
+    const res = await this.exec(m, `write of ${model} shard ${shard}`);
+    const prevEpoch = res[0][1];
+    return { storeWasEmpty: prevEpoch === null || prevEpoch === undefined };
+  }
+
+  async read(model: string, shard: number, tables: string[], withSlots: boolean): Promise<ShardSnapshot | null> {
+    const k = shardKeys(model, shard);
+    const m = this.redis.multi();
+    m.hgetallBuffer(k.meta);
+    m.hgetallBuffer(k.dense);
+    if (withSlots) m.hgetallBuffer(k.denseSlots);
+    for (const t of tables) {
+      m.hgetallBuffer(k.rows(t));
+      if (withSlots) m.hgetallBuffer(k.slots(t));
+    }
+    const res = await this.exec(m, `read of ${model} shard ${shard}`);
+    const replies = res.map((r) => r[1] as Record<string, Buffer>);
+    let i = 0;
+    const metaH = replies[i++];
+    if (!metaH || !metaH.version) return null;
+    const denseH = replies[i++];
+    const denseSlotsH = withSlots ? replies[i++] : undefined;
+    const dense: DenseState[] = Object.entries(denseH).map(([name, b]) => ({
+      name, weights: bytesToF32(b), slot: denseSlotsH?.[name] ? bytesToF32(denseSlotsH[name]) : undefined,
+    }));
+    const sparse: RowsState[] = [];
+    for (const t of tables) {
+      const rowsH = replies[i++];
+      const slotsH = withSlots ? replies[i++] : undefined;
+      sparse.push(hashToRows(t, rowsH, slotsH));
+    }
+    return {
+      meta: {
+        version: Number(metaH.version.toString()),
+        epoch: Number(metaH.epoch?.toString() ?? 0),
+        newestAcceptedAtMs: Number(metaH.newestAcceptedAtMs?.toString() ?? 0),
+        dedupe: metaH.dedupe ? new Uint8Array(metaH.dedupe) : undefined,
+      },
+      dense,
+      sparse,
+    };
+  }
+
+  async nextEpoch(model: string, shard: number): Promise<number> {
+    try {
+      return await this.redis.incr(shardKeys(model, shard).epoch);
+    } catch (err) {
+      throw new UnavailableError(`Redis: ${(err as Error).message}`, err);
+    }
+  }
+
+  async deleteModel(model: string, shards: number, tables: string[]): Promise<void> {
+    const keys: string[] = [];
+    for (let s = 0; s < shards; s++) {
+      const k = shardKeys(model, s);
+      keys.push(k.meta, k.epoch, k.dense, k.denseSlots, ...tables.flatMap((t) => [k.rows(t), k.slots(t)]));
+    }
+    // One DEL per shard: a shard's keys share a hash slot, so this also works on a cluster.
+    for (let s = 0; s < shards; s++) {
+      const per = keys.filter((key) => key.startsWith(`fw:{${model}:${s}}`));
+      if (per.length) await this.redis.del(...per);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+
+  private async exec(m: ReturnType<Redis['multi']>, what: string): Promise<[Error | null, unknown][]> {
+    let res: [Error | null, unknown][] | null;
+    try {
+      res = await m.exec();
+    } catch (err) {
+      throw new UnavailableError(`Redis ${what} failed: ${(err as Error).message}`, err);
+    }
+    if (!res) throw new UnavailableError(`Redis ${what} was aborted`);
+    const failed = res.find((r) => r[0]);
+    if (failed) throw new UnavailableError(`Redis ${what} failed: ${failed[0]!.message}`, failed[0]);
+    return res;
+  }
+}
+
+function hashToRows(table: string, rowsH: Record<string, Buffer>, slotsH?: Record<string, Buffer>): RowsState {
+  const ids = Object.keys(rowsH);
+  const n = ids.length;
+  const dim = n ? rowsH[ids[0]].length >> 2 : 0;
+  const rows = new Int32Array(n);
+  const weights = new Float32Array(n * dim);
+  const slot = slotsH ? new Float32Array(n * dim) : undefined;
+  for (let i = 0; i < n; i++) {
+    rows[i] = Number(ids[i]);
+    weights.set(bytesToF32(rowsH[ids[i]]), i * dim);
+    const sb = slotsH?.[ids[i]];
+    if (slot && sb) slot.set(bytesToF32(sb), i * dim);
+  }
+  return { table, rows, weights, slot };
+}

@@ -1,0 +1,47 @@
+// The parameter store seam: Redis in production, a Map in the embedded mode and unit tests.
+// A shard writes the rows and tensors changed since its last publish together with the new
+// version in one transaction, so a reader never sees weights without their version.
+
+export interface DenseState { name: string; weights: Float32Array; slot?: Float32Array }
+export interface RowsState { table: string; rows: Int32Array; weights: Float32Array; slot?: Float32Array }
+
+export interface ShardMeta {
+  version: number;
+  /** Incarnation of the shard: bumped at every start, so a worker can tell a restarted shard. */
+  epoch: number;
+  /** Accept time of the newest event whose gradient this version contains (ms), for freshness. */
+  newestAcceptedAtMs: number;
+  /** The (worker, seq) pushes already applied, encoded by the shard: survives restarts. */
+  dedupe?: Uint8Array;
+}
+
+export interface ShardWrite {
+  meta: ShardMeta;
+  dense: DenseState[];
+  sparse: RowsState[];
+  /** Replace everything the shard had stored (a full snapshot), instead of merging. */
+  full: boolean;
+}
+
+export interface ShardSnapshot {
+  meta: ShardMeta;
+  dense: DenseState[];
+  sparse: RowsState[];
+}
+
+export interface WriteResult {
+  /** True when the store had lost this shard's state before this write (e.g. Redis restarted
+   *  empty): the caller then writes a full snapshot. */
+  storeWasEmpty: boolean;
+}
+
+export interface ShardStore {
+  write(model: string, shard: number, w: ShardWrite): Promise<WriteResult>;
+  /** Reads a shard's snapshot atomically; withSlots also reads the optimizer slots. */
+  read(model: string, shard: number, tables: string[], withSlots: boolean): Promise<ShardSnapshot | null>;
+  /** Increments and returns the shard's epoch counter (kept apart from the snapshot). */
+  nextEpoch(model: string, shard: number): Promise<number>;
+  /** Deletes every key of a model (tests, `--fresh` demo runs). */
+  deleteModel(model: string, shards: number, tables: string[]): Promise<void>;
+  close(): Promise<void>;
+}
