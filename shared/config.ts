@@ -47,6 +47,8 @@ export interface WorkerConfig {
   pushTimeoutMs: number;
   /** How often training metrics are published. Default 1000 ms. */
   metricsIntervalMs: number;
+  /** Prequential metrics are kept per bucket of event time of this width. Default 86400000 ms (a day). */
+  evalBucketMs: number;
 }
 
 export interface IngestConfig {
@@ -110,7 +112,7 @@ export const DEFAULT_CONFIG: FlywheelConfig = {
     learningRate: 0.05, momentum: 0.9, nesterov: false, publishIntervalMs: 100, consistency: 'async',
     maxStaleness: 64, clipNorm: 100, mailboxCapacity: 256, dedupeWindow: 4096,
   },
-  worker: { batchSize: 256, batchMaxWaitMs: 50, maxInFlightPushes: 2, maxUnackedMessages: 256, pushTimeoutMs: 5000, metricsIntervalMs: 1000 },
+  worker: { batchSize: 256, batchMaxWaitMs: 50, maxInFlightPushes: 2, maxUnackedMessages: 256, pushTimeoutMs: 5000, metricsIntervalMs: 1000, evalBucketMs: 86_400_000 },
   ingest: { port: 8080, maxBodyBytes: 8 * 1024 * 1024, maxEventsPerMessage: 128, maxEventsPerRequest: 10_000 },
   inference: { port: 8081, maxBatch: 1000 },
 };
@@ -171,6 +173,7 @@ export function validateConfig(c: FlywheelConfig): FlywheelConfig {
   check(int(c.worker.maxInFlightPushes, 1, 64), 'worker.maxInFlightPushes', 'must be an integer in 1..64');
   check(int(c.worker.maxUnackedMessages, 1), 'worker.maxUnackedMessages', 'must be an integer >= 1');
   check(int(c.worker.pushTimeoutMs, 1) && int(c.worker.metricsIntervalMs, 1), 'worker.pushTimeoutMs', 'must be an integer >= 1');
+  check(int(c.worker.evalBucketMs, 1), 'worker.evalBucketMs', 'must be an integer >= 1');
   check(int(c.ingest.port, 0, 65535) && int(c.inference.port, 0, 65535), 'ingest.port', 'ports must be in 0..65535');
   check(int(c.ingest.maxBodyBytes, 1) && int(c.ingest.maxEventsPerMessage, 1) && int(c.ingest.maxEventsPerRequest, 1), 'ingest.maxBodyBytes', 'must be an integer >= 1');
   check(int(c.inference.maxBatch, 1), 'inference.maxBatch', 'must be an integer >= 1');

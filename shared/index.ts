@@ -30,3 +30,6 @@ export * from './http.ts';
 export * from './log.ts';
 export * from './runtime.ts';
 export * from './replica.ts';
+export * from './metrics/auc.ts';
+export * from './sync.ts';
+export * from './metrics/training-report.ts';

@@ -28,7 +28,7 @@ export interface ReplicaOptions {
 
 export class Replica {
   readonly shards: ShardView[] = [];
-  private readonly dense = new Map<string, Float32Array>();
+  private readonly denseMap = new Map<string, Float32Array>();
   private readonly tables = new Map<string, SparseArena>();
   private readonly tableHashes = new Map<string, number>();
   private resyncing: (WeightDelta[] | undefined)[] = [];
@@ -37,7 +37,7 @@ export class Replica {
   readonly stats = { applied: 0, old: 0, gaps: 0, resyncs: 0, bad: 0 };
 
   constructor(readonly spec: ParamSpec, readonly shardCount: number, private readonly store: ShardStore, private readonly opts: ReplicaOptions = {}) {
-    for (const d of spec.dense) this.dense.set(d.name, initDense(d, spec.seed));
+    for (const d of spec.dense) this.denseMap.set(d.name, initDense(d, spec.seed));
     for (const t of spec.tables) {
       this.tables.set(t.name, new SparseArena(t, spec.seed, false));
       this.tableHashes.set(t.name, tableHash(t.name));
@@ -53,8 +53,8 @@ export class Replica {
   }
 
   /** WeightSource for the model: the current values of a dense tensor (do not modify). */
-  denseValues(name: string): Float32Array {
-    const d = this.dense.get(name);
+  dense(name: string): Float32Array {
+    const d = this.denseMap.get(name);
     if (!d) throw new BadMessageError(`unknown dense tensor ${name}`);
     return d;
   }
@@ -118,7 +118,7 @@ export class Replica {
       this.opts.onError?.(new BadMessageError(err));
       return 'old';
     }
-    for (const x of d.dense) this.dense.get(x.name)!.set(x.values);
+    for (const x of d.dense) this.denseMap.get(x.name)!.set(x.values);
     for (const x of d.sparse) this.tables.get(x.table)!.setRows(x.rows, x.values);
     s.version = d.toVersion;
     s.epoch = d.epoch;
@@ -131,7 +131,7 @@ export class Replica {
 
   private checkDelta(d: WeightDelta): string | undefined {
     for (const x of d.dense) {
-      const cur = this.dense.get(x.name);
+      const cur = this.denseMap.get(x.name);
       if (!cur) return `delta names unknown dense tensor ${x.name}`;
       if (cur.length !== x.values.length) return `delta tensor ${x.name} has ${x.values.length} values, expected ${cur.length}`;
     }
@@ -163,7 +163,7 @@ export class Replica {
     // Values newer than the snapshot may come from a dead shard incarnation: drop them.
     if (meta.version < s.version || meta.epoch !== s.epoch) this.resetShard(k);
     if (snap) {
-      for (const x of snap.dense) this.dense.get(x.name)?.set(x.weights);
+      for (const x of snap.dense) this.denseMap.get(x.name)?.set(x.weights);
       for (const x of snap.sparse) this.tables.get(x.table)?.setRows(x.rows, x.weights);
     }
     s.version = s.persistedVersion = meta.version;
@@ -185,7 +185,7 @@ export class Replica {
   /** Puts every value a shard owns back to its initial value (before loading its snapshot). */
   private resetShard(k: number): void {
     for (const d of this.spec.dense) {
-      if (ownerOfDense(d.name, this.shardCount) === k) this.dense.get(d.name)!.set(initDense(d, this.spec.seed));
+      if (ownerOfDense(d.name, this.shardCount) === k) this.denseMap.get(d.name)!.set(initDense(d, this.spec.seed));
     }
     for (const [name, a] of this.tables) {
       const h = this.tableHashes.get(name)!;
@@ -198,7 +198,7 @@ export class Replica {
   /** Bytes held by the replica's arrays. */
   bytes(): number {
     let n = 0;
-    for (const d of this.dense.values()) n += d.byteLength;
+    for (const d of this.denseMap.values()) n += d.byteLength;
     for (const a of this.tables.values()) n += a.bytes;
     return n;
   }

@@ -1,0 +1,15 @@
+import { Counter, Gauge, Histogram, type Registry } from '../../shared/index.ts';
+
+export function workerMetrics(r: Registry) {
+  return {
+    eventsTrained: new Counter({ name: 'fw_worker_events_trained_total', help: 'Events whose update the PS persisted (acked)', registers: [r] }),
+    eventsRetried: new Counter({ name: 'fw_worker_events_retried_total', help: 'Events nak\'ed for redelivery (update lost or rejected)', registers: [r] }),
+    examples: new Counter({ name: 'fw_worker_examples_total', help: 'Examples trained (with sampled negatives)', registers: [r] }),
+    badMessages: new Counter({ name: 'fw_worker_bad_messages_total', help: 'Malformed event messages dropped', registers: [r] }),
+    pushErrors: new Counter({ name: 'fw_worker_push_errors_total', help: 'Pushes rejected by a PS shard, by code', labelNames: ['code'], registers: [r] }),
+    pushRtt: new Histogram({ name: 'fw_worker_push_rtt_seconds', help: 'Push round trip to a PS shard', buckets: [5e-4, 1e-3, 2e-3, 5e-3, 0.01, 0.05, 0.2, 1], registers: [r] }),
+    stepSeconds: new Histogram({ name: 'fw_worker_step_seconds', help: 'Forward + backward of one batch', buckets: [1e-3, 5e-3, 0.01, 0.02, 0.05, 0.1, 0.5], registers: [r] }),
+    pendingAckMessages: new Gauge({ name: 'fw_worker_pending_ack_messages', help: 'Messages trained, waiting for the PS to persist', registers: [r] }),
+  };
+}
+export type WorkerMetrics = ReturnType<typeof workerMetrics>;

@@ -1,0 +1,68 @@
+// Starts one training worker over the given infrastructure: the tensor backend, a replica of
+// the model, the trainer on this worker's event shards, and the metrics server.
+import { randomBytes } from 'node:crypto';
+import {
+  Replica, closeServer, createLogger, createRegistry, ctrParamSpec, startHttpServer,
+  type FlywheelConfig, type Infra,
+} from '../../shared/index.ts';
+import { CtrModel } from '../../shared/model/ctr-model.ts';
+import { initTensorBackend } from '../../shared/model/backend.ts';
+import { workerMetrics } from './metrics.ts';
+import { Trainer } from './trainer.ts';
+import { TrainingReport } from './training-report.ts';
+
+export interface RunningWorker {
+  trainer: Trainer;
+  replica: Replica;
+  backend: string;
+  stop(): Promise<void>;
+}
+
+/** Event shards of worker `index` among `workers`: s mod workers = index. */
+export function eventShardsOf(index: number, workers: number, eventShards: number): number[] {
+  const out: number[] = [];
+  for (let s = index; s < eventShards; s += workers) out.push(s);
+  return out;
+}
+
+export async function startWorker(cfg: FlywheelConfig, index: number, infra: Infra): Promise<RunningWorker> {
+  const workerId = `w${index}-${randomBytes(3).toString('hex')}`;
+  const log = createLogger('worker', { worker: workerId, model: cfg.model });
+  const backend = await initTensorBackend((m) => log.info(m));
+  log.info({ backend }, `tensor backend: ${backend}`);
+  const registry = createRegistry('worker', { worker: String(index), model: cfg.model });
+  const metrics = workerMetrics(registry);
+  const spec = ctrParamSpec(cfg.model, cfg.seed, cfg.ctr);
+  const report = new TrainingReport(workerId, backend, cfg.worker.evalBucketMs);
+  let trainer: Trainer | undefined;
+  const replica = new Replica(spec, cfg.psShards, infra.store, {
+    onDelta: (d) => trainer?.acks.onDelta(d),
+    onError: (err) => log.warn({ err: String(err) }, 'replica'),
+  });
+  await replica.start(infra.transport, cfg.model);
+  await infra.eventLog.ensure();
+  const model = new CtrModel(spec, cfg.ctr);
+  const shards = eventShardsOf(index, cfg.workers, cfg.eventShards);
+  trainer = new Trainer({
+    cfg, workerId, eventShards: shards, transport: infra.transport, eventLog: infra.eventLog, replica, model, metrics, report,
+    log: (level, msg, extra) => log[level](extra ?? {}, msg),
+  });
+  await trainer.start();
+  const reportTimer = setInterval(() => report.publish(infra.transport, cfg.model), cfg.worker.metricsIntervalMs);
+  const port = cfg.workerMetricsBasePort ? cfg.workerMetricsBasePort + index : 0;
+  const server = port && !infra.embedded
+    ? await startHttpServer({ port, registry, onError: (e) => log.error({ err: String(e) }, 'http') })
+    : undefined;
+  log.info({ eventShards: shards, versions: replica.versions(), metricsPort: port || null }, 'worker running');
+  return {
+    trainer, replica, backend,
+    stop: async () => {
+      await trainer!.stop();
+      clearInterval(reportTimer);
+      report.publish(infra.transport, cfg.model);
+      await infra.transport.flush().catch(() => undefined);
+      replica.stop();
+      await closeServer(server);
+    },
+  };
+}

@@ -1,0 +1,217 @@
+// The worker's training loop: take JetStream messages of events, batch them by size and max
+// wait, score each batch with the current replica before training on it (prequential), push
+// the gradients to the PS shards with a bound on pushes in flight, and hand the messages to
+// the AckTracker, which acks them once the PS has persisted their update.
+import {
+  BadMessageError, Semaphore, Signal, decode, validateEvent,
+  type EventBatchMessage, type EventConsumer, type EventLog, type EventLogMessage, type FlywheelConfig,
+  type FlywheelEvent, type Replica, type Transport,
+} from '../../shared/index.ts';
+import { AckTracker, type Requirement } from './ack-tracker.ts';
+import { ExampleBuilder, sliceBlock, type ExampleBlock } from './examples.ts';
+import { GradientSplitter } from './gradient-split.ts';
+import { GradientPusher } from './pusher.ts';
+import type { TrainingReport } from './training-report.ts';
+import type { WorkerMetrics } from './metrics.ts';
+
+/** What the trainer needs of the model: one prequential step. */
+export interface StepModel {
+  trainStep(batch: { size: number; ids: Int32Array; labels: Float32Array }, weights: Replica): {
+    scores: Float32Array;
+    loss: number;
+    dense: Map<string, Float32Array>;
+    sparse: Map<string, { rows: Int32Array; grads: Float32Array }>;
+  };
+}
+
+export interface TrainerDeps {
+  cfg: FlywheelConfig;
+  workerId: string;
+  eventShards: number[];
+  transport: Transport;
+  eventLog: EventLog;
+  replica: Replica;
+  model: StepModel;
+  metrics: WorkerMetrics;
+  report: TrainingReport;
+  log: (level: 'info' | 'warn' | 'error', msg: string, extra?: object) => void;
+}
+
+interface Inbound { msg: EventLogMessage; batch: EventBatchMessage }
+
+export class Trainer {
+  readonly acks: AckTracker;
+  private inbox: Inbound[] = [];
+  private inboxEvents = 0;
+  private readonly wake = new Signal();
+  private readonly inFlight: Semaphore;
+  private readonly pusher: GradientPusher;
+  private readonly splitter: GradientSplitter;
+  private readonly builder: ExampleBuilder;
+  private consumers: EventConsumer[] = [];
+  private stopping = false;
+  private loop?: Promise<void>;
+  private seq = 0;
+  private pushesInFlight = new Set<Promise<unknown>>();
+
+  constructor(private readonly d: TrainerDeps) {
+    const c = d.cfg;
+    this.inFlight = new Semaphore(c.worker.maxInFlightPushes);
+    this.pusher = new GradientPusher(d.transport, c.model, c.worker.pushTimeoutMs, () => this.stopping);
+    this.splitter = new GradientSplitter(c.psShards);
+    this.builder = new ExampleBuilder(c.ctr.fields, c.ctr.buckets, c.labels, c.seed + 7);
+    this.acks = new AckTracker((events, ok) => {
+      if (ok) d.metrics.eventsTrained.inc(events);
+      else d.metrics.eventsRetried.inc(events);
+      d.report.settled(events, ok);
+    });
+  }
+
+  async start(): Promise<void> {
+    for (const s of this.d.eventShards) {
+      this.consumers.push(await this.d.eventLog.consume(s, (m) => this.receive(m), this.d.cfg.worker.maxUnackedMessages));
+    }
+    this.loop = this.run();
+  }
+
+  /** Decodes and checks one message; a malformed one is counted and dropped, never trained. */
+  private receive(msg: EventLogMessage): void {
+    let batch: EventBatchMessage;
+    try {
+      batch = parseEventBatch(msg.data);
+    } catch (err) {
+      this.d.metrics.badMessages.inc();
+      this.d.log('warn', 'dropping a malformed event message', { seq: msg.seq, err: (err as Error).message });
+      msg.ack();
+      return;
+    }
+    this.inbox.push({ msg, batch });
+    this.inboxEvents += batch.events.length;
+    if (this.inboxEvents * this.builder.examplesPerEvent >= this.d.cfg.worker.batchSize) this.wake.notify();
+  }
+
+  private async run(): Promise<void> {
+    const { batchSize, batchMaxWaitMs } = this.d.cfg.worker;
+    while (!this.stopping) {
+      if (this.inbox.length === 0) await this.wake.wait(1000);
+      if (this.stopping) break;
+      if (this.inbox.length === 0) continue;
+      if (this.inboxEvents * this.builder.examplesPerEvent < batchSize) await this.wake.wait(batchMaxWaitMs);
+      if (this.stopping || this.inbox.length === 0) continue;
+      const group = this.inbox;
+      this.inbox = [];
+      this.inboxEvents = 0;
+      try {
+        await this.trainGroup(group);
+      } catch (err) {
+        this.d.log('error', 'training a batch failed: its messages will be redelivered', { err: String(err) });
+        for (const g of group) g.msg.nak(1000);
+      }
+    }
+  }
+
+  private async trainGroup(group: Inbound[]): Promise<void> {
+    const events: FlywheelEvent[] = [];
+    let newest = 0;
+    let acceptedSum = 0;
+    for (const g of group) {
+      for (const e of g.batch.events) events.push(e);
+      newest = Math.max(newest, g.batch.acceptedAtMs);
+      acceptedSum += g.batch.acceptedAtMs * g.batch.events.length;
+    }
+    const mean = events.length ? acceptedSum / events.length : newest;
+    const block = this.builder.build(events);
+    const need = new Map<number, Requirement>();
+    const failures: string[] = [];
+    const pushes: Promise<void>[] = [];
+    const B = this.d.cfg.worker.batchSize;
+    const F = this.d.cfg.ctr.fields.length;
+    for (let from = 0; from < block.size; from += B) {
+      await this.inFlight.acquire();
+      let released = false;
+      const release = () => { if (!released) { released = true; this.inFlight.release(); } };
+      try {
+        const step = this.step(sliceBlock(block, from, Math.min(from + B, block.size), F), newest, mean, need, failures);
+        const p = step.finally(release);
+        pushes.push(p);
+        this.track(p);
+      } catch (err) {
+        release();
+        throw err;
+      }
+    }
+    const msgs = group.map((g) => g.msg);
+    const settle = Promise.all(pushes).then(() => {
+      if (failures.length) {
+        this.d.log('warn', 'a push was rejected: the batch will be redelivered', { reason: failures[0] });
+        for (const m of msgs) m.nak(1000);
+        this.d.metrics.eventsRetried.inc(events.length);
+        return;
+      }
+      this.acks.add(msgs, events.length, need, (k) => this.d.replica.shards[k] && {
+        epoch: this.d.replica.shards[k].epoch,
+        version: this.d.replica.shards[k].persistedVersion,
+        epochStartVersion: this.d.replica.shards[k].epochStartVersion,
+      });
+      this.d.metrics.pendingAckMessages.set(this.acks.pendingMessages);
+    });
+    this.track(settle);
+  }
+
+  /** One prequential step: score with the current weights, then push the gradients. */
+  private async step(b: ExampleBlock, newest: number, mean: number, need: Map<number, Requirement>, failures: string[]): Promise<void> {
+    const t0 = performance.now();
+    const r = this.d.model.trainStep(b, this.d.replica);
+    this.d.metrics.stepSeconds.observe((performance.now() - t0) / 1000);
+    this.d.report.addScores(r.scores, b.labels, b.eventTs, r.loss);
+    this.d.metrics.examples.inc(b.size);
+    const parts = this.splitter.split(r.dense, r.sparse);
+    const seq = ++this.seq;
+    await Promise.all(parts.map(async (part, k) => {
+      if (part.dense.length === 0 && part.sparse.length === 0) return;
+      const out = await this.pusher.push(k, {
+        worker: this.d.workerId, seq, baseVersion: this.d.replica.shards[k].version,
+        dense: part.dense, sparse: part.sparse, examples: b.size, newestAcceptedAtMs: newest, meanAcceptedAtMs: mean,
+      });
+      if (!out.ok) {
+        this.d.metrics.pushErrors.inc({ code: out.error.code });
+        failures.push(`${out.error.code}: ${out.error.message}`);
+        return;
+      }
+      this.d.metrics.pushRtt.observe(out.rttMs / 1000);
+      const prev = need.get(k);
+      if (!prev || out.epoch > prev.epoch || (out.epoch === prev.epoch && out.version > prev.version)) {
+        need.set(k, { epoch: out.epoch, version: out.version });
+      }
+    }));
+  }
+
+  private track(p: Promise<unknown>): void {
+    this.pushesInFlight.add(p);
+    void p.catch(() => undefined).finally(() => this.pushesInFlight.delete(p));
+  }
+
+  /** Stops consuming, finishes the pushes in flight, then waits (bounded) for their acks. */
+  async stop(settleTimeoutMs = 3000): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.wake.notify();
+    await Promise.all(this.consumers.map((c) => c.stop()));
+    await this.loop;
+    while (this.pushesInFlight.size) await Promise.allSettled([...this.pushesInFlight]);
+    const deadline = Date.now() + settleTimeoutMs;
+    while (this.acks.pendingGroups > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    this.acks.nakAll();
+    for (const g of this.inbox) g.msg.nak();
+    this.inbox = [];
+  }
+}
+
+export function parseEventBatch(bytes: Uint8Array): EventBatchMessage {
+  const o = decode(bytes) as Partial<EventBatchMessage> | null;
+  if (!o || typeof o !== 'object' || typeof o.acceptedAtMs !== 'number' || !Array.isArray(o.events)) {
+    throw new BadMessageError('event message must be { acceptedAtMs, events[] }');
+  }
+  const now = o.acceptedAtMs + 60_000;
+  return { acceptedAtMs: o.acceptedAtMs, events: o.events.map((e) => validateEvent(e, now)) };
+}
