@@ -57,10 +57,12 @@ export class PsShard {
 
   requestPublish(): void {
     if (this.publishQueued) return;
+    // Set before tell(): the actor may run the message synchronously inside tell().
+    this.publishQueued = true;
     try {
       this.actor.tell({ kind: 'publish' });
-      this.publishQueued = true;
     } catch {
+      this.publishQueued = false;
       // Mailbox stopping or full: the next tick tries again.
     }
   }
