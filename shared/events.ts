@@ -1,6 +1,7 @@
 // The event: what ingest accepts and what workers learn from. Validation happens once, at
 // ingest, so nothing invalid reaches the stream; workers re-check cheaply on decode.
 import { BadEventError } from './errors.ts';
+import { hashString } from './hash.ts';
 
 export const EVENT_TYPES = ['view', 'click', 'cart', 'fav', 'buy', 'rating'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
@@ -108,4 +109,9 @@ export function validateEvent(raw: unknown, nowMs: number = Date.now()): Flywhee
     ev.context = ctx;
   }
   return ev;
+}
+
+/** The event shard of a user: every event of one user lands on one shard, in order. */
+export function eventShardOf(userId: string, shards: number): number {
+  return hashString(userId) % shards;
 }

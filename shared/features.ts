@@ -2,7 +2,7 @@
 // embedding table. Hashing needs no vocabulary, so unseen users and items work from their
 // first event on, at the price of rare collisions.
 import type { FlywheelEvent } from './events.ts';
-import { fnv1a32 } from './hash.ts';
+import { hashString } from './hash.ts';
 
 /** Built-in fields; any other name is read from event.context. */
 export type FieldName = 'user' | 'item' | 'category' | 'hour' | 'weekday' | string;
@@ -20,7 +20,7 @@ export function fieldValue(ev: FlywheelEvent, field: FieldName): string {
 
 /** Row id of a value in a table of `rows` buckets. The empty value has its own bucket. */
 export function hashRow(value: string, rows: number): number {
-  return fnv1a32(value) % rows;
+  return hashString(value) % rows;
 }
 
 /**

@@ -12,6 +12,15 @@ export function fnv1a32(s: string, seed = 0x811c9dc5): number {
   return h >>> 0;
 }
 
+/**
+ * A well-mixed 32-bit hash of a string, for bucketing (feature rows, stream shards). FNV-1a's
+ * low bits depend only on the low bits of the characters, so `fnv1a32(s) % 2^k` makes
+ * structured collisions among similar ids (u22, u178, u206 share a row); the finalizer fixes it.
+ */
+export function hashString(s: string): number {
+  return mix32(fnv1a32(s));
+}
+
 /** murmur3's 32-bit finalizer: spreads low-entropy integers (row ids) over all bits. */
 export function mix32(x: number): number {
   x = (x ^ (x >>> 16)) >>> 0;

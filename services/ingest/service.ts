@@ -4,7 +4,7 @@
 // A request is all or nothing: one invalid event and none is published.
 import { createHash } from 'node:crypto';
 import {
-  Counter, Histogram, HttpError, closeServer, createLogger, createRegistry, encode, fnv1a32, startHttpServer,
+  Counter, Histogram, HttpError, closeServer, createLogger, createRegistry, encode, hashString, startHttpServer, eventShardOf,
   type EventBatchMessage, type FlywheelConfig, type FlywheelEvent, type Infra,
 } from '../../shared/index.ts';
 import { parseEventsBody } from './parse-events.ts';
@@ -31,7 +31,7 @@ export async function startIngest(cfg: FlywheelConfig, infra: Infra, portOverrid
       throw new HttpError(parsed.reason.startsWith('unsupported content type') ? 415 : 400, parsed.reason, parsed.rejections.length ? parsed.rejections : undefined);
     }
     const byShard: FlywheelEvent[][] = Array.from({ length: S }, () => []);
-    for (const e of parsed.events) byShard[fnv1a32(e.userId) % S].push(e);
+    for (const e of parsed.events) byShard[eventShardOf(e.userId, S)].push(e);
     const acceptedAtMs = Date.now();
     const idem = req.headers['idempotency-key'];
     const t0 = performance.now();

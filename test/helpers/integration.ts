@@ -1,0 +1,25 @@
+// Integration-test support: a config with its own model name (so subjects, the stream and
+// Redis keys are the test's own), the real NATS and Redis, and cleanup in teardown.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig, type FlywheelConfig } from '../../shared/index.ts';
+import { resetModel, assignPorts } from '../../services/cli/local-cluster.ts';
+
+export function uniqueModel(name: string): string {
+  return `t_${name}_${randomBytes(3).toString('hex')}`;
+}
+
+export async function integrationConfig(name: string, overrides: Record<string, unknown> = {}): Promise<{ cfg: FlywheelConfig; file: string; dir: string }> {
+  const cfg = await assignPorts(loadConfig({ overrides: { model: uniqueModel(name), ...overrides } }));
+  const dir = mkdtempSync(join(tmpdir(), `fw-${name}-`));
+  const file = join(dir, 'flywheel.json');
+  writeFileSync(file, JSON.stringify(cfg, null, 2));
+  return { cfg, file, dir };
+}
+
+/** Deletes the test model's stream and keys. */
+export async function cleanupModel(cfg: FlywheelConfig): Promise<void> {
+  await resetModel(cfg).catch(() => undefined);
+}
