@@ -14,7 +14,7 @@ export type LabelRule =
   | { kind: 'threshold'; min: number };
 
 export interface PsConfig {
-  /** Base learning rate; sparse tables multiply it by their lrScale. Default 0.05. */
+  /** Base learning rate; sparse tables multiply it by their lrScale. Default 0.01. */
   learningRate: number;
   /** Momentum coefficient mu. Default 0.9. */
   momentum: number;
@@ -109,7 +109,7 @@ export const DEFAULT_CONFIG: FlywheelConfig = {
   labels: { kind: 'types', positive: ['cart', 'fav', 'buy'] },
   ctr: CTR_MODEL_DEFAULTS,
   ps: {
-    learningRate: 0.05, momentum: 0.9, nesterov: false, publishIntervalMs: 100, consistency: 'async',
+    learningRate: 0.01, momentum: 0.9, nesterov: false, publishIntervalMs: 100, consistency: 'async',
     maxStaleness: 64, clipNorm: 100, mailboxCapacity: 256, dedupeWindow: 4096,
   },
   worker: { batchSize: 256, batchMaxWaitMs: 50, maxInFlightPushes: 2, maxUnackedMessages: 256, pushTimeoutMs: 5000, metricsIntervalMs: 1000, evalBucketMs: 86_400_000 },

@@ -91,7 +91,8 @@ export async function startHttpServer(o: HttpServerOptions): Promise<Server> {
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(o.port, o.host ?? '127.0.0.1', () => resolve());
+    // Loopback unless told otherwise (FLYWHEEL_HTTP_HOST=0.0.0.0 in a container).
+    server.listen(o.port, o.host ?? process.env.FLYWHEEL_HTTP_HOST ?? '127.0.0.1', () => resolve());
   });
   return server;
 }

@@ -33,3 +33,4 @@ export * from './replica.ts';
 export * from './metrics/auc.ts';
 export * from './sync.ts';
 export * from './metrics/training-report.ts';
+export * from './model/local-params.ts';

@@ -8,6 +8,9 @@
 // for 1024 rows of 16 floats (a JS copy is ~10 us), and the CTR model does 2 lookups per field.
 import * as tf from '@tensorflow/tfjs-core';
 
+// tfjs-core does not export this type from its entry point.
+type CustomGradientFunc = Parameters<typeof tf.customGrad>[0];
+
 /**
  * Rows `indices` of `table`: out[b] = table[indices[b]], shape [indices.length, dim].
  * Differentiable w.r.t. `table`: d table[r] = sum of dy[b] over every b with indices[b] == r.
@@ -37,7 +40,7 @@ const lookupWithScatterGrad = tf.customGrad(((table: tf.Tensor2D, indices: tf.Te
       return [grad, tf.zeros(idx.shape, 'float32')];
     },
   };
-}) as unknown as tf.CustomGradientFunc<tf.Tensor2D>);
+}) as unknown as CustomGradientFunc);
 
 /** out[b] = table[indices[b]], copied on the host: table and indices are small here. */
 function gatherRows(table: tf.Tensor2D, indices: tf.Tensor1D): tf.Tensor2D {

@@ -11,12 +11,23 @@ const CHUNK_HEADER = 'Fw-Chunk';
 const HEADER_ROOM_BYTES = 1024;
 
 export async function connectNats(servers: string, name: string, extra: Partial<ConnectionOptions> = {}): Promise<NatsConnection> {
+  // nats.js ignores user:pass in a URL; take them out and pass them as options.
+  let user: string | undefined;
+  let pass: string | undefined;
+  const list = servers.split(',').map((s) => {
+    const m = /^(\w+:\/\/)?([^:@/]+):([^@/]*)@(.+)$/.exec(s.trim());
+    if (!m) return s.trim();
+    user = decodeURIComponent(m[2]);
+    pass = decodeURIComponent(m[3]);
+    return `${m[1] ?? ''}${m[4]}`;
+  });
   try {
     return await connect({
-      servers: servers.split(','), name, maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: false, ...extra,
+      servers: list, name, maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: false,
+      ...(user !== undefined ? { user, pass } : {}), ...extra,
     });
   } catch (err) {
-    throw new UnavailableError(`cannot connect to NATS at ${servers}: ${(err as Error).message}`, err);
+    throw new UnavailableError(`cannot connect to NATS at ${list.join(',')}: ${(err as Error).message}`, err);
   }
 }
 

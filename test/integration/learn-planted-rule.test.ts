@@ -14,7 +14,7 @@ t.test('2 PS shards + 2 workers learn a planted rule', async (t) => {
   const { cfg, file, dir } = await integrationConfig('planted', {
     psShards: 2, workers: 2, eventShards: 4,
     labels: { kind: 'types', positive: ['buy'] },
-    ctr: { fields: ['user', 'item'], buckets: 1 << 16, hidden: [16], embDim: 4 },
+    ctr: { fields: ['user', 'item'], buckets: 1 << 16, hidden: [16], embDim: 4, embLrScale: 20, biasLrScale: 20 },
     ps: { learningRate: 0.03, publishIntervalMs: 50 },
     worker: { batchSize: 128, evalBucketMs: 1000, metricsIntervalMs: 200 },
   });

@@ -1,0 +1,75 @@
+# Flywheel — developer and CI entry points.  `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+NPX          := npx --no --
+NPM_CI_FLAGS ?= --no-audit --no-fund --loglevel=warn
+# Extra arguments: make demo ARGS="--events 50000", make test TAP_ARGS="test/ps/*.test.ts"
+ARGS         ?=
+TAP_ARGS     ?=
+# Entry point of the load generator (loadtest/)
+LOADTEST     ?= loadtest/run.ts
+
+# Stamps: npm writes node_modules/.package-lock.json on every install, so it is newer than
+# package-lock.json exactly when node_modules matches the lock. tap 21 must rebuild its Test
+# class for the plugin list in package.json ("!@tapjs/typescript") once after each npm ci.
+NPM_STAMP := node_modules/.package-lock.json
+TAP_STAMP := node_modules/.flywheel-tap-build
+
+.PHONY: help install tap-build services test typecheck demo bench loadtest lint check-deps clean distclean
+
+help:
+	@echo "make install    npm ci (when node_modules is missing or older than package-lock.json) + tap build"
+	@echo "make services   start NATS (JetStream) and Redis on loopback when they are not running"
+	@echo "make test       typecheck, then the tap suite (test/**/*.test.ts); needs NATS + Redis"
+	@echo "make typecheck  tsc --noEmit"
+	@echo "make lint       typecheck + dependency rule (shared/ never imports services/)"
+	@echo "make demo       end-to-end demo: make demo ARGS='...'"
+	@echo "make bench      benchmarks (figures and ratios)"
+	@echo "make loadtest   traffic replay / load generation: make loadtest ARGS='...'"
+	@echo "make clean      remove test and bench outputs (make distclean also removes node_modules)"
+
+install: $(NPM_STAMP) $(TAP_STAMP)
+
+$(NPM_STAMP): package-lock.json
+	npm ci $(NPM_CI_FLAGS)
+	@touch $@
+
+$(TAP_STAMP): $(NPM_STAMP) package.json
+	$(NPX) tap build
+	@touch $@
+
+tap-build: $(TAP_STAMP)
+
+services:
+	@bash scripts/ensure-services.sh
+
+typecheck: install
+	$(NPX) tsc -p tsconfig.json --noEmit
+
+# FLYWHEEL_TAP_STATUS (set by .ci/run): file that receives tap's own exit status.
+test: install services
+	$(NPX) tsc -p tsconfig.json --noEmit
+	@set +e; $(NPX) tap $(TAP_ARGS); s=$$?; \
+	  if [ -n "$${FLYWHEEL_TAP_STATUS:-}" ]; then echo $$s > "$$FLYWHEEL_TAP_STATUS"; fi; \
+	  exit $$s
+
+demo: install services
+	node --import tsx services/cli/main.ts demo $(ARGS)
+
+bench: install services
+	node --import tsx bench/run.ts $(ARGS)
+
+loadtest: install services
+	node --import tsx $(LOADTEST) $(ARGS)
+
+check-deps:
+	@bash scripts/check-deps.sh
+
+lint: typecheck check-deps
+
+clean:
+	rm -rf .tap reports bench/build coverage
+
+distclean: clean
+	rm -rf node_modules

@@ -1,0 +1,226 @@
+// One training step of the CTR model on one batch: forward with the weights as they are now
+// (those scores are the prequential "test" of this batch), then the gradients that a push
+// sends to the parameter servers. Only the batch's unique table rows become tensors, never a
+// whole 262144-row table; nothing is cached between calls because the weights change every step.
+import * as tf from '@tensorflow/tfjs-core';
+import { denseSize, findDense, findTable, type DenseSpec, type ParamSpec } from '../param-spec.ts';
+import { ConfigError, WrongShapeError } from '../errors.ts';
+import { RowIndex } from '../row-index.ts';
+import { biasTable, embTable, firstLayerWeight, type CtrModelConfig } from './ctr-spec.ts';
+import { embeddingLookup } from './embedding.ts';
+import { dense, sigmoidCrossEntropy, sumN } from './layers.ts';
+
+/** Where the model reads its current weights (the worker's Replica in production). */
+export interface WeightSource {
+  /** The dense tensor `name`, row-major in its spec shape. Read, never modified. */
+  dense(name: string): Float32Array;
+  /** Writes rows `rowIds` of `table` into out[0 .. rowIds.length * dim), row after row. */
+  readRows(table: string, rowIds: Int32Array, out: Float32Array): void;
+}
+
+export interface CtrBatch {
+  size: number;
+  /** size x F row ids, example-major: ids[b * F + f] is the row of field f in emb.<f> and bias.<f>. */
+  ids: Int32Array;
+  /** 0 or 1 per example. */
+  labels: Float32Array;
+}
+
+export interface SparseGrad {
+  /** The unique rows the batch touched. */
+  rows: Int32Array;
+  /** rows.length x dim: per row, the MEAN over the examples touching it of d logloss_i / d row. */
+  grads: Float32Array;
+}
+
+export interface StepResult {
+  /** sigmoid(logit) per example, from the weights before this batch's update. */
+  scores: Float32Array;
+  /** Mean logloss of the batch. */
+  loss: number;
+  /** Batch-mean gradient of every dense tensor, row-major in its spec shape. */
+  dense: Map<string, Float32Array>;
+  /** Per table (emb.<f>, bias.<f>): gradients of the rows this batch touched. */
+  sparse: Map<string, SparseGrad>;
+}
+
+/** One field's unique rows in a batch and, per example, the position of its row among them. */
+interface FieldRows {
+  rows: Int32Array;
+  slot: Int32Array;
+  counts: Int32Array;
+}
+
+/** Host-side inputs of one call, built before any tensor exists. */
+interface HostInputs {
+  fields: FieldRows[];
+  emb: Float32Array[];
+  bias: Float32Array[];
+}
+
+export class CtrModel {
+  private readonly fields: string[];
+  private readonly embDim: number;
+  private readonly buckets: number;
+  private readonly denseNames: string[];
+  private readonly denseSpecs: DenseSpec[];
+
+  constructor(readonly spec: ParamSpec, readonly cfg: CtrModelConfig) {
+    if (cfg.fields.length === 0) throw new ConfigError('fields', 'needs at least one field');
+    if (cfg.hidden.length === 0) throw new ConfigError('hidden', 'needs at least one hidden layer');
+    this.fields = [...cfg.fields];
+    this.embDim = cfg.embDim;
+    this.buckets = cfg.buckets;
+    for (const f of this.fields) {
+      for (const [name, dim] of [[embTable(f), cfg.embDim], [biasTable(f), 1]] as const) {
+        const t = findTable(spec, name);
+        if (!t || t.dim !== dim || t.rows !== cfg.buckets) {
+          throw new ConfigError('spec', `table ${name} must exist with dim ${dim} and ${cfg.buckets} rows`);
+        }
+      }
+    }
+    this.denseNames = [...this.fields.map(firstLayerWeight), 'l0.b'];
+    for (let i = 1; i < cfg.hidden.length; i++) this.denseNames.push(`l${i}.w`, `l${i}.b`);
+    this.denseNames.push('out.w', 'out.b');
+    this.denseSpecs = this.denseNames.map((name) => {
+      const d = findDense(spec, name);
+      if (!d) throw new ConfigError('spec', `dense tensor ${name} is missing`);
+      return d;
+    });
+  }
+
+  /** Scores the batch with the current weights, then returns the gradients of its mean logloss. */
+  trainStep(batch: CtrBatch, weights: WeightSource): StepResult {
+    if (batch.labels.length !== batch.size) {
+      throw new WrongShapeError(`batch has ${batch.size} examples but ${batch.labels.length} labels`);
+    }
+    const host = this.hostInputs(batch, weights);
+    const F = this.fields.length;
+    let logits: tf.Tensor | undefined;
+    let result: StepResult | undefined;
+    try {
+      tf.tidy(() => {
+        const { idx, emb, bias } = this.rowTensors(host);
+        const dns = this.denseTensors(weights);
+        const y = tf.tensor2d(batch.labels, [batch.size, 1]);
+        const { value, grads } = tf.valueAndGrads((...xs: tf.Tensor[]) => {
+          const z = this.logits(xs.slice(0, F) as tf.Tensor2D[], xs.slice(F, 2 * F) as tf.Tensor2D[], idx, xs.slice(2 * F));
+          logits = tf.keep(z); // the forward's logits, kept past valueAndGrads' internal tidy
+          return sigmoidCrossEntropy(z, y);
+        })([...emb, ...bias, ...dns]);
+        const scale = batch.size; // d mean / d row = sum / B; we want sum / count(row)
+        const sparse = new Map<string, SparseGrad>();
+        for (let f = 0; f < F; f++) {
+          const fr = host.fields[f];
+          sparse.set(embTable(this.fields[f]), { rows: fr.rows, grads: perRowMean(grads[f], fr.counts, scale) });
+          sparse.set(biasTable(this.fields[f]), { rows: fr.rows, grads: perRowMean(grads[F + f], fr.counts, scale) });
+        }
+        const denseGrads = new Map<string, Float32Array>();
+        this.denseNames.forEach((name, i) => denseGrads.set(name, grads[2 * F + i].dataSync() as Float32Array));
+        result = { scores: sigmoidOf(logits!.dataSync() as Float32Array), loss: value.dataSync()[0], dense: denseGrads, sparse };
+      });
+    } finally {
+      logits?.dispose();
+    }
+    return result!;
+  }
+
+  /** sigmoid(logit) per example with the current weights; labels, if any, are not read. */
+  predict(batch: CtrBatch | Omit<CtrBatch, 'labels'>, weights: WeightSource): Float32Array {
+    const host = this.hostInputs(batch, weights);
+    return tf.tidy(() => {
+      const { idx, emb, bias } = this.rowTensors(host);
+      return sigmoidOf(this.logits(emb, bias, idx, this.denseTensors(weights)).dataSync() as Float32Array);
+    });
+  }
+
+  /** logit = out.b + sum_f bias_f[id] + MLP(emb_f[id] for every f), shape [B, 1]. */
+  private logits(emb: tf.Tensor2D[], bias: tf.Tensor2D[], idx: tf.Tensor1D[], dns: tf.Tensor[]): tf.Tensor2D {
+    const F = this.fields.length;
+    const H = this.cfg.hidden.length;
+    const x = emb.map((t, f) => embeddingLookup(t, idx[f]));
+    let h = dense(x, dns.slice(0, F) as tf.Tensor2D[], dns[F] as tf.Tensor1D, 'relu');
+    for (let i = 1; i < H; i++) h = dense([h], [dns[F + 2 * i - 1] as tf.Tensor2D], dns[F + 2 * i] as tf.Tensor1D, 'relu');
+    const deep = dense([h], [dns[F + 2 * H - 1] as tf.Tensor2D], dns[F + 2 * H] as tf.Tensor1D, 'linear');
+    return sumN([deep, ...bias.map((t, f) => embeddingLookup(t, idx[f]))]);
+  }
+
+  /** Per field: slot of each example [B] and the unique rows [U_f, dim] of emb and bias. */
+  private rowTensors(host: HostInputs): { idx: tf.Tensor1D[]; emb: tf.Tensor2D[]; bias: tf.Tensor2D[] } {
+    return {
+      idx: host.fields.map((fr) => tf.tensor1d(fr.slot, 'int32')),
+      emb: host.emb.map((buf, f) => tf.tensor2d(buf, [host.fields[f].rows.length, this.embDim])),
+      bias: host.bias.map((buf, f) => tf.tensor2d(buf, [host.fields[f].rows.length, 1])),
+    };
+  }
+
+  private denseTensors(weights: WeightSource): tf.Tensor[] {
+    return this.denseSpecs.map((d) => {
+      const values = weights.dense(d.name);
+      if (values.length !== denseSize(d)) {
+        throw new WrongShapeError(`dense ${d.name} has ${values.length} floats, spec shape is [${d.shape.join(', ')}]`);
+      }
+      return tf.tensor(values, d.shape, 'float32');
+    });
+  }
+
+  /** Unique rows per field and their current values, read once per field and table. */
+  private hostInputs(batch: Pick<CtrBatch, 'size' | 'ids'>, weights: WeightSource): HostInputs {
+    const F = this.fields.length;
+    if (!(batch.size > 0) || batch.ids.length !== batch.size * F) {
+      throw new WrongShapeError(`batch of ${batch.size} examples x ${F} fields needs ${batch.size * F} ids, got ${batch.ids.length}`);
+    }
+    const out: HostInputs = { fields: [], emb: [], bias: [] };
+    for (let f = 0; f < F; f++) {
+      const fr = uniqueRows(batch.ids, batch.size, F, f, this.buckets);
+      const emb = new Float32Array(fr.rows.length * this.embDim);
+      const bias = new Float32Array(fr.rows.length);
+      weights.readRows(embTable(this.fields[f]), fr.rows, emb);
+      weights.readRows(biasTable(this.fields[f]), fr.rows, bias);
+      out.fields.push(fr);
+      out.emb.push(emb);
+      out.bias.push(bias);
+    }
+    return out;
+  }
+}
+
+function uniqueRows(ids: Int32Array, B: number, F: number, f: number, buckets: number): FieldRows {
+  const index = new RowIndex(B);
+  const rows = new Int32Array(B);
+  const counts = new Int32Array(B);
+  const slot = new Int32Array(B);
+  let n = 0;
+  for (let b = 0; b < B; b++) {
+    const id = ids[b * F + f];
+    if (!(id >= 0 && id < buckets)) throw new WrongShapeError(`row id ${id} (example ${b}, field ${f}) is outside [0, ${buckets})`);
+    let s = index.get(id);
+    if (s < 0) {
+      s = n++;
+      index.insert(id, s);
+      rows[s] = id;
+    }
+    counts[s]++;
+    slot[b] = s;
+  }
+  return { rows: rows.slice(0, n), slot, counts: counts.subarray(0, n) };
+}
+
+/** Turns d(mean loss)/d row (a sum over examples / B) into the mean over the row's examples. */
+function perRowMean(grad: tf.Tensor, counts: Int32Array, batchSize: number): Float32Array {
+  // Scaling in place is safe: the tensor is disposed right after and no backend reuses the
+  // array it hands out (wasm and tfjs-node copy; cpu allocates a new one per op).
+  const g = grad.dataSync() as Float32Array;
+  const dim = g.length / counts.length;
+  for (let r = 0, k = 0; r < counts.length; r++) {
+    const s = batchSize / counts[r];
+    for (let j = 0; j < dim; j++, k++) g[k] *= s;
+  }
+  return g;
+}
+
+function sigmoidOf(z: Float32Array): Float32Array {
+  const p = new Float32Array(z.length);
+  for (let i = 0; i < z.length; i++) p[i] = 1 / (1 + Math.exp(-z[i]));
+  return p;
+}
