@@ -7,6 +7,11 @@ const USAGE = `usage: flywheel <command> [options]
   worker --index I [--config FILE]                   run one training worker
   inference [--config FILE] [--port P]               run one inference node
   ingest [--config FILE] [--port P]                  run the ingest service
+  eval --schema FILE [options]                       incremental vs frozen vs periodic retrain on a dataset
+  pretrain --schema FILE [options]                   train offline on a prefix and seed the PS shards
+  rollback [--config FILE] [--to VERSION]            move the serving pointer back
+  loadtest [options]                                 replay traffic and measure throughput, freshness, latency
+  chaos --scenario NAME [options]                    replay a stream while injecting one fault
 Configuration: a JSON file (--config or FLYWHEEL_CONFIG) over the defaults; see README.md.`;
 
 const [cmd, ...rest] = process.argv.slice(2);
@@ -26,6 +31,21 @@ switch (cmd) {
       process.exit(0);
     } catch (err) {
       console.error(`demo failed: ${(err as Error).message}`);
+      process.exit(1);
+    }
+    break;
+  }
+  case 'eval':
+  case 'pretrain':
+  case 'rollback':
+  case 'loadtest':
+  case 'chaos': {
+    // Each command lives in its own module: services/cli/<command>-command.ts, exporting run(args).
+    const mod = await import(`./${cmd}-command.ts`) as { run(args: Record<string, string>): Promise<number> };
+    try {
+      process.exit(await mod.run(args));
+    } catch (err) {
+      console.error(`${cmd} failed: ${(err as Error).message}`);
       process.exit(1);
     }
     break;
