@@ -47,15 +47,12 @@ services:
 typecheck: install
 	$(NPX) tsc -p tsconfig.json --noEmit
 
-# FLYWHEEL_TAP_STATUS (set by .ci/run): file that receives tap's own exit status.
-test: install services
-	$(NPX) tsc -p tsconfig.json --noEmit
-	@set +e; $(NPX) tap $(TAP_ARGS); s=$$?; \
-	  if [ -n "$${FLYWHEEL_TAP_STATUS:-}" ]; then echo $$s > "$$FLYWHEEL_TAP_STATUS"; fi; \
-	  exit $$s
+# The same scripts as `npm test` and `npm run demo` (see README).
+test:
+	@bash scripts/test.sh $(TAP_ARGS)
 
-demo: install services
-	node --import tsx services/cli/main.ts demo $(ARGS)
+demo:
+	@bash scripts/demo.sh $(ARGS)
 
 bench: install services
 	node --import tsx bench/run.ts $(ARGS)
