@@ -69,6 +69,29 @@ export interface InferenceConfig {
   maxBatch: number;
 }
 
+export interface GateConfig {
+  /** Events per thousand held out of training for validation (by hash of user, item, time);
+   *  0 turns the validation gate off and inference serves the newest weights. Default 0. */
+  holdoutPermille: number;
+  /** How often the validator evaluates a candidate. Default 2000 ms. */
+  intervalMs: number;
+  /** A candidate passes if its holdout AUC >= serving AUC - tolerance. Default 0.005. */
+  tolerance: number;
+  /** New held-out data whose AUC under the serving model is this much below the holdout's is
+   *  quarantined (suspected label poisoning or a broken feed). Default 0.1. */
+  admitTolerance: number;
+  /** Consecutive quarantined chunks before the data is accepted as a real drift. Default 30. */
+  maxQuarantineRounds: number;
+  /** Evaluations need at least this many holdout examples. Default 1000. */
+  minHoldoutExamples: number;
+  /** The holdout keeps the most recent examples up to this count. Default 20000. */
+  maxHoldoutExamples: number;
+  /** New held-out examples gathered before they are judged as one chunk. Default 300. */
+  chunkExamples: number;
+  /** On a rejection the PS learning rate is multiplied by this (the adjustment step). Default 0.5. */
+  lrDecay: number;
+}
+
 export interface FlywheelConfig {
   /** Model name: subjects fw.<model>.*, keys fw:{<model>:k}:*. Default "retail". */
   model: string;
@@ -94,6 +117,7 @@ export interface FlywheelConfig {
   worker: WorkerConfig;
   ingest: IngestConfig;
   inference: InferenceConfig;
+  gate: GateConfig;
 }
 
 export const DEFAULT_CONFIG: FlywheelConfig = {
@@ -115,6 +139,10 @@ export const DEFAULT_CONFIG: FlywheelConfig = {
   worker: { batchSize: 256, batchMaxWaitMs: 50, maxInFlightPushes: 2, maxUnackedMessages: 256, pushTimeoutMs: 5000, metricsIntervalMs: 1000, evalBucketMs: 86_400_000 },
   ingest: { port: 8080, maxBodyBytes: 8 * 1024 * 1024, maxEventsPerMessage: 128, maxEventsPerRequest: 10_000 },
   inference: { port: 8081, maxBatch: 1000 },
+  gate: {
+    holdoutPermille: 0, intervalMs: 2000, tolerance: 0.005, admitTolerance: 0.1, maxQuarantineRounds: 30,
+    minHoldoutExamples: 1000, maxHoldoutExamples: 20_000, chunkExamples: 300, lrDecay: 0.5,
+  },
 };
 
 type Plain = Record<string, unknown>;
@@ -177,6 +205,11 @@ export function validateConfig(c: FlywheelConfig): FlywheelConfig {
   check(int(c.ingest.port, 0, 65535) && int(c.inference.port, 0, 65535), 'ingest.port', 'ports must be in 0..65535');
   check(int(c.ingest.maxBodyBytes, 1) && int(c.ingest.maxEventsPerMessage, 1) && int(c.ingest.maxEventsPerRequest, 1), 'ingest.maxBodyBytes', 'must be an integer >= 1');
   check(int(c.inference.maxBatch, 1), 'inference.maxBatch', 'must be an integer >= 1');
+  check(int(c.gate.holdoutPermille, 0, 500), 'gate.holdoutPermille', 'must be an integer in 0..500');
+  check(int(c.gate.intervalMs, 10) && int(c.gate.maxQuarantineRounds, 0), 'gate.intervalMs', 'must be an integer >= 10');
+  check(c.gate.tolerance >= 0 && c.gate.admitTolerance >= 0, 'gate.tolerance', 'tolerances must be >= 0');
+  check(int(c.gate.minHoldoutExamples, 1) && int(c.gate.maxHoldoutExamples, 1) && int(c.gate.chunkExamples, 1), 'gate.minHoldoutExamples', 'must be an integer >= 1');
+  check(c.gate.lrDecay > 0 && c.gate.lrDecay <= 1, 'gate.lrDecay', 'must be in (0, 1]');
   return c;
 }
 

@@ -40,7 +40,8 @@ const KEY_RE = /^[A-Za-z_][A-Za-z0-9_]{0,31}$/;
 
 function checkId(v: unknown, name: string): string {
   if (typeof v === 'number' && Number.isSafeInteger(v)) v = String(v);
-  if (typeof v !== 'string') throw new BadEventError(`${name} must be a string, got ${typeName(v)}`);
+  if (v === undefined) throw new BadEventError(`${name} is missing`);
+  if (typeof v !== 'string') throw new BadEventError(`${name} must be a string or a safe integer, got ${typeName(v)}`);
   if (v.length === 0) throw new BadEventError(`${name} is empty`);
   if (v.length > EVENT_LIMITS.maxIdChars) throw new BadEventError(`${name} is longer than ${EVENT_LIMITS.maxIdChars} characters`);
   if (hasLoneSurrogate(v)) throw new BadEventError(`${name} is not valid unicode (lone surrogate)`);
@@ -80,9 +81,10 @@ export function validateEvent(raw: unknown, nowMs: number = Date.now()): Flywhee
   const userId = checkId(r.userId, 'userId');
   const itemId = checkId(r.itemId, 'itemId');
   if (typeof r.type !== 'string' || !TYPE_SET.has(r.type)) {
-    throw new BadEventError(`type must be one of ${EVENT_TYPES.join(', ')}`);
+    throw new BadEventError(`type ${r.type === undefined ? 'is missing' : 'is unknown'}: must be one of ${EVENT_TYPES.join(', ')}`);
   }
   const ts = r.ts;
+  if (ts === undefined) throw new BadEventError('ts is missing (epoch milliseconds)');
   if (typeof ts !== 'number' || !Number.isFinite(ts)) throw new BadEventError('ts must be a number (epoch milliseconds)');
   if (ts < EVENT_LIMITS.minTsMs) throw new BadEventError('ts is before 1990-01-01 (is it in seconds rather than milliseconds?)');
   if (ts > nowMs + EVENT_LIMITS.maxFutureMs) throw new BadEventError('ts is more than a day in the future');
@@ -100,6 +102,8 @@ export function validateEvent(raw: unknown, nowMs: number = Date.now()): Flywhee
     const ctx: Record<string, string> = {};
     for (const k of keys) {
       if (!KEY_RE.test(k)) throw new BadEventError(`context key "${k.slice(0, 40)}" must match ${KEY_RE.source}`);
+      // JSON.parse makes "__proto__" an own key; copied into ctx it would silently vanish.
+      if (k === '__proto__') throw new BadEventError('context key "__proto__" is not allowed');
       const v = (c as Record<string, unknown>)[k];
       if (typeof v !== 'string') throw new BadEventError(`context.${k} must be a string`);
       if (v.length > EVENT_LIMITS.maxContextValueChars) throw new BadEventError(`context.${k} is too long`);
@@ -109,6 +113,11 @@ export function validateEvent(raw: unknown, nowMs: number = Date.now()): Flywhee
     ev.context = ctx;
   }
   return ev;
+}
+
+/** Whether an event is held out of training for the validation gate (permille of events). */
+export function isHeldOut(ev: FlywheelEvent, permille: number): boolean {
+  return permille > 0 && hashString(`${ev.userId}|${ev.itemId}|${ev.ts}`) % 1000 < permille;
 }
 
 /** The event shard of a user: every event of one user lands on one shard, in order. */

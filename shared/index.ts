@@ -34,3 +34,7 @@ export * from './metrics/auc.ts';
 export * from './sync.ts';
 export * from './metrics/training-report.ts';
 export * from './model/local-params.ts';
+export * from './frozen-weights.ts';
+export * from './store/serving.ts';
+export * from './examples.ts';
+export * from './negative-sampler.ts';

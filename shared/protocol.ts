@@ -3,7 +3,13 @@
 // ever sees a field of the wrong type. Checks against the model (names, shapes, ownership)
 // are the receiver's, since only it knows the ParamSpec and its shard.
 import { decode, encode } from './codec.ts';
-import { BadMessageError, type WireError } from './errors.ts';
+import { BadMessageError, NonFiniteError, PayloadTooLargeError, type WireError } from './errors.ts';
+
+/** Bounds on messages, checked before anything is decoded. */
+export const WIRE_LIMITS = {
+  /** Largest push or delta accepted (the chunk reassembler allows 256 MiB). Default 64 MiB. */
+  maxMessageBytes: 64 * 1024 * 1024,
+} as const;
 
 export interface DenseGrad { name: string; values: Float32Array }
 export interface SparseGrad { table: string; rows: Int32Array; grads: Float32Array }
@@ -64,6 +70,20 @@ function num(v: unknown, what: string, integer = false): number {
   }
   return v;
 }
+/** Versions, sequence numbers, epochs, counts: integers >= 0. */
+function nat(v: unknown, what: string): number {
+  const n = num(v, what, true);
+  if (n < 0) throw new BadMessageError(`${what} must be an integer >= 0, got ${n}`);
+  return n;
+}
+function sized(bytes: Uint8Array, maxBytes: number): Uint8Array {
+  if (bytes.length > maxBytes) throw new PayloadTooLargeError(bytes.length, maxBytes);
+  return bytes;
+}
+function finite(v: Float32Array, what: string): Float32Array {
+  for (let i = 0; i < v.length; i++) if (v[i] - v[i] !== 0) throw new NonFiniteError(what);
+  return v;
+}
 function str(v: unknown, what: string, max = 256): string {
   if (typeof v !== 'string' || v.length === 0 || v.length > max) throw new BadMessageError(`${what} must be a string of 1..${max} chars`);
   return v;
@@ -81,12 +101,12 @@ function arr(v: unknown, what: string, max = 4096): unknown[] {
   return v;
 }
 
-export function parsePush(bytes: Uint8Array): GradientPush {
-  const o = obj(decode(bytes), 'push');
+export function parsePush(bytes: Uint8Array, maxBytes: number = WIRE_LIMITS.maxMessageBytes): GradientPush {
+  const o = obj(decode(sized(bytes, maxBytes)), 'push');
   return {
     worker: str(o.worker, 'push.worker', 128),
-    seq: num(o.seq, 'push.seq', true),
-    baseVersion: num(o.baseVersion, 'push.baseVersion', true),
+    seq: nat(o.seq, 'push.seq'),
+    baseVersion: nat(o.baseVersion, 'push.baseVersion'),
     dense: arr(o.dense, 'push.dense').map((d, i) => {
       const x = obj(d, `push.dense[${i}]`);
       return { name: str(x.name, `push.dense[${i}].name`), values: f32(x.values, `push.dense[${i}].values`) };
@@ -110,22 +130,25 @@ export function parseReply(bytes: Uint8Array): PushReply {
   return { ok: false, error: { code: str(e.code, 'error.code', 64) as WireError['code'], message: String(e.message), retryable: e.retryable === true } };
 }
 
-export function parseDelta(bytes: Uint8Array): WeightDelta {
-  const o = obj(decode(bytes), 'delta');
+/** Weights must be finite: a NaN taken from a corrupt delta would poison every score after it. */
+export function parseDelta(bytes: Uint8Array, maxBytes: number = WIRE_LIMITS.maxMessageBytes): WeightDelta {
+  const o = obj(decode(sized(bytes, maxBytes)), 'delta');
   const d: WeightDelta = {
-    shard: num(o.shard, 'delta.shard', true),
-    epoch: num(o.epoch, 'delta.epoch', true),
-    epochStartVersion: num(o.epochStartVersion, 'delta.epochStartVersion', true),
-    fromVersion: num(o.fromVersion, 'delta.fromVersion', true),
-    toVersion: num(o.toVersion, 'delta.toVersion', true),
-    persistedVersion: num(o.persistedVersion, 'delta.persistedVersion', true),
+    shard: nat(o.shard, 'delta.shard'),
+    epoch: nat(o.epoch, 'delta.epoch'),
+    epochStartVersion: nat(o.epochStartVersion, 'delta.epochStartVersion'),
+    fromVersion: nat(o.fromVersion, 'delta.fromVersion'),
+    toVersion: nat(o.toVersion, 'delta.toVersion'),
+    persistedVersion: nat(o.persistedVersion, 'delta.persistedVersion'),
     dense: arr(o.dense, 'delta.dense').map((x, i) => {
       const y = obj(x, `delta.dense[${i}]`);
-      return { name: str(y.name, 'delta.dense.name'), values: f32(y.values, 'delta.dense.values') };
+      const name = str(y.name, `delta.dense[${i}].name`);
+      return { name, values: finite(f32(y.values, `delta.dense[${i}].values`), `delta values of ${name}`) };
     }),
     sparse: arr(o.sparse, 'delta.sparse').map((x, i) => {
       const y = obj(x, `delta.sparse[${i}]`);
-      return { table: str(y.table, 'delta.sparse.table'), rows: i32(y.rows, 'delta.sparse.rows'), values: f32(y.values, 'delta.sparse.values') };
+      const table = str(y.table, `delta.sparse[${i}].table`);
+      return { table, rows: i32(y.rows, `delta.sparse[${i}].rows`), values: finite(f32(y.values, `delta.sparse[${i}].values`), `delta values of ${table}`) };
     }),
     newestAcceptedAtMs: num(o.newestAcceptedAtMs, 'delta.newestAcceptedAtMs'),
     pushAcceptedAtMs: o.pushAcceptedAtMs instanceof Float64Array ? o.pushAcceptedAtMs : new Float64Array(0),
@@ -141,5 +164,9 @@ export const subjects = {
   push: (model: string, k: number) => `fw.${model}.ps.${k}.push`,
   weights: (model: string, k: number | '*') => `fw.${model}.weights.${k}`,
   metrics: (model: string) => `fw.${model}.metrics`,
+  /** Gate decisions and serving-pointer moves. */
+  serving: (model: string) => `fw.${model}.serving`,
+  /** Control messages to every PS shard of a model (learning-rate factor). */
+  psControl: (model: string) => `fw.${model}.ps.control`,
   control: (what: string) => `fw.ctl.${what}`,
 };

@@ -195,6 +195,16 @@ export class Replica {
     }
   }
 
+  /** A copy of every value the replica holds, at its current versions. */
+  checkpoint(): import('./frozen-weights.ts').CheckpointBlob {
+    return {
+      versions: this.versions(),
+      dense: [...this.denseMap].map(([name, v]) => ({ name, values: v.slice() })),
+      tables: [...this.tables].map(([table, a]) => { const x = a.exportRows(); return { table, rows: x.rows, values: x.weights }; }),
+      createdAtMs: Date.now(),
+    };
+  }
+
   /** Bytes held by the replica's arrays. */
   bytes(): number {
     let n = 0;

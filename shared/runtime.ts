@@ -7,6 +7,7 @@ import type { FlywheelConfig } from './config.ts';
 import { MemoryShardStore } from './store/memory.ts';
 import { RedisShardStore, connectRedis } from './store/redis.ts';
 import type { ShardStore } from './store/types.ts';
+import { MemoryServingStore, RedisServingStore, type ServingStore } from './store/serving.ts';
 import { MemoryBus, MemoryTransport } from './transport/memory.ts';
 import { NatsTransport, connectNats } from './transport/nats.ts';
 import type { Transport } from './transport/types.ts';
@@ -16,6 +17,7 @@ export interface Infra {
   transport: Transport;
   store: ShardStore;
   eventLog: EventLog;
+  serving: ServingStore;
   embedded: boolean;
   close(): Promise<void>;
 }
@@ -35,7 +37,7 @@ export async function connectInfra(cfg: FlywheelConfig, name: string): Promise<I
   const store = new RedisShardStore(redis);
   const eventLog = new JetStreamEventLog(nc, { model: cfg.model, eventShards: cfg.eventShards });
   return {
-    transport, store, eventLog, embedded: false,
+    transport, store, eventLog, serving: new RedisServingStore(redis), embedded: false,
     close: async () => {
       await transport.close().catch(() => undefined);
       await store.close().catch(() => undefined);
@@ -47,6 +49,7 @@ export async function connectInfra(cfg: FlywheelConfig, name: string): Promise<I
 export class EmbeddedInfra {
   readonly bus = new MemoryBus();
   readonly store = new MemoryShardStore();
+  readonly serving = new MemoryServingStore();
   readonly eventLog: MemoryEventLog;
   constructor(cfg: FlywheelConfig) {
     this.eventLog = new MemoryEventLog(cfg.eventShards);
@@ -54,7 +57,7 @@ export class EmbeddedInfra {
   /** A view for one service: its own transport on the shared bus. */
   forService(): Infra {
     const transport = new MemoryTransport(this.bus);
-    return { transport, store: this.store, eventLog: this.eventLog, embedded: true, close: () => transport.close() };
+    return { transport, store: this.store, eventLog: this.eventLog, serving: this.serving, embedded: true, close: () => transport.close() };
   }
 }
 

@@ -96,6 +96,11 @@ export class SparseArena {
     }
   }
 
+  /** The held rows and their weights (no slots), copied: for checkpoints. */
+  exportRows(): { rows: Int32Array; weights: Float32Array } {
+    return { rows: this.rowIds.slice(0, this.count), weights: this.weights.slice(0, this.count * this.dim) };
+  }
+
   private grow(): void {
     const cap = this.capacity * 2;
     const d = this.dim;

@@ -5,13 +5,14 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import {
-  EmbeddedInfra, JetStreamEventLog, NatsTransport, RedisShardStore, connectNats, connectRedis, ctrParamSpec,
+  EmbeddedInfra, JetStreamEventLog, NatsTransport, RedisServingStore, RedisShardStore, connectNats, connectRedis, ctrParamSpec,
   decode, subjects, waitFor, type FlywheelConfig, type Transport, type WorkerReport,
 } from '../../shared/index.ts';
 import { startIngest } from '../ingest/service.ts';
 import { startInference } from '../inference/service.ts';
 import { startPs } from '../ps/service.ts';
 import { startWorker } from '../worker/service.ts';
+import { startValidator } from '../validator/service.ts';
 import { ProcessGroup } from './processes.ts';
 
 export async function freePort(): Promise<number> {
@@ -41,6 +42,8 @@ export interface LocalCluster {
   embedded: boolean;
   ingestUrl: string;
   inferenceUrl: string;
+  /** The validator's GET /v1/gate, when the gate is on (gate.holdoutPermille > 0). */
+  gateUrl?: string;
   /** Transport for watching the run (worker reports). */
   transport: Transport;
   onReport(fn: (r: WorkerReport) => void): void;
@@ -66,6 +69,7 @@ export async function resetModel(cfg: FlywheelConfig): Promise<void> {
     await new JetStreamEventLog(nc, { model: cfg.model, eventShards: cfg.eventShards }).destroy();
     const spec = ctrParamSpec(cfg.model, cfg.seed, cfg.ctr);
     await new RedisShardStore(redis).deleteModel(cfg.model, cfg.psShards, spec.tables.map((t) => t.name));
+    await new RedisServingStore(redis).deleteModel(cfg.model);
   } finally {
     await nc.close();
     redis.disconnect();
@@ -74,6 +78,7 @@ export async function resetModel(cfg: FlywheelConfig): Promise<void> {
 
 export async function startLocalCluster(cfg0: FlywheelConfig, opts: { embedded: boolean; logDir: string }): Promise<LocalCluster> {
   const cfg = await assignPorts(cfg0);
+  const gatePort = cfg.gate.holdoutPermille > 0 ? await freePort() : 0;
   mkdirSync(opts.logDir, { recursive: true });
   const reportListeners: ((r: WorkerReport) => void)[] = [];
   const watchReports = (t: Transport) => t.subscribe(subjects.metrics(cfg.model), (m) => {
@@ -85,6 +90,7 @@ export async function startLocalCluster(cfg0: FlywheelConfig, opts: { embedded: 
   const base = {
     cfg, embedded: opts.embedded, logDir: opts.logDir,
     ingestUrl: `http://127.0.0.1:${cfg.ingest.port}`,
+    gateUrl: gatePort ? `http://127.0.0.1:${gatePort}` : undefined,
     inferenceUrl: `http://127.0.0.1:${cfg.inference.port}`,
     onReport: (fn: (r: WorkerReport) => void) => { reportListeners.push(fn); },
   };
@@ -97,6 +103,7 @@ export async function startLocalCluster(cfg0: FlywheelConfig, opts: { embedded: 
     for (let k = 0; k < cfg.psShards; k++) stops.push((await startPs(cfg, k, emb.forService())).stop);
     for (let i = 0; i < cfg.workers; i++) stops.push((await startWorker(cfg, i, emb.forService())).stop);
     stops.push((await startInference(cfg, emb.forService())).stop);
+    if (gatePort) stops.push((await startValidator(cfg, emb.forService(), gatePort)).stop);
     stops.push((await startIngest(cfg, emb.forService())).stop);
     return {
       ...base, transport: watcher.transport, failed: new Promise<never>(() => undefined),
@@ -119,9 +126,11 @@ export async function startLocalCluster(cfg0: FlywheelConfig, opts: { embedded: 
   for (let k = 0; k < cfg.psShards; k++) await ready(`ps-${k}`, `http://127.0.0.1:${cfg.psMetricsBasePort + k}/healthz`);
   for (let i = 0; i < cfg.workers; i++) group.start(`worker-${i}`, 'worker', ['--config', cfgFile, '--index', String(i)]);
   group.start('inference', 'inference', ['--config', cfgFile]);
+  if (gatePort) group.start('validator', 'validator', ['--config', cfgFile, '--port', String(gatePort)]);
   group.start('ingest', 'ingest', ['--config', cfgFile]);
   for (let i = 0; i < cfg.workers; i++) await ready(`worker-${i}`, `http://127.0.0.1:${cfg.workerMetricsBasePort + i}/metrics`);
   await ready('inference', `${base.inferenceUrl}/healthz`);
+  if (base.gateUrl) await ready('validator', `${base.gateUrl}/healthz`);
   await ready('ingest', `${base.ingestUrl}/healthz`);
   return {
     ...base, transport, failed,

@@ -7,6 +7,7 @@ const USAGE = `usage: flywheel <command> [options]
   worker --index I [--config FILE]                   run one training worker
   inference [--config FILE] [--port P]               run one inference node
   ingest [--config FILE] [--port P]                  run the ingest service
+  validator [--config FILE] [--port P]               run the validation gate
   eval --schema FILE [options]                       incremental vs frozen vs periodic retrain on a dataset
   pretrain --schema FILE [options]                   train offline on a prefix and seed the PS shards
   rollback [--config FILE] [--to VERSION]            move the serving pointer back
@@ -51,6 +52,7 @@ switch (cmd) {
     break;
   }
   case 'ps':
+  case 'validator':
   case 'worker':
   case 'inference':
   case 'ingest':

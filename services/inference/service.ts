@@ -1,8 +1,8 @@
 // Inference node: a replica of the model kept current from the weight deltas, serving
 // predictions and top-K recommendations over HTTP with the versions it used.
 import {
-  Histogram, HttpError, Replica, closeServer, createLogger, createRegistry, ctrParamSpec, featurizeInto,
-  startHttpServer, validateEvent, type FlywheelConfig, type Infra,
+  FrozenWeights, Histogram, HttpError, Replica, closeServer, decode, decodeCheckpoint, subjects, createLogger, createRegistry, ctrParamSpec, featurizeInto,
+  startHttpServer, validateEvent, type FlywheelConfig, type Infra, type ServingPointer,
 } from '../../shared/index.ts';
 import { CtrModel } from '../../shared/model/ctr-model.ts';
 import { initTensorBackend } from '../../shared/model/backend.ts';
@@ -43,6 +43,26 @@ export async function startInference(cfg: FlywheelConfig, infra: Infra, portOver
   });
   await replica.start(infra.transport, cfg.model);
   const model = new CtrModel(spec, cfg.ctr);
+  // With a validation gate, inference serves the version the serving pointer names (a
+  // checkpoint), not simply the newest; without one (no pointer), the live replica.
+  let serving: { weights: FrozenWeights; pointer: ServingPointer } | undefined;
+  const follow = async (p: ServingPointer) => {
+    if (serving && serving.pointer.checkpointId === p.checkpointId && serving.pointer.atMs >= p.atMs) return;
+    const bytes = await infra.serving.loadCheckpoint(cfg.model, p.checkpointId);
+    if (!bytes) { log.warn({ checkpoint: p.checkpointId }, 'serving pointer names a missing checkpoint: keeping the current version'); return; }
+    serving = { weights: new FrozenWeights(spec, decodeCheckpoint(bytes)), pointer: p };
+    log.info({ checkpoint: p.checkpointId, versions: p.versions, by: p.by }, 'serving a new version');
+  };
+  const servingSub = infra.transport.subscribe(subjects.serving(cfg.model), (m) => {
+    try {
+      const msg = decode(m.data) as { kind?: string; pointer?: ServingPointer };
+      if (msg.kind === 'pointer' && msg.pointer) void follow(msg.pointer).catch((e) => log.warn({ err: String(e) }, 'loading a checkpoint failed'));
+    } catch (err) {
+      log.warn({ err: String(err) }, 'malformed serving message');
+    }
+  });
+  const initial = await infra.serving.getPointer(cfg.model);
+  if (initial) await follow(initial);
   const F = cfg.ctr.fields.length;
   const rows = cfg.ctr.fields.map(() => cfg.ctr.buckets);
 
@@ -60,10 +80,12 @@ export async function startInference(cfg: FlywheelConfig, infra: Infra, portOver
       }
       featurizeInto(ev, cfg.ctr.fields, rows, ids, i * F);
     });
-    return model.predict({ size: rawEvents.length, ids, labels: new Float32Array(rawEvents.length) }, replica);
+    return model.predict({ size: rawEvents.length, ids, labels: new Float32Array(rawEvents.length) }, serving?.weights ?? replica);
   }
 
-  const versionInfo = () => ({ versions: replica.versions(), epochs: replica.shards.map((s) => s.epoch) });
+  const versionInfo = () => (serving
+    ? { versions: serving.weights.versions, servingCheckpoint: serving.pointer.checkpointId }
+    : { versions: replica.versions(), epochs: replica.shards.map((s) => s.epoch) });
 
   const routes = {
     'POST /v1/predict': (_req: unknown, body: Buffer) => {
@@ -95,6 +117,8 @@ export async function startInference(cfg: FlywheelConfig, infra: Infra, portOver
       const newest = Math.max(...replica.shards.map((s) => s.newestAcceptedAtMs));
       return {
         model: cfg.model, backend, ...versionInfo(),
+        liveVersions: replica.versions(),
+        serving: serving ? serving.pointer : null,
         persistedVersions: replica.shards.map((s) => s.persistedVersion),
         newestEventAcceptedAtMs: newest || null,
         freshnessMs: newest ? now - newest : null,
@@ -111,5 +135,5 @@ export async function startInference(cfg: FlywheelConfig, infra: Infra, portOver
   });
   const port = (server.address() as import('node:net').AddressInfo).port;
   log.info({ port, backend, versions: replica.versions() }, 'inference running');
-  return { port, replica, freshness, stop: async () => { replica.stop(); await closeServer(server); } };
+  return { port, replica, freshness, stop: async () => { servingSub.unsubscribe(); replica.stop(); await closeServer(server); } };
 }

@@ -15,6 +15,7 @@ export function psMetrics(r: Registry) {
     deltaBytes: new Histogram({ name: 'fw_ps_delta_bytes', help: 'Encoded size of each delta', buckets: [1e3, 1e4, 1e5, 1e6, 1e7], registers: [r] }),
     storeErrors: new Counter({ name: 'fw_ps_store_errors_total', help: 'Failed store writes', registers: [r] }),
     refused: new Counter({ name: 'fw_ps_refused_total', help: 'Pushes refused because the mailbox was full', registers: [r] }),
+    lrFactor: new Gauge({ name: 'fw_ps_lr_factor', help: 'Learning-rate factor set by the validation gate', registers: [r] }),
     restarts: new Counter({ name: 'fw_ps_restarts_total', help: 'Supervised restarts of the shard actor', registers: [r] }),
   };
 }

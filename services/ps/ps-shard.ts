@@ -1,7 +1,7 @@
 // A PS shard as a running actor: subscribes to its push subject, feeds pushes and publish
 // ticks into one bounded mailbox, and answers with a retryable error when the mailbox is full.
 import {
-  Actor, MailboxFullError, encodeReply, errorToWire, subjects, type Subscription,
+  Actor, MailboxFullError, decode, encodeReply, errorToWire, subjects, type Subscription,
 } from '../../shared/index.ts';
 import { ShardState, type PsMessage, type ShardDeps } from './shard-state.ts';
 
@@ -9,6 +9,7 @@ export class PsShard {
   readonly actor: Actor<PsMessage>;
   private state?: ShardState;
   private sub?: Subscription;
+  private controlSub?: Subscription;
   private timer?: NodeJS.Timeout;
   private publishQueued = false;
 
@@ -35,6 +36,7 @@ export class PsShard {
   get version(): number { return this.state?.version ?? 0; }
   get epoch(): number { return this.state?.epoch ?? 0; }
   get persistedVersion(): number { return this.state?.persistedVersion ?? 0; }
+  get lrFactor(): number { return this.state?.lrFactor ?? 1; }
   get healthy(): boolean { return this.actor.state === 'running'; }
   paramBytes() { return this.state?.paramBytes() ?? { params: 0, bytes: 0 }; }
 
@@ -48,6 +50,14 @@ export class PsShard {
       } catch (err) {
         this.d.metrics.refused.inc();
         m.respond?.(encodeReply({ ok: false, error: errorToWire(err) }));
+      }
+    });
+    this.controlSub = this.d.transport.subscribe(subjects.psControl(this.d.model), (m) => {
+      try {
+        const c = decode(m.data) as { lrFactor?: unknown };
+        if (typeof c?.lrFactor === 'number') this.actor.tell({ kind: 'control', lrFactor: c.lrFactor });
+      } catch {
+        // A malformed or refused control message changes nothing; the gate repeats it every round.
       }
     });
     this.timer = setInterval(() => this.requestPublish(), this.d.cfg.publishIntervalMs);
@@ -71,6 +81,7 @@ export class PsShard {
   async stop(): Promise<void> {
     clearInterval(this.timer);
     this.sub?.unsubscribe();
+    this.controlSub?.unsubscribe();
     if (this.actor.state === 'running') {
       try { this.actor.tell({ kind: 'publish' }); } catch { /* already draining */ }
     }

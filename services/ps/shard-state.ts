@@ -14,7 +14,9 @@ import type { PsMetrics } from './metrics.ts';
 
 export type PsMessage =
   | { kind: 'push'; data: Uint8Array; respond?: (d: Uint8Array) => void; receivedAtMs: number }
-  | { kind: 'publish' };
+  | { kind: 'publish' }
+  /** From the validation gate: scale the learning rate (the adjustment step). */
+  | { kind: 'control'; lrFactor: number };
 
 export interface ShardDeps {
   model: string;
@@ -44,6 +46,8 @@ export class ShardState implements Behavior<PsMessage> {
   private readonly owned: OwnedParams;
   private pushAccepted: number[] = [];
   private pushExamples: number[] = [];
+  /** Learning-rate factor set by the validation gate; 1 = the configured rates. */
+  lrFactor = 1;
 
   constructor(private readonly d: ShardDeps) {
     this.owned = ownedParams(d.spec, d.shard, d.shards);
@@ -97,6 +101,14 @@ export class ShardState implements Behavior<PsMessage> {
 
   async handle(msg: PsMessage): Promise<void> {
     if (msg.kind === 'publish') return this.publish();
+    if (msg.kind === 'control') {
+      if (Number.isFinite(msg.lrFactor) && msg.lrFactor > 0 && msg.lrFactor <= 1 && msg.lrFactor !== this.lrFactor) {
+        this.d.log('info', 'learning-rate factor set by the validation gate', { from: this.lrFactor, to: msg.lrFactor });
+        this.lrFactor = msg.lrFactor;
+        this.d.metrics.lrFactor.set(msg.lrFactor);
+      }
+      return;
+    }
     let reply: PushReply;
     try {
       reply = this.applyPush(parsePush(msg.data), msg.receivedAtMs);
@@ -117,10 +129,11 @@ export class ShardState implements Behavior<PsMessage> {
     if (p.baseVersion > this.version) throw new FutureVersionError(p.baseVersion, this.version);
     const staleness = this.version - p.baseVersion;
     this.d.metrics.staleness.observe(staleness);
-    let scale = 1;
+    // Scaling the gradient scales the step of momentum and Nesterov exactly like the rate would.
+    let scale = this.lrFactor;
     if (this.d.cfg.consistency === 'bounded') {
       if (staleness > this.d.cfg.maxStaleness) throw new StaleGradientError(staleness, this.d.cfg.maxStaleness);
-      scale = 1 / (1 + staleness);
+      scale *= 1 / (1 + staleness);
     }
     if (this.d.cfg.clipNorm > 0) {
       let ss = 0;

@@ -2,7 +2,7 @@
 // name known, every tensor owned here, every shape right, every value finite, every row id in
 // range. A push that fails changes no state.
 import {
-  NonFiniteError, NotOwnerError, UnknownParameterError, WrongShapeError,
+  BadMessageError, NonFiniteError, NotOwnerError, UnknownParameterError, WrongShapeError,
   allFinite, denseSize, ownerOfDense, ownerOfRow, tableHash,
   type GradientPush, type ParamSpec, type TableSpec,
 } from '../../shared/index.ts';
@@ -50,4 +50,18 @@ export function validatePush(p: GradientPush, owned: OwnedParams, spec: ParamSpe
     if (!allFinite(s.grads)) throw new NonFiniteError(`gradient of ${s.table}`);
   }
   if (p.examples < 1) throw new WrongShapeError('push.examples must be >= 1');
+  // Stored in an Int32Array per delta: a larger count would wrap into a negative one.
+  if (p.examples > MAX_EXAMPLES) throw new WrongShapeError(`push.examples must be <= ${MAX_EXAMPLES}`);
+  checkAcceptTime(p.newestAcceptedAtMs, 'push.newestAcceptedAtMs');
+  checkAcceptTime(p.meanAcceptedAtMs, 'push.meanAcceptedAtMs');
+}
+
+const MAX_EXAMPLES = 2 ** 31 - 1;
+/** Accept times may run ahead of this clock by this much (clock skew between hosts). */
+const MAX_CLOCK_SKEW_MS = 24 * 3600 * 1000;
+
+/** The shard keeps the newest accept time for good (store, freshness): a forged one must not land. */
+function checkAcceptTime(ms: number, what: string): void {
+  if (ms < 0) throw new BadMessageError(`${what} must be >= 0, got ${ms}`);
+  if (ms > Date.now() + MAX_CLOCK_SKEW_MS) throw new BadMessageError(`${what} is more than a day in the future`);
 }

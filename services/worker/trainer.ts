@@ -3,12 +3,13 @@
 // the gradients to the PS shards with a bound on pushes in flight, and hand the messages to
 // the AckTracker, which acks them once the PS has persisted their update.
 import {
-  BadMessageError, Semaphore, Signal, decode, validateEvent,
+  BadMessageError, ExampleBuilder, Semaphore, Signal, decode, isHeldOut, sliceBlock, validateEvent,
+  type ExampleBlock,
   type EventBatchMessage, type EventConsumer, type EventLog, type EventLogMessage, type FlywheelConfig,
   type FlywheelEvent, type Replica, type Transport,
 } from '../../shared/index.ts';
 import { AckTracker, type Requirement } from './ack-tracker.ts';
-import { ExampleBuilder, sliceBlock, type ExampleBlock } from './examples.ts';
+
 import { GradientSplitter } from './gradient-split.ts';
 import { GradientPusher } from './pusher.ts';
 import type { TrainingReport } from './training-report.ts';
@@ -114,12 +115,15 @@ export class Trainer {
     const events: FlywheelEvent[] = [];
     let newest = 0;
     let acceptedSum = 0;
+    const heldOut = this.d.cfg.gate.holdoutPermille;
     for (const g of group) {
-      for (const e of g.batch.events) events.push(e);
+      // Events held out for the validation gate are never trained on.
+      for (const e of g.batch.events) if (!isHeldOut(e, heldOut)) events.push(e);
       newest = Math.max(newest, g.batch.acceptedAtMs);
       acceptedSum += g.batch.acceptedAtMs * g.batch.events.length;
     }
-    const mean = events.length ? acceptedSum / events.length : newest;
+    const received = group.reduce((n, g) => n + g.batch.events.length, 0);
+    const mean = received ? acceptedSum / received : newest;
     const block = this.builder.build(events);
     const need = new Map<number, Requirement>();
     const failures: string[] = [];
@@ -145,10 +149,10 @@ export class Trainer {
       if (failures.length) {
         this.d.log('warn', 'a push was rejected: the batch will be redelivered', { reason: failures[0] });
         for (const m of msgs) m.nak(1000);
-        this.d.metrics.eventsRetried.inc(events.length);
+        this.d.metrics.eventsRetried.inc(received);
         return;
       }
-      this.acks.add(msgs, events.length, need, (k) => this.d.replica.shards[k] && {
+      this.acks.add(msgs, received, need, (k) => this.d.replica.shards[k] && {
         epoch: this.d.replica.shards[k].epoch,
         version: this.d.replica.shards[k].persistedVersion,
         epochStartVersion: this.d.replica.shards[k].epochStartVersion,

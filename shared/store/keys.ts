@@ -17,5 +17,9 @@ export function modelKeys(model: string) {
   return {
     /** The version set that inference serves (moved by the validation gate). */
     servingPointer: `fw:{${model}}:serving`,
+    checkpoint: (id: number) => `fw:{${model}}:ckpt:${id}`,
+    checkpointSeq: `fw:{${model}}:ckpt-seq`,
+    /** Checkpoint ids that were served, newest first (what rollback walks back through). */
+    servingHistory: `fw:{${model}}:serving-history`,
   };
 }

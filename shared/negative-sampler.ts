@@ -2,7 +2,7 @@
 // popularity among earlier positives. Keeping the last `capacity` positives in a ring and
 // picking uniformly from it is exactly popularity sampling over that recent window, at O(1)
 // per draw and no counting structure to maintain.
-import { mulberry32 } from '../../shared/index.ts';
+import { mulberry32 } from './hash.ts';
 
 export interface ItemRef { itemId: string; categoryId?: string }
 

@@ -1,0 +1,119 @@
+// The validator actor: taps the event stream for held-out events (at-most-once: a core NATS
+// subscription sees every JetStream publish), keeps a live replica of the model, and every
+// intervalMs judges new held-out data and the candidate version. A candidate that passes is
+// saved as a checkpoint and the serving pointer moves to it; one that fails leaves inference
+// on the last good version and decays the PS learning rate. Every decision is logged, counted
+// and published on fw.<model>.serving.
+import {
+  Actor, ExampleBuilder, FrozenWeights, decode, decodeCheckpoint, encode, encodeCheckpoint, isHeldOut, subjects,
+  type FlywheelConfig, type FlywheelEvent, type Infra, type Replica, type ServingPointer, type Subscription,
+} from '../../shared/index.ts';
+import type { CtrModel } from '../../shared/model/ctr-model.ts';
+
+import { GateRules, type Decision, type Scorer } from './gate.ts';
+import { ChunkBuffer, type ExampleChunk } from './holdout.ts';
+
+export interface ValidatorStats { rounds: number; accepted: number; rejected: number; quarantined: number; servingCheckpoint: number | null }
+
+type Msg = { kind: 'events'; events: FlywheelEvent[] } | { kind: 'round' };
+
+export class Validator {
+  readonly rules: GateRules;
+  readonly stats: ValidatorStats = { rounds: 0, accepted: 0, rejected: 0, quarantined: 0, servingCheckpoint: null };
+  readonly decisions: (Decision & { at: number; candidateVersions: number[]; servingVersions: number[] | null })[] = [];
+  private serving?: FrozenWeights;
+  private readonly builder: ExampleBuilder;
+  private readonly pending: ChunkBuffer;
+  private readonly actor: Actor<Msg>;
+  private sub?: Subscription;
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly cfg: FlywheelConfig, private readonly infra: Infra, private readonly replica: Replica,
+    private readonly model: CtrModel, private readonly log: (level: 'info' | 'warn', msg: string, extra?: object) => void,
+  ) {
+    const F = cfg.ctr.fields.length;
+    this.rules = new GateRules(cfg.gate, F);
+    this.pending = new ChunkBuffer(F);
+    this.builder = new ExampleBuilder(cfg.ctr.fields, cfg.ctr.buckets, cfg.labels, cfg.seed + 13);
+    this.actor = new Actor<Msg>(() => ({ handle: (m) => (m.kind === 'events' ? this.onEvents(m.events) : this.round()) }), {
+      name: 'validator', mailboxCapacity: 10_000,
+      onRestart: (err) => this.log('warn', 'validator round failed; continuing', { err: String(err) }),
+    });
+  }
+
+  async start(): Promise<void> {
+    const pointer = await this.infra.serving.getPointer(this.cfg.model);
+    if (pointer) await this.loadServing(pointer);
+    await this.actor.start();
+    this.sub = this.infra.transport.subscribe(subjects.events(this.cfg.model, '*'), (m) => {
+      try {
+        const batch = decode(m.data) as { events?: FlywheelEvent[] };
+        const held = (batch.events ?? []).filter((e) => isHeldOut(e, this.cfg.gate.holdoutPermille));
+        if (held.length) this.actor.tell({ kind: 'events', events: held });
+      } catch {
+        // Ingest validated these; a tap that cannot keep up simply misses some held-out events.
+      }
+    });
+    this.timer = setInterval(() => { try { this.actor.tell({ kind: 'round' }); } catch { /* busy: next tick */ } }, this.cfg.gate.intervalMs);
+  }
+
+  private async loadServing(p: ServingPointer): Promise<void> {
+    const bytes = await this.infra.serving.loadCheckpoint(this.cfg.model, p.checkpointId);
+    if (!bytes) return;
+    this.serving = new FrozenWeights(this.replica.spec, decodeCheckpoint(bytes));
+    this.stats.servingCheckpoint = p.checkpointId;
+  }
+
+  private scorer(w: FrozenWeights | Replica): Scorer {
+    return (c: ExampleChunk) => this.model.predict(c, w);
+  }
+
+  private onEvents(events: FlywheelEvent[]): void {
+    const b = this.builder.build(events);
+    this.pending.add(b);
+  }
+
+  /** One gate round: judge the new data, then the candidate. */
+  async round(): Promise<void> {
+    this.stats.rounds++;
+    if (this.pending.size >= this.cfg.gate.chunkExamples) {
+      const verdict = this.rules.judgeChunk(this.pending.take(), this.serving && this.scorer(this.serving));
+      if (verdict === 'quarantined') {
+        this.stats.quarantined++;
+        this.log('warn', 'new held-out data scores far worse than the holdout under the serving model: quarantined (label poisoning or a broken feed?)', { inARow: this.rules.quarantinedInARow });
+      } else if (verdict === 'admitted-as-drift') {
+        this.log('warn', 'quarantine limit reached: accepting the new data as real drift');
+      }
+    }
+    const candidateVersions = this.replica.versions();
+    if (this.serving && candidateVersions.every((v, k) => v === this.serving!.versions[k])) return;
+    const candidate = FrozenWeights.fromReplica(this.replica);
+    const d = this.rules.decide(this.scorer(candidate), this.serving && this.scorer(this.serving));
+    if (!d) return;
+    const record = { ...d, at: Date.now(), candidateVersions, servingVersions: this.serving?.versions ?? null };
+    this.decisions.push(record);
+    if (this.decisions.length > 1000) this.decisions.shift();
+    if (d.accepted) {
+      const id = await this.infra.serving.saveCheckpoint(this.cfg.model, encodeCheckpoint(candidate.toBlob()));
+      const pointer: ServingPointer = { checkpointId: id, versions: candidateVersions, atMs: Date.now(), by: 'gate' };
+      await this.infra.serving.setPointer(this.cfg.model, pointer, true);
+      this.serving = candidate;
+      this.stats.accepted++;
+      this.stats.servingCheckpoint = id;
+      this.infra.transport.publish(subjects.serving(this.cfg.model), encode({ kind: 'pointer', pointer }));
+      this.log('info', 'candidate accepted: serving it', { checkpoint: id, versions: candidateVersions, candidateAuc: d.candidateAuc, servingAuc: d.servingAuc });
+    } else {
+      this.stats.rejected++;
+      this.log('warn', 'candidate rejected: inference stays on the last good version; learning rate decayed', { ...d, lrFactor: this.rules.lrFactor });
+    }
+    this.infra.transport.publish(subjects.psControl(this.cfg.model), encode({ lrFactor: this.rules.lrFactor }));
+    this.infra.transport.publish(subjects.serving(this.cfg.model), encode({ kind: 'decision', ...record, lrFactor: this.rules.lrFactor, stats: this.stats }));
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    this.sub?.unsubscribe();
+    await this.actor.stop();
+  }
+}

@@ -1,0 +1,118 @@
+// Where validated model versions live: checkpoints (whole-model blobs) and the serving
+// pointer that inference nodes follow. The validation gate moves the pointer forward;
+// `flywheel rollback` moves it back through the history.
+import type { Redis } from 'ioredis';
+import { UnavailableError } from '../errors.ts';
+import { modelKeys } from './keys.ts';
+
+export interface ServingPointer {
+  checkpointId: number;
+  versions: number[];
+  atMs: number;
+  /** Why the pointer moved: 'gate' or 'rollback'. */
+  by: string;
+}
+
+export interface ServingStore {
+  saveCheckpoint(model: string, blob: Uint8Array): Promise<number>;
+  loadCheckpoint(model: string, id: number): Promise<Uint8Array | null>;
+  setPointer(model: string, p: ServingPointer, pushHistory: boolean): Promise<void>;
+  getPointer(model: string): Promise<ServingPointer | null>;
+  /** Served checkpoint ids, newest first. */
+  history(model: string): Promise<number[]>;
+  deleteModel(model: string): Promise<void>;
+}
+
+/** Checkpoints kept per model; older ones are deleted as new ones are saved. */
+export const CHECKPOINTS_KEPT = 20;
+
+export class RedisServingStore implements ServingStore {
+  constructor(private readonly redis: Redis) {}
+
+  private async run<T>(what: string, f: () => Promise<T>): Promise<T> {
+    try {
+      return await f();
+    } catch (err) {
+      throw new UnavailableError(`Redis ${what} failed: ${(err as Error).message}`, err);
+    }
+  }
+
+  saveCheckpoint(model: string, blob: Uint8Array): Promise<number> {
+    const k = modelKeys(model);
+    return this.run('checkpoint save', async () => {
+      const id = await this.redis.incr(k.checkpointSeq);
+      await this.redis.multi().set(k.checkpoint(id), Buffer.from(blob)).del(k.checkpoint(id - CHECKPOINTS_KEPT)).exec();
+      return id;
+    });
+  }
+
+  loadCheckpoint(model: string, id: number): Promise<Uint8Array | null> {
+    return this.run('checkpoint load', async () => {
+      const b = await this.redis.getBuffer(modelKeys(model).checkpoint(id));
+      return b ? new Uint8Array(b) : null;
+    });
+  }
+
+  setPointer(model: string, p: ServingPointer, pushHistory: boolean): Promise<void> {
+    const k = modelKeys(model);
+    return this.run('pointer write', async () => {
+      const m = this.redis.multi().set(k.servingPointer, JSON.stringify(p));
+      if (pushHistory) m.lpush(k.servingHistory, String(p.checkpointId)).ltrim(k.servingHistory, 0, CHECKPOINTS_KEPT - 1);
+      await m.exec();
+    });
+  }
+
+  getPointer(model: string): Promise<ServingPointer | null> {
+    return this.run('pointer read', async () => {
+      const s = await this.redis.get(modelKeys(model).servingPointer);
+      return s ? (JSON.parse(s) as ServingPointer) : null;
+    });
+  }
+
+  history(model: string): Promise<number[]> {
+    return this.run('history read', async () => (await this.redis.lrange(modelKeys(model).servingHistory, 0, -1)).map(Number));
+  }
+
+  deleteModel(model: string): Promise<void> {
+    const k = modelKeys(model);
+    return this.run('delete', async () => {
+      const seq = Number(await this.redis.get(k.checkpointSeq) ?? 0);
+      const keys = [k.servingPointer, k.checkpointSeq, k.servingHistory];
+      for (let id = Math.max(1, seq - CHECKPOINTS_KEPT); id <= seq; id++) keys.push(k.checkpoint(id));
+      await this.redis.del(...keys);
+    });
+  }
+}
+
+export class MemoryServingStore implements ServingStore {
+  private ckpts = new Map<string, Uint8Array>();
+  private seq = new Map<string, number>();
+  private pointers = new Map<string, ServingPointer>();
+  private hist = new Map<string, number[]>();
+
+  async saveCheckpoint(model: string, blob: Uint8Array): Promise<number> {
+    const id = (this.seq.get(model) ?? 0) + 1;
+    this.seq.set(model, id);
+    this.ckpts.set(`${model}:${id}`, blob.slice());
+    this.ckpts.delete(`${model}:${id - CHECKPOINTS_KEPT}`);
+    return id;
+  }
+  async loadCheckpoint(model: string, id: number): Promise<Uint8Array | null> {
+    return this.ckpts.get(`${model}:${id}`)?.slice() ?? null;
+  }
+  async setPointer(model: string, p: ServingPointer, pushHistory: boolean): Promise<void> {
+    this.pointers.set(model, { ...p });
+    if (pushHistory) this.hist.set(model, [p.checkpointId, ...(this.hist.get(model) ?? [])].slice(0, CHECKPOINTS_KEPT));
+  }
+  async getPointer(model: string): Promise<ServingPointer | null> {
+    return this.pointers.get(model) ?? null;
+  }
+  async history(model: string): Promise<number[]> {
+    return [...(this.hist.get(model) ?? [])];
+  }
+  async deleteModel(model: string): Promise<void> {
+    this.pointers.delete(model);
+    this.hist.delete(model);
+    this.seq.delete(model);
+  }
+}

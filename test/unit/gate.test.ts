@@ -1,0 +1,54 @@
+import t from 'tap';
+import { DEFAULT_CONFIG, mulberry32 } from '../../shared/index.ts';
+import { GateRules } from '../../services/validator/gate.ts';
+import type { ExampleChunk } from '../../services/validator/holdout.ts';
+
+// One field; the planted truth: label 1 iff id is even. A "good" scorer knows it, a "bad" one
+// has it backwards, a "noisy" one knows it 80% of the time.
+const rand = mulberry32(3);
+function chunk(n: number, flipped = false): ExampleChunk {
+  const ids = new Int32Array(n);
+  const labels = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    ids[i] = Math.floor(rand() * 1000);
+    const truth = ids[i] % 2 === 0 ? 1 : 0;
+    labels[i] = flipped ? 1 - truth : truth;
+  }
+  return { size: n, ids, labels };
+}
+const good = (c: ExampleChunk) => Float32Array.from(c.ids, (id) => (id % 2 === 0 ? 0.9 : 0.1));
+const noisy = (c: ExampleChunk) => Float32Array.from(c.ids, (id) => ((id % 2 === 0) !== (id % 5 === 0) ? 0.8 : 0.2));
+const bad = (c: ExampleChunk) => Float32Array.from(c.ids, (id) => (id % 2 === 0 ? 0.1 : 0.9));
+
+const cfg = { ...DEFAULT_CONFIG.gate, minHoldoutExamples: 500, chunkExamples: 100, maxQuarantineRounds: 3, tolerance: 0.01 };
+
+t.test('first candidate is accepted; a worse one is rejected and the learning rate decays', async (t) => {
+  const g = new GateRules(cfg, 1);
+  t.ok(g.decide(good, undefined)!.accepted, 'nothing serving yet');
+  t.equal(g.decide(good, good), undefined, 'no judgement without enough holdout');
+  g.judgeChunk(chunk(600), undefined);
+  const worse = g.decide(noisy, good)!;
+  t.notOk(worse.accepted, `rejected: ${worse.reason}`);
+  t.equal(g.lrFactor, 0.5);
+  t.notOk(g.decide(bad, good)!.accepted);
+  t.equal(g.lrFactor, 0.25);
+  const better = g.decide(good, noisy)!;
+  t.ok(better.accepted, 'a better candidate passes');
+  t.equal(g.lrFactor, 0.5, 'and the rate recovers');
+  t.ok(better.candidateAuc > better.servingAuc);
+});
+
+t.test('flipped-label data is quarantined, then accepted as drift after the limit', async (t) => {
+  const g = new GateRules(cfg, 1);
+  g.judgeChunk(chunk(600), undefined);
+  t.equal(g.judgeChunk(chunk(100), good), 'admitted', 'clean data joins the holdout');
+  for (let i = 0; i < 3; i++) t.equal(g.judgeChunk(chunk(100, true), good), 'quarantined');
+  t.equal(g.holdout.size, 700, 'holdout unchanged by poisoned chunks');
+  t.equal(g.judgeChunk(chunk(100, true), good), 'admitted-as-drift', 'a lasting change is accepted after maxQuarantineRounds');
+  t.equal(g.quarantinedChunks, 3);
+  // While the holdout is clean, a model that learned the flipped labels is rejected.
+  const g2 = new GateRules(cfg, 1);
+  g2.judgeChunk(chunk(600), undefined);
+  g2.judgeChunk(chunk(100, true), good);
+  t.notOk(g2.decide(bad, good)!.accepted, 'poisoned candidate rejected on the clean holdout');
+});
