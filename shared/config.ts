@@ -47,6 +47,12 @@ export interface WorkerConfig {
   pushTimeoutMs: number;
   /** How often training metrics are published. Default 1000 ms. */
   metricsIntervalMs: number;
+  /** Event-shard lease TTL: a dead worker's shards are taken over within about this time.
+   *  0 = static assignment (worker i trains shards s with s mod workers = i). Default 10000 ms
+   *  (shorter TTLs flap on a loaded 2-core machine, where the event loop can stall for seconds). */
+  leaseTtlMs: number;
+  /** JetStream ack deadline: an unacked message is redelivered after it. Default 30000 ms. */
+  ackWaitMs: number;
   /** Prequential metrics are kept per bucket of event time of this width. Default 86400000 ms (a day). */
   evalBucketMs: number;
 }
@@ -136,7 +142,7 @@ export const DEFAULT_CONFIG: FlywheelConfig = {
     learningRate: 0.01, momentum: 0.9, nesterov: false, publishIntervalMs: 100, consistency: 'async',
     maxStaleness: 64, clipNorm: 100, mailboxCapacity: 256, dedupeWindow: 4096,
   },
-  worker: { batchSize: 256, batchMaxWaitMs: 50, maxInFlightPushes: 2, maxUnackedMessages: 256, pushTimeoutMs: 5000, metricsIntervalMs: 1000, evalBucketMs: 86_400_000 },
+  worker: { batchSize: 256, batchMaxWaitMs: 50, maxInFlightPushes: 2, maxUnackedMessages: 256, pushTimeoutMs: 5000, metricsIntervalMs: 1000, evalBucketMs: 86_400_000, leaseTtlMs: 10_000, ackWaitMs: 30_000 },
   ingest: { port: 8080, maxBodyBytes: 8 * 1024 * 1024, maxEventsPerMessage: 128, maxEventsPerRequest: 10_000 },
   inference: { port: 8081, maxBatch: 1000 },
   gate: {
@@ -202,6 +208,8 @@ export function validateConfig(c: FlywheelConfig): FlywheelConfig {
   check(int(c.worker.maxUnackedMessages, 1), 'worker.maxUnackedMessages', 'must be an integer >= 1');
   check(int(c.worker.pushTimeoutMs, 1) && int(c.worker.metricsIntervalMs, 1), 'worker.pushTimeoutMs', 'must be an integer >= 1');
   check(int(c.worker.evalBucketMs, 1), 'worker.evalBucketMs', 'must be an integer >= 1');
+  check(c.worker.leaseTtlMs === 0 || int(c.worker.leaseTtlMs, 100), 'worker.leaseTtlMs', 'must be 0 or an integer >= 100');
+  check(int(c.worker.ackWaitMs, 1000), 'worker.ackWaitMs', 'must be an integer >= 1000');
   check(int(c.ingest.port, 0, 65535) && int(c.inference.port, 0, 65535), 'ingest.port', 'ports must be in 0..65535');
   check(int(c.ingest.maxBodyBytes, 1) && int(c.ingest.maxEventsPerMessage, 1) && int(c.ingest.maxEventsPerRequest, 1), 'ingest.maxBodyBytes', 'must be an integer >= 1');
   check(int(c.inference.maxBatch, 1), 'inference.maxBatch', 'must be an integer >= 1');

@@ -1,29 +1,45 @@
 // A small HTTP layer over node:http for the services' APIs: JSON in and out, a body size
 // limit, request timeouts, and errors that say what was wrong without leaking internals.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { STATUS_CODES as NODE_STATUS, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Registry } from 'prom-client';
 
+/** A refusal the client should see: status, a reason, and a short machine code (also a metric label). */
 export class HttpError extends Error {
-  constructor(readonly status: number, message: string, readonly details?: unknown) {
+  readonly code: string;
+  constructor(readonly status: number, message: string, readonly details?: unknown, code?: string) {
     super(message);
+    this.code = code ?? STATUS_CODES[status] ?? (status >= 500 ? 'internal' : 'bad_request');
   }
 }
+
+const STATUS_CODES: Record<number, string> = {
+  400: 'bad_request', 404: 'not_found', 405: 'method_not_allowed', 408: 'request_timeout',
+  413: 'payload_too_large', 415: 'unsupported_media_type', 503: 'unavailable',
+};
 
 export type Handler = (req: IncomingMessage, body: Buffer) => Promise<unknown> | unknown;
 
 export interface HttpServerOptions {
   port: number;
   host?: string;
+  /** Largest request body accepted; larger ones get 413. Default 1048576 bytes (1 MiB). */
   maxBodyBytes?: number;
-  /** Whole-request deadline. Default 30000 ms. */
+  /** Whole-request deadline (headers and body); a client slower than this gets 408. Default 30000 ms. */
   requestTimeoutMs?: number;
+  /** Deadline for the request headers. Default min(requestTimeoutMs, 10000) ms. */
+  headersTimeoutMs?: number;
   registry?: Registry;
   /** Answers /healthz: true = 200, false = 503. */
   healthy?: () => boolean;
   routes?: Record<string, Handler>;
+  /** Unexpected failures (answered with 500 "internal error"). */
   onError?: (err: unknown) => void;
+  /** Every refusal, including those made before a route runs (413, 408, unparsable requests). */
+  onRefused?: (err: HttpError, route: string) => void;
 }
 
+/** Reads a body up to maxBytes. Past the limit the rest is discarded, not buffered, and 413 is raised. */
 export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length'] ?? 0);
@@ -34,30 +50,46 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer
     }
     const chunks: Buffer[] = [];
     let n = 0;
-    req.on('data', (c: Buffer) => {
+    const onData = (c: Buffer) => {
       n += c.length;
       if (n > maxBytes) {
+        // Keep reading (and dropping) so the client can read the 413 instead of a reset;
+        // the request timeout still bounds a client that never stops sending.
+        req.off('data', onData);
+        chunks.length = 0;
+        req.resume();
         reject(new HttpError(413, `body exceeds the limit of ${maxBytes} bytes`));
-        req.destroy();
         return;
       }
       chunks.push(c);
-    });
+    };
+    req.on('data', onData);
     req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
+    req.on('close', () => { if (!req.complete) reject(new HttpError(400, 'the request was aborted before its body ended')); });
   });
 }
 
-function send(res: ServerResponse, status: number, body: unknown, contentType = 'application/json'): void {
+function send(res: ServerResponse, status: number, body: unknown, contentType = 'application/json', close = false): void {
   if (res.headersSent) return;
   const text = contentType === 'application/json' ? JSON.stringify(body) : String(body);
-  res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(text) });
+  const headers: Record<string, string | number> = { 'content-type': contentType, 'content-length': Buffer.byteLength(text) };
+  if (close) headers.connection = 'close';
+  res.writeHead(status, headers);
   res.end(text);
 }
 
+const printable = (s: string, max = 100) => (s.length > max ? `${s.slice(0, max)}...` : s);
+
 export async function startHttpServer(o: HttpServerOptions): Promise<Server> {
   const maxBody = o.maxBodyBytes ?? 1024 * 1024;
-  const server = createServer(async (req, res) => {
+  const requestTimeout = o.requestTimeoutMs ?? 30_000;
+  const server = createServer({
+    requestTimeout,
+    headersTimeout: o.headersTimeoutMs ?? Math.min(requestTimeout, 10_000),
+    // Node checks the timeouts above only this often (default 30 s): keep it below them.
+    connectionsCheckingInterval: Math.max(20, Math.min(1000, Math.floor(requestTimeout / 4))),
+  }, async (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const key = `${req.method} ${path}`;
     try {
@@ -73,21 +105,37 @@ export async function startHttpServer(o: HttpServerOptions): Promise<Server> {
       const route = o.routes?.[key];
       if (!route) {
         const known = Object.keys(o.routes ?? {}).some((k) => k.endsWith(` ${path}`));
-        throw new HttpError(known ? 405 : 404, known ? `method ${req.method} not allowed on ${path}` : `no route ${path}`);
+        throw new HttpError(known ? 405 : 404, known ? `method ${printable(req.method ?? '')} not allowed on ${printable(path)}` : `no route ${printable(path)}`);
       }
       const body = req.method === 'POST' || req.method === 'PUT' ? await readBody(req, maxBody) : Buffer.alloc(0);
       send(res, 200, await route(req, body));
     } catch (err) {
       if (err instanceof HttpError) {
-        send(res, err.status, { error: err.message, ...(err.details ? { details: err.details } : {}) });
+        if (req.socket.destroyed) return; // timed out or aborted: already answered and counted
+        o.onRefused?.(err, key);
+        // An unread body (413) makes the connection unusable for another request.
+        send(res, err.status, { error: err.message, code: err.code, ...(err.details ? { details: err.details } : {}) }, 'application/json', !req.complete);
       } else {
         o.onError?.(err);
-        send(res, 500, { error: 'internal error' });
+        send(res, 500, { error: 'internal error', code: 'internal' });
       }
     }
   });
-  server.requestTimeout = o.requestTimeoutMs ?? 30_000;
-  server.headersTimeout = Math.min(server.requestTimeout, 10_000);
+  // Timeouts and unparsable requests never reach the handler: answer and count them here.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    const timeout = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || err.code === 'ERR_HTTP_HEADERS_TIMEOUT';
+    const e = timeout
+      ? new HttpError(408, `the request did not arrive within ${requestTimeout} ms`)
+      : new HttpError(err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400, 'malformed HTTP request', undefined, err.code === 'HPE_HEADER_OVERFLOW' ? 'headers_too_large' : 'bad_request');
+    // A socket already closed (the client left, or a timeout was answered) is no new refusal.
+    if (!socket.writable || (socket as { _httpMessage?: ServerResponse })._httpMessage?.headersSent) {
+      socket.destroy();
+      return;
+    }
+    o.onRefused?.(e, '');
+    const text = JSON.stringify({ error: e.message, code: e.code });
+    socket.end(`HTTP/1.1 ${e.status} ${NODE_STATUS[e.status] ?? 'Bad Request'}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
+  });
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

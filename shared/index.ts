@@ -38,3 +38,4 @@ export * from './frozen-weights.ts';
 export * from './store/serving.ts';
 export * from './examples.ts';
 export * from './negative-sampler.ts';
+export * from './store/leases.ts';

@@ -1,6 +1,8 @@
 // Update rules of the parameter server, as pure loops over typed arrays. No allocation, no
 // closures: this is the hot path of every PS shard. Slots are named <param>/momentum; for
-// Adagrad the same slot holds the running sum of squared gradients.
+// Adagrad the same slot holds the running sum of squared gradients. Long dense runs go
+// through the WebAssembly SIMD kernels (shared/kernels/), which give bit-identical results.
+import { applyUpdateSimd } from './kernels/momentum-simd.ts';
 
 export type UpdateRule = 'momentum' | 'nesterov' | 'adagrad';
 
@@ -14,6 +16,13 @@ export interface UpdateParams {
 }
 
 /**
+ * Runs at or above which applyUpdate uses the SIMD kernels. Below it the scalar loop wins: a
+ * kernel call with its copies costs ~0.5 us; the crossover measured ~200 floats (bench/dense.ts),
+ * so sparse rows (dim 8-64) stay scalar and dense tensors go to SIMD.
+ */
+export const SIMD_MIN_FLOATS = 256;
+
+/**
  * Classic momentum:  v = mu*v + g;  w -= lr*v
  * Nesterov:          v = mu*v + g;  w -= lr*(g + mu*v)
  * Adagrad:           a += g*g;      w -= lr*g / (sqrt(a) + eps)
@@ -21,6 +30,15 @@ export interface UpdateParams {
  * (staleness damping); pass 1 for none.
  */
 export function applyUpdate(
+  p: UpdateParams, w: Float32Array, slot: Float32Array, wOff: number,
+  g: Float32Array, gOff: number, n: number, scale: number,
+): void {
+  if (n >= SIMD_MIN_FLOATS && applyUpdateSimd(p, w, slot, wOff, g, gOff, n, scale)) return;
+  applyUpdateScalar(p, w, slot, wOff, g, gOff, n, scale);
+}
+
+/** The update as a plain loop: the reference the SIMD kernels must match, and the short-run path. */
+export function applyUpdateScalar(
   p: UpdateParams, w: Float32Array, slot: Float32Array, wOff: number,
   g: Float32Array, gOff: number, n: number, scale: number,
 ): void {

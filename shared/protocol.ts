@@ -61,7 +61,9 @@ export const encodeReply = (r: PushReply): Uint8Array => encode(r);
 export const encodeDelta = (d: WeightDelta): Uint8Array => encode(d);
 
 function obj(v: unknown, what: string): Record<string, unknown> {
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new BadMessageError(`${what} must be a map`);
+  // Plain objects only: msgpack also decodes to typed arrays, Buffers and marker objects (0xc1).
+  const proto = v !== null && typeof v === 'object' ? Object.getPrototypeOf(v) : undefined;
+  if (proto !== Object.prototype && proto !== null) throw new BadMessageError(`${what} must be a map`);
   return v as Record<string, unknown>;
 }
 function num(v: unknown, what: string, integer = false): number {

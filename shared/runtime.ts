@@ -8,6 +8,7 @@ import { MemoryShardStore } from './store/memory.ts';
 import { RedisShardStore, connectRedis } from './store/redis.ts';
 import type { ShardStore } from './store/types.ts';
 import { MemoryServingStore, RedisServingStore, type ServingStore } from './store/serving.ts';
+import { MemoryLeaseStore, RedisLeaseStore, type LeaseStore } from './store/leases.ts';
 import { MemoryBus, MemoryTransport } from './transport/memory.ts';
 import { NatsTransport, connectNats } from './transport/nats.ts';
 import type { Transport } from './transport/types.ts';
@@ -18,6 +19,7 @@ export interface Infra {
   store: ShardStore;
   eventLog: EventLog;
   serving: ServingStore;
+  leases: LeaseStore;
   embedded: boolean;
   close(): Promise<void>;
 }
@@ -35,9 +37,9 @@ export async function connectInfra(cfg: FlywheelConfig, name: string): Promise<I
   }
   const transport = new NatsTransport(nc);
   const store = new RedisShardStore(redis);
-  const eventLog = new JetStreamEventLog(nc, { model: cfg.model, eventShards: cfg.eventShards });
+  const eventLog = new JetStreamEventLog(nc, { model: cfg.model, eventShards: cfg.eventShards, ackWaitMs: cfg.worker.ackWaitMs });
   return {
-    transport, store, eventLog, serving: new RedisServingStore(redis), embedded: false,
+    transport, store, eventLog, serving: new RedisServingStore(redis), leases: new RedisLeaseStore(redis), embedded: false,
     close: async () => {
       await transport.close().catch(() => undefined);
       await store.close().catch(() => undefined);
@@ -50,14 +52,15 @@ export class EmbeddedInfra {
   readonly bus = new MemoryBus();
   readonly store = new MemoryShardStore();
   readonly serving = new MemoryServingStore();
+  readonly leases = new MemoryLeaseStore();
   readonly eventLog: MemoryEventLog;
   constructor(cfg: FlywheelConfig) {
-    this.eventLog = new MemoryEventLog(cfg.eventShards);
+    this.eventLog = new MemoryEventLog(cfg.eventShards, cfg.worker.ackWaitMs);
   }
   /** A view for one service: its own transport on the shared bus. */
   forService(): Infra {
     const transport = new MemoryTransport(this.bus);
-    return { transport, store: this.store, eventLog: this.eventLog, serving: this.serving, embedded: true, close: () => transport.close() };
+    return { transport, store: this.store, eventLog: this.eventLog, serving: this.serving, leases: this.leases, embedded: true, close: () => transport.close() };
   }
 }
 

@@ -10,11 +10,13 @@ import { initTensorBackend } from '../../shared/model/backend.ts';
 import { workerMetrics } from './metrics.ts';
 import { Trainer } from './trainer.ts';
 import { TrainingReport } from './training-report.ts';
+import { ShardLeases } from './shard-leases.ts';
 
 export interface RunningWorker {
   trainer: Trainer;
   replica: Replica;
   backend: string;
+  leases?: ShardLeases;
   stop(): Promise<void>;
 }
 
@@ -42,21 +44,32 @@ export async function startWorker(cfg: FlywheelConfig, index: number, infra: Inf
   await replica.start(infra.transport, cfg.model);
   await infra.eventLog.ensure();
   const model = new CtrModel(spec, cfg.ctr);
-  const shards = eventShardsOf(index, cfg.workers, cfg.eventShards);
+  const useLeases = cfg.worker.leaseTtlMs > 0;
+  const shards = useLeases ? [] : eventShardsOf(index, cfg.workers, cfg.eventShards);
   trainer = new Trainer({
     cfg, workerId, eventShards: shards, transport: infra.transport, eventLog: infra.eventLog, replica, model, metrics, report,
     log: (level, msg, extra) => log[level](extra ?? {}, msg),
   });
   await trainer.start();
+  const t = trainer;
+  const leases = useLeases
+    ? new ShardLeases(infra.leases, cfg.model, workerId, cfg.eventShards, cfg.worker.leaseTtlMs, {
+      onAcquire: (s) => t.addShard(s),
+      onRelease: (s) => t.removeShard(s),
+      log: (level, msg, extra) => log[level](extra ?? {}, msg),
+    })
+    : undefined;
+  await leases?.start();
   const reportTimer = setInterval(() => report.publish(infra.transport, cfg.model), cfg.worker.metricsIntervalMs);
   const port = cfg.workerMetricsBasePort ? cfg.workerMetricsBasePort + index : 0;
   const server = port && !infra.embedded
     ? await startHttpServer({ port, registry, onError: (e) => log.error({ err: String(e) }, 'http') })
     : undefined;
-  log.info({ eventShards: shards, versions: replica.versions(), metricsPort: port || null }, 'worker running');
+  log.info({ eventShards: trainer.shards, leases: useLeases, versions: replica.versions(), metricsPort: port || null }, 'worker running');
   return {
-    trainer, replica, backend,
+    trainer, replica, backend, leases,
     stop: async () => {
+      await leases?.stop();
       await trainer!.stop();
       clearInterval(reportTimer);
       report.publish(infra.transport, cfg.model);

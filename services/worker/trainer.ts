@@ -49,7 +49,7 @@ export class Trainer {
   private readonly pusher: GradientPusher;
   private readonly splitter: GradientSplitter;
   private readonly builder: ExampleBuilder;
-  private consumers: EventConsumer[] = [];
+  private consumers = new Map<number, EventConsumer>();
   private stopping = false;
   private loop?: Promise<void>;
   private seq = 0;
@@ -68,15 +68,35 @@ export class Trainer {
     });
   }
 
+  /** Starts the training loop and consumes the event shards given at construction (if any). */
   async start(): Promise<void> {
-    for (const s of this.d.eventShards) {
-      this.consumers.push(await this.d.eventLog.consume(s, (m) => this.receive(m), this.d.cfg.worker.maxUnackedMessages));
-    }
+    for (const s of this.d.eventShards) await this.addShard(s);
     this.loop = this.run();
+  }
+
+  /** Starts consuming an event shard (its lease was taken). */
+  async addShard(s: number): Promise<void> {
+    if (this.consumers.has(s) || this.stopping) return;
+    this.consumers.set(s, await this.d.eventLog.consume(s, (m) => this.receive(m), this.d.cfg.worker.maxUnackedMessages));
+  }
+
+  /** Stops consuming an event shard; what was received from it is still trained and acked. */
+  async removeShard(s: number): Promise<void> {
+    const c = this.consumers.get(s);
+    this.consumers.delete(s);
+    await c?.stop();
+  }
+
+  get shards(): number[] {
+    return [...this.consumers.keys()].sort((a, b) => a - b);
   }
 
   /** Decodes and checks one message; a malformed one is counted and dropped, never trained. */
   private receive(msg: EventLogMessage): void {
+    if (this.stopping) {
+      msg.nak();
+      return;
+    }
     let batch: EventBatchMessage;
     try {
       batch = parseEventBatch(msg.data);
@@ -200,7 +220,8 @@ export class Trainer {
     if (this.stopping) return;
     this.stopping = true;
     this.wake.notify();
-    await Promise.all(this.consumers.map((c) => c.stop()));
+    await Promise.all([...this.consumers.values()].map((c) => c.stop()));
+    this.consumers.clear();
     await this.loop;
     while (this.pushesInFlight.size) await Promise.allSettled([...this.pushesInFlight]);
     const deadline = Date.now() + settleTimeoutMs;

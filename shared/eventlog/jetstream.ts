@@ -94,8 +94,10 @@ export class JetStreamEventLog implements EventLog {
     })();
     return {
       stop: async () => {
-        await messages.close().catch(() => undefined);
-        await done.catch(() => undefined);
+        // close() can wait for the outstanding pull to expire (seconds); callers such as the
+        // lease round must not, so wait at most a moment. No message is delivered after this.
+        const closing = Promise.all([messages.close().catch(() => undefined), done.catch(() => undefined)]);
+        await Promise.race([closing, new Promise((r) => setTimeout(r, 200).unref())]);
       },
     };
   }

@@ -1,12 +1,48 @@
 // ShardStore over Redis. Rows are hash fields (decimal row id -> raw float32 bytes), one hash
 // per table for weights and one for optimizer slots, so a replica reads weights only.
+import { readFileSync } from 'node:fs';
 import { Redis, type RedisOptions } from 'ioredis';
-import { UnavailableError } from '../errors.ts';
+import { ConfigError, UnavailableError } from '../errors.ts';
 import { shardKeys } from './keys.ts';
 import type { DenseState, RowsState, ShardSnapshot, ShardStore, ShardWrite, WriteResult } from './types.ts';
 
-export function connectRedis(url: string, opts: RedisOptions = {}): Redis {
-  return new Redis(url, { maxRetriesPerRequest: 2, enableOfflineQueue: true, lazyConnect: false, ...opts });
+/**
+ * Credentials and TLS for Redis from the environment, for what the URL does not say:
+ * FLYWHEEL_REDIS_USER / FLYWHEEL_REDIS_PASSWORD (an ACL user; ignored when the URL has
+ * user:password@), FLYWHEEL_REDIS_TLS_CA / _CERT / _KEY (PEM files; any of them turns TLS on,
+ * as a rediss:// URL does). File contents are read here and never logged.
+ */
+export function redisOptionsFromEnv(url: string, env: NodeJS.ProcessEnv = process.env): RedisOptions {
+  const out: RedisOptions = {};
+  const urlHasAuth = /^rediss?:\/\/[^/]*@/.test(url);
+  if (!urlHasAuth && env.FLYWHEEL_REDIS_PASSWORD) {
+    out.password = env.FLYWHEEL_REDIS_PASSWORD;
+    if (env.FLYWHEEL_REDIS_USER) out.username = env.FLYWHEEL_REDIS_USER;
+  }
+  const pem = (name: string): Buffer | undefined => {
+    const path = env[name];
+    if (!path) return undefined;
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new ConfigError(name, `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+    }
+  };
+  const ca = pem('FLYWHEEL_REDIS_TLS_CA');
+  const cert = pem('FLYWHEEL_REDIS_TLS_CERT');
+  const key = pem('FLYWHEEL_REDIS_TLS_KEY');
+  if (!cert !== !key) throw new ConfigError('FLYWHEEL_REDIS_TLS_CERT', 'a client certificate needs its key (FLYWHEEL_REDIS_TLS_KEY), and the other way round');
+  if (ca || cert) out.tls = { ...(ca ? { ca } : {}), ...(cert ? { cert, key } : {}) };
+  return out;
+}
+
+/**
+ * A Redis client for a redis:// or rediss:// URL (user:password@ for an ACL user, both
+ * percent-encoded), with redisOptionsFromEnv() for the rest; `opts` overrides everything.
+ * Failures surface as Redis errors (WRONGPASS, NOAUTH) that never carry the password.
+ */
+export function connectRedis(url: string, opts: RedisOptions = {}, env: NodeJS.ProcessEnv = process.env): Redis {
+  return new Redis(url, { maxRetriesPerRequest: 2, enableOfflineQueue: true, lazyConnect: false, ...redisOptionsFromEnv(url, env), ...opts });
 }
 
 const f32bytes = (a: Float32Array): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);

@@ -1,8 +1,12 @@
 // Transport over core NATS. Messages above max_payload are sent as chunks marked with a
 // header and rebuilt by the subscriber (a request's reply goes to the last chunk's inbox).
-import { connect, headers as natsHeaders, type ConnectionOptions, type Msg, type NatsConnection } from 'nats';
+import {
+  connect, credsAuthenticator, headers as natsHeaders, nkeyAuthenticator,
+  type Authenticator, type ConnectionOptions, type Msg, type NatsConnection,
+} from 'nats';
 import { randomBytes } from 'node:crypto';
-import { UnavailableError } from '../errors.ts';
+import { readFileSync } from 'node:fs';
+import { ConfigError, UnavailableError } from '../errors.ts';
 import { ChunkAssembler, splitIntoChunks, type ChunkHeader } from './chunks.ts';
 import type { Subscription, Transport, TransportMessage } from './types.ts';
 
@@ -10,7 +14,78 @@ const CHUNK_HEADER = 'Fw-Chunk';
 /** Room left for headers and protocol overhead inside max_payload. */
 const HEADER_ROOM_BYTES = 1024;
 
-export async function connectNats(servers: string, name: string, extra: Partial<ConnectionOptions> = {}): Promise<NatsConnection> {
+/** How a client proves who it is to NATS and checks the server. Secrets stay in here: never logged. */
+export interface NatsSecurity {
+  /** User and password (a password user of the server config). Default: from the URL, else none. */
+  user?: string;
+  pass?: string;
+  /** Authorization token. Default none. */
+  token?: string;
+  /** File holding the user's nkey seed (a line starting "SU"). Default none. */
+  nkeySeedFile?: string;
+  /** JWT credentials file (operator/account mode). Default none. */
+  credsFile?: string;
+  /** TLS: CA bundle that signed the server's certificate; client certificate and key for mutual TLS. */
+  tls?: { caFile?: string; certFile?: string; keyFile?: string };
+}
+
+/**
+ * Reads FLYWHEEL_NATS_USER, FLYWHEEL_NATS_PASSWORD (or _PASS), FLYWHEEL_NATS_TOKEN,
+ * FLYWHEEL_NATS_NKEY_SEED_FILE, FLYWHEEL_NATS_CREDS_FILE and FLYWHEEL_NATS_TLS_CA / _CERT / _KEY.
+ */
+export function natsSecurityFromEnv(env: NodeJS.ProcessEnv = process.env): NatsSecurity {
+  const v = (name: string) => (env[name] ? env[name] : undefined);
+  const tls = { caFile: v('FLYWHEEL_NATS_TLS_CA'), certFile: v('FLYWHEEL_NATS_TLS_CERT'), keyFile: v('FLYWHEEL_NATS_TLS_KEY') };
+  if ((tls.certFile === undefined) !== (tls.keyFile === undefined)) {
+    throw new ConfigError('FLYWHEEL_NATS_TLS_CERT', 'a client certificate needs its key (FLYWHEEL_NATS_TLS_KEY), and the other way round');
+  }
+  return {
+    user: v('FLYWHEEL_NATS_USER'), pass: v('FLYWHEEL_NATS_PASSWORD') ?? v('FLYWHEEL_NATS_PASS'), token: v('FLYWHEEL_NATS_TOKEN'),
+    nkeySeedFile: v('FLYWHEEL_NATS_NKEY_SEED_FILE'), credsFile: v('FLYWHEEL_NATS_CREDS_FILE'),
+    tls: tls.caFile || tls.certFile ? tls : undefined,
+  };
+}
+
+/** Hides credentials in a URL before it goes into a message or a log. */
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/[^@/]*@/g, '//***@');
+}
+
+function readSecretFile(path: string, option: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    // The path and the errno only: never the content.
+    throw new ConfigError(option, `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+}
+
+function authOptions(sec: NatsSecurity): Partial<ConnectionOptions> {
+  const out: Partial<ConnectionOptions> = {};
+  if (sec.user !== undefined) Object.assign(out, { user: sec.user, pass: sec.pass ?? '' });
+  if (sec.token !== undefined) out.token = sec.token;
+  const auth: Authenticator[] = [];
+  if (sec.nkeySeedFile) {
+    const seed = readSecretFile(sec.nkeySeedFile, 'FLYWHEEL_NATS_NKEY_SEED_FILE').trim();
+    if (!/^SU[A-Z2-7]{50,}$/.test(seed)) throw new ConfigError('FLYWHEEL_NATS_NKEY_SEED_FILE', `${sec.nkeySeedFile} does not hold a user nkey seed (one line starting with SU)`);
+    auth.push(nkeyAuthenticator(new TextEncoder().encode(seed)));
+  }
+  if (sec.credsFile) auth.push(credsAuthenticator(new TextEncoder().encode(readSecretFile(sec.credsFile, 'FLYWHEEL_NATS_CREDS_FILE'))));
+  if (auth.length) out.authenticator = auth.length === 1 ? auth[0] : auth;
+  if (sec.tls) {
+    for (const [k, f] of Object.entries(sec.tls)) if (f) readSecretFile(f, `FLYWHEEL_NATS_TLS_${k === 'caFile' ? 'CA' : k === 'certFile' ? 'CERT' : 'KEY'}`);
+    out.tls = { ...sec.tls };
+  }
+  return out;
+}
+
+/**
+ * Connects to NATS. Credentials come from the URL (nats://user:pass@host, percent-encoded),
+ * else from `security` (default: natsSecurityFromEnv()); `extra` overrides any option.
+ */
+export async function connectNats(
+  servers: string, name: string, extra: Partial<ConnectionOptions> = {}, security: NatsSecurity = natsSecurityFromEnv(),
+): Promise<NatsConnection> {
   // nats.js ignores user:pass in a URL; take them out and pass them as options.
   let user: string | undefined;
   let pass: string | undefined;
@@ -21,13 +96,16 @@ export async function connectNats(servers: string, name: string, extra: Partial<
     pass = decodeURIComponent(m[3]);
     return `${m[1] ?? ''}${m[4]}`;
   });
+  const where = redactUrl(list.join(','));
+  const auth = authOptions(user !== undefined ? { ...security, user, pass } : security);
   try {
     return await connect({
-      servers: list, name, maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: false,
-      ...(user !== undefined ? { user, pass } : {}), ...extra,
+      servers: list, name, maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: false, ...auth, ...extra,
     });
   } catch (err) {
-    throw new UnavailableError(`cannot connect to NATS at ${list.join(',')}: ${(err as Error).message}`, err);
+    const msg = (err as Error).message;
+    const p = auth.pass ? String(auth.pass) : '';
+    throw new UnavailableError(`cannot connect to NATS at ${where}: ${p ? msg.split(p).join('***') : msg}`, err);
   }
 }
 

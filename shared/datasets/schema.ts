@@ -1,0 +1,534 @@
+// Datasets described by data, not code: a small JSON schema names the file(s), the format,
+// which columns are user, item, category and time, the filters, extra features and the label
+// rule, and schemaEvents() turns any such file into FlywheelEvents. A new dataset of the same
+// kind is one JSON file (datasets/*.json); the per-dataset loaders stay as the reference the
+// schemas are tested against.
+import { createReadStream, readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { createGunzip } from 'node:zlib';
+import { ConfigError } from '../errors.ts';
+import { EVENT_TYPES, validateEvent, type EventType, type FlywheelEvent } from '../events.ts';
+import type { FlywheelConfig, LabelRule } from '../config.ts';
+import { columnIndex, countDrop, newLoadStats, readCsvBatches, type LoadStats } from './csv.ts';
+import { REPO_ROOT } from './online-retail.ts';
+import { SHARED_DATA_DIR } from './taobao.ts';
+
+/** Where rows come from: one or more files of one format, read in the order listed. */
+export interface SourceSpec {
+  /** Paths, relative to the schema file or with ${SHARED_DATA_DIR} / ${REPO}. */
+  files: string[];
+  format: 'csv' | 'tsv' | 'ndjson';
+  /** One character; default ',' for csv and a tab for tsv. */
+  delimiter?: string;
+  /** csv/tsv: the first record names the columns. Default true. */
+  header?: boolean;
+  /** csv/tsv without a header: the column names, in order (also the row width checked). */
+  columns?: string[];
+  /** Default utf8. */
+  encoding?: 'utf8' | 'latin1';
+  /** Default: true when a path ends in .gz. */
+  gzip?: boolean;
+}
+
+/** Unix time in whole seconds or milliseconds, or a date string read as UTC. */
+export type TimestampSpec = { column: string; unit: 's' | 'ms' } | { column: string; format: string };
+
+/** A second file read whole into a map key -> value, e.g. MovieLens movieId -> first genre. */
+export interface LookupSpec extends Omit<SourceSpec, 'files'> {
+  file: string;
+  key: string;
+  value: string;
+  /** Split the value on this string and take part `index` (default 0). */
+  split?: string;
+  index?: number;
+  /** Values that mean "none" (e.g. "(no genres listed)"); '' is always none. */
+  ignore?: string[];
+}
+
+/** A column, or a column whose value is looked up in a second file. */
+export type ColumnRef = string | { column: string; lookup: LookupSpec };
+
+export type FilterSpec = { column: string; reason?: string } & (
+  | { startsWith: string } | { empty: true } | { equals: string | string[] }
+  | { atMost: number } | { below: number } | { atLeast: number } | { above: number });
+
+/** A numeric column as a categorical context feature: log2 buckets of the value. */
+export interface NumericFeatureSpec { name: string; column: string }
+
+/** The label rule (shared/config.ts LabelRule); a threshold may name its column (= fields.value). */
+export type SchemaLabelRule = Exclude<LabelRule, { kind: 'threshold' }> | { kind: 'threshold'; min: number; column?: string };
+
+export interface DatasetSchema {
+  name: string;
+  description?: string;
+  source: SourceSpec;
+  /** Read the whole file and stable-sort it by time (files not in time order). Default false. */
+  sortByTimestamp?: boolean;
+  fields: {
+    user: ColumnRef;
+    item: ColumnRef;
+    category?: ColumnRef;
+    timestamp: TimestampSpec;
+    /** The event type: a column mapped through `map`, or one constant type. */
+    type: { column: string; map: Record<string, EventType> } | { constant: EventType };
+    /** A number the label rule may read (rating, quantity); unparseable = malformed row. */
+    value?: string;
+    /** Extra categorical features: context key -> column. */
+    context?: Record<string, ColumnRef>;
+    numeric?: NumericFeatureSpec[];
+  };
+  /** Rows to drop, checked in order; the first that matches names the drop reason. */
+  filters?: FilterSpec[];
+  labels: SchemaLabelRule;
+  /** The model: its feature fields and any other config overrides (e.g. ctr.embLrScale). */
+  model: { fields: string[]; config?: Record<string, unknown> };
+}
+
+export interface SchemaEventsOptions {
+  limit?: number;
+  stats?: LoadStats;
+  /** Events per yielded array. Default 1000. */
+  batchEvents?: number;
+}
+
+const KEY_RE = /^[A-Za-z_][A-Za-z0-9_]{0,31}$/;
+const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** A bad schema: `field` is its path in the JSON (e.g. fields.timestamp.unit). */
+export class SchemaError extends ConfigError {
+  constructor(readonly field: string, readonly detail: string, file?: string) {
+    super(file ? `${file}: ${field}` : field, detail);
+  }
+}
+
+function fail(field: string, msg: string): never {
+  throw new SchemaError(field, msg);
+}
+
+function checkKeys(o: Record<string, unknown>, allowed: string[], at: string): void {
+  for (const k of Object.keys(o)) if (!allowed.includes(k)) fail(at ? `${at}.${k}` : k, `unknown key (allowed: ${allowed.join(', ')})`);
+}
+
+function str(v: unknown, at: string): string {
+  if (typeof v !== 'string' || v === '') fail(at, 'must be a non-empty string');
+  return v;
+}
+
+function checkSource(s: unknown, at: string, single: boolean): void {
+  if (!isObj(s)) fail(at, 'must be an object');
+  const extra = single ? ['file', 'key', 'value', 'split', 'index', 'ignore'] : ['files'];
+  checkKeys(s, ['format', 'delimiter', 'header', 'columns', 'encoding', 'gzip', ...extra], at);
+  if (single) str(s.file, `${at}.file`);
+  else if (!Array.isArray(s.files) || s.files.length === 0) fail(`${at}.files`, 'must list at least one file');
+  else s.files.forEach((f, i) => str(f, `${at}.files[${i}]`));
+  const format = s.format ?? (single ? 'csv' : undefined);
+  if (!['csv', 'tsv', 'ndjson'].includes(format as string)) fail(`${at}.format`, 'must be csv, tsv or ndjson');
+  if (s.delimiter !== undefined && (typeof s.delimiter !== 'string' || s.delimiter.length !== 1 || '"\r\n'.includes(s.delimiter))) {
+    fail(`${at}.delimiter`, 'must be one character other than a quote or newline');
+  }
+  if (s.header !== undefined && typeof s.header !== 'boolean') fail(`${at}.header`, 'must be true or false');
+  if (s.columns !== undefined && (!Array.isArray(s.columns) || !s.columns.every((c) => typeof c === 'string'))) fail(`${at}.columns`, 'must list column names');
+  if (format !== 'ndjson' && s.header === false && s.columns === undefined) fail(`${at}.columns`, 'a file without a header needs its column names');
+  if (s.encoding !== undefined && !['utf8', 'latin1'].includes(s.encoding as string)) fail(`${at}.encoding`, 'must be utf8 or latin1');
+  if (s.gzip !== undefined && typeof s.gzip !== 'boolean') fail(`${at}.gzip`, 'must be true or false');
+  if (single) {
+    str(s.key, `${at}.key`);
+    str(s.value, `${at}.value`);
+    if (s.split !== undefined) str(s.split, `${at}.split`);
+    if (s.index !== undefined && !(Number.isInteger(s.index) && (s.index as number) >= 0)) fail(`${at}.index`, 'must be an integer >= 0');
+    if (s.ignore !== undefined && (!Array.isArray(s.ignore) || !s.ignore.every((x) => typeof x === 'string'))) fail(`${at}.ignore`, 'must list strings');
+  }
+}
+
+function checkRef(v: unknown, at: string): void {
+  if (typeof v === 'string') return void str(v, at);
+  if (!isObj(v)) fail(at, 'must be a column name or { column, lookup }');
+  checkKeys(v, ['column', 'lookup'], at);
+  str(v.column, `${at}.column`);
+  checkSource(v.lookup, `${at}.lookup`, true);
+}
+
+const FILTER_OPS = ['startsWith', 'empty', 'equals', 'atMost', 'below', 'atLeast', 'above'];
+
+/** Checks a parsed schema and returns it typed; a ConfigError names the first bad field. */
+export function validateSchema(raw: unknown): DatasetSchema {
+  if (!isObj(raw)) fail('schema', 'must be a JSON object');
+  checkKeys(raw, ['name', 'description', 'source', 'sortByTimestamp', 'fields', 'filters', 'labels', 'model', '$comment'], '');
+  const name = str(raw.name, 'name');
+  if (!/^[A-Za-z0-9_-]{1,40}$/.test(name)) fail('name', 'must match [A-Za-z0-9_-]{1,40} (it names the model and the report)');
+  checkSource(raw.source, 'source', false);
+  if (raw.sortByTimestamp !== undefined && typeof raw.sortByTimestamp !== 'boolean') fail('sortByTimestamp', 'must be true or false');
+  const f = raw.fields;
+  if (!isObj(f)) fail('fields', 'must be an object');
+  checkKeys(f, ['user', 'item', 'category', 'timestamp', 'type', 'value', 'context', 'numeric'], 'fields');
+  if (f.user === undefined) fail('fields.user', 'is required');
+  checkRef(f.user, 'fields.user');
+  if (f.item === undefined) fail('fields.item', 'is required');
+  checkRef(f.item, 'fields.item');
+  if (f.category !== undefined) checkRef(f.category, 'fields.category');
+  const ts = f.timestamp;
+  if (!isObj(ts)) fail('fields.timestamp', 'must be { column, unit: "s" | "ms" } or { column, format }');
+  checkKeys(ts, ['column', 'unit', 'format'], 'fields.timestamp');
+  str(ts.column, 'fields.timestamp.column');
+  if ((ts.unit === undefined) === (ts.format === undefined)) fail('fields.timestamp', 'needs exactly one of unit or format');
+  if (ts.unit !== undefined && !['s', 'ms'].includes(ts.unit as string)) fail('fields.timestamp.unit', 'must be s or ms');
+  if (ts.format !== undefined) {
+    try { parseDateFormat(str(ts.format, 'fields.timestamp.format')); } catch (err) { fail('fields.timestamp.format', (err as Error).message); }
+  }
+  const ty = f.type;
+  if (!isObj(ty)) fail('fields.type', 'must be { column, map } or { constant }');
+  if (ty.constant !== undefined) {
+    checkKeys(ty, ['constant'], 'fields.type');
+    if (!(EVENT_TYPES as readonly unknown[]).includes(ty.constant)) fail('fields.type.constant', `must be one of ${EVENT_TYPES.join(', ')}`);
+  } else {
+    checkKeys(ty, ['column', 'map'], 'fields.type');
+    str(ty.column, 'fields.type.column');
+    if (!isObj(ty.map) || Object.keys(ty.map).length === 0) fail('fields.type.map', 'must map column values to event types');
+    for (const [k, v] of Object.entries(ty.map)) {
+      if (!(EVENT_TYPES as readonly unknown[]).includes(v)) fail(`fields.type.map.${k}`, `must be one of ${EVENT_TYPES.join(', ')}`);
+    }
+  }
+  if (f.value !== undefined) str(f.value, 'fields.value');
+  if (f.context !== undefined) {
+    if (!isObj(f.context)) fail('fields.context', 'must map context keys to columns');
+    for (const [k, v] of Object.entries(f.context)) {
+      if (!KEY_RE.test(k)) fail(`fields.context.${k}`, `key must match ${KEY_RE.source}`);
+      checkRef(v, `fields.context.${k}`);
+    }
+  }
+  if (f.numeric !== undefined) {
+    if (!Array.isArray(f.numeric)) fail('fields.numeric', 'must list { name, column }');
+    f.numeric.forEach((n, i) => {
+      if (!isObj(n)) fail(`fields.numeric[${i}]`, 'must be { name, column }');
+      checkKeys(n, ['name', 'column'], `fields.numeric[${i}]`);
+      if (typeof n.name !== 'string' || !KEY_RE.test(n.name)) fail(`fields.numeric[${i}].name`, `must match ${KEY_RE.source}`);
+      str(n.column, `fields.numeric[${i}].column`);
+    });
+  }
+  if (raw.filters !== undefined) {
+    if (!Array.isArray(raw.filters)) fail('filters', 'must be a list');
+    raw.filters.forEach((x, i) => {
+      const at = `filters[${i}]`;
+      if (!isObj(x)) fail(at, 'must be an object');
+      checkKeys(x, ['column', 'reason', ...FILTER_OPS], at);
+      str(x.column, `${at}.column`);
+      const ops = FILTER_OPS.filter((o) => x[o] !== undefined);
+      if (ops.length !== 1) fail(at, `needs exactly one of ${FILTER_OPS.join(', ')}`);
+      const op = ops[0];
+      if (op === 'startsWith') str(x[op], `${at}.startsWith`);
+      else if (op === 'empty' && x[op] !== true) fail(`${at}.empty`, 'must be true');
+      else if (op === 'equals' && !(typeof x[op] === 'string' || (Array.isArray(x[op]) && (x[op] as unknown[]).every((s) => typeof s === 'string')))) fail(`${at}.equals`, 'must be a string or a list of strings');
+      else if (['atMost', 'below', 'atLeast', 'above'].includes(op) && !(typeof x[op] === 'number' && Number.isFinite(x[op]))) fail(`${at}.${op}`, 'must be a number');
+      if (x.reason !== undefined) str(x.reason, `${at}.reason`);
+    });
+  }
+  const l = raw.labels;
+  if (!isObj(l)) fail('labels', 'must be { kind: types | implicit | threshold, ... }');
+  if (l.kind === 'types') {
+    checkKeys(l, ['kind', 'positive'], 'labels');
+    if (!Array.isArray(l.positive) || l.positive.length === 0 || !l.positive.every((p) => (EVENT_TYPES as readonly unknown[]).includes(p))) {
+      fail('labels.positive', `must list event types (${EVENT_TYPES.join(', ')})`);
+    }
+  } else if (l.kind === 'implicit') {
+    checkKeys(l, ['kind', 'negatives'], 'labels');
+    if (!(Number.isInteger(l.negatives) && (l.negatives as number) >= 1 && (l.negatives as number) <= 100)) fail('labels.negatives', 'must be an integer in 1..100');
+  } else if (l.kind === 'threshold') {
+    checkKeys(l, ['kind', 'min', 'column'], 'labels');
+    if (typeof l.min !== 'number' || !Number.isFinite(l.min)) fail('labels.min', 'must be a number');
+    if (l.column !== undefined) {
+      str(l.column, 'labels.column');
+      if (f.value !== undefined && f.value !== l.column) fail('labels.column', `is "${l.column}" but fields.value is "${f.value as string}"`);
+    } else if (f.value === undefined) fail('labels.column', 'a threshold needs a column (labels.column or fields.value)');
+  } else fail('labels.kind', 'must be types, implicit or threshold');
+  const m = raw.model;
+  if (!isObj(m)) fail('model', 'must be { fields: [...] }');
+  checkKeys(m, ['fields', 'config'], 'model');
+  if (!Array.isArray(m.fields) || m.fields.length === 0 || !m.fields.every((x) => typeof x === 'string' && KEY_RE.test(x))) {
+    fail('model.fields', 'must list feature fields (user, item, category, hour, weekday or a context key)');
+  }
+  const known = new Set(['user', 'item', 'category', 'hour', 'weekday', ...Object.keys(f.context ?? {}),
+    ...((f.numeric as { name: string }[] | undefined) ?? []).map((n) => n.name)]);
+  for (const x of m.fields as string[]) if (!known.has(x)) fail('model.fields', `"${x}" is neither a built-in field nor a context or numeric feature`);
+  if (m.fields.includes('category') && f.category === undefined) fail('model.fields', '"category" needs fields.category');
+  if (m.config !== undefined && !isObj(m.config)) fail('model.config', 'must be an object of config overrides');
+  return raw as unknown as DatasetSchema;
+}
+
+/** `${SHARED_DATA_DIR}` and `${REPO}` expand; other relative paths are relative to `baseDir`. */
+export function resolveSchemaPath(p: string, baseDir: string): string {
+  const x = p.replaceAll('${SHARED_DATA_DIR}', SHARED_DATA_DIR).replaceAll('${REPO}', REPO_ROOT.replace(/\/$/, ''));
+  return isAbsolute(x) ? x : resolve(baseDir, x);
+}
+
+/** Reads, validates and resolves a schema file; errors name the file and the field. */
+export function loadSchema(file: string): DatasetSchema {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new SchemaError('schema', `cannot read ${file}: ${(err as Error).message}`);
+  }
+  let s: DatasetSchema;
+  try {
+    s = validateSchema(raw);
+  } catch (err) {
+    if (err instanceof SchemaError) throw new SchemaError(err.field, err.detail, file);
+    throw err;
+  }
+  return resolveSchemaFiles(s, dirname(resolve(file)));
+}
+
+/** The schema with every path made absolute against `baseDir`. */
+export function resolveSchemaFiles(s: DatasetSchema, baseDir: string): DatasetSchema {
+  const out = structuredClone(s);
+  out.source.files = out.source.files.map((p) => resolveSchemaPath(p, baseDir));
+  const refs: ColumnRef[] = [out.fields.user, out.fields.item, ...(out.fields.category ? [out.fields.category] : []), ...Object.values(out.fields.context ?? {})];
+  for (const r of refs) if (typeof r !== 'string') r.lookup.file = resolveSchemaPath(r.lookup.file, baseDir);
+  return out;
+}
+
+/** The config overrides a dataset implies: model name, label rule, feature fields. */
+export function schemaConfig(s: DatasetSchema): Partial<FlywheelConfig> & Record<string, unknown> {
+  const labels: LabelRule = s.labels.kind === 'threshold' ? { kind: 'threshold', min: s.labels.min } : s.labels;
+  const extra = structuredClone(s.model.config ?? {}) as Record<string, unknown>;
+  const ctr = { ...((extra.ctr as object | undefined) ?? {}), fields: [...s.model.fields] };
+  return { model: s.name.replace(/[^A-Za-z0-9_-]/g, '_'), ...extra, labels, ctr } as Partial<FlywheelConfig> & Record<string, unknown>;
+}
+
+// ---------------------------------------------------------------------------------------
+// Times
+
+const DATE_TOKENS: Record<string, { re: string; part: 'Y' | 'M' | 'D' | 'h' | 'm' | 's' | 'ms' }> = {
+  YYYY: { re: '(\\d{4})', part: 'Y' }, MM: { re: '(\\d\\d)', part: 'M' }, DD: { re: '(\\d\\d)', part: 'D' },
+  HH: { re: '(\\d\\d)', part: 'h' }, mm: { re: '(\\d\\d)', part: 'm' }, ss: { re: '(\\d\\d)', part: 's' },
+  SSS: { re: '(\\d{3})', part: 'ms' },
+};
+
+/**
+ * A parser for a date format of the tokens YYYY MM DD HH mm ss SSS and literal characters
+ * (e.g. 'YYYY-MM-DD HH:mm:ss', 'DD/MM/YYYY HH:mm'), or 'iso' for ISO 8601. Dates without a zone
+ * are read as UTC, so a replay does not depend on the machine's TZ. The parser returns NaN
+ * for a string that does not match or a date that does not exist (2011-02-30).
+ */
+export function parseDateFormat(format: string): (s: string) => number {
+  if (format === 'iso') return (s) => (/^\d{4}-\d\d-\d\d/.test(s) ? Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(s) || s.length <= 10 ? s : `${s}Z`) : NaN);
+  const parts: string[] = [];
+  let re = '^';
+  for (let i = 0; i < format.length;) {
+    const tok = ['YYYY', 'SSS', 'MM', 'DD', 'HH', 'mm', 'ss'].find((t) => format.startsWith(t, i));
+    if (tok) { re += DATE_TOKENS[tok].re; parts.push(DATE_TOKENS[tok].part); i += tok.length; }
+    else { re += format[i].replace(/[.*+?^${}()|[\]\\]/g, '\\$&'); i++; }
+  }
+  for (const need of ['Y', 'M', 'D']) if (!parts.includes(need)) throw new Error(`date format "${format}" has no ${need === 'Y' ? 'YYYY' : need === 'M' ? 'MM' : 'DD'}`);
+  const rx = new RegExp(`${re}$`);
+  return (s) => {
+    const m = rx.exec(s);
+    if (m === null) return NaN;
+    const v: Record<string, number> = { Y: 0, M: 1, D: 1, h: 0, m: 0, s: 0, ms: 0 };
+    parts.forEach((p, i) => { v[p] = +m[i + 1]; });
+    if (v.h > 23 || v.m > 59 || v.s > 59) return NaN;
+    const ms = Date.UTC(v.Y, v.M - 1, v.D, v.h, v.m, v.s, v.ms);
+    // Date.UTC rolls 2011-02-30 over to March; a rolled date means a corrupt row.
+    return new Date(ms).getUTCDate() === v.D && new Date(ms).getUTCMonth() === v.M - 1 ? ms : NaN;
+  };
+}
+
+/** The epoch-ms parser of a timestamp spec: whole numbers for units, else the date format. */
+export function timestampParser(t: TimestampSpec): (s: string) => number {
+  if ('unit' in t) {
+    const k = t.unit === 's' ? 1000 : 1;
+    return (s) => (/^\d+$/.test(s) ? Number(s) * k : NaN);
+  }
+  return parseDateFormat(t.format);
+}
+
+/** A number as a categorical value: its log2 bucket ('2^k'), '0' for 0 and '-' for negatives. */
+export function log2Bucket(v: number): string {
+  if (Number.isNaN(v)) return '';
+  if (v === 0) return '0';
+  if (v < 0) return `-2^${Math.floor(Math.log2(-v))}`;
+  return `2^${Math.floor(Math.log2(v))}`;
+}
+
+// ---------------------------------------------------------------------------------------
+// Rows
+
+interface RowBatch { rows: (string[] | null)[]; col: Record<string, number>; width: number }
+
+/** Number() reads '' and ' ' as 0; an empty cell is missing, not zero. */
+const num = (s: string | undefined): number => (s === undefined || s.trim() === '' ? NaN : Number(s));
+
+/**
+ * The rows of one file as string arrays. csv/tsv rows are the records as parsed (width is
+ * the header's or the declared columns' count); ndjson objects are projected onto `needed`,
+ * and a line that is not a JSON object becomes null (a malformed row).
+ */
+async function* readRows(src: Omit<SourceSpec, 'files'>, path: string, needed: string[]): AsyncGenerator<RowBatch> {
+  const gzip = src.gzip ?? path.endsWith('.gz');
+  if (src.format === 'ndjson') {
+    const col = Object.fromEntries(needed.map((c, i) => [c, i]));
+    let input: NodeJS.ReadableStream = createReadStream(path);
+    if (gzip) input = input.pipe(createGunzip());
+    (input as NodeJS.ReadableStream & { setEncoding(e: string): void }).setEncoding(src.encoding ?? 'utf8');
+    let rows: (string[] | null)[] = [];
+    for await (const line of createInterface({ input, crlfDelay: Infinity })) {
+      if (line.trim() === '') continue;
+      let o: unknown;
+      try { o = JSON.parse(line); } catch { o = null; }
+      rows.push(isObj(o) ? needed.map((c) => cell(o as Record<string, unknown>, c)) : null);
+      if (rows.length >= 1000) { yield { rows, col, width: 0 }; rows = []; }
+    }
+    if (rows.length) yield { rows, col, width: 0 };
+    return;
+  }
+  let col: Record<string, number> | undefined;
+  let width = 0;
+  if (src.header === false) {
+    col = columnIndex(src.columns!, needed, path);
+    width = src.columns!.length;
+  }
+  const onHeader = (h: string[]): void => { col = columnIndex(h, needed, path); width = h.length; };
+  const delimiter = src.delimiter ?? (src.format === 'tsv' ? '\t' : ',');
+  for await (const rows of readCsvBatches(path, { delimiter, header: src.header !== false, onHeader, gzip, encoding: src.encoding })) {
+    yield { rows, col: col!, width };
+  }
+}
+
+/** A JSON value as a cell: strings as they are, numbers and booleans printed, null as ''. Dotted names reach into objects. */
+function cell(o: Record<string, unknown>, name: string): string {
+  let v: unknown = o[name];
+  if (v === undefined && name.includes('.')) {
+    v = o;
+    for (const k of name.split('.')) v = isObj(v) ? v[k] : undefined;
+  }
+  return v === undefined || v === null ? '' : typeof v === 'string' ? v : typeof v === 'object' ? JSON.stringify(v) : String(v);
+}
+
+async function loadLookup(l: LookupSpec): Promise<Map<string, string>> {
+  const map = new Map<string, string>();
+  const ignore = new Set(l.ignore ?? []);
+  for await (const b of readRows({ ...l, format: l.format ?? 'csv' }, l.file, [l.key, l.value])) {
+    const ki = b.col[l.key], vi = b.col[l.value];
+    for (const r of b.rows) {
+      if (r === null) continue;
+      let v = r[vi] ?? '';
+      if (l.split !== undefined) v = v.split(l.split)[l.index ?? 0] ?? '';
+      if (v !== '' && !ignore.has(v)) map.set(r[ki], v);
+    }
+  }
+  return map;
+}
+
+type Getter = (r: string[], col: Record<string, number>) => string | undefined;
+
+async function getter(ref: ColumnRef, lookups: Map<string, Promise<Map<string, string>>>): Promise<Getter> {
+  if (typeof ref === 'string') return (r, col) => r[col[ref]];
+  const key = JSON.stringify(ref.lookup);
+  if (!lookups.has(key)) lookups.set(key, loadLookup(ref.lookup));
+  const map = await lookups.get(key)!;
+  return (r, col) => map.get(r[col[ref.column]]);
+}
+
+const refColumn = (ref: ColumnRef): string => (typeof ref === 'string' ? ref : ref.column);
+
+function filterMatches(f: FilterSpec, s: string, v: number): boolean {
+  if ('startsWith' in f) return s.startsWith(f.startsWith);
+  if ('empty' in f) return s.trim() === '';
+  if ('equals' in f) return Array.isArray(f.equals) ? f.equals.includes(s) : s === f.equals;
+  if ('atMost' in f) return v <= f.atMost;
+  if ('below' in f) return v < f.below;
+  if ('atLeast' in f) return v >= f.atLeast;
+  return v > (f as { above: number }).above;
+}
+
+const isNumericFilter = (f: FilterSpec): boolean => 'atMost' in f || 'below' in f || 'atLeast' in f || 'above' in f;
+
+/**
+ * The dataset as arrays of events, in file order (or time order with sortByTimestamp). A row
+ * is dropped under the first reason that applies: malformed (wrong width, unparseable time,
+ * value or numeric-filter cell), then the filters in order (their reason, default
+ * `filter:<column>`), then unknownType, then invalid (validateEvent refused it).
+ */
+export async function* schemaEvents(schema: DatasetSchema, opts: SchemaEventsOptions = {}): AsyncGenerator<FlywheelEvent[]> {
+  const stats = opts.stats ?? newLoadStats();
+  const limit = opts.limit ?? Infinity;
+  const per = opts.batchEvents ?? 1000;
+  if (limit <= 0) return;
+  const f = schema.fields;
+  const lookups = new Map<string, Promise<Map<string, string>>>();
+  const user = await getter(f.user, lookups);
+  const item = await getter(f.item, lookups);
+  const category = f.category !== undefined ? await getter(f.category, lookups) : undefined;
+  const context = await Promise.all(Object.entries(f.context ?? {}).map(async ([k, ref]) => [k, await getter(ref, lookups)] as const));
+  const numeric = f.numeric ?? [];
+  const filters = schema.filters ?? [];
+  const typeMap = 'map' in f.type ? new Map(Object.entries(f.type.map)) : undefined;
+  const typeConst = 'constant' in f.type ? f.type.constant : undefined;
+  const parseTs = timestampParser(f.timestamp);
+  const tsCol = f.timestamp.column;
+  const valueCol = f.value ?? (schema.labels.kind === 'threshold' ? schema.labels.column : undefined);
+  const needed = [...new Set([refColumn(f.user), refColumn(f.item), ...(f.category ? [refColumn(f.category)] : []), tsCol,
+    ...('column' in f.type ? [f.type.column] : []), ...(valueCol ? [valueCol] : []),
+    ...Object.values(f.context ?? {}).map(refColumn), ...numeric.map((n) => n.column), ...filters.map((x) => x.column)])];
+  const nowMs = Date.now();
+  const sorted = schema.sortByTimestamp === true;
+  const all: FlywheelEvent[] = [];
+  let yielded = 0;
+  let lastTsStr: string | undefined;
+  let lastTs = NaN;
+  for (const path of schema.source.files) {
+    for await (const b of readRows(schema.source, path, needed)) {
+      const c = b.col;
+      const ti = c[tsCol], vi = valueCol ? c[valueCol] : -1, tyi = typeMap ? c[(f.type as { column: string }).column] : -1;
+      const out: FlywheelEvent[] = [];
+      for (const r of b.rows) {
+        stats.rowsRead++;
+        if (r === null || (b.width > 0 && r.length !== b.width)) { countDrop(stats, 'malformed'); continue; }
+        const tsStr = r[ti];
+        if (tsStr !== lastTsStr) { lastTsStr = tsStr; lastTs = parseTs(tsStr); }
+        const value = vi >= 0 ? num(r[vi]) : NaN;
+        if (Number.isNaN(lastTs) || (vi >= 0 && Number.isNaN(value))) { countDrop(stats, 'malformed'); continue; }
+        let reason: string | undefined;
+        let bad = false;
+        for (const x of filters) {
+          const s = r[c[x.column]] ?? '';
+          const v = isNumericFilter(x) ? num(s) : NaN;
+          if (isNumericFilter(x) && Number.isNaN(v)) { bad = true; break; }
+          if (reason === undefined && filterMatches(x, s, v)) reason = x.reason ?? `filter:${x.column}`;
+        }
+        if (bad) { countDrop(stats, 'malformed'); continue; }
+        if (reason !== undefined) { countDrop(stats, reason); continue; }
+        const type = typeConst ?? typeMap!.get(r[tyi]);
+        if (type === undefined) { countDrop(stats, 'unknownType'); continue; }
+        const raw: Record<string, unknown> = { userId: user(r, c), itemId: item(r, c), type, ts: lastTs };
+        const cat = category?.(r, c);
+        if (cat !== undefined && cat !== '') raw.categoryId = cat;
+        if (vi >= 0) raw.value = value;
+        if (context.length || numeric.length) {
+          const ctx: Record<string, string> = {};
+          for (const [k, g] of context) { const v = g(r, c); if (v !== undefined) ctx[k] = v; }
+          for (const n of numeric) ctx[n.name] = log2Bucket(num(r[c[n.column]]));
+          raw.context = ctx;
+        }
+        let ev: FlywheelEvent;
+        try { ev = validateEvent(raw, nowMs); } catch { countDrop(stats, 'invalid'); continue; }
+        if (sorted) { all.push(ev); continue; }
+        stats.kept++;
+        out.push(ev);
+        if (++yielded >= limit) break;
+        if (out.length >= per) { yield out.splice(0); }
+      }
+      if (out.length > 0) yield out;
+      if (yielded >= limit) return;
+    }
+  }
+  if (!sorted) return;
+  all.sort((a, b) => a.ts - b.ts); // stable: ties keep file order
+  const n = Math.min(limit, all.length);
+  for (let i = 0; i < n; i += per) {
+    const batch = all.slice(i, Math.min(n, i + per));
+    stats.kept += batch.length;
+    yield batch;
+  }
+}
