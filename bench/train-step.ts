@@ -3,6 +3,7 @@
 // B=1024, 26 fields x 16-dim embeddings, 8,000 unique rows in the batch, MLP 256-128.
 //   node --import tsx bench/train-step.ts [--steps 20] [--warmup 5]
 import { parseArgs } from 'node:util';
+import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { initDense, initRow, type ParamSpec } from '../shared/param-spec.ts';
 import { ctrParamSpec, CTR_MODEL_DEFAULTS, type CtrModelConfig } from '../shared/model/ctr-spec.ts';
@@ -10,9 +11,9 @@ import { CtrModel, type CtrBatch, type WeightSource } from '../shared/model/ctr-
 import { initTensorBackend } from '../shared/model/backend.ts';
 import { mulberry32 } from '../shared/hash.ts';
 
-interface Case { name: string; batch: number; fields: number; embDim: number; hidden: number[]; uniqueRows: number }
+export interface Case { name: string; batch: number; fields: number; embDim: number; hidden: number[]; uniqueRows: number }
 
-const CASES: Case[] = [
+export const CASES: Case[] = [
   { name: 'criteo-like', batch: 1024, fields: 26, embDim: 16, hidden: [256, 128], uniqueRows: 8000 },
   { name: 'small', batch: 256, fields: 5, embDim: 8, hidden: [64, 32], uniqueRows: 600 },
 ];
@@ -63,34 +64,47 @@ function countUnique(batch: CtrBatch, F: number): number {
   return n;
 }
 
+export interface StepResult { backend: string; uniqueRows: number; msMedian: number; msMin: number; msMax: number; leakedTensors: number }
+
+/** ms per trainStep of one case on the backend already initialized. */
+export function runCase(c: Case, steps: number, warmup: number): Omit<StepResult, 'backend'> {
+  const cfg: CtrModelConfig = {
+    ...CTR_MODEL_DEFAULTS, fields: Array.from({ length: c.fields }, (_, i) => `f${i}`), embDim: c.embDim, hidden: c.hidden,
+  };
+  const spec = ctrParamSpec('bench', 7, cfg);
+  const model = new CtrModel(spec, cfg);
+  const weights = new InitialWeights(spec);
+  const batches = Array.from({ length: 4 }, (_, i) => makeBatch(c, 100 + i));
+  for (let i = 0; i < warmup; i++) model.trainStep(batches[i % batches.length], weights);
+  const tensorsBefore = tf.memory().numTensors;
+  const ms: number[] = [];
+  for (let i = 0; i < steps; i++) {
+    const t0 = performance.now();
+    model.trainStep(batches[i % batches.length], weights);
+    ms.push(performance.now() - t0);
+  }
+  ms.sort((a, b) => a - b);
+  return {
+    uniqueRows: countUnique(batches[0], c.fields), msMedian: ms[Math.floor(ms.length / 2)], msMin: ms[0],
+    msMax: ms[ms.length - 1], leakedTensors: tf.memory().numTensors - tensorsBefore,
+  };
+}
+
+export async function initBackend(): Promise<string> {
+  return initTensorBackend(() => undefined);
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { steps: { type: 'string', default: '20' }, warmup: { type: 'string', default: '5' } } });
   const steps = Number(values.steps);
   const warmup = Number(values.warmup);
-  const backend = await initTensorBackend(() => undefined);
+  const backend = await initBackend();
   for (const c of CASES) {
-    const cfg: CtrModelConfig = {
-      ...CTR_MODEL_DEFAULTS, fields: Array.from({ length: c.fields }, (_, i) => `f${i}`), embDim: c.embDim, hidden: c.hidden,
-    };
-    const spec = ctrParamSpec('bench', 7, cfg);
-    const model = new CtrModel(spec, cfg);
-    const weights = new InitialWeights(spec);
-    const batches = Array.from({ length: 4 }, (_, i) => makeBatch(c, 100 + i));
-    for (let i = 0; i < warmup; i++) model.trainStep(batches[i % batches.length], weights);
-    const tensorsBefore = tf.memory().numTensors;
-    const ms: number[] = [];
-    for (let i = 0; i < steps; i++) {
-      const t0 = performance.now();
-      model.trainStep(batches[i % batches.length], weights);
-      ms.push(performance.now() - t0);
-    }
-    ms.sort((a, b) => a - b);
-    const median = ms[Math.floor(ms.length / 2)];
+    const r = runCase(c, steps, warmup);
     console.log(JSON.stringify({
       bench: 'train-step', case: c.name, backend, batch: c.batch, fields: c.fields, embDim: c.embDim, hidden: c.hidden,
-      uniqueRows: countUnique(batches[0], c.fields), steps, msPerStepMedian: round(median), msMin: round(ms[0]),
-      msMax: round(ms[ms.length - 1]), examplesPerSec: Math.round((c.batch * 1000) / median),
-      leakedTensors: tf.memory().numTensors - tensorsBefore,
+      uniqueRows: r.uniqueRows, steps, msPerStepMedian: round(r.msMedian), msMin: round(r.msMin),
+      msMax: round(r.msMax), examplesPerSec: Math.round((c.batch * 1000) / r.msMedian), leakedTensors: r.leakedTensors,
     }));
   }
 }
@@ -99,4 +113,5 @@ function round(x: number): number {
   return Math.round(x * 100) / 100;
 }
 
-await main();
+// Run as a script; imported by bench/train.ts for the suite.
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await main();

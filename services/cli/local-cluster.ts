@@ -5,7 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import {
-  EmbeddedInfra, JetStreamEventLog, NatsTransport, RedisServingStore, RedisShardStore, connectNats, connectRedis, ctrParamSpec,
+  EmbeddedInfra, JetStreamEventLog, NatsTransport, RedisLeaseStore, RedisServingStore, RedisShardStore, connectNats, connectRedis, ctrParamSpec,
   decode, subjects, waitFor, type FlywheelConfig, type Transport, type WorkerReport,
 } from '../../shared/index.ts';
 import { startIngest } from '../ingest/service.ts';
@@ -70,6 +70,7 @@ export async function resetModel(cfg: FlywheelConfig): Promise<void> {
     const spec = ctrParamSpec(cfg.model, cfg.seed, cfg.ctr);
     await new RedisShardStore(redis).deleteModel(cfg.model, cfg.psShards, spec.tables.map((t) => t.name));
     await new RedisServingStore(redis).deleteModel(cfg.model);
+    await new RedisLeaseStore(redis).deleteModel(cfg.model, cfg.eventShards);
   } finally {
     await nc.close();
     redis.disconnect();

@@ -3,29 +3,45 @@
 import { BadEventError, validateEvent, type FlywheelEvent } from '../../shared/index.ts';
 
 export interface Rejection { index: number; reason: string }
-export type ParseResult = { ok: true; events: FlywheelEvent[] } | { ok: false; reason: string; rejections: Rejection[] };
+/** Why a body was refused, as a short code: the HTTP error code and the rejection metric's label. */
+export type RefusalCode = 'malformed_body' | 'invalid_event' | 'too_many_events' | 'unsupported_media_type';
+export type ParseResult =
+  | { ok: true; events: FlywheelEvent[] }
+  | { ok: false; code: RefusalCode; reason: string; rejections: Rejection[] };
+
+const refuse = (code: RefusalCode, reason: string, rejections: Rejection[] = []): ParseResult => ({ ok: false, code, reason, rejections });
 
 const MAX_REASONS = 100;
 
 export function parseEventsBody(body: Buffer, contentType: string, maxEvents: number, nowMs = Date.now()): ParseResult {
   const type = contentType.split(';')[0].trim().toLowerCase();
+  if (!type) return refuse('unsupported_media_type', 'content type is missing: use application/json or application/x-ndjson');
+  const json = type === 'application/json';
+  if (!json && type !== 'application/x-ndjson' && type !== 'application/ndjson') {
+    return refuse('unsupported_media_type', `unsupported content type "${type.slice(0, 60)}": use application/json or application/x-ndjson`);
+  }
+  const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(contentType)?.[1]?.toLowerCase();
+  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
+    return refuse('unsupported_media_type', `charset "${charset.slice(0, 40)}" is not supported: send UTF-8`);
+  }
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(body);
   } catch {
-    return { ok: false, reason: 'body is not valid UTF-8', rejections: [] };
+    return refuse('malformed_body', 'body is not valid UTF-8');
   }
+  if (text.trim() === '') return refuse('malformed_body', 'body is empty: no events');
   let raws: unknown[];
-  if (type === 'application/json') {
+  if (json) {
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
     } catch (err) {
-      return { ok: false, reason: `malformed JSON: ${(err as Error).message}`, rejections: [] };
+      return refuse('malformed_body', `malformed JSON: ${(err as Error).message}`);
     }
-    if (!Array.isArray(parsed)) return { ok: false, reason: 'body must be a JSON array of events', rejections: [] };
+    if (!Array.isArray(parsed)) return refuse('malformed_body', 'body must be a JSON array of events');
     raws = parsed;
-  } else if (type === 'application/x-ndjson' || type === 'application/ndjson') {
+  } else {
     raws = [];
     const lines = text.split('\n');
     for (let i = 0; i < lines.length; i++) {
@@ -34,15 +50,13 @@ export function parseEventsBody(body: Buffer, contentType: string, maxEvents: nu
       try {
         raws.push(JSON.parse(line));
       } catch (err) {
-        return { ok: false, reason: `malformed JSON on line ${i + 1}: ${(err as Error).message}`, rejections: [] };
+        return refuse('malformed_body', `malformed JSON on line ${i + 1}: ${(err as Error).message}`);
       }
       if (raws.length > maxEvents) break;
     }
-  } else {
-    return { ok: false, reason: `unsupported content type "${type.slice(0, 60)}": use application/json or application/x-ndjson`, rejections: [] };
   }
-  if (raws.length === 0) return { ok: false, reason: 'no events in the body', rejections: [] };
-  if (raws.length > maxEvents) return { ok: false, reason: `more than ${maxEvents} events in one request`, rejections: [] };
+  if (raws.length === 0) return refuse('malformed_body', 'no events in the body');
+  if (raws.length > maxEvents) return refuse('too_many_events', `more than ${maxEvents} events in one request`);
   const events: FlywheelEvent[] = [];
   const rejections: Rejection[] = [];
   let rejected = 0;
@@ -54,6 +68,6 @@ export function parseEventsBody(body: Buffer, contentType: string, maxEvents: nu
       if (rejections.length < MAX_REASONS) rejections.push({ index: i, reason: err instanceof BadEventError ? err.message : 'invalid event' });
     }
   }
-  if (rejected) return { ok: false, reason: `${rejected} of ${raws.length} events are invalid; nothing was accepted`, rejections };
+  if (rejected) return refuse('invalid_event', `${rejected} of ${raws.length} events are invalid; nothing was accepted`, rejections);
   return { ok: true, events };
 }

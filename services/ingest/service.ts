@@ -14,7 +14,15 @@ export interface RunningIngest {
   stop(): Promise<void>;
 }
 
-export async function startIngest(cfg: FlywheelConfig, infra: Infra, portOverride?: number): Promise<RunningIngest> {
+/** HTTP deadlines of the ingest server (tests shorten them). */
+export interface IngestHttpOptions {
+  /** Whole-request deadline: a client that has not sent its whole body by then gets 408. Default 30000 ms. */
+  requestTimeoutMs?: number;
+  /** Deadline for the request headers. Default min(requestTimeoutMs, 10000) ms. */
+  headersTimeoutMs?: number;
+}
+
+export async function startIngest(cfg: FlywheelConfig, infra: Infra, portOverride?: number, http: IngestHttpOptions = {}): Promise<RunningIngest> {
   const log = createLogger('ingest', { model: cfg.model });
   const registry = createRegistry('ingest', { model: cfg.model });
   const accepted = new Counter({ name: 'fw_ingest_events_accepted_total', help: 'Events published to the stream', registers: [registry] });
@@ -27,8 +35,8 @@ export async function startIngest(cfg: FlywheelConfig, infra: Infra, portOverrid
   async function postEvents(req: import('node:http').IncomingMessage, body: Buffer): Promise<unknown> {
     const parsed = parseEventsBody(body, String(req.headers['content-type'] ?? ''), cfg.ingest.maxEventsPerRequest);
     if (!parsed.ok) {
-      rejected.inc({ reason: parsed.rejections.length ? 'invalid_event' : 'malformed_body' });
-      throw new HttpError(parsed.reason.startsWith('unsupported content type') ? 415 : 400, parsed.reason, parsed.rejections.length ? parsed.rejections : undefined);
+      const status = parsed.code === 'unsupported_media_type' ? 415 : 400;
+      throw new HttpError(status, parsed.reason, parsed.rejections.length ? parsed.rejections : undefined, parsed.code);
     }
     const byShard: FlywheelEvent[][] = Array.from({ length: S }, () => []);
     for (const e of parsed.events) byShard[eventShardOf(e.userId, S)].push(e);
@@ -49,7 +57,6 @@ export async function startIngest(cfg: FlywheelConfig, infra: Infra, portOverrid
     try {
       await Promise.all(publishes);
     } catch (err) {
-      rejected.inc({ reason: 'unavailable' });
       log.error({ err: (err as Error).message }, 'publish to the event stream failed');
       throw new HttpError(503, 'the event stream is unavailable; retry with the same Idempotency-Key');
     }
@@ -60,9 +67,11 @@ export async function startIngest(cfg: FlywheelConfig, infra: Infra, portOverrid
 
   const port = portOverride ?? cfg.ingest.port;
   const server = await startHttpServer({
-    port, registry, maxBodyBytes: cfg.ingest.maxBodyBytes,
+    port, registry, maxBodyBytes: cfg.ingest.maxBodyBytes, ...http,
     routes: { 'POST /v1/events': postEvents },
     onError: (e) => log.error({ err: String(e) }, 'http'),
+    // Every refusal is counted by its code, including 413 and 408 raised before the route runs.
+    onRefused: (e) => rejected.inc({ reason: e.code }),
   });
   const actualPort = (server.address() as import('node:net').AddressInfo).port;
   log.info({ port: actualPort, eventShards: S }, 'ingest running');

@@ -16,7 +16,8 @@ t.test('2 PS shards + 2 workers learn a planted rule', async (t) => {
     labels: { kind: 'types', positive: ['buy'] },
     ctr: { fields: ['user', 'item'], buckets: 1 << 16, hidden: [16], embDim: 4, embLrScale: 20, biasLrScale: 20 },
     ps: { learningRate: 0.03, publishIntervalMs: 50 },
-    worker: { batchSize: 128, evalBucketMs: 1000, metricsIntervalMs: 200 },
+    // Static shard assignment: lease handovers redeliver events, which would be scored twice.
+    worker: { batchSize: 128, evalBucketMs: 1000, metricsIntervalMs: 200, leaseTtlMs: 0 },
   });
   const nc = await connectNats(cfg.natsUrl, 'test-planted');
   const transport = new NatsTransport(nc);
