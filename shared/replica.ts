@@ -15,6 +15,8 @@ export interface ShardView {
   epochStartVersion: number;
   persistedVersion: number;
   newestAcceptedAtMs: number;
+  /** When the last delta of this shard arrived here (0: never): a shard that is down goes quiet. */
+  lastDeltaAtMs: number;
 }
 
 export type DeltaOutcome = 'applied' | 'old' | 'gap';
@@ -43,7 +45,7 @@ export class Replica {
       this.tableHashes.set(t.name, tableHash(t.name));
     }
     for (let k = 0; k < shardCount; k++) {
-      this.shards.push({ version: 0, epoch: 0, epochStartVersion: 0, persistedVersion: 0, newestAcceptedAtMs: 0 });
+      this.shards.push({ version: 0, epoch: 0, epochStartVersion: 0, persistedVersion: 0, newestAcceptedAtMs: 0, lastDeltaAtMs: 0 });
       this.resyncing.push(undefined);
     }
   }
@@ -95,6 +97,7 @@ export class Replica {
       else pending.push(d);
       return 'gap';
     }
+    this.shards[d.shard].lastDeltaAtMs = Date.now();
     const outcome = this.applyDelta(d);
     if (outcome === 'gap') void this.resync(d.shard, [d]);
     this.opts.onDelta?.(d, outcome);
@@ -104,6 +107,11 @@ export class Replica {
   /** Applies a delta if it follows this replica's version of its shard. Exposed for tests. */
   applyDelta(d: WeightDelta): DeltaOutcome {
     const s = this.shards[d.shard];
+    if (!s) {
+      this.stats.bad++;
+      this.opts.onError?.(new BadMessageError(`delta for unknown shard ${d.shard}`));
+      return 'old';
+    }
     if (d.epoch === s.epoch && d.toVersion <= s.version) {
       this.stats.old++;
       return 'old';
@@ -169,6 +177,8 @@ export class Replica {
     s.version = s.persistedVersion = meta.version;
     s.epoch = meta.epoch;
     s.newestAcceptedAtMs = meta.newestAcceptedAtMs;
+    // Loading the snapshot is news from the shard too: quiet time counts from here.
+    s.lastDeltaAtMs = Date.now();
     this.resyncing[k] = undefined;
     buffer.sort((a, b) => a.toVersion - b.toVersion);
     for (const d of buffer) {

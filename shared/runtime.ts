@@ -10,7 +10,7 @@ import type { ShardStore } from './store/types.ts';
 import { MemoryServingStore, RedisServingStore, type ServingStore } from './store/serving.ts';
 import { MemoryLeaseStore, RedisLeaseStore, type LeaseStore } from './store/leases.ts';
 import { MemoryBus, MemoryTransport } from './transport/memory.ts';
-import { NatsTransport, connectNats } from './transport/nats.ts';
+import { NatsTransport, connectNats, redactUrl } from './transport/nats.ts';
 import type { Transport } from './transport/types.ts';
 import { UnavailableError } from './errors.ts';
 
@@ -33,7 +33,7 @@ export async function connectInfra(cfg: FlywheelConfig, name: string): Promise<I
   } catch (err) {
     await nc.close();
     redis.disconnect();
-    throw new UnavailableError(`cannot reach Redis at ${cfg.redisUrl}: ${(err as Error).message}`, err);
+    throw new UnavailableError(`cannot reach Redis at ${redactUrl(cfg.redisUrl)}: ${(err as Error).message}`, err);
   }
   const transport = new NatsTransport(nc);
   const store = new RedisShardStore(redis);

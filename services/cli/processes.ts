@@ -10,9 +10,13 @@ export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 export interface Child {
   name: string;
+  service: string;
+  args: string[];
   proc: ChildProcess;
   logFile: string;
   exited: Promise<number | null>;
+  /** Set when the exit is intended (a fault injection): watch() does not report it. */
+  expectedExit?: boolean;
 }
 
 export class ProcessGroup {
@@ -24,26 +28,52 @@ export class ProcessGroup {
   /** Starts `services/<service>/main.ts` with args; its stdout and stderr go to <logDir>/<name>.log. */
   start(name: string, service: string, args: string[], env: NodeJS.ProcessEnv = {}): Child {
     const logFile = join(this.logDir, `${name}.log`);
-    const out = createWriteStream(logFile);
+    const out = createWriteStream(logFile, { flags: 'a' });
     const proc = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'services', service, 'main.ts'), ...args], {
       cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     proc.stdout!.pipe(out);
     proc.stderr!.pipe(out);
     const exited = new Promise<number | null>((resolve) => proc.on('exit', (code, sig) => resolve(code ?? (sig ? 128 : null))));
-    const child = { name, proc, logFile, exited };
+    const child: Child = { name, service, args, proc, logFile, exited };
     this.children.push(child);
+    this.watchers.forEach((w) => w(child));
     return child;
+  }
+
+  private watchers: ((c: Child) => void)[] = [];
+
+  /** The latest child of that name. */
+  get(name: string): Child | undefined {
+    return [...this.children].reverse().find((c) => c.name === name);
+  }
+
+  /** Kills a child on purpose (e.g. kill -9 for a fault test) and waits for its exit. */
+  async kill(name: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const c = this.get(name);
+    if (!c || c.proc.exitCode !== null || c.proc.signalCode !== null) return;
+    c.expectedExit = true;
+    c.proc.kill(signal);
+    await c.exited;
+  }
+
+  /** Starts a child again with its previous service and arguments (its log continues). */
+  restart(name: string): Child {
+    const c = this.get(name);
+    if (!c) throw new Error(`no process named ${name}`);
+    return this.start(name, c.service, c.args);
   }
 
   /** Rejects as soon as any child exits while the group is not stopping. */
   watch(): Promise<never> {
     return new Promise((_, reject) => {
-      for (const c of this.children) {
+      const onChild = (c: Child) => {
         void c.exited.then((code) => {
-          if (!this.stopping) reject(new Error(`${c.name} exited with code ${code}; last lines of ${c.logFile}:\n${tail(c.logFile, 15)}`));
+          if (!this.stopping && !c.expectedExit) reject(new Error(`${c.name} exited with code ${code}; last lines of ${c.logFile}:\n${tail(c.logFile, 15)}`));
         });
-      }
+      };
+      this.children.forEach(onChild);
+      this.watchers.push(onChild);
     });
   }
 

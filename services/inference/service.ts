@@ -120,6 +120,9 @@ export async function startInference(cfg: FlywheelConfig, infra: Infra, portOver
         liveVersions: replica.versions(),
         serving: serving ? serving.pointer : null,
         persistedVersions: replica.shards.map((s) => s.persistedVersion),
+        // How long each shard has been quiet: a shard that is down keeps its last version here,
+        // and this says how stale that is (shards publish only when they changed).
+        shardQuietMs: replica.shards.map((s) => (s.lastDeltaAtMs ? now - s.lastDeltaAtMs : null)),
         newestEventAcceptedAtMs: newest || null,
         freshnessMs: newest ? now - newest : null,
         freshnessP50Ms: freshness.count ? freshness.quantileMs(0.5) : null,

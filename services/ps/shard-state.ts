@@ -48,6 +48,7 @@ export class ShardState implements Behavior<PsMessage> {
   private pushExamples: number[] = [];
   /** Learning-rate factor set by the validation gate; 1 = the configured rates. */
   lrFactor = 1;
+  examplesApplied = 0;
 
   constructor(private readonly d: ShardDeps) {
     this.owned = ownedParams(d.spec, d.shard, d.shards);
@@ -82,6 +83,7 @@ export class ShardState implements Behavior<PsMessage> {
       for (const rs of snap.sparse) this.tables.get(rs.table)?.arena.setRows(rs.rows, rs.weights, rs.slot);
       this.version = snap.meta.version;
       this.newestAcceptedAtMs = snap.meta.newestAcceptedAtMs;
+      this.examplesApplied = snap.meta.examplesApplied ?? 0;
       this.dedupe = PushDedupe.decode(snap.meta.dedupe, this.d.cfg.dedupeWindow);
       this.needFull = false;
     }
@@ -167,6 +169,7 @@ export class ShardState implements Behavior<PsMessage> {
     if (p.newestAcceptedAtMs > this.newestAcceptedAtMs) this.newestAcceptedAtMs = p.newestAcceptedAtMs;
     this.pushAccepted.push(p.meanAcceptedAtMs);
     this.pushExamples.push(p.examples);
+    this.examplesApplied += p.examples;
     this.d.metrics.pushes.inc({ result: 'applied' });
     this.d.metrics.examples.inc(p.examples);
     this.d.metrics.version.set(this.version);
@@ -194,7 +197,7 @@ export class ShardState implements Behavior<PsMessage> {
     const version = this.version;
     try {
       const res = await this.d.store.write(this.d.model, this.d.shard, {
-        meta: { version, epoch: this.epoch, newestAcceptedAtMs: this.newestAcceptedAtMs, dedupe: this.dedupe.encode() },
+        meta: { version, epoch: this.epoch, newestAcceptedAtMs: this.newestAcceptedAtMs, dedupe: this.dedupe.encode(), examplesApplied: this.examplesApplied },
         dense, sparse, full,
       });
       this.needFull = res.storeWasEmpty && !full;

@@ -237,6 +237,8 @@ export function parseEventBatch(bytes: Uint8Array): EventBatchMessage {
   if (!o || typeof o !== 'object' || typeof o.acceptedAtMs !== 'number' || !Array.isArray(o.events)) {
     throw new BadMessageError('event message must be { acceptedAtMs, events[] }');
   }
+  // A NaN or infinite accept time would switch off the future-timestamp check below.
+  if (!Number.isFinite(o.acceptedAtMs) || o.acceptedAtMs < 0) throw new BadMessageError('event message acceptedAtMs must be a finite time');
   const now = o.acceptedAtMs + 60_000;
   return { acceptedAtMs: o.acceptedAtMs, events: o.events.map((e) => validateEvent(e, now)) };
 }

@@ -48,7 +48,7 @@ export function sleb(n: number): number[] {
 
 const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
 const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
-const name = (s: string): number[] => [...uleb(s.length), ...Array.from(Buffer.from(s, 'utf8'))];
+const name = (s: string): number[] => { const b = new TextEncoder().encode(s); return [...uleb(b.length), ...b]; };
 
 /** Instruction builders: each returns its bytes, so a body is a flat list of calls. */
 export const ins = {

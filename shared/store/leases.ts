@@ -55,7 +55,7 @@ export class RedisLeaseStore implements LeaseStore {
     return this.run(async () => {
       const now = Date.now();
       const k = workersKey(model);
-      const res = await this.redis.multi().zadd(k, now, owner).zremrangebyscore(k, 0, now - ttlMs).zrange(k, 0, -1).exec();
+      const res = await this.redis.multi().zadd(k, String(now), owner).zremrangebyscore(k, '0', String(now - ttlMs)).zrange(k, '0', '-1').exec();
       return ((res?.[2]?.[1] as string[]) ?? []).sort();
     });
   }

@@ -45,6 +45,9 @@ export function connectRedis(url: string, opts: RedisOptions = {}, env: NodeJS.P
   return new Redis(url, { maxRetriesPerRequest: 2, enableOfflineQueue: true, lazyConnect: false, ...redisOptionsFromEnv(url, env), ...opts });
 }
 
+/** Field/value arguments per HSET command (2 per row). */
+const HSET_ARGS = 8192;
+
 const f32bytes = (a: Float32Array): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 
 function bytesToF32(b: Buffer): Float32Array {
@@ -78,12 +81,15 @@ export class RedisShardStore implements ShardStore {
         wArgs.push(id, f32bytes(s.weights.subarray(i * dim, (i + 1) * dim)));
         if (s.slot) sArgs.push(id, f32bytes(s.slot.subarray(i * dim, (i + 1) * dim)));
       }
-      m.hset(k.rows(s.table), ...wArgs);
-      if (sArgs.length) m.hset(k.slots(s.table), ...sArgs);
+      // HSETs of at most 4,096 fields: spreading one argument list per row overflows the call
+      // stack at ~100k rows (a full snapshot of a large shard).
+      for (let i = 0; i < wArgs.length; i += HSET_ARGS) m.hset(k.rows(s.table), ...wArgs.slice(i, i + HSET_ARGS));
+      for (let i = 0; i < sArgs.length; i += HSET_ARGS) m.hset(k.slots(s.table), ...sArgs.slice(i, i + HSET_ARGS));
     }
     const meta: (string | Buffer)[] = [
       'version', String(w.meta.version), 'epoch', String(w.meta.epoch),
       'newestAcceptedAtMs', String(w.meta.newestAcceptedAtMs), 'writtenAtMs', String(Date.now()),
+      'examplesApplied', String(w.meta.examplesApplied ?? 0),
     ];
     if (w.meta.dedupe) meta.push('dedupe', Buffer.from(w.meta.dedupe));
     m.hset(k.meta, ...meta);
@@ -123,6 +129,7 @@ export class RedisShardStore implements ShardStore {
         version: Number(metaH.version.toString()),
         epoch: Number(metaH.epoch?.toString() ?? 0),
         newestAcceptedAtMs: Number(metaH.newestAcceptedAtMs?.toString() ?? 0),
+        examplesApplied: Number(metaH.examplesApplied?.toString() ?? 0),
         dedupe: metaH.dedupe ? new Uint8Array(metaH.dedupe) : undefined,
       },
       dense,

@@ -11,6 +11,8 @@ export interface ShardMeta {
   epoch: number;
   /** Accept time of the newest event whose gradient this version contains (ms), for freshness. */
   newestAcceptedAtMs: number;
+  /** Examples behind every push applied up to this version (redeliveries count again). */
+  examplesApplied?: number;
   /** The (worker, seq) pushes already applied, encoded by the shard: survives restarts. */
   dedupe?: Uint8Array;
 }

@@ -1,0 +1,110 @@
+// The options of `flywheel loadtest`: one defaults object, parsed from --name value flags and
+// validated once, failing fast with the flag's name.
+import { DATASETS, type DatasetName } from './sources.ts';
+
+export interface LoadtestOptions {
+  /** --data: which real traffic to replay. Default retail (the demo's Online Retail data). */
+  data: DatasetName;
+  /** --rate: events/s sent to ingest. Default 5000 (the freshness target's load); ignored with --speedup. */
+  ratePerSec: number;
+  /** --speedup: replay at X times the events' own pace instead of a fixed rate. Default: off. */
+  speedup?: number;
+  /** --duration: seconds of load. Default 60 (20 with --ingest-only); with --events alone, up to 3600. */
+  durationSec: number;
+  /** --events: stop after this many events. Default: no bound. */
+  maxEvents?: number;
+  /** --predict-rate: inference requests/s, open loop. Default 50; 0 for none. */
+  predictRatePerSec: number;
+  /** --ps-shards. Default 2. */
+  psShards: number;
+  /** --workers. Default 2. */
+  workers: number;
+  /** --batch: events per POST. Default 500 (1000 with --ingest-only). */
+  batchEvents: number;
+  /** --concurrency: POSTs in flight. Default 4 (16 with --ingest-only). */
+  concurrency: number;
+  /** --drain: after the load, seconds to wait for training to catch up. Default 10. */
+  drainSec: number;
+  /** --sample-interval: ms between samples of the system. Default 1000. */
+  sampleIntervalMs: number;
+  /** --progress-every: seconds between progress lines. Default 5. */
+  progressEverySec: number;
+  /** --ingest-only: no workers, PS or inference; ingest pushed as hard as it goes. Default false. */
+  ingestOnly: boolean;
+  /** --pool: events cycled through in the ingest-only mode. Default 200000. */
+  poolEvents: number;
+  /** --config: a Flywheel config file under the load test's own settings. Default: none. */
+  config?: string;
+  /** --out: report directory. Default reports/loadtest-<timestamp>. */
+  outDir?: string;
+}
+
+export class LoadtestOptionError extends Error {
+  override name = 'LoadtestOptionError';
+  constructor(readonly option: string, message: string) {
+    super(`--${option} ${message}`);
+  }
+}
+
+const KNOWN = new Set(['data', 'rate', 'speedup', 'duration', 'events', 'predict-rate', 'ps-shards', 'workers', 'batch',
+  'concurrency', 'drain', 'sample-interval', 'progress-every', 'ingest-only', 'pool', 'config', 'out']);
+
+function num(args: Record<string, string>, name: string, dflt: number, check: (n: number) => boolean, what: string): number {
+  if (args[name] === undefined) return dflt;
+  const n = Number(args[name]);
+  if (args[name].trim() === '' || !check(n)) throw new LoadtestOptionError(name, `must be ${what}, got ${JSON.stringify(args[name])}`);
+  return n;
+}
+
+const positive = (n: number) => Number.isFinite(n) && n > 0;
+const posInt = (n: number) => Number.isInteger(n) && n > 0;
+const nonNegative = (n: number) => Number.isFinite(n) && n >= 0;
+const intIn = (lo: number, hi: number) => (n: number) => Number.isInteger(n) && n >= lo && n <= hi;
+
+export function parseLoadtestOptions(args: Record<string, string>): LoadtestOptions {
+  for (const k of Object.keys(args)) if (!KNOWN.has(k)) throw new LoadtestOptionError(k, 'is not an option of loadtest');
+  const data = (args.data ?? 'retail') as DatasetName;
+  if (!DATASETS.includes(data)) throw new LoadtestOptionError('data', `must be one of ${DATASETS.join(', ')}`);
+  const ingestOnly = args['ingest-only'] === 'true';
+  if (args['ingest-only'] !== undefined && !['true', 'false'].includes(args['ingest-only'])) {
+    throw new LoadtestOptionError('ingest-only', 'takes no value');
+  }
+  const maxEvents = args.events === undefined ? undefined : num(args, 'events', 0, posInt, 'a positive integer');
+  // --events alone bounds the run by count; a time bound still stops a run that cannot finish.
+  const dfltDuration = maxEvents !== undefined && args.duration === undefined ? 3600 : ingestOnly ? 20 : 60;
+  const o: LoadtestOptions = {
+    data,
+    ratePerSec: num(args, 'rate', 5000, positive, 'events/s > 0'),
+    speedup: args.speedup === undefined ? undefined : num(args, 'speedup', 1, positive, 'a factor > 0'),
+    durationSec: num(args, 'duration', dfltDuration, (n) => positive(n) && n <= 86_400, 'seconds in (0, 86400]'),
+    maxEvents,
+    predictRatePerSec: num(args, 'predict-rate', ingestOnly ? 0 : 50, (n) => nonNegative(n) && n <= 20_000, 'requests/s in [0, 20000]'),
+    psShards: num(args, 'ps-shards', 2, intIn(1, 64), 'an integer in 1..64'),
+    workers: num(args, 'workers', 2, intIn(1, 64), 'an integer in 1..64'),
+    batchEvents: num(args, 'batch', ingestOnly ? 1000 : 500, intIn(1, 10_000), 'an integer in 1..10000'),
+    concurrency: num(args, 'concurrency', ingestOnly ? 16 : 4, intIn(1, 1024), 'an integer in 1..1024'),
+    drainSec: num(args, 'drain', 10, (n) => nonNegative(n) && n <= 3600, 'seconds in [0, 3600]'),
+    sampleIntervalMs: num(args, 'sample-interval', 1000, intIn(100, 60_000), 'ms in 100..60000'),
+    progressEverySec: num(args, 'progress-every', 5, positive, 'seconds > 0'),
+    ingestOnly,
+    poolEvents: num(args, 'pool', 200_000, intIn(1000, 5_000_000), 'an integer in 1000..5000000'),
+    config: args.config,
+    outDir: args.out,
+  };
+  if (ingestOnly && (args.rate !== undefined || args.speedup !== undefined)) {
+    throw new LoadtestOptionError('ingest-only', 'sends as fast as ingest answers: it takes no --rate or --speedup');
+  }
+  if (ingestOnly && o.predictRatePerSec > 0) throw new LoadtestOptionError('predict-rate', 'needs an inference node: not with --ingest-only');
+  return o;
+}
+
+/** The settings as reported (the JSON line and report.json). */
+export function settingsOf(o: LoadtestOptions, model: string, eventShards: number): Record<string, unknown> {
+  return {
+    mode: o.ingestOnly ? 'ingest-only' : 'full', data: o.data, model,
+    ratePerSec: o.ingestOnly || o.speedup ? null : o.ratePerSec, speedup: o.speedup ?? null,
+    durationSec: o.durationSec, maxEvents: o.maxEvents ?? null, predictRatePerSec: o.predictRatePerSec,
+    psShards: o.ingestOnly ? 0 : o.psShards, workers: o.ingestOnly ? 0 : o.workers, eventShards,
+    batchEvents: o.batchEvents, concurrency: o.concurrency,
+  };
+}

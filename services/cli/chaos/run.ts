@@ -1,0 +1,139 @@
+// The fault harness behind `flywheel chaos`: a whole Flywheel on private NATS and Redis, a
+// stream of synthetic events with a planted rule published to JetStream at a steady pace, one
+// fault injected part-way, then the checks: every published event acked (an ack means the PS
+// persisted an update containing it), the number lost, the recovery time, the final versions.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  JetStreamEventLog, NatsTransport, ReportAggregator, connectNats, decode, encode, eventShardOf, loadConfig, mulberry32,
+  subjects, waitFor, type FlywheelConfig, type FlywheelEvent, type WorkerReport,
+} from '../../../shared/index.ts';
+import { assignPorts } from '../local-cluster.ts';
+import { ProcessGroup } from '../processes.ts';
+import { PrivateServer } from './servers.ts';
+import { SCENARIOS, type ChaosContext } from './scenarios.ts';
+
+export interface ChaosOptions {
+  events?: number;
+  /** Fraction of the stream published before the fault. Default 0.4. */
+  faultAt?: number;
+  log?: (line: string) => void;
+}
+
+export interface ChaosResult {
+  scenario: string;
+  eventsPublished: number;
+  eventsTrainedAtLeastOnce: number;
+  eventsLost: number;
+  eventsAckedIncludingRetrains: number;
+  recoveryMs: number | null;
+  finalVersions: number[];
+  aucLastWindow: number;
+  details: Record<string, unknown>;
+  durationMs: number;
+}
+
+export async function runChaos(scenario: string, o: ChaosOptions = {}): Promise<ChaosResult> {
+  const inject = SCENARIOS[scenario];
+  if (!inject) throw new Error(`unknown scenario "${scenario}": one of ${Object.keys(SCENARIOS).join(', ')}`);
+  const say = o.log ?? (() => undefined);
+  const N = o.events ?? 40_000;
+  const t0 = Date.now();
+  const nats = await PrivateServer.nats();
+  const redis = await PrivateServer.redis();
+  await nats.start();
+  await redis.start();
+  const dir = mkdtempSync(join(tmpdir(), `fw-chaos-${scenario}-`));
+  const cfg: FlywheelConfig = await assignPorts(loadConfig({
+    env: {},
+    overrides: {
+      model: `chaos_${scenario.replace(/-/g, '_')}`, natsUrl: nats.url, redisUrl: redis.url, psShards: 2, workers: 2, eventShards: 4,
+      labels: { kind: 'types', positive: ['buy'] },
+      ctr: { fields: ['user', 'item'], buckets: 1 << 14, hidden: [8], embDim: 4, embLrScale: 20, biasLrScale: 20 },
+      ps: { learningRate: 0.03, publishIntervalMs: 100 },
+      worker: { batchSize: 128, metricsIntervalMs: 200, leaseTtlMs: 4000, ackWaitMs: 8000, evalBucketMs: 1000, pushTimeoutMs: 2000 },
+    },
+  }));
+  const cfgFile = join(dir, 'flywheel.json');
+  writeFileSync(cfgFile, JSON.stringify(cfg, null, 2));
+  const group = new ProcessGroup(dir);
+  const nc = await connectNats(cfg.natsUrl, 'chaos-harness');
+  const transport = new NatsTransport(nc);
+  const log = new JetStreamEventLog(nc, { model: cfg.model, eventShards: cfg.eventShards, ackWaitMs: cfg.worker.ackWaitMs });
+  try {
+    await log.ensure();
+    const agg = new ReportAggregator(cfg.worker.evalBucketMs);
+    const trainedAt: [number, number][] = [];
+    transport.subscribe(subjects.metrics(cfg.model), (m) => {
+      agg.add(decode(m.data) as WorkerReport);
+      trainedAt.push([Date.now(), agg.total('eventsTrained')]);
+    });
+    const ctx: ChaosContext = { cfg, cfgFile, group, nats, redis, say, details: {} };
+    for (let k = 0; k < cfg.psShards; k++) group.start(`ps-${k}`, 'ps', ['--config', cfgFile, '--shard', String(k)]);
+    for (let i = 0; i < cfg.workers; i++) group.start(`worker-${i}`, 'worker', ['--config', cfgFile, '--index', String(i)]);
+    group.start('inference', 'inference', ['--config', cfgFile]);
+    const died = group.watch();
+    died.catch(() => undefined);
+    await Promise.race([waitFor(async () => (await fetch(`http://127.0.0.1:${cfg.inference.port}/healthz`).catch(() => undefined))?.ok === true, 90_000, 'inference up', 100), died]);
+    say(`${scenario}: services up; publishing ${N} events`);
+
+    // The planted truth: item ids divisible by 3 are bought.
+    const rand = mulberry32(77);
+    let published = 0;
+    let ts = Date.UTC(2024, 0, 1);
+    let faultAtMs = 0;
+    let faultDoneMs = 0;
+    const faultIndex = Math.floor(N * (o.faultAt ?? 0.4));
+    while (published < N) {
+      const byShard: FlywheelEvent[][] = Array.from({ length: cfg.eventShards }, () => []);
+      for (let j = 0; j < 200 && published + j < N; j++) {
+        const ev: FlywheelEvent = { userId: `u${Math.floor(rand() * 2000)}`, itemId: `i${Math.floor(rand() * 2000)}`, type: 'view', ts: ts++ };
+        if (Number(ev.itemId.slice(1)) % 3 === 0) ev.type = 'buy';
+        byShard[eventShardOf(ev.userId, cfg.eventShards)].push(ev);
+      }
+      const n = byShard.reduce((a, b) => a + b.length, 0);
+      // Publishing retries until JetStream answers (it may be the thing being restarted).
+      await Promise.all(byShard.map(async (events, s) => {
+        if (!events.length) return;
+        const data = encode({ acceptedAtMs: Date.now(), events });
+        const id = `${cfg.model}-${published}-${s}`;
+        await waitFor(() => log.publish(s, data, id).then(() => true, () => false), 120_000, 'a JetStream publish', 200);
+      }));
+      published += n;
+      if (!faultAtMs && published >= faultIndex) {
+        faultAtMs = Date.now();
+        say(`${scenario}: injecting the fault after ${published} events`);
+        await inject(ctx);
+        faultDoneMs = Date.now();
+        say(`${scenario}: fault injected (${faultDoneMs - faultAtMs} ms)`);
+      }
+      await new Promise((r) => setTimeout(r, 15));
+    }
+    say(`${scenario}: all ${published} published; waiting until every message is acked`);
+    const backlog = async () => (await Promise.all(Array.from({ length: cfg.eventShards }, (_, s) => log.backlog(s).catch(() => ({ pending: 1, ackPending: 1 })))))
+      .reduce((a, b) => a + b.pending + b.ackPending, 0);
+    await Promise.race([waitFor(async () => (await backlog()) === 0, 240_000, 'every message acked', 250), died]);
+    const trainedAtFault = trainedAt.filter(([t]) => t <= faultDoneMs).pop()?.[1] ?? 0;
+    const resumed = trainedAt.find(([t, n]) => t > faultDoneMs && n > trainedAtFault);
+    const model = await (await fetch(`http://127.0.0.1:${cfg.inference.port}/v1/model`)).json() as { versions: number[] };
+    const w = agg.windows(10);
+    return {
+      scenario,
+      eventsPublished: published,
+      eventsTrainedAtLeastOnce: published - (await backlog()),
+      eventsLost: await backlog(),
+      eventsAckedIncludingRetrains: agg.total('eventsTrained'),
+      recoveryMs: resumed ? resumed[0] - faultAtMs : null,
+      finalVersions: model.versions,
+      aucLastWindow: Math.round(w[w.length - 1].auc * 1000) / 1000,
+      details: ctx.details,
+      durationMs: Date.now() - t0,
+    };
+  } finally {
+    await group.stop();
+    await transport.close().catch(() => undefined);
+    await nats.stop();
+    await redis.stop();
+  }
+}

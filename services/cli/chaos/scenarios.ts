@@ -1,0 +1,123 @@
+// The faults `flywheel chaos` injects. Each gets the running system and records what it saw
+// (takeover times, snapshots rewritten, staleness reported) in ctx.details.
+import { connectRedis, waitFor, type FlywheelConfig } from '../../../shared/index.ts';
+import type { ProcessGroup } from '../processes.ts';
+import type { PrivateServer } from './servers.ts';
+
+export interface ChaosContext {
+  cfg: FlywheelConfig;
+  cfgFile: string;
+  group: ProcessGroup;
+  nats: PrivateServer;
+  redis: PrivateServer;
+  say: (line: string) => void;
+  details: Record<string, unknown>;
+}
+
+type Inject = (ctx: ChaosContext) => Promise<void>;
+
+async function leaseHolders(ctx: ChaosContext): Promise<(string | null)[]> {
+  const r = connectRedis(ctx.cfg.redisUrl);
+  try {
+    return await Promise.all(Array.from({ length: ctx.cfg.eventShards }, (_, s) => r.get(`fw:{${ctx.cfg.model}}:lease:${s}`)));
+  } finally {
+    r.disconnect();
+  }
+}
+
+async function inferenceModel(ctx: ChaosContext): Promise<Record<string, unknown>> {
+  return (await fetch(`http://127.0.0.1:${ctx.cfg.inference.port}/v1/model`)).json() as Promise<Record<string, unknown>>;
+}
+
+async function healthy(url: string): Promise<boolean> {
+  return (await fetch(url).catch(() => undefined))?.ok === true;
+}
+
+export const SCENARIOS: Record<string, Inject> = {
+  /** kill -9 a PS shard and restart it: it resumes from its Redis snapshot. */
+  'ps-kill': async (ctx) => {
+    await ctx.group.kill('ps-1');
+    ctx.group.restart('ps-1');
+    const t = Date.now();
+    await waitFor(() => healthy(`http://127.0.0.1:${ctx.cfg.psMetricsBasePort + 1}/healthz`), 60_000, 'ps-1 back', 100);
+    ctx.details.psRestartMs = Date.now() - t;
+  },
+
+  /** kill -9 a worker: leases hand its shards to the other; a new worker then takes its share. */
+  'worker-kill': async (ctx) => {
+    const dead = (await fetch(`http://127.0.0.1:${ctx.cfg.workerMetricsBasePort + 1}/metrics`).then((r) => r.text()).catch(() => ''));
+    void dead;
+    const before = await leaseHolders(ctx);
+    await ctx.group.kill('worker-1');
+    const t = Date.now();
+    const survivors = new Set(before.filter((h): h is string => !!h));
+    await waitFor(async () => {
+      const h = await leaseHolders(ctx);
+      const holders = new Set(h);
+      return h.every((x) => x !== null) && holders.size === 1;
+    }, 60_000, 'every shard held by the surviving worker', 100);
+    ctx.details.takeoverMs = Date.now() - t;
+    ctx.details.holdersBefore = before;
+    ctx.details.holdersAfterKill = await leaseHolders(ctx);
+    void survivors;
+    ctx.group.restart('worker-1');
+    const t2 = Date.now();
+    await waitFor(async () => new Set((await leaseHolders(ctx)).filter(Boolean)).size === 2, 90_000, 'shards rebalanced onto the new worker', 100);
+    ctx.details.rebalanceMs = Date.now() - t2;
+    ctx.details.holdersAfterRebalance = await leaseHolders(ctx);
+  },
+
+  /** Restart Redis empty: the shards notice and write full snapshots; training goes on. */
+  'redis-restart': async (ctx) => {
+    await ctx.redis.kill();
+    await ctx.redis.start();
+    const t = Date.now();
+    const r = connectRedis(ctx.cfg.redisUrl);
+    try {
+      await waitFor(async () => {
+        const metas = await Promise.all(Array.from({ length: ctx.cfg.psShards }, (_, k) => r.exists(`fw:{${ctx.cfg.model}:${k}}:meta`)));
+        return metas.every((x) => x === 1);
+      }, 60_000, 'every shard\'s snapshot rewritten', 100);
+    } finally {
+      r.disconnect();
+    }
+    ctx.details.snapshotsRewrittenMs = Date.now() - t;
+  },
+
+  /** Restart NATS (JetStream keeps its store): every service reconnects and carries on. */
+  'nats-restart': async (ctx) => {
+    await ctx.nats.kill();
+    await ctx.nats.start();
+    const t = Date.now();
+    await waitFor(async () => {
+      const m = await inferenceModel(ctx).catch(() => undefined);
+      return !!m;
+    }, 60_000, 'inference answering after the NATS restart', 100);
+    ctx.details.natsBackMs = Date.now() - t;
+  },
+
+  /** Kill the inference node, start a new one (snapshot + catch up); then stop a PS shard for a
+   *  while and check inference keeps serving and reports how quiet that shard is. */
+  'inference-restart': async (ctx) => {
+    await ctx.group.kill('inference');
+    ctx.group.restart('inference');
+    const t = Date.now();
+    await waitFor(() => healthy(`http://127.0.0.1:${ctx.cfg.inference.port}/healthz`), 60_000, 'new inference node', 100);
+    ctx.details.inferenceRestartMs = Date.now() - t;
+    ctx.details.versionsAfterRestart = (await inferenceModel(ctx)).versions;
+    await ctx.group.kill('ps-0');
+    const down = Date.now();
+    await waitFor(async () => {
+      const m = await inferenceModel(ctx);
+      return ((m.shardQuietMs as (number | null)[])[0] ?? 0) > 1500;
+    }, 30_000, 'inference to report shard 0 quiet', 100);
+    const predict = await fetch(`http://127.0.0.1:${ctx.cfg.inference.port}/v1/predict`, {
+      method: 'POST', body: JSON.stringify({ events: [{ userId: 'u1', itemId: 'i3' }] }),
+    });
+    const m = await inferenceModel(ctx);
+    ctx.details.whileShardDown = { predictStatus: predict.status, shardQuietMs: m.shardQuietMs, versions: m.versions, freshnessMs: m.freshnessMs };
+    ctx.group.restart('ps-0');
+    await waitFor(() => healthy(`http://127.0.0.1:${ctx.cfg.psMetricsBasePort}/healthz`), 60_000, 'ps-0 back', 100);
+    ctx.details.shardDownMs = Date.now() - down;
+  },
+};

@@ -1,0 +1,189 @@
+// `flywheel loadtest`: starts a local cluster under a model of its own, replays real traffic
+// through ingest at a fixed rate (or a speedup of its timestamps) while sending open-loop
+// inference requests, samples the system from the outside once a second, and writes
+// reports/loadtest-<timestamp>/report.{json,html}. The last line of stdout is the summary as
+// one JSON object; progress goes to stderr. --ingest-only measures ingest's ceiling alone.
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import {
+  JetStreamEventLog, ReportAggregator, connectNats, loadConfig, waitFor, type FlywheelConfig,
+} from '../../shared/index.ts';
+import { IngestCeiling } from '../../loadtest/ingest-ceiling.ts';
+import { LoadtestOptionError, parseLoadtestOptions, settingsOf, type LoadtestOptions } from '../../loadtest/options.ts';
+import { PredictLoad } from '../../loadtest/predict-load.ts';
+import { replay } from '../../loadtest/replay.ts';
+import { writeReport } from '../../loadtest/report.ts';
+import { Sampler, progressLine } from '../../loadtest/sampler.ts';
+import { DATASET_MODEL, loadEvents, loopedEvents } from '../../loadtest/sources.ts';
+import { summarize, type RunCounts } from '../../loadtest/summary.ts';
+import { ensureServices } from './infra-check.ts';
+import { assignPorts, resetModel, startLocalCluster } from './local-cluster.ts';
+import { ProcessGroup, REPO_ROOT } from './processes.ts';
+
+const say = (line: string) => process.stderr.write(`${line}\n`);
+type NatsConnection = Awaited<ReturnType<typeof connectNats>>;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Stop steps run once each, in reverse order of start, every one even if another fails. */
+class Teardown {
+  private readonly steps: [string, () => Promise<unknown>][] = [];
+  private done?: Promise<void>;
+  add(what: string, step: () => Promise<unknown>): void {
+    this.steps.push([what, step]);
+  }
+  run(): Promise<void> {
+    this.done ??= (async () => {
+      for (const [what, step] of this.steps.reverse()) {
+        await step().catch((err) => say(`stopping ${what} failed: ${(err as Error).message}`));
+      }
+    })();
+    return this.done;
+  }
+}
+
+export async function run(args: Record<string, string>): Promise<number> {
+  let o: LoadtestOptions;
+  try {
+    o = parseLoadtestOptions(args);
+  } catch (err) {
+    if (err instanceof LoadtestOptionError) { say(err.message); return 2; }
+    throw err;
+  }
+  const cfg = loadConfig({
+    file: o.config,
+    overrides: { model: `loadtest_${randomBytes(3).toString('hex')}`, psShards: o.psShards, workers: o.workers, ...DATASET_MODEL[o.data] },
+  });
+  if (!(await ensureServices(cfg.natsUrl, cfg.redisUrl, say))) {
+    say('loadtest needs NATS (with JetStream) and Redis; they cannot be had on this machine');
+    return 1;
+  }
+  const startedAt = new Date().toISOString();
+  const dir = o.outDir ?? join(REPO_ROOT, 'reports', `loadtest-${startedAt.replace(/[:.]/g, '-')}`);
+  const teardown = new Teardown();
+  // First SIGINT: end the load and still write the report. Second: stop everything now.
+  let interrupted = false;
+  const onSigint = () => {
+    if (interrupted) { say('second SIGINT: stopping at once'); void teardown.run().finally(() => process.exit(130)); return; }
+    interrupted = true;
+    say('SIGINT: ending the load; the report is still written (SIGINT again to stop at once)');
+  };
+  process.on('SIGINT', onSigint);
+  teardown.add('the SIGINT handler', async () => { process.off('SIGINT', onSigint); });
+
+  try {
+    await resetModel(cfg);
+    teardown.add('model cleanup', () => resetModel(cfg));
+    const nc = await connectNats(cfg.natsUrl, 'flywheel-loadtest');
+    teardown.add('NATS connection', () => nc.close());
+    const { summary, notes, points } = o.ingestOnly
+      ? await ingestOnly(o, cfg, nc, dir, teardown, () => interrupted)
+      : await fullSystem(o, cfg, nc, dir, teardown, () => interrupted);
+    await teardown.run();
+    const full = { startedAt, ...summary, interrupted, reportDir: dir };
+    const files = writeReport(dir, full, points, notes);
+    say(`report: ${files.html}`);
+    process.stdout.write(`${JSON.stringify(full)}\n`);
+    return interrupted ? 130 : 0;
+  } finally {
+    await teardown.run();
+  }
+}
+
+/** Ingest, 2 PS shards, 2 workers, inference (by default), the replay and the predict load. */
+async function fullSystem(o: LoadtestOptions, cfg: FlywheelConfig, nc: NatsConnection, dir: string, teardown: Teardown, interrupted: () => boolean) {
+  say(`loadtest: ${o.data} ${o.speedup ? `at ${o.speedup}x its own pace` : `at ${o.ratePerSec} events/s`}, ${o.predictRatePerSec} predicts/s, `
+    + `${cfg.psShards} PS shards, ${cfg.workers} workers, model ${cfg.model}; logs and report in ${dir}`);
+  const cluster = await startLocalCluster(cfg, { embedded: false, logDir: dir });
+  teardown.add('the cluster', () => cluster.stop());
+  const agg = new ReportAggregator(cfg.worker.evalBucketMs);
+  cluster.onReport((r) => agg.add(r));
+  const trained = () => agg.total('eventsTrained');
+  const predict = new PredictLoad({ inferenceUrl: cluster.inferenceUrl, ratePerSec: o.predictRatePerSec });
+  teardown.add('the predict load', () => predict.stop());
+  const ingestErrors: Record<string, number> = {};
+  let accepted = 0;
+  const sampler = new Sampler({
+    ingestUrl: cluster.ingestUrl, inferenceUrl: cluster.inferenceUrl,
+    workerMetricsUrls: Array.from({ length: cluster.cfg.workers }, (_, i) => `http://127.0.0.1:${cluster.cfg.workerMetricsBasePort + i}/metrics`),
+    eventLog: new JetStreamEventLog(nc, { model: cfg.model, eventShards: cfg.eventShards }), eventShards: cfg.eventShards,
+    acceptedClient: () => accepted, trained, predict,
+  }, () => Object.values(ingestErrors).reduce((a, b) => a + b, 0) + Object.values(predict.errors).reduce((a, b) => a + b, 0));
+  teardown.add('the sampler', () => sampler.stop());
+  const everyN = Math.max(1, Math.round((o.progressEverySec * 1000) / o.sampleIntervalMs));
+  sampler.start(o.sampleIntervalMs, (p) => { if (sampler.points.length % everyN === 0) say(progressLine(p)); });
+
+  const t0 = performance.now();
+  const deadline = t0 + o.durationSec * 1000;
+  const source = loopedEvents(o.data, { maxEvents: o.maxEvents, stop: () => interrupted() || performance.now() >= deadline });
+  let predictStarted = false;
+  const result = await Promise.race([replay(source, {
+    ingestUrl: cluster.ingestUrl, batchEvents: o.batchEvents, concurrency: o.concurrency,
+    ratePerSec: o.speedup ? undefined : o.ratePerSec, speedup: o.speedup, requestTimeoutMs: 10_000,
+    onRequestError: (kind) => { ingestErrors[kind] = (ingestErrors[kind] ?? 0) + 1; },
+    // Predicts start with the first pairs, so none fails for want of a real (user, item).
+    onBatch: (b) => { predict.observe(b); if (!predictStarted) { predictStarted = true; predict.start(); } },
+    onProgress: (n) => { accepted = n; },
+  }), cluster.failed]);
+  const loadSeconds = (performance.now() - t0) / 1000;
+  const trainedAtLoadEnd = trained();
+  await predict.stop();
+  say(`load done: ${result.sent} events accepted in ${loadSeconds.toFixed(1)} s; draining up to ${o.drainSec} s`);
+  await waitFor(() => interrupted() || trained() >= result.sent, o.drainSec * 1000, 'training to catch up', 100).catch(() => undefined);
+  await sampler.stop();
+  await sampler.tick();
+  const finalModel = await fetch(`${cluster.inferenceUrl}/v1/model`).then((r) => r.json() as Promise<Record<string, unknown>>).catch(() => undefined);
+  const counts: RunCounts = { loadSeconds, eventsAccepted: result.sent, trainedAtLoadEnd, trainedAtEnd: trained(), ingestErrors, finalModel,
+    versionsSpanSec: (performance.now() - t0) / 1000 };
+  const summary = summarize(settingsOf(o, cfg.model, cfg.eventShards), sampler.points, counts, sampler.pushRtt, sampler.freshness, predict, sampler.inferenceServer, sampler.ingestPublish);
+  const notes = [
+    `${o.data} replayed ${o.speedup ? `at ${o.speedup}x` : `at ${o.ratePerSec} events/s`} for ${loadSeconds.toFixed(1)} s; ${cfg.psShards} PS shards, ${cfg.workers} workers, 1 inference node, ingest; service logs beside this report.`,
+    'Inference latency runs from each request\'s intended send time (open loop), so stalls are counted.',
+    'freshnessP50Ms/P99Ms: the inference node\'s figures over its recent pushes at the end; freshnessHist*: its histogram over the whole run (bucket-interpolated).',
+    `Backlog is in JetStream messages of up to ${cfg.ingest.maxEventsPerMessage} events; backlogEvents* counts events accepted and not yet trained.`,
+  ];
+  return { summary, notes, points: sampler.points };
+}
+
+/** Ingest alone (its stream and consumers exist, nothing consumes), pushed as hard as it goes. */
+async function ingestOnly(o: LoadtestOptions, cfg0: FlywheelConfig, nc: NatsConnection, dir: string, teardown: Teardown, interrupted: () => boolean) {
+  const cfg = await assignPorts(cfg0);
+  const { mkdirSync, writeFileSync } = await import('node:fs');
+  mkdirSync(dir, { recursive: true });
+  const cfgFile = join(dir, 'flywheel.json');
+  writeFileSync(cfgFile, JSON.stringify(cfg, null, 2));
+  say(`loadtest --ingest-only: loading ${o.poolEvents} ${o.data} events; ${o.concurrency} POSTs of ${o.batchEvents} events in flight for ${o.durationSec} s`);
+  const events = await loadEvents(o.data, o.poolEvents);
+  const group = new ProcessGroup(dir);
+  teardown.add('ingest', () => group.stop());
+  group.start('ingest', 'ingest', ['--config', cfgFile]);
+  const ingestUrl = `http://127.0.0.1:${cfg.ingest.port}`;
+  await waitFor(async () => (await fetch(`${ingestUrl}/healthz`).catch(() => undefined))?.ok === true, 60_000, 'ingest to answer', 100);
+  const load = new IngestCeiling({
+    ingestUrl, events, batchEvents: o.batchEvents, concurrency: o.concurrency, durationMs: o.durationSec * 1000,
+    maxEvents: o.maxEvents, requestTimeoutMs: 10_000, stop: interrupted,
+  });
+  const sampler = new Sampler({
+    ingestUrl, workerMetricsUrls: [], eventShards: cfg.eventShards,
+    eventLog: new JetStreamEventLog(nc, { model: cfg.model, eventShards: cfg.eventShards }),
+    acceptedClient: () => load.accepted, trained: () => 0,
+  }, () => Object.values(load.errors).reduce((a, b) => a + b, 0));
+  teardown.add('the sampler', () => sampler.stop());
+  const everyN = Math.max(1, Math.round((o.progressEverySec * 1000) / o.sampleIntervalMs));
+  sampler.start(o.sampleIntervalMs, (p) => { if (sampler.points.length % everyN === 0) say(progressLine(p)); });
+  const { elapsedMs } = await load.run();
+  await sampler.stop();
+  // The counter is read once more after the last answer, for the cross-check.
+  await sleep(200);
+  await sampler.tick();
+  const counts: RunCounts = { loadSeconds: elapsedMs / 1000, eventsAccepted: load.accepted, trainedAtLoadEnd: 0, trainedAtEnd: 0, ingestErrors: load.errors };
+  const summary = summarize(settingsOf(o, cfg.model, cfg.eventShards), sampler.points, counts, new Map(), new Map(), undefined, new Map(), sampler.ingestPublish);
+  const lat = [...load.latenciesMs].sort((a, b) => a - b);
+  const q = (p: number) => (lat.length ? Math.round(lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] * 10) / 10 : null);
+  Object.assign(summary, { ingestRequests: load.requests, ingestRequestP50Ms: q(0.5), ingestRequestP99Ms: q(0.99) });
+  const notes = [
+    `Ingest alone: ${o.concurrency} POSTs of ${o.batchEvents} ${o.data} events in flight (bodies serialized before the run), ${(elapsedMs / 1000).toFixed(1)} s, unique Idempotency-Key per request.`,
+    `Events accepted are published to JetStream (file storage) in messages of up to ${cfg.ingest.maxEventsPerMessage} events; no worker consumes them.`,
+    'The load generator shares the machine with ingest and nats-server: the ceiling is of the three together.',
+  ];
+  return { summary, notes, points: sampler.points };
+}

@@ -1,0 +1,30 @@
+// Fault scenarios on real processes over private NATS and Redis servers: each injects one
+// fault while a stream is replayed and checks that nothing acknowledged is lost.
+import t from 'tap';
+import { runChaos } from '../../services/cli/chaos/run.ts';
+import { SCENARIOS } from '../../services/cli/chaos/scenarios.ts';
+
+const EVENTS = Number(process.env.FLYWHEEL_CHAOS_EVENTS ?? 20_000);
+
+for (const scenario of Object.keys(SCENARIOS)) {
+  t.test(scenario, async (t) => {
+    const r = await runChaos(scenario, { events: EVENTS });
+    t.comment(JSON.stringify(r));
+    t.equal(r.eventsPublished, EVENTS, 'every event published');
+    t.equal(r.eventsLost, 0, 'no event lost: every message acked after its update was persisted');
+    t.equal(r.eventsTrainedAtLeastOnce, EVENTS, 'every event trained at least once');
+    // A killed worker's last acks may miss its last report, so this count is only a cross-check there.
+    if (scenario !== 'worker-kill') t.ok(r.eventsAckedIncludingRetrains >= EVENTS, `acked events incl. retrains: ${r.eventsAckedIncludingRetrains}`);
+    t.ok(r.recoveryMs !== null, `training resumed ${r.recoveryMs} ms after the fault`);
+    t.ok(r.aucLastWindow > 0.9, `still learning the planted rule (last-window AUC ${r.aucLastWindow})`);
+    if (scenario === 'worker-kill') {
+      t.ok((r.details.takeoverMs as number) < 30_000, `shards taken over in ${r.details.takeoverMs} ms (lease TTL 4 s)`);
+      t.equal(new Set((r.details.holdersAfterRebalance as (string | null)[]).filter(Boolean)).size, 2, 'a new worker got its share');
+    }
+    if (scenario === 'inference-restart') {
+      const w = r.details.whileShardDown as { predictStatus: number; shardQuietMs: (number | null)[] };
+      t.equal(w.predictStatus, 200, 'inference serves while a shard is down');
+      t.ok((w.shardQuietMs[0] ?? 0) > 1500, `and says how quiet that shard is (${w.shardQuietMs[0]} ms)`);
+    }
+  });
+}

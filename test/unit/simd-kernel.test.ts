@@ -1,0 +1,107 @@
+// The WebAssembly SIMD kernels against the scalar loop. The exact kernels compute in f64 lanes
+// in the scalar loop's order, so they must match it bit for bit (no tolerance): JavaScript
+// evaluates `mu * slot[i] + scale * g[i]` in double and rounds to f32 only on store, and so do
+// they. The f32 kernels (used only by the benchmark) round every step to f32: each step's
+// error is half an ulp of its operands, so the bound is a few ulp of the largest operand
+// (|values| <= 3 here, and mu*v + g can cancel, so the bound is absolute, not relative to the result).
+import t from 'tap';
+import { applyUpdate, applyUpdateScalar, SIMD_MIN_FLOATS, type UpdateParams } from '../../shared/optimizer.ts';
+import { applyUpdateSimd, CHUNK_FLOATS, ResidentDense, simdAvailable } from '../../shared/kernels/momentum-simd.ts';
+
+const RULES: UpdateParams['rule'][] = ['momentum', 'nesterov', 'adagrad'];
+
+function rand(seed: number): () => number {
+  let x = seed;
+  return () => {
+    x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
+    return (x >>> 0) / 4294967296;
+  };
+}
+
+function fill(n: number, seed: number, positive = false): Float32Array {
+  const r = rand(seed);
+  return Float32Array.from({ length: n }, () => (positive ? r() : r() * 2 - 1) * 3);
+}
+
+/** Indices where a and b differ bitwise (NaN = NaN counts as equal). */
+function diffs(a: Float32Array, b: Float32Array): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) out.push(i);
+  return out;
+}
+
+t.test('WebAssembly SIMD is available in this Node', async (t) => {
+  t.ok(simdAvailable());
+});
+
+// Lengths around the 8-float step, the chunk size, and offsets not multiples of 4.
+const CASES = [
+  { n: 1, wOff: 0, gOff: 0 }, { n: 3, wOff: 1, gOff: 2 }, { n: 7, wOff: 5, gOff: 0 },
+  { n: 8, wOff: 0, gOff: 3 }, { n: 13, wOff: 3, gOff: 1 }, { n: 257, wOff: 7, gOff: 9 },
+  { n: CHUNK_FLOATS - 1, wOff: 2, gOff: 1 }, { n: CHUNK_FLOATS + 5, wOff: 1, gOff: 3 },
+  { n: 2 * CHUNK_FLOATS + 3, wOff: 0, gOff: 6 },
+];
+
+for (const rule of RULES) {
+  t.test(`${rule}: exact kernel equals the scalar loop bit for bit`, async (t) => {
+    const p: UpdateParams = { rule, lr: 0.037, mu: 0.9, eps: 1e-8 };
+    for (const c of CASES) {
+      const len = c.wOff + c.n + 4;
+      const w0 = fill(len, 1 + c.n), s0 = fill(len, 2 + c.n, rule === 'adagrad'), g = fill(c.gOff + c.n + 2, 3 + c.n);
+      const [w1, s1, w2, s2] = [w0.slice(), s0.slice(), w0.slice(), s0.slice()];
+      // Three steps, with a staleness-like scale, so the slot carries state between them.
+      for (const scale of [1, 0.5, 0.3]) {
+        applyUpdateScalar(p, w1, s1, c.wOff, g, c.gOff, c.n, scale);
+        t.ok(applyUpdateSimd(p, w2, s2, c.wOff, g, c.gOff, c.n, scale));
+      }
+      t.same(diffs(w1, w2), [], `weights, n=${c.n} wOff=${c.wOff} gOff=${c.gOff}`);
+      t.same(diffs(s1, s2), [], `slot, n=${c.n} wOff=${c.wOff} gOff=${c.gOff}`);
+      // Floats outside [wOff, wOff+n) are untouched.
+      t.equal(w2[c.wOff + c.n], w0[c.wOff + c.n]);
+      if (c.wOff > 0) t.equal(w2[c.wOff - 1], w0[c.wOff - 1]);
+    }
+  });
+
+  t.test(`${rule}: f32 kernel within a few ulp of the scalar loop`, async (t) => {
+    const p: UpdateParams = { rule, lr: 0.037, mu: 0.9, eps: 1e-8 };
+    const n = 1001;
+    const w1 = fill(n, 5), s1 = fill(n, 6, rule === 'adagrad'), g = fill(n, 7);
+    const w2 = w1.slice(), s2 = s1.slice();
+    applyUpdateScalar(p, w1, s1, 0, g, 0, n, 1);
+    applyUpdateSimd(p, w2, s2, 0, g, 0, n, 1, false);
+    let worst = 0;
+    for (let i = 0; i < n; i++) worst = Math.max(worst, Math.abs(w1[i] - w2[i]), Math.abs(s1[i] - s2[i]));
+    // 4 ulp of the largest operand (~6 for g + 0.9*v, i.e. ulp 2^-21 = 4.8e-7): 1.9e-6.
+    t.ok(worst <= 4 * 2 ** -21, `worst absolute difference ${worst.toExponential(2)}`);
+  });
+}
+
+t.test('resident dense tensors give the same bits as the scalar loop', async (t) => {
+  const n = 1003;
+  const p: UpdateParams = { rule: 'nesterov', lr: 0.01, mu: 0.9, eps: 1e-8 };
+  const r = new ResidentDense(n);
+  const w = fill(n, 11), g = fill(n, 12);
+  r.weights.set(w);
+  const s = new Float32Array(n);
+  for (let k = 0; k < 3; k++) {
+    applyUpdateScalar(p, w, s, 0, g, 0, n, 1);
+    r.apply(p, g, 1);
+  }
+  t.same(diffs(w, r.weights), []);
+  t.same(diffs(s, r.slot), []);
+});
+
+t.test('applyUpdate takes the SIMD path from SIMD_MIN_FLOATS on, with the same results', async (t) => {
+  const n = SIMD_MIN_FLOATS + 3;
+  const p: UpdateParams = { rule: 'momentum', lr: 0.1, mu: 0.9, eps: 1e-8 };
+  const w1 = fill(n, 21), s1 = new Float32Array(n), g = fill(n, 22);
+  const w2 = w1.slice(), s2 = s1.slice();
+  applyUpdate(p, w1, s1, 0, g, 0, n, 1);
+  applyUpdateScalar(p, w2, s2, 0, g, 0, n, 1);
+  t.same(diffs(w1, w2), []);
+  // Worked by hand for one float: v = 0.9*0 + g; w -= 0.1*v.
+  const w = new Float32Array(n).fill(1), v = new Float32Array(n), gg = new Float32Array(n).fill(0.5);
+  applyUpdate(p, w, v, 0, gg, 0, n, 1);
+  t.equal(v[n - 1], 0.5);
+  t.equal(w[n - 1], Math.fround(1 - 0.1 * 0.5)); // 0.95 rounded to f32
+});
