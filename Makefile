@@ -16,12 +16,13 @@ LOADTEST     ?= loadtest/run.ts
 NPM_STAMP := node_modules/.package-lock.json
 TAP_STAMP := node_modules/.flywheel-tap-build
 
-.PHONY: help install tap-build services test typecheck demo bench loadtest lint check-deps clean distclean
+.PHONY: help install tap-build services test chaos typecheck demo bench loadtest lint check-deps clean distclean
 
 help:
 	@echo "make install    npm ci (when node_modules is missing or older than package-lock.json) + tap build"
 	@echo "make services   start NATS (JetStream) and Redis on loopback when they are not running"
 	@echo "make test       typecheck, then the tap suite (test/**/*.test.ts); needs NATS + Redis"
+	@echo "make chaos      the fault scenarios only (test/chaos)"
 	@echo "make typecheck  tsc --noEmit"
 	@echo "make lint       typecheck + dependency rule (shared/ never imports services/)"
 	@echo "make demo       end-to-end demo: make demo ARGS='...'"
@@ -53,6 +54,11 @@ test:
 
 demo:
 	@bash scripts/demo.sh $(ARGS)
+
+# The fault scenarios alone (they are part of `make test` too): kill -9 a PS shard or a worker,
+# restart Redis, NATS, an inference node; each on private servers, each checks 0 events lost.
+chaos:
+	@bash scripts/test.sh test/chaos
 
 bench: install services
 	node --import tsx bench/run.ts $(ARGS)

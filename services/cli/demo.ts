@@ -41,6 +41,8 @@ export async function runDemo(o: DemoOptions = {}): Promise<Record<string, unkno
     embedded = true;
   }
   if (!embedded) await resetModel(cfg);
+  // In the embedded mode every service logs into this terminal: keep it to warnings.
+  if (embedded) process.env.FLYWHEEL_LOG_LEVEL ??= 'warn';
   const logDir = join(REPO_ROOT, 'reports', `demo-${new Date().toISOString().replace(/[:.]/g, '-')}`);
   say(`Flywheel demo: ${cfg.psShards} PS shards, ${cfg.workers} workers, 1 inference node, ingest${embedded ? ' (embedded mode)' : ' as separate processes over NATS + Redis'}`);
   say(`data: UCI Online Retail (Chen, 2015; CC0), ${o.events ? `first ${fmt(o.events)} purchases` : 'every purchase'}; logs in ${logDir}`);
