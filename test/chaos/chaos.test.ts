@@ -18,6 +18,8 @@ for (const scenario of Object.keys(SCENARIOS)) {
     t.ok(r.recoveryMs !== null, `training resumed ${r.recoveryMs} ms after the fault`);
     t.ok(r.aucLastWindow > 0.9, `still learning the planted rule (last-window AUC ${r.aucLastWindow})`);
     if (scenario === 'worker-kill') {
+      t.ok(r.details.killedWorker, 'the killed worker held shards');
+      t.notOk((r.details.holdersAfterKill as string[]).includes(r.details.killedWorker as string), 'none of them is still held by it');
       t.ok((r.details.takeoverMs as number) < 30_000, `shards taken over in ${r.details.takeoverMs} ms (lease TTL 4 s)`);
       t.equal(new Set((r.details.holdersAfterRebalance as (string | null)[]).filter(Boolean)).size, 2, 'a new worker got its share');
     }

@@ -45,21 +45,17 @@ export const SCENARIOS: Record<string, Inject> = {
 
   /** kill -9 a worker: leases hand its shards to the other; a new worker then takes its share. */
   'worker-kill': async (ctx) => {
-    const dead = (await fetch(`http://127.0.0.1:${ctx.cfg.workerMetricsBasePort + 1}/metrics`).then((r) => r.text()).catch(() => ''));
-    void dead;
+    // Wait until both workers hold shards, so the kill takes real work away from the group.
+    await waitFor(async () => new Set((await leaseHolders(ctx)).filter(Boolean)).size === 2, 60_000, 'both workers holding shards', 100);
     const before = await leaseHolders(ctx);
+    const killed = before.find((h) => h?.startsWith('w1-')) ?? null;
     await ctx.group.kill('worker-1');
     const t = Date.now();
-    const survivors = new Set(before.filter((h): h is string => !!h));
-    await waitFor(async () => {
-      const h = await leaseHolders(ctx);
-      const holders = new Set(h);
-      return h.every((x) => x !== null) && holders.size === 1;
-    }, 60_000, 'every shard held by the surviving worker', 100);
+    await waitFor(async () => (await leaseHolders(ctx)).every((h) => h !== null && h !== killed), 60_000, 'every shard held by the surviving worker', 100);
     ctx.details.takeoverMs = Date.now() - t;
+    ctx.details.killedWorker = killed;
     ctx.details.holdersBefore = before;
     ctx.details.holdersAfterKill = await leaseHolders(ctx);
-    void survivors;
     ctx.group.restart('worker-1');
     const t2 = Date.now();
     await waitFor(async () => new Set((await leaseHolders(ctx)).filter(Boolean)).size === 2, 90_000, 'shards rebalanced onto the new worker', 100);

@@ -1,0 +1,91 @@
+// The incremental way as Flywheel really runs: PS shards, workers, inference and ingest as
+// separate processes over NATS and Redis, the dataset replayed through ingest, prequential
+// figures taken from the workers' reports. Their histograms come per bucket of event time;
+// buckets are assigned to the same windows of example count as the in-process ways.
+import {
+  ReportAggregator, ScoreHistogram, figuresOf, type FlywheelConfig, type FlywheelEvent,
+} from '../../../shared/index.ts';
+import { replay } from '../../../loadtest/replay.ts';
+import { ensureServices } from '../infra-check.ts';
+import { resetModel, startLocalCluster } from '../local-cluster.ts';
+import type { Figures } from './metrics.ts';
+
+export interface ServicesResult {
+  topology: { psShards: number; workers: number; eventShards: number };
+  eventsSent: number;
+  eventsTrained: number;
+  examples: number;
+  evalBucketMs: number;
+  backend: string;
+  durationMs: number;
+  overall: Figures;
+  windows: (Figures & { window: number })[];
+}
+
+export interface ServicesRunOptions {
+  events: FlywheelEvent[];
+  /** bucket key -> window (see bucketWindows). */
+  bucketWindow: Map<number, number>;
+  windows: number;
+  firstEvalWindow: number;
+  logDir: string;
+  say: (line: string) => void;
+  /** Give up when no event is trained for this long. Default 120000 ms. */
+  stallTimeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+/** Replays `events` through a fresh local cluster of `cfg` and returns the workers' figures. */
+export async function runThroughServices(cfg: FlywheelConfig, o: ServicesRunOptions): Promise<ServicesResult> {
+  if (!(await ensureServices(cfg.natsUrl, cfg.redisUrl, o.say))) {
+    throw new Error(`NATS (${cfg.natsUrl}) and Redis (${cfg.redisUrl}) are needed for the incremental way (or pass --skip-services)`);
+  }
+  await resetModel(cfg);
+  const t0 = Date.now();
+  const cluster = await startLocalCluster(cfg, { embedded: false, logDir: o.logDir });
+  const agg = new ReportAggregator(cfg.worker.evalBucketMs);
+  let backend = 'unknown';
+  cluster.onReport((r) => { agg.add(r); backend = r.backend; });
+  const trained = () => agg.total('eventsTrained');
+  let sent = 0;
+  const progress = setInterval(() => {
+    o.say(`  services: sent ${sent.toLocaleString('en-US')}, trained ${trained().toLocaleString('en-US')} of ${o.events.length.toLocaleString('en-US')}`);
+  }, 10_000);
+  try {
+    async function* source() { for (const e of o.events) yield e; }
+    // One POST in flight: ingest then sees the stream in order, as the in-process ways do.
+    const run = replay(source(), {
+      ingestUrl: cluster.ingestUrl, batchEvents: 500, concurrency: 1, maxBacklogEvents: 5000, trained,
+      onProgress: (n) => { sent = n; }, signal: o.signal,
+    });
+    await Promise.race([run, cluster.failed]);
+    let last = Date.now();
+    let seen = trained();
+    while (trained() < sent) {
+      await Promise.race([new Promise((r) => setTimeout(r, 100)), cluster.failed]);
+      if (trained() !== seen) { seen = trained(); last = Date.now(); }
+      if (Date.now() - last > (o.stallTimeoutMs ?? 120_000)) throw new Error(`training stalled at ${trained()} of ${sent} events; see ${o.logDir}`);
+    }
+  } finally {
+    clearInterval(progress);
+    await cluster.stop();
+    await resetModel(cfg).catch(() => undefined);
+  }
+  const perWindow = Array.from({ length: o.windows }, () => new ScoreHistogram());
+  for (const [key, h] of agg.buckets) perWindow[o.bucketWindow.get(key) ?? nearestWindow(o.bucketWindow, key)].merge(h);
+  const overall = new ScoreHistogram();
+  for (let w = o.firstEvalWindow; w < o.windows; w++) overall.merge(perWindow[w]);
+  return {
+    topology: { psShards: cfg.psShards, workers: cfg.workers, eventShards: cfg.eventShards },
+    eventsSent: sent, eventsTrained: trained(), examples: agg.total('examples'), evalBucketMs: cfg.worker.evalBucketMs,
+    backend, durationMs: Date.now() - t0, overall: figuresOf(overall),
+    windows: perWindow.map((h, w) => ({ window: w, ...figuresOf(h) })),
+  };
+}
+
+/** A bucket the in-process stream has no example in (cannot happen with the same events): the closest one's window. */
+function nearestWindow(m: Map<number, number>, key: number): number {
+  let best = 0, dist = Infinity;
+  for (const [k, w] of m) if (Math.abs(k - key) < dist) { dist = Math.abs(k - key); best = w; }
+  return best;
+}

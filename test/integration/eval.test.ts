@@ -1,0 +1,37 @@
+// `flywheel eval` end to end on a prefix of Online Retail: the real services (NATS, Redis,
+// PS, worker, ingest, inference as processes) plus the in-process ways, a JSON last line and
+// the report files.
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../../services/cli/processes.ts';
+
+t.test('eval --max-events 20000 on Online Retail', async (t) => {
+  const out = mkdtempSync(join(tmpdir(), 'fw-eval-'));
+  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'services/cli/main.ts'), 'eval',
+    '--schema', join(REPO_ROOT, 'datasets/online-retail.json'), '--max-events', '20000', '--out', out], { cwd: REPO_ROOT });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => { stdout += d; });
+  child.stderr.on('data', (d) => { stderr += d; });
+  t.teardown(() => { if (child.exitCode === null) child.kill('SIGTERM'); });
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  t.equal(code, 0, `exit code (stderr: ${stderr.slice(-2000)})`);
+  const last = JSON.parse(stdout.trim().split('\n').pop()!);
+  t.equal(last.dataset, 'online-retail');
+  t.equal(last.eventsRead, 20000);
+  for (const way of ['incremental', 'frozen', 'periodic']) {
+    t.ok(last[way].auc > 0 && last[way].auc < 1, `${way} AUC ${last[way].auc} in (0, 1)`);
+    t.ok(last[way].logloss > 0, `${way} logloss ${last[way].logloss}`);
+  }
+  t.ok(existsSync(join(out, 'report.html')), 'report.html');
+  const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
+  t.same(Object.keys(report.ways).sort(), ['frozen', 'incremental', 'incrementalTwin', 'periodic']);
+  t.equal(report.ways.incremental.windows.length, 10, '10 windows from the real services');
+  t.equal(report.ways.incremental.run.eventsTrained, 20000, 'every event trained by the services');
+  t.equal(report.ways.incremental.run.examples, report.examples, 'the worker built as many examples as the in-process stream');
+  t.ok(report.ways.periodic.overall.hr >= 0 && report.ways.periodic.overall.hr <= 1, 'HR@10');
+  t.match(readFileSync(join(out, 'report.html'), 'utf8'), /<svg[\s\S]*incremental[\s\S]*frozen[\s\S]*periodic/, 'one line per way');
+});
