@@ -3,16 +3,15 @@
 // rule, and schemaEvents() turns any such file into FlywheelEvents. A new dataset of the same
 // kind is one JSON file (datasets/*.json); the per-dataset loaders stay as the reference the
 // schemas are tested against.
-import { createReadStream, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
-import { createGunzip } from 'node:zlib';
 import { ConfigError } from '../errors.ts';
-import { EVENT_TYPES, validateEvent, type EventType, type FlywheelEvent } from '../events.ts';
+import { EVENT_TYPES, type EventType } from '../events.ts';
 import type { FlywheelConfig, LabelRule } from '../config.ts';
-import { columnIndex, countDrop, newLoadStats, readCsvBatches, type LoadStats } from './csv.ts';
+import type { LoadStats } from './csv.ts';
 import { REPO_ROOT } from './online-retail.ts';
 import { SHARED_DATA_DIR } from './taobao.ts';
+import { parseDateFormat } from './schema-events.ts';
 
 /** Where rows come from: one or more files of one format, read in the order listed. */
 export interface SourceSpec {
@@ -93,7 +92,7 @@ export interface SchemaEventsOptions {
 }
 
 const KEY_RE = /^[A-Za-z_][A-Za-z0-9_]{0,31}$/;
-const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+export const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /** A bad schema: `field` is its path in the JSON (e.g. fields.timestamp.unit). */
 export class SchemaError extends ConfigError {
@@ -299,236 +298,4 @@ export function schemaConfig(s: DatasetSchema): Partial<FlywheelConfig> & Record
 // ---------------------------------------------------------------------------------------
 // Times
 
-const DATE_TOKENS: Record<string, { re: string; part: 'Y' | 'M' | 'D' | 'h' | 'm' | 's' | 'ms' }> = {
-  YYYY: { re: '(\\d{4})', part: 'Y' }, MM: { re: '(\\d\\d)', part: 'M' }, DD: { re: '(\\d\\d)', part: 'D' },
-  HH: { re: '(\\d\\d)', part: 'h' }, mm: { re: '(\\d\\d)', part: 'm' }, ss: { re: '(\\d\\d)', part: 's' },
-  SSS: { re: '(\\d{3})', part: 'ms' },
-};
-
-/**
- * A parser for a date format of the tokens YYYY MM DD HH mm ss SSS and literal characters
- * (e.g. 'YYYY-MM-DD HH:mm:ss', 'DD/MM/YYYY HH:mm'), or 'iso' for ISO 8601. Dates without a zone
- * are read as UTC, so a replay does not depend on the machine's TZ. The parser returns NaN
- * for a string that does not match or a date that does not exist (2011-02-30).
- */
-export function parseDateFormat(format: string): (s: string) => number {
-  if (format === 'iso') return (s) => (/^\d{4}-\d\d-\d\d/.test(s) ? Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(s) || s.length <= 10 ? s : `${s}Z`) : NaN);
-  const parts: string[] = [];
-  let re = '^';
-  for (let i = 0; i < format.length;) {
-    const tok = ['YYYY', 'SSS', 'MM', 'DD', 'HH', 'mm', 'ss'].find((t) => format.startsWith(t, i));
-    if (tok) { re += DATE_TOKENS[tok].re; parts.push(DATE_TOKENS[tok].part); i += tok.length; }
-    else { re += format[i].replace(/[.*+?^${}()|[\]\\]/g, '\\$&'); i++; }
-  }
-  for (const need of ['Y', 'M', 'D']) if (!parts.includes(need)) throw new Error(`date format "${format}" has no ${need === 'Y' ? 'YYYY' : need === 'M' ? 'MM' : 'DD'}`);
-  const rx = new RegExp(`${re}$`);
-  return (s) => {
-    const m = rx.exec(s);
-    if (m === null) return NaN;
-    const v: Record<string, number> = { Y: 0, M: 1, D: 1, h: 0, m: 0, s: 0, ms: 0 };
-    parts.forEach((p, i) => { v[p] = +m[i + 1]; });
-    if (v.h > 23 || v.m > 59 || v.s > 59) return NaN;
-    const ms = Date.UTC(v.Y, v.M - 1, v.D, v.h, v.m, v.s, v.ms);
-    // Date.UTC rolls 2011-02-30 over to March; a rolled date means a corrupt row.
-    return new Date(ms).getUTCDate() === v.D && new Date(ms).getUTCMonth() === v.M - 1 ? ms : NaN;
-  };
-}
-
-/** The epoch-ms parser of a timestamp spec: whole numbers for units, else the date format. */
-export function timestampParser(t: TimestampSpec): (s: string) => number {
-  if ('unit' in t) {
-    const k = t.unit === 's' ? 1000 : 1;
-    return (s) => (/^\d+$/.test(s) ? Number(s) * k : NaN);
-  }
-  return parseDateFormat(t.format);
-}
-
-/** A number as a categorical value: its log2 bucket ('2^k'), '0' for 0 and '-' for negatives. */
-export function log2Bucket(v: number): string {
-  if (Number.isNaN(v)) return '';
-  if (v === 0) return '0';
-  if (v < 0) return `-2^${Math.floor(Math.log2(-v))}`;
-  return `2^${Math.floor(Math.log2(v))}`;
-}
-
-// ---------------------------------------------------------------------------------------
-// Rows
-
-interface RowBatch { rows: (string[] | null)[]; col: Record<string, number>; width: number }
-
-/** Number() reads '' and ' ' as 0; an empty cell is missing, not zero. */
-const num = (s: string | undefined): number => (s === undefined || s.trim() === '' ? NaN : Number(s));
-
-/**
- * The rows of one file as string arrays. csv/tsv rows are the records as parsed (width is
- * the header's or the declared columns' count); ndjson objects are projected onto `needed`,
- * and a line that is not a JSON object becomes null (a malformed row).
- */
-async function* readRows(src: Omit<SourceSpec, 'files'>, path: string, needed: string[]): AsyncGenerator<RowBatch> {
-  const gzip = src.gzip ?? path.endsWith('.gz');
-  if (src.format === 'ndjson') {
-    const col = Object.fromEntries(needed.map((c, i) => [c, i]));
-    let input: NodeJS.ReadableStream = createReadStream(path);
-    if (gzip) input = input.pipe(createGunzip());
-    (input as NodeJS.ReadableStream & { setEncoding(e: string): void }).setEncoding(src.encoding ?? 'utf8');
-    let rows: (string[] | null)[] = [];
-    for await (const line of createInterface({ input, crlfDelay: Infinity })) {
-      if (line.trim() === '') continue;
-      let o: unknown;
-      try { o = JSON.parse(line); } catch { o = null; }
-      rows.push(isObj(o) ? needed.map((c) => cell(o as Record<string, unknown>, c)) : null);
-      if (rows.length >= 1000) { yield { rows, col, width: 0 }; rows = []; }
-    }
-    if (rows.length) yield { rows, col, width: 0 };
-    return;
-  }
-  let col: Record<string, number> | undefined;
-  let width = 0;
-  if (src.header === false) {
-    col = columnIndex(src.columns!, needed, path);
-    width = src.columns!.length;
-  }
-  const onHeader = (h: string[]): void => { col = columnIndex(h, needed, path); width = h.length; };
-  const delimiter = src.delimiter ?? (src.format === 'tsv' ? '\t' : ',');
-  for await (const rows of readCsvBatches(path, { delimiter, header: src.header !== false, onHeader, gzip, encoding: src.encoding })) {
-    yield { rows, col: col!, width };
-  }
-}
-
-/** A JSON value as a cell: strings as they are, numbers and booleans printed, null as ''. Dotted names reach into objects. */
-function cell(o: Record<string, unknown>, name: string): string {
-  let v: unknown = o[name];
-  if (v === undefined && name.includes('.')) {
-    v = o;
-    for (const k of name.split('.')) v = isObj(v) ? v[k] : undefined;
-  }
-  return v === undefined || v === null ? '' : typeof v === 'string' ? v : typeof v === 'object' ? JSON.stringify(v) : String(v);
-}
-
-async function loadLookup(l: LookupSpec): Promise<Map<string, string>> {
-  const map = new Map<string, string>();
-  const ignore = new Set(l.ignore ?? []);
-  for await (const b of readRows({ ...l, format: l.format ?? 'csv' }, l.file, [l.key, l.value])) {
-    const ki = b.col[l.key], vi = b.col[l.value];
-    for (const r of b.rows) {
-      if (r === null) continue;
-      let v = r[vi] ?? '';
-      if (l.split !== undefined) v = v.split(l.split)[l.index ?? 0] ?? '';
-      if (v !== '' && !ignore.has(v)) map.set(r[ki], v);
-    }
-  }
-  return map;
-}
-
-type Getter = (r: string[], col: Record<string, number>) => string | undefined;
-
-async function getter(ref: ColumnRef, lookups: Map<string, Promise<Map<string, string>>>): Promise<Getter> {
-  if (typeof ref === 'string') return (r, col) => r[col[ref]];
-  const key = JSON.stringify(ref.lookup);
-  if (!lookups.has(key)) lookups.set(key, loadLookup(ref.lookup));
-  const map = await lookups.get(key)!;
-  return (r, col) => map.get(r[col[ref.column]]);
-}
-
-const refColumn = (ref: ColumnRef): string => (typeof ref === 'string' ? ref : ref.column);
-
-function filterMatches(f: FilterSpec, s: string, v: number): boolean {
-  if ('startsWith' in f) return s.startsWith(f.startsWith);
-  if ('empty' in f) return s.trim() === '';
-  if ('equals' in f) return Array.isArray(f.equals) ? f.equals.includes(s) : s === f.equals;
-  if ('atMost' in f) return v <= f.atMost;
-  if ('below' in f) return v < f.below;
-  if ('atLeast' in f) return v >= f.atLeast;
-  return v > (f as { above: number }).above;
-}
-
-const isNumericFilter = (f: FilterSpec): boolean => 'atMost' in f || 'below' in f || 'atLeast' in f || 'above' in f;
-
-/**
- * The dataset as arrays of events, in file order (or time order with sortByTimestamp). A row
- * is dropped under the first reason that applies: malformed (wrong width, unparseable time,
- * value or numeric-filter cell), then the filters in order (their reason, default
- * `filter:<column>`), then unknownType, then invalid (validateEvent refused it).
- */
-export async function* schemaEvents(schema: DatasetSchema, opts: SchemaEventsOptions = {}): AsyncGenerator<FlywheelEvent[]> {
-  const stats = opts.stats ?? newLoadStats();
-  const limit = opts.limit ?? Infinity;
-  const per = opts.batchEvents ?? 1000;
-  if (limit <= 0) return;
-  const f = schema.fields;
-  const lookups = new Map<string, Promise<Map<string, string>>>();
-  const user = await getter(f.user, lookups);
-  const item = await getter(f.item, lookups);
-  const category = f.category !== undefined ? await getter(f.category, lookups) : undefined;
-  const context = await Promise.all(Object.entries(f.context ?? {}).map(async ([k, ref]) => [k, await getter(ref, lookups)] as const));
-  const numeric = f.numeric ?? [];
-  const filters = schema.filters ?? [];
-  const typeMap = 'map' in f.type ? new Map(Object.entries(f.type.map)) : undefined;
-  const typeConst = 'constant' in f.type ? f.type.constant : undefined;
-  const parseTs = timestampParser(f.timestamp);
-  const tsCol = f.timestamp.column;
-  const valueCol = f.value ?? (schema.labels.kind === 'threshold' ? schema.labels.column : undefined);
-  const needed = [...new Set([refColumn(f.user), refColumn(f.item), ...(f.category ? [refColumn(f.category)] : []), tsCol,
-    ...('column' in f.type ? [f.type.column] : []), ...(valueCol ? [valueCol] : []),
-    ...Object.values(f.context ?? {}).map(refColumn), ...numeric.map((n) => n.column), ...filters.map((x) => x.column)])];
-  const nowMs = Date.now();
-  const sorted = schema.sortByTimestamp === true;
-  const all: FlywheelEvent[] = [];
-  let yielded = 0;
-  let lastTsStr: string | undefined;
-  let lastTs = NaN;
-  for (const path of schema.source.files) {
-    for await (const b of readRows(schema.source, path, needed)) {
-      const c = b.col;
-      const ti = c[tsCol], vi = valueCol ? c[valueCol] : -1, tyi = typeMap ? c[(f.type as { column: string }).column] : -1;
-      const out: FlywheelEvent[] = [];
-      for (const r of b.rows) {
-        stats.rowsRead++;
-        if (r === null || (b.width > 0 && r.length !== b.width)) { countDrop(stats, 'malformed'); continue; }
-        const tsStr = r[ti];
-        if (tsStr !== lastTsStr) { lastTsStr = tsStr; lastTs = parseTs(tsStr); }
-        const value = vi >= 0 ? num(r[vi]) : NaN;
-        if (Number.isNaN(lastTs) || (vi >= 0 && Number.isNaN(value))) { countDrop(stats, 'malformed'); continue; }
-        let reason: string | undefined;
-        let bad = false;
-        for (const x of filters) {
-          const s = r[c[x.column]] ?? '';
-          const v = isNumericFilter(x) ? num(s) : NaN;
-          if (isNumericFilter(x) && Number.isNaN(v)) { bad = true; break; }
-          if (reason === undefined && filterMatches(x, s, v)) reason = x.reason ?? `filter:${x.column}`;
-        }
-        if (bad) { countDrop(stats, 'malformed'); continue; }
-        if (reason !== undefined) { countDrop(stats, reason); continue; }
-        const type = typeConst ?? typeMap!.get(r[tyi]);
-        if (type === undefined) { countDrop(stats, 'unknownType'); continue; }
-        const raw: Record<string, unknown> = { userId: user(r, c), itemId: item(r, c), type, ts: lastTs };
-        const cat = category?.(r, c);
-        if (cat !== undefined && cat !== '') raw.categoryId = cat;
-        if (vi >= 0) raw.value = value;
-        if (context.length || numeric.length) {
-          const ctx: Record<string, string> = {};
-          for (const [k, g] of context) { const v = g(r, c); if (v !== undefined) ctx[k] = v; }
-          for (const n of numeric) ctx[n.name] = log2Bucket(num(r[c[n.column]]));
-          raw.context = ctx;
-        }
-        let ev: FlywheelEvent;
-        try { ev = validateEvent(raw, nowMs); } catch { countDrop(stats, 'invalid'); continue; }
-        if (sorted) { all.push(ev); continue; }
-        stats.kept++;
-        out.push(ev);
-        if (++yielded >= limit) break;
-        if (out.length >= per) { yield out.splice(0); }
-      }
-      if (out.length > 0) yield out;
-      if (yielded >= limit) return;
-    }
-  }
-  if (!sorted) return;
-  all.sort((a, b) => a.ts - b.ts); // stable: ties keep file order
-  const n = Math.min(limit, all.length);
-  for (let i = 0; i < n; i += per) {
-    const batch = all.slice(i, Math.min(n, i + per));
-    stats.kept += batch.length;
-    yield batch;
-  }
-}
+export * from './schema-events.ts';
