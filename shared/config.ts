@@ -94,8 +94,12 @@ export interface GateConfig {
   maxHoldoutExamples: number;
   /** New held-out examples gathered before they are judged as one chunk. Default 300. */
   chunkExamples: number;
-  /** On a rejection the PS learning rate is multiplied by this (the adjustment step). Default 0.5. */
+  /** On a rejection the PS learning rate is multiplied by this (the adjustment step), down to
+   *  1/16 of the configured rate. Default 0.5. */
   lrDecay: number;
+  /** After this many rejections in a row the PS weights are rolled back to the serving
+   *  checkpoint (0 = never). Default 3. */
+  rollbackAfterRejections: number;
 }
 
 export interface FlywheelConfig {
@@ -147,7 +151,7 @@ export const DEFAULT_CONFIG: FlywheelConfig = {
   inference: { port: 8081, maxBatch: 1000 },
   gate: {
     holdoutPermille: 0, intervalMs: 2000, tolerance: 0.005, admitTolerance: 0.1, maxQuarantineRounds: 30,
-    minHoldoutExamples: 1000, maxHoldoutExamples: 20_000, chunkExamples: 300, lrDecay: 0.5,
+    minHoldoutExamples: 1000, maxHoldoutExamples: 20_000, chunkExamples: 300, lrDecay: 0.5, rollbackAfterRejections: 3,
   },
 };
 
@@ -218,6 +222,7 @@ export function validateConfig(c: FlywheelConfig): FlywheelConfig {
   check(c.gate.tolerance >= 0 && c.gate.admitTolerance >= 0, 'gate.tolerance', 'tolerances must be >= 0');
   check(int(c.gate.minHoldoutExamples, 1) && int(c.gate.maxHoldoutExamples, 1) && int(c.gate.chunkExamples, 1), 'gate.minHoldoutExamples', 'must be an integer >= 1');
   check(c.gate.lrDecay > 0 && c.gate.lrDecay <= 1, 'gate.lrDecay', 'must be in (0, 1]');
+  check(int(c.gate.rollbackAfterRejections, 0), 'gate.rollbackAfterRejections', 'must be an integer >= 0');
   return c;
 }
 

@@ -16,6 +16,7 @@ export function psMetrics(r: Registry) {
     storeErrors: new Counter({ name: 'fw_ps_store_errors_total', help: 'Failed store writes', registers: [r] }),
     refused: new Counter({ name: 'fw_ps_refused_total', help: 'Pushes refused because the mailbox was full', registers: [r] }),
     lrFactor: new Gauge({ name: 'fw_ps_lr_factor', help: 'Learning-rate factor set by the validation gate', registers: [r] }),
+    restores: new Counter({ name: 'fw_ps_restores_total', help: 'Rollbacks of the weights to a validated checkpoint', registers: [r] }),
     restarts: new Counter({ name: 'fw_ps_restarts_total', help: 'Supervised restarts of the shard actor', registers: [r] }),
   };
 }

@@ -1,7 +1,7 @@
 // A PS shard as a running actor: subscribes to its push subject, feeds pushes and publish
 // ticks into one bounded mailbox, and answers with a retryable error when the mailbox is full.
 import {
-  Actor, MailboxFullError, decode, encodeReply, errorToWire, subjects, type Subscription,
+  Actor, MailboxFullError, decode, decodeCheckpoint, encodeReply, errorToWire, subjects, type Subscription,
 } from '../../shared/index.ts';
 import { ShardState, type PsMessage, type ShardDeps } from './shard-state.ts';
 
@@ -54,8 +54,9 @@ export class PsShard {
     });
     this.controlSub = this.d.transport.subscribe(subjects.psControl(this.d.model), (m) => {
       try {
-        const c = decode(m.data) as { lrFactor?: unknown };
+        const c = decode(m.data) as { lrFactor?: unknown; restoreCheckpoint?: unknown };
         if (typeof c?.lrFactor === 'number') this.actor.tell({ kind: 'control', lrFactor: c.lrFactor });
+        if (typeof c?.restoreCheckpoint === 'number' && this.d.serving) void this.restore(c.restoreCheckpoint);
       } catch {
         // A malformed or refused control message changes nothing; the gate repeats it every round.
       }
@@ -63,6 +64,16 @@ export class PsShard {
     this.timer = setInterval(() => this.requestPublish(), this.d.cfg.publishIntervalMs);
     // A first publish makes the shard's state (at least its meta) exist in the store.
     this.requestPublish();
+  }
+
+  private async restore(id: number): Promise<void> {
+    try {
+      const bytes = await this.d.serving!.loadCheckpoint(this.d.model, id);
+      if (!bytes) throw new Error(`checkpoint ${id} is not stored`);
+      this.actor.tell({ kind: 'restore', checkpointId: id, blob: decodeCheckpoint(bytes) });
+    } catch (err) {
+      this.d.log('error', 'restoring a checkpoint failed; weights unchanged', { checkpointId: id, err: (err as Error).message });
+    }
   }
 
   requestPublish(): void {

@@ -22,6 +22,7 @@ export async function startPs(cfg: FlywheelConfig, shardIndex: number, infra: In
     shards: cfg.psShards,
     transport: infra.transport,
     store: infra.store,
+    serving: infra.serving,
     metrics: psMetrics(registry),
     log: (level, msg, extra) => log[level](extra ?? {}, msg),
   });

@@ -6,7 +6,8 @@ import {
   FutureVersionError, StaleGradientError, SparseArena, applyUpdate, encodeDelta, errorToWire,
   encodeReply, initDense, parsePush, subjects, sumSquares,
   type Behavior, type DenseState, type GradientPush, type ParamSpec, type PsConfig, type PushReply, type RowsState,
-  type ShardStore, type Transport, type UpdateParams,
+  type ShardStore, type Transport, type UpdateParams, type CheckpointBlob, type ServingStore,
+  initRow, ownerOfRow, tableHash,
 } from '../../shared/index.ts';
 import { PushDedupe } from './dedupe.ts';
 import { ownedParams, validatePush, type OwnedParams } from './validate-push.ts';
@@ -16,7 +17,9 @@ export type PsMessage =
   | { kind: 'push'; data: Uint8Array; respond?: (d: Uint8Array) => void; receivedAtMs: number }
   | { kind: 'publish' }
   /** From the validation gate: scale the learning rate (the adjustment step). */
-  | { kind: 'control'; lrFactor: number };
+  | { kind: 'control'; lrFactor: number }
+  /** From the validation gate: put this shard's weights back to a validated checkpoint. */
+  | { kind: 'restore'; checkpointId: number; blob: CheckpointBlob };
 
 export interface ShardDeps {
   model: string;
@@ -27,6 +30,8 @@ export interface ShardDeps {
   transport: Transport;
   store: ShardStore;
   metrics: PsMetrics;
+  /** Where validated checkpoints are (for the gate's rollback of the weights); optional. */
+  serving?: ServingStore;
   log: (level: 'info' | 'warn' | 'error', msg: string, extra?: object) => void;
 }
 
@@ -103,6 +108,7 @@ export class ShardState implements Behavior<PsMessage> {
 
   async handle(msg: PsMessage): Promise<void> {
     if (msg.kind === 'publish') return this.publish();
+    if (msg.kind === 'restore') return this.restore(msg.checkpointId, msg.blob);
     if (msg.kind === 'control') {
       if (Number.isFinite(msg.lrFactor) && msg.lrFactor > 0 && msg.lrFactor <= 1 && msg.lrFactor !== this.lrFactor) {
         this.d.log('info', 'learning-rate factor set by the validation gate', { from: this.lrFactor, to: msg.lrFactor });
@@ -175,6 +181,44 @@ export class ShardState implements Behavior<PsMessage> {
     this.d.metrics.version.set(this.version);
     this.d.metrics.pushLatency.observe((Date.now() - receivedAtMs) / 1000);
     return { ok: true, version: this.version, epoch: this.epoch, duplicate: false };
+  }
+
+  /**
+   * Rollback of the training state: every value this shard owns goes back to the checkpoint
+   * (rows the checkpoint lacks go back to their initial values), momentum is cleared, and the
+   * result is a new version like any other, published with the next delta.
+   */
+  private restore(checkpointId: number, blob: CheckpointBlob): void {
+    for (const d of blob.dense) {
+      const p = this.dense.get(d.name);
+      if (!p || d.values.length !== p.weights.length) continue;
+      p.weights.set(d.values);
+      p.slot.fill(0);
+      p.dirty = true;
+    }
+    let rows = 0;
+    for (const [name, t] of this.tables) {
+      const a = t.arena;
+      const h = tableHash(name);
+      for (let s = 0; s < a.count; s++) {
+        initRow(a.table, a.rowIds[s], this.d.spec.seed, a.weights, s * a.dim);
+        a.slot.fill(0, s * a.dim, (s + 1) * a.dim);
+        a.markDirty(s);
+      }
+      const x = blob.tables.find((b) => b.table === name);
+      if (!x) continue;
+      for (let i = 0; i < x.rows.length; i++) {
+        if (ownerOfRow(h, x.rows[i], this.d.shards) !== this.d.shard) continue;
+        const s = a.slotOf(x.rows[i]);
+        a.weights.set(x.values.subarray(i * a.dim, (i + 1) * a.dim), s * a.dim);
+        a.slot.fill(0, s * a.dim, (s + 1) * a.dim);
+        a.markDirty(s);
+        rows++;
+      }
+    }
+    this.version++;
+    this.d.metrics.restores.inc();
+    this.d.log('warn', 'weights restored to a validated checkpoint by the gate', { checkpointId, version: this.version, rows });
   }
 
   /** Writes the changes since the last publish to the store, then broadcasts them. */

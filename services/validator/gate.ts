@@ -31,6 +31,15 @@ export class GateRules {
   quarantinedInARow = 0;
   quarantinedChunks = 0;
   lrFactor = 1;
+  rejectedInARow = 0;
+
+  /** True when the rejections in a row call for rolling the PS weights back (then counts anew). */
+  takeRollback(): boolean {
+    const n = this.cfg.rollbackAfterRejections;
+    if (n === 0 || this.rejectedInARow < n) return false;
+    this.rejectedInARow = 0;
+    return true;
+  }
 
   constructor(private readonly cfg: GateConfig, fields: number) {
     this.holdout = new HoldoutWindow(cfg.maxHoldoutExamples, fields);
@@ -68,7 +77,8 @@ export class GateRules {
     const c = aucOf(candidate(h), h.labels).auc;
     const s = aucOf(serving(h), h.labels).auc;
     const accepted = !(c < s - this.cfg.tolerance);
-    this.lrFactor = accepted ? Math.min(1, this.lrFactor * 2) : Math.max(1 / 64, this.lrFactor * this.cfg.lrDecay);
+    this.lrFactor = accepted ? Math.min(1, this.lrFactor * 2) : Math.max(1 / 16, this.lrFactor * this.cfg.lrDecay);
+    this.rejectedInARow = accepted ? 0 : this.rejectedInARow + 1;
     return {
       accepted,
       reason: accepted ? 'not worse than serving' : `holdout AUC ${c.toFixed(4)} < serving ${s.toFixed(4)} - ${this.cfg.tolerance}`,

@@ -13,13 +13,13 @@ import type { CtrModel } from '../../shared/model/ctr-model.ts';
 import { GateRules, type Decision, type Scorer } from './gate.ts';
 import { ChunkBuffer, type ExampleChunk } from './holdout.ts';
 
-export interface ValidatorStats { rounds: number; accepted: number; rejected: number; quarantined: number; servingCheckpoint: number | null }
+export interface ValidatorStats { rounds: number; accepted: number; rejected: number; quarantined: number; rollbacks: number; servingCheckpoint: number | null }
 
 type Msg = { kind: 'events'; events: FlywheelEvent[] } | { kind: 'round' };
 
 export class Validator {
   readonly rules: GateRules;
-  readonly stats: ValidatorStats = { rounds: 0, accepted: 0, rejected: 0, quarantined: 0, servingCheckpoint: null };
+  readonly stats: ValidatorStats = { rounds: 0, accepted: 0, rejected: 0, quarantined: 0, rollbacks: 0, servingCheckpoint: null };
   readonly decisions: (Decision & { at: number; candidateVersions: number[]; servingVersions: number[] | null })[] = [];
   private serving?: FrozenWeights;
   private readonly builder: ExampleBuilder;
@@ -106,6 +106,11 @@ export class Validator {
     } else {
       this.stats.rejected++;
       this.log('warn', 'candidate rejected: inference stays on the last good version; learning rate decayed', { ...d, lrFactor: this.rules.lrFactor });
+      if (this.rules.takeRollback() && this.stats.servingCheckpoint !== null) {
+        this.stats.rollbacks++;
+        this.log('warn', 'rejections in a row: rolling the PS weights back to the serving checkpoint', { checkpoint: this.stats.servingCheckpoint });
+        this.infra.transport.publish(subjects.psControl(this.cfg.model), encode({ restoreCheckpoint: this.stats.servingCheckpoint }));
+      }
     }
     this.infra.transport.publish(subjects.psControl(this.cfg.model), encode({ lrFactor: this.rules.lrFactor }));
     this.infra.transport.publish(subjects.serving(this.cfg.model), encode({ kind: 'decision', ...record, lrFactor: this.rules.lrFactor, stats: this.stats }));

@@ -52,3 +52,15 @@ t.test('flipped-label data is quarantined, then accepted as drift after the limi
   g2.judgeChunk(chunk(100, true), good);
   t.notOk(g2.decide(bad, good)!.accepted, 'poisoned candidate rejected on the clean holdout');
 });
+
+t.test('rejections in a row call for a rollback of the weights, once per run of rejections', async (t) => {
+  const g = new GateRules({ ...cfg, rollbackAfterRejections: 2 }, 1);
+  g.judgeChunk(chunk(600), undefined);
+  g.decide(bad, good);
+  t.notOk(g.takeRollback(), 'one rejection: not yet');
+  g.decide(bad, good);
+  t.ok(g.takeRollback(), 'two in a row: roll back');
+  t.notOk(g.takeRollback(), 'and the count starts again');
+  for (let i = 0; i < 10; i++) g.decide(bad, good);
+  t.equal(g.lrFactor, 1 / 16, 'the rate never decays below 1/16');
+});

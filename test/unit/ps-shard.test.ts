@@ -122,3 +122,25 @@ t.test('a shard restarted from the store keeps version, weights and momentum', a
   const after = await storedRow(h, 0, TABLE, r);
   t.ok(close([before[0] - after[0], after[1] - before[1]], [0.271, 0.271], 1e-5), 'momentum restored: the step continues the sequence');
 });
+
+t.test('restore puts every owned value back to the checkpoint, clears momentum, bumps the version', async (t) => {
+  const h = await new PsHarness(1).start();
+  t.teardown(() => h.stop());
+  const r = h.rowOwnedBy(TABLE, 0, 0);
+  const s = h.rowOwnedBy(TABLE, 0, 1);
+  const g = (row: number) => ({ sparse: [{ table: TABLE, rows: new Int32Array([row]), grads: new Float32Array([1, 1]) }] });
+  await h.push(0, { seq: 1, ...g(r) });
+  await h.push(0, { seq: 2, ...g(s) });
+  const dense = h.spec.dense.map((d) => ({ name: d.name, values: new Float32Array(denseSize(d)).fill(0.5) }));
+  // The checkpoint knows row r (with values 7, 8) but not s, which came later.
+  const blob = { versions: [1], createdAtMs: 0, dense, tables: [{ table: TABLE, rows: new Int32Array([r]), values: new Float32Array([7, 8]) }] };
+  h.shards[0].actor.tell({ kind: 'restore', checkpointId: 1, blob });
+  await h.shards[0].actor.idle();
+  t.equal(h.shards[0].version, 3, 'a restore is a new version');
+  await h.publish(0);
+  t.same(Array.from(await storedRow(h, 0, TABLE, r)), [7, 8], 'row in the checkpoint: its values');
+  t.same(Array.from(await storedRow(h, 0, TABLE, r, true)), [0, 0], 'momentum cleared');
+  t.ok(close(await storedRow(h, 0, TABLE, s), initial(h, TABLE, s)), 'row the checkpoint lacks: back to its initial value');
+  const snap = await h.store.read(MODEL, 0, [TABLE], true);
+  t.ok(snap!.dense.every((d) => d.weights.every((x) => x === 0.5)), 'dense tensors from the checkpoint');
+});
