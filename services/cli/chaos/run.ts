@@ -114,6 +114,9 @@ export async function runChaos(scenario: string, o: ChaosOptions = {}): Promise<
     const backlog = async () => (await Promise.all(Array.from({ length: cfg.eventShards }, (_, s) => log.backlog(s).catch(() => ({ pending: 1, ackPending: 1 })))))
       .reduce((a, b) => a + b.pending + b.ackPending, 0);
     await Promise.race([waitFor(async () => (await backlog()) === 0, 240_000, 'every message acked', 250), died]);
+    // Workers report every 200 ms: give the last reports time to arrive (a killed worker's
+    // final acks may never be reported, so this is bounded and not an error).
+    await waitFor(() => agg.total('eventsTrained') >= published, 5000, 'the last worker reports', 50).catch(() => undefined);
     const trainedAtFault = trainedAt.filter(([t]) => t <= faultDoneMs).pop()?.[1] ?? 0;
     const resumed = trainedAt.find(([t, n]) => t > faultDoneMs && n > trainedAtFault);
     const model = await (await fetch(`http://127.0.0.1:${cfg.inference.port}/v1/model`)).json() as { versions: number[] };
