@@ -3,25 +3,20 @@
 // nkey: per-role permissions hold, a wrong password is refused without echoing it, an nkey
 // seed file works through connectNats, and TLS with our own CA works (skipped without openssl).
 import t from 'tap';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect as tcpConnect } from 'node:net';
+import { connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createUser } from 'nkeys.js';
 import type { NatsConnection } from 'nats';
 import { Deferred, connectNats, natsSecurityFromEnv, waitFor } from '../../shared/index.ts';
+import { hasOpenssl, makePki } from '../helpers/pki.ts';
+import { freePort } from '../../services/cli/local-cluster.ts';
 
 const NATS = '/usr/sbin/nats-server';
 const PASSWORDS = { WORKER: 'w-secret-1', INFERENCE: 'i-secret-2', INGEST: 'g-secret-3', ADMIN: 'a-secret-4', PS: 'unused' };
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 const canConnect = (port: number) => new Promise<boolean>((r) => {
   const c = tcpConnect(port, '127.0.0.1', () => { c.destroy(); r(true); });
@@ -143,17 +138,4 @@ t.test('TLS with our own CA', { skip: !existsSync(NATS) ? `${NATS} missing` : ha
   t.ok(noCa instanceof Error, `without the CA the self-signed server is refused: ${(noCa as Error).message}`);
 });
 
-function hasOpenssl(): boolean {
-  try { execFileSync('openssl', ['version'], { stdio: 'ignore' }); return true; } catch { return false; }
-}
 
-/** A throwaway CA and a server certificate for 127.0.0.1 / localhost. */
-function makePki(dir: string): { ca: string; cert: string; key: string } {
-  const f = (n: string) => join(dir, n);
-  const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=flywheel-test-ca', '-keyout', f('ca.key'), '-out', f('ca.pem'));
-  ssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-keyout', f('server.key'), '-out', f('server.csr'));
-  writeFileSync(f('ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n');
-  ssl('x509', '-req', '-in', f('server.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-days', '1', '-extfile', f('ext.cnf'), '-out', f('server.pem'));
-  return { ca: f('ca.pem'), cert: f('server.pem'), key: f('server.key') };
-}

@@ -3,12 +3,13 @@
 // credentials, fails with a clear UnavailableError (no password in it) with wrong ones; and
 // TLS with our own CA through rediss:// and FLYWHEEL_REDIS_TLS_CA (skipped without openssl).
 import t from 'tap';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectRedis, RedisShardStore, UnavailableError, waitFor } from '../../shared/index.ts';
+import { hasOpenssl, makePki } from '../helpers/pki.ts';
+import { freePort } from '../../services/cli/local-cluster.ts';
 
 const REDIS = '/usr/bin/redis-server';
 const ACL = ['--user', 'default', 'off', '--user', 'flywheel', 'on', '>s3cret-pw', '~fw:*', '+@all'];
@@ -65,26 +66,5 @@ t.test('TLS with our own CA', { skip: hasOpenssl() ? false : 'openssl is not ins
   t.ok(err instanceof UnavailableError, `without the CA the server is not trusted: ${err?.message}`);
 });
 
-// The same small launch helpers as security-nats.test.ts (a test file cannot import another
-// without running it; they belong in test/helpers/ once that folder is open to this suite).
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
-function hasOpenssl(): boolean {
-  try { execFileSync('openssl', ['version'], { stdio: 'ignore' }); return true; } catch { return false; }
-}
 
-function makePki(dir: string): { ca: string; cert: string; key: string } {
-  const f = (n: string) => join(dir, n);
-  const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=flywheel-test-ca', '-keyout', f('ca.key'), '-out', f('ca.pem'));
-  ssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-keyout', f('server.key'), '-out', f('server.csr'));
-  writeFileSync(f('ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n');
-  ssl('x509', '-req', '-in', f('server.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-days', '1', '-extfile', f('ext.cnf'), '-out', f('server.pem'));
-  return { ca: f('ca.pem'), cert: f('server.pem'), key: f('server.key') };
-}
