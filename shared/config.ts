@@ -53,6 +53,11 @@ export interface WorkerConfig {
   leaseTtlMs: number;
   /** JetStream ack deadline: an unacked message is redelivered after it. Default 30000 ms. */
   ackWaitMs: number;
+  /** Replayed past examples mixed into each batch, as a fraction of the batch size (a
+   *  reservoir against forgetting). 0 = off. Default 0. */
+  replayFraction: number;
+  /** Examples kept in the replay reservoir. Default 50000. */
+  replayCapacity: number;
   /** Prequential metrics are kept per bucket of event time of this width. Default 86400000 ms (a day). */
   evalBucketMs: number;
 }
@@ -146,7 +151,7 @@ export const DEFAULT_CONFIG: FlywheelConfig = {
     learningRate: 0.01, momentum: 0.9, nesterov: false, publishIntervalMs: 100, consistency: 'async',
     maxStaleness: 64, clipNorm: 100, mailboxCapacity: 256, dedupeWindow: 4096,
   },
-  worker: { batchSize: 256, batchMaxWaitMs: 50, maxInFlightPushes: 2, maxUnackedMessages: 256, pushTimeoutMs: 5000, metricsIntervalMs: 1000, evalBucketMs: 86_400_000, leaseTtlMs: 10_000, ackWaitMs: 30_000 },
+  worker: { batchSize: 256, batchMaxWaitMs: 50, maxInFlightPushes: 2, maxUnackedMessages: 256, pushTimeoutMs: 5000, metricsIntervalMs: 1000, evalBucketMs: 86_400_000, leaseTtlMs: 10_000, ackWaitMs: 30_000, replayFraction: 0, replayCapacity: 50_000 },
   ingest: { port: 8080, maxBodyBytes: 8 * 1024 * 1024, maxEventsPerMessage: 128, maxEventsPerRequest: 10_000 },
   inference: { port: 8081, maxBatch: 1000 },
   gate: {
@@ -214,6 +219,8 @@ export function validateConfig(c: FlywheelConfig): FlywheelConfig {
   check(int(c.worker.evalBucketMs, 1), 'worker.evalBucketMs', 'must be an integer >= 1');
   check(c.worker.leaseTtlMs === 0 || int(c.worker.leaseTtlMs, 100), 'worker.leaseTtlMs', 'must be 0 or an integer >= 100');
   check(int(c.worker.ackWaitMs, 1000), 'worker.ackWaitMs', 'must be an integer >= 1000');
+  check(typeof c.worker.replayFraction === 'number' && c.worker.replayFraction >= 0 && c.worker.replayFraction <= 4, 'worker.replayFraction', 'must be in 0..4');
+  check(int(c.worker.replayCapacity, 1), 'worker.replayCapacity', 'must be an integer >= 1');
   check(int(c.ingest.port, 0, 65535) && int(c.inference.port, 0, 65535), 'ingest.port', 'ports must be in 0..65535');
   check(int(c.ingest.maxBodyBytes, 1) && int(c.ingest.maxEventsPerMessage, 1) && int(c.ingest.maxEventsPerRequest, 1), 'ingest.maxBodyBytes', 'must be an integer >= 1');
   check(int(c.inference.maxBatch, 1), 'inference.maxBatch', 'must be an integer >= 1');

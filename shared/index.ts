@@ -39,3 +39,4 @@ export * from './store/serving.ts';
 export * from './examples.ts';
 export * from './negative-sampler.ts';
 export * from './store/leases.ts';
+export * from './replay-buffer.ts';

@@ -18,7 +18,7 @@ import { REPO_ROOT } from './processes.ts';
 
 const USAGE = `usage: flywheel eval --schema FILE [--max-events N] [--config FILE] [--out DIR] [--skip-services]
   [--windows 10] [--frozen-fraction 0.3] [--eval-from 0.3] [--epochs 2] [--batch-size 256]
-  [--rank-positives 300] [--rank-candidates 99] [--rank-k 10] [--ps-shards 1]`;
+  [--rank-positives 300] [--rank-candidates 99] [--rank-k 10] [--ps-shards 1] [--replay-fraction 0]`;
 
 const round = (x: number) => (Number.isFinite(x) ? Math.round(x * 1e4) / 1e4 : null);
 
@@ -32,6 +32,12 @@ export async function run(args: Record<string, string>): Promise<number> {
   const t0 = Date.now();
   const schema = loadSchema(args.schema);
   const overrides = schemaConfig(schema);
+  if (args['replay-fraction'] !== undefined) {
+    const f = Number(args['replay-fraction']);
+    if (!(f >= 0 && f <= 4)) throw new Error('--replay-fraction must be a number in 0..4');
+    // The online ways (the services' workers and the twin) mix this share of past examples in.
+    (overrides as Record<string, unknown>).worker = { ...((overrides.worker as object | undefined) ?? {}), replayFraction: f };
+  }
   const base = loadConfig({ file: args.config, overrides, env: {} });
   if (base.worker.batchSize !== o.batchSize && args['batch-size'] === undefined) o.batchSize = base.worker.batchSize;
   const backend = await initTensorBackend(() => undefined);

@@ -3,7 +3,7 @@
 // the gradients to the PS shards with a bound on pushes in flight, and hand the messages to
 // the AckTracker, which acks them once the PS has persisted their update.
 import {
-  BadMessageError, ExampleBuilder, Semaphore, Signal, decode, isHeldOut, sliceBlock, validateEvent,
+  BadMessageError, ExampleBuilder, ReplayReservoir, Semaphore, Signal, decode, isHeldOut, sliceBlock, validateEvent,
   type ExampleBlock,
   type EventBatchMessage, type EventConsumer, type EventLog, type EventLogMessage, type FlywheelConfig,
   type FlywheelEvent, type Replica, type Transport,
@@ -54,6 +54,7 @@ export class Trainer {
   private loop?: Promise<void>;
   private seq = 0;
   private pushesInFlight = new Set<Promise<unknown>>();
+  private readonly replay?: ReplayReservoir;
 
   constructor(private readonly d: TrainerDeps) {
     const c = d.cfg;
@@ -61,6 +62,7 @@ export class Trainer {
     this.pusher = new GradientPusher(d.transport, c.model, c.worker.pushTimeoutMs, () => this.stopping);
     this.splitter = new GradientSplitter(c.psShards);
     this.builder = new ExampleBuilder(c.ctr.fields, c.ctr.buckets, c.labels, c.seed + 7);
+    if (c.worker.replayFraction > 0) this.replay = new ReplayReservoir(c.worker.replayCapacity, c.ctr.fields.length, c.seed + 11);
     this.acks = new AckTracker((events, ok) => {
       if (ok) d.metrics.eventsTrained.inc(events);
       else d.metrics.eventsRetried.inc(events);
@@ -185,9 +187,14 @@ export class Trainer {
   /** One prequential step: score with the current weights, then push the gradients. */
   private async step(b: ExampleBlock, newest: number, mean: number, need: Map<number, Requirement>, failures: string[]): Promise<void> {
     const t0 = performance.now();
-    const r = this.d.model.trainStep(b, this.d.replica);
+    // With a replay reservoir, past examples ride along in the step; only the fresh ones count
+    // for the prequential figures (they are the ones not trained on before).
+    const k = this.replay ? Math.round(this.d.cfg.worker.replayFraction * b.size) : 0;
+    const input = this.replay ? this.replay.mix(b.ids, b.labels, b.size, k) : b;
+    const r = this.d.model.trainStep(input, this.d.replica);
+    this.replay?.add(b.ids, b.labels, b.size);
     this.d.metrics.stepSeconds.observe((performance.now() - t0) / 1000);
-    this.d.report.addScores(r.scores, b.labels, b.eventTs, r.loss);
+    this.d.report.addScores(r.scores.subarray(0, b.size), b.labels, b.eventTs, r.loss);
     this.d.metrics.examples.inc(b.size);
     const parts = this.splitter.split(r.dense, r.sparse);
     const seq = ++this.seq;

@@ -2,7 +2,7 @@
 // the evaluation stream in time order in batches. The incremental twin trains online, one
 // pass, score-then-train like a worker; frozen trains on the first 30% (2 epochs) and then only
 // scores; periodic retrains from scratch on everything seen at every window boundary.
-import { LocalParams, ctrParamSpec, type FlywheelConfig } from '../../../shared/index.ts';
+import { LocalParams, ReplayReservoir, ctrParamSpec, type FlywheelConfig } from '../../../shared/index.ts';
 import { CtrModel } from '../../../shared/model/ctr-model.ts';
 import { windowStart, type EvalOptions } from './protocol.ts';
 import type { EvalStream } from './stream.ts';
@@ -13,6 +13,8 @@ export class OfflineLearner {
   private readonly model: CtrModel;
   /** Pushes applied, as a single PS shard would count them. */
   version = 0;
+  /** The worker's replay reservoir, when cfg.worker.replayFraction > 0 (online ways only). */
+  replay?: ReplayReservoir;
 
   constructor(private readonly cfg: FlywheelConfig) {
     const spec = ctrParamSpec(cfg.model, cfg.seed, cfg.ctr);
@@ -23,7 +25,11 @@ export class OfflineLearner {
   /** Scores examples [from, to) with the current weights, then trains on them. */
   step(s: EvalStream, from: number, to: number, out?: Float32Array): void {
     const F = s.fields;
-    const r = this.model.trainStep({ size: to - from, ids: s.ids.subarray(from * F, to * F), labels: s.labels.subarray(from, to) }, this.params);
+    const n = to - from;
+    const fresh = { size: n, ids: s.ids.subarray(from * F, to * F), labels: s.labels.subarray(from, to) };
+    const k = this.replay ? Math.round(this.cfg.worker.replayFraction * n) : 0;
+    const r = this.model.trainStep(this.replay ? this.replay.mix(fresh.ids, fresh.labels, n, k) : fresh, this.params);
+    this.replay?.add(fresh.ids, fresh.labels, n);
     // The PS scales a push whose global L2 norm exceeds clipNorm (one shard: the whole push).
     const clip = this.cfg.ps.clipNorm;
     if (clip > 0) {
@@ -39,7 +45,7 @@ export class OfflineLearner {
     }
     this.params.apply(r);
     this.version++;
-    out?.set(r.scores, from);
+    out?.set(r.scores.subarray(0, n), from);
   }
 
   /** Scores `size` examples of F row ids each, in pieces of at most `batch`, without training. */
@@ -105,6 +111,7 @@ export function runIncrementalTwin(s: EvalStream, cfg: FlywheelConfig, o: EvalOp
   const t0 = performance.now();
   const out = emptyScores(s);
   const l = new OfflineLearner(cfg);
+  if (cfg.worker.replayFraction > 0) l.replay = new ReplayReservoir(cfg.worker.replayCapacity, s.fields, cfg.seed + 11);
   trainPrefix(l, s, s.size, { ...o, epochs: 1 }, out);
   for (let w = 0; w < o.windows; w++) {
     const a = windowStart(w, s.size, o.windows), b = windowStart(w + 1, s.size, o.windows);
