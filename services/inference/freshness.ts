@@ -6,12 +6,14 @@ import { quantile, type WeightDelta } from '../../shared/index.ts';
 export class FreshnessTracker {
   private readonly samples: Float64Array;
   private readonly weights: Float64Array;
+  private readonly at: Float64Array;
   private n = 0;
   private pos = 0;
 
   constructor(capacity = 20_000) {
     this.samples = new Float64Array(capacity);
     this.weights = new Float64Array(capacity);
+    this.at = new Float64Array(capacity);
   }
 
   /** Records the deltas' pushes; returns the freshness figures recorded (ms). */
@@ -21,6 +23,7 @@ export class FreshnessTracker {
       const ms = nowMs - d.pushAcceptedAtMs[i];
       this.samples[this.pos] = ms;
       this.weights[this.pos] = d.pushExamples[i] ?? 1;
+      this.at[this.pos] = nowMs;
       this.pos = (this.pos + 1) % this.samples.length;
       this.n = Math.min(this.n + 1, this.samples.length);
       out.push(ms);
@@ -35,6 +38,13 @@ export class FreshnessTracker {
   /** Quantile over the recent pushes (each push counts once). */
   quantileMs(q: number): number {
     return quantile(this.samples.subarray(0, this.n), q);
+  }
+
+  /** Quantile over the pushes applied in the last `windowMs` (steady state, without start-up). */
+  recentQuantileMs(q: number, windowMs: number, nowMs = Date.now()): { value: number; samples: number } {
+    const recent: number[] = [];
+    for (let i = 0; i < this.n; i++) if (nowMs - this.at[i] <= windowMs) recent.push(this.samples[i]);
+    return { value: quantile(recent, q), samples: recent.length };
   }
 
   reset(): void {

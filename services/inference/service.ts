@@ -128,6 +128,12 @@ export async function startInference(cfg: FlywheelConfig, infra: Infra, portOver
         freshnessP50Ms: freshness.count ? freshness.quantileMs(0.5) : null,
         freshnessP99Ms: freshness.count ? freshness.quantileMs(0.99) : null,
         freshnessSamples: freshness.count,
+        // The same over the last 10 s only: what a user sees now, without the start-up.
+        freshnessRecent: (() => {
+          const p50 = freshness.recentQuantileMs(0.5, 10_000, now);
+          const p99 = freshness.recentQuantileMs(0.99, 10_000, now);
+          return { windowMs: 10_000, samples: p50.samples, p50Ms: Number.isFinite(p50.value) ? p50.value : null, p99Ms: Number.isFinite(p99.value) ? p99.value : null };
+        })(),
         replica: replica.stats,
       };
     },
