@@ -58,7 +58,7 @@ demo:
 # The fault scenarios alone (they are part of `make test` too): kill -9 a PS shard or a worker,
 # restart Redis, NATS, an inference node; each on private servers, each checks 0 events lost.
 chaos:
-	@bash scripts/test.sh test/chaos
+	@bash scripts/test.sh test/chaos/*.test.ts
 
 bench: install services
 	node --import tsx bench/run.ts $(ARGS)
