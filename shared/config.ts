@@ -9,7 +9,7 @@ export type LabelRule =
   /** Events of these types are positives, every other type a negative (e.g. Taobao: view = 0). */
   | { kind: 'types'; positive: string[] }
   /** Every event is a positive; the worker samples `negatives` per positive by item popularity. */
-  | { kind: 'implicit'; negatives: number }
+  | { kind: 'implicit'; negatives: number; /** Past positives whose popularity the negatives follow. Default 1000000. */ window?: number }
   /** value >= min is a positive (e.g. a rating of 4 or more). */
   | { kind: 'threshold'; min: number };
 
@@ -196,6 +196,7 @@ export function validateConfig(c: FlywheelConfig): FlywheelConfig {
   check(isPlain(l) && ['types', 'implicit', 'threshold'].includes(l.kind), 'labels.kind', 'must be types, implicit or threshold');
   if (l.kind === 'types') check(Array.isArray(l.positive) && l.positive.length > 0, 'labels.positive', 'must list event types');
   if (l.kind === 'implicit') check(int(l.negatives, 1, 100), 'labels.negatives', 'must be an integer in 1..100');
+  if (l.kind === 'implicit' && l.window !== undefined) check(int(l.window, 1, 1e8), 'labels.window', 'must be an integer in 1..1e8');
   if (l.kind === 'threshold') check(typeof l.min === 'number' && Number.isFinite(l.min), 'labels.min', 'must be a number');
   check(Array.isArray(c.ctr.fields) && c.ctr.fields.length > 0 && c.ctr.fields.every((f) => /^[A-Za-z_][A-Za-z0-9_]{0,31}$/.test(f)), 'ctr.fields', 'must be a non-empty list of field names');
   check(int(c.ctr.embDim, 1, 512), 'ctr.embDim', 'must be an integer in 1..512');

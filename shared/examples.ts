@@ -19,9 +19,10 @@ export class ExampleBuilder {
   private readonly negs: ItemRef[] = [];
   private readonly rows: number[];
 
-  constructor(private readonly fields: string[], buckets: number, private readonly rule: LabelRule, seed: number) {
+  /** negativeWindow: past positives over which popularity is counted (see negative-sampler.ts). */
+  constructor(private readonly fields: string[], buckets: number, private readonly rule: LabelRule, seed: number, negativeWindow = 1_000_000) {
     this.rows = fields.map(() => buckets);
-    this.sampler = new PopularityNegativeSampler(100_000, seed);
+    this.sampler = new PopularityNegativeSampler(rule.kind === 'implicit' && rule.window ? rule.window : negativeWindow, seed);
   }
 
   /** Examples produced per event at most (an implicit positive brings its negatives). */

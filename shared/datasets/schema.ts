@@ -230,8 +230,9 @@ export function validateSchema(raw: unknown): DatasetSchema {
       fail('labels.positive', `must list event types (${EVENT_TYPES.join(', ')})`);
     }
   } else if (l.kind === 'implicit') {
-    checkKeys(l, ['kind', 'negatives'], 'labels');
+    checkKeys(l, ['kind', 'negatives', 'window'], 'labels');
     if (!(Number.isInteger(l.negatives) && (l.negatives as number) >= 1 && (l.negatives as number) <= 100)) fail('labels.negatives', 'must be an integer in 1..100');
+    if (l.window !== undefined && !(Number.isInteger(l.window) && (l.window as number) >= 1)) fail('labels.window', 'must be a positive integer (past positives)');
   } else if (l.kind === 'threshold') {
     checkKeys(l, ['kind', 'min', 'column'], 'labels');
     if (typeof l.min !== 'number' || !Number.isFinite(l.min)) fail('labels.min', 'must be a number');
