@@ -3,7 +3,7 @@
 // has 110k) and ends when the run's bounds say so.
 import { DEMO_DATA_PATH, onlineRetailEventBatches } from '../shared/datasets/online-retail.ts';
 import { TAOBAO_SLICE_PATH, taobaoEventBatches } from '../shared/datasets/taobao.ts';
-import { MOVIELENS_DIR, movieLensEventBatches } from '../shared/datasets/movielens.ts';
+import { MOVIELENS_DIR, movieLensEventBatches } from '../shared/datasets/movie-ratings.ts';
 import type { FlywheelEvent } from '../shared/index.ts';
 
 export const DATASETS = ['retail', 'taobao', 'movielens'] as const;

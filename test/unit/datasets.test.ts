@@ -9,7 +9,7 @@ import { validateEvent, type FlywheelEvent } from '../../shared/events.ts';
 import { newLoadStats, readCsv, readCsvBatches, type CsvOptions, type CsvSource } from '../../shared/datasets/csv.ts';
 import { DEMO_DATA_PATH, ONLINE_RETAIL_DROP_REASONS, onlineRetailEventBatches, onlineRetailEvents, parseInvoiceDate } from '../../shared/datasets/online-retail.ts';
 import { TAOBAO_SLICE_PATH, taobaoEventBatches, taobaoEvents } from '../../shared/datasets/taobao.ts';
-import { MOVIELENS_DIR, SHARED_DATA_DIR, movieLensEventBatches, movieLensEvents } from '../../shared/datasets/movielens.ts';
+import { MOVIELENS_DIR, SHARED_DATA_DIR, movieLensEventBatches, movieLensEvents } from '../../shared/datasets/movie-ratings.ts';
 
 async function rows(src: CsvSource, opts?: CsvOptions): Promise<string[][]> {
   const out: string[][] = [];

@@ -9,7 +9,7 @@ import { gzipSync } from 'node:zlib';
 import { loadConfig, type FlywheelEvent } from '../../shared/index.ts';
 import { newLoadStats, type LoadStats } from '../../shared/datasets/csv.ts';
 import { DEMO_DATA_PATH, onlineRetailEventBatches } from '../../shared/datasets/online-retail.ts';
-import { MOVIELENS_DIR, movieLensEventBatches } from '../../shared/datasets/movielens.ts';
+import { MOVIELENS_DIR, movieLensEventBatches } from '../../shared/datasets/movie-ratings.ts';
 import { SHARED_DATA_DIR, TAOBAO_SLICE_PATH, taobaoEventBatches } from '../../shared/datasets/taobao.ts';
 import {
   SchemaError, loadSchema, log2Bucket, parseDateFormat, schemaConfig, schemaEvents, validateSchema, type DatasetSchema,
@@ -51,7 +51,7 @@ for (const c of cases) {
 }
 
 t.test('movielens schema: threshold label and first genre', { skip: existsSync(join(MOVIELENS_DIR, 'ratings.csv')) ? false : 'no MovieLens data' }, async (t) => {
-  const schema = loadSchema(join(DATASETS, 'movielens.json'));
+  const schema = loadSchema(join(DATASETS, 'movie-ratings.json'));
   t.same(schemaConfig(schema).labels, { kind: 'threshold', min: 4 });
   const evs = await all(schemaEvents(schema));
   // PROVENANCE.md: 48,580 ratings >= 4.0.
