@@ -29,7 +29,7 @@ const cases: { name: string; path: string; loader: (stats: LoadStats) => AsyncIt
   // PROVENANCE.md: 110,300 rows, all kept.
   { name: 'taobao', path: TAOBAO_SLICE_PATH, loader: (stats) => taobaoEventBatches(TAOBAO_SLICE_PATH, { stats }), kept: 110_300, rows: 110_300 },
   // PROVENANCE.md: 100,836 ratings, all kept.
-  { name: 'movielens', path: join(MOVIELENS_DIR, 'ratings.csv'), loader: (stats) => movieLensEventBatches(MOVIELENS_DIR, { stats }), kept: 100_836, rows: 100_836 },
+  { name: 'movie-ratings', path: join(MOVIELENS_DIR, 'ratings.csv'), loader: (stats) => movieLensEventBatches(MOVIELENS_DIR, { stats }), kept: 100_836, rows: 100_836 },
 ];
 
 for (const c of cases) {
