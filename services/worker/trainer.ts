@@ -154,17 +154,11 @@ export class Trainer {
     const F = this.d.cfg.ctr.fields.length;
     for (let from = 0; from < block.size; from += B) {
       await this.inFlight.acquire();
-      let released = false;
-      const release = () => { if (!released) { released = true; this.inFlight.release(); } };
-      try {
-        const step = this.step(sliceBlock(block, from, Math.min(from + B, block.size), F), newest, mean, need, failures);
-        const p = step.finally(release);
-        pushes.push(p);
-        this.track(p);
-      } catch (err) {
-        release();
-        throw err;
-      }
+      // step() is async: whatever it throws arrives as a rejection, handled where the group settles.
+      const p = this.step(sliceBlock(block, from, Math.min(from + B, block.size), F), newest, mean, need, failures)
+        .finally(() => this.inFlight.release());
+      pushes.push(p);
+      this.track(p);
     }
     const msgs = group.map((g) => g.msg);
     const settle = Promise.all(pushes).then(() => {
@@ -180,6 +174,12 @@ export class Trainer {
         epochStartVersion: this.d.replica.shards[k].epochStartVersion,
       });
       this.d.metrics.pendingAckMessages.set(this.acks.pendingMessages);
+    }, (err: unknown) => {
+      // A step that threw (a model error, not a refused push): train these events again later
+      // rather than wait for the ack deadline.
+      this.d.log('error', 'a training step failed: the batch will be redelivered', { err: String(err) });
+      for (const m of msgs) m.nak(1000);
+      this.d.metrics.eventsRetried.inc(received);
     });
     this.track(settle);
   }
