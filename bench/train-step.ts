@@ -1,5 +1,5 @@
 // ms per CtrModel.trainStep on the backend initTensorBackend picks (FLYWHEEL_TF_BACKEND forces one).
-// Prints one JSON line per configuration. The default case is the figure in MEASURED.md:
+// Prints one JSON line per configuration. The default case is the reference shape of the bench:
 // B=1024, 26 fields x 16-dim embeddings, 8,000 unique rows in the batch, MLP 256-128.
 //   node --import tsx bench/train-step.ts [--steps 20] [--warmup 5]
 import { parseArgs } from 'node:util';

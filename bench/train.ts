@@ -1,4 +1,4 @@
-// Figure 6: the worker's training step (CtrModel.trainStep) at the shapes of MEASURED.md:
+// Figure 6: the worker's training step (CtrModel.trainStep) at the reference shapes:
 // B=1024, 26 fields x 16-dim embeddings, ~8,000 unique rows, MLP 256-128, on the backend the
 // worker would pick. The reference is external, not measured in this run: PyTorch 1.13 CPU,
 // 1 thread, 16 ms/step, measured earlier on this machine (there is no PyTorch here to rerun).

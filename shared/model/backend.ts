@@ -1,7 +1,7 @@
 // Picks the fastest tfjs backend this machine can run, once per process.
 // Order: tfjs-node-gpu, tfjs-node (libtensorflow; optionalDependencies that are absent where the
 // native download failed), then wasm (SIMD, single thread in Node), then the pure-JS cpu
-// backend, which is ~20x slower than wasm on the CTR step (docs: /work/shared/MEASURED.md).
+// backend, which is ~20x slower than wasm on the CTR step (measured: see make bench).
 // We import tfjs-core + the backends rather than the @tensorflow/tfjs bundle: the bundle also
 // loads layers/converter/data and takes ~660 ms to import against ~250 ms here.
 import { createRequire } from 'node:module';
