@@ -98,6 +98,7 @@ export function pushCases(): PushCase[] {
   w('NOT_OWNER', 'dense tensor of shard 1', dn(D1, f32(...Array(denseSize(spec.dense.find((d) => d.name === D1)!)).fill(0))), `dense tensor "${D1}" is not owned by shard 0`);
   w('NOT_OWNER', 'row of shard 1', sp('emb.a', i32(FOREIGN), f32(1, 1)), `row ${FOREIGN} is not owned by shard 0`);
   w('NOT_OWNER', 'rows of both shards', sp('emb.a', i32(OWNED[1], FOREIGN), f32(1, 1, 1, 1)), 'is not owned by shard 0');
+  w('WRONG_SHAPE', 'the same row twice in one push', sp('emb.a', i32(OWNED[1], OWNED[1]), f32(1, 1, 1, 1)), 'appears twice in one push');
   w('WRONG_SHAPE', 'dense 3 values for 4', dn(D0, f32(1, 1, 1)), `dense tensor "${D0}" has 3 values, expected 4`);
   w('WRONG_SHAPE', 'dense 5 values for 4', dn(D0, f32(1, 1, 1, 1, 1)), 'has 5 values, expected 4');
   w('WRONG_SHAPE', 'dense no values', dn(D0, f32()), 'has 0 values, expected 4');

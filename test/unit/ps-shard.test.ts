@@ -144,3 +144,12 @@ t.test('restore puts every owned value back to the checkpoint, clears momentum, 
   const snap = await h.store.read(MODEL, 0, [TABLE], true);
   t.ok(snap!.dense.every((d) => d.weights.every((x) => x === 0.5)), 'dense tensors from the checkpoint');
 });
+
+t.test('a row twice in one push is refused and changes nothing', async (t) => {
+  const h = await new PsHarness(1).start();
+  t.teardown(() => h.stop());
+  const r = h.rowOwnedBy(TABLE, 0);
+  const rep = await h.push(0, { seq: 1, sparse: [{ table: TABLE, rows: new Int32Array([r, r]), grads: new Float32Array([1, 1, 1, 1]) }] });
+  t.ok(!rep.ok && rep.error.code === 'WRONG_SHAPE' && rep.error.message.includes('appears twice'), rep.ok ? 'accepted!' : rep.error.message);
+  t.equal(h.shards[0].version, 0, 'version unchanged');
+});
