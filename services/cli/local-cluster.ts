@@ -26,15 +26,31 @@ export async function freePort(): Promise<number> {
   });
 }
 
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
 /** Ports that are free now, for a run's services. */
 export async function assignPorts(cfg: FlywheelConfig): Promise<FlywheelConfig> {
   const c = structuredClone(cfg);
   c.ingest.port = await freePort();
   c.inference.port = await freePort();
   // Metrics ports are base + index: pick a base with the whole range free.
-  c.psMetricsBasePort = await freePort();
-  c.workerMetricsBasePort = c.psMetricsBasePort + c.psShards;
-  return c;
+  const span = c.psShards + c.workers;
+  for (let attempt = 0; ; attempt++) {
+    const base = await freePort();
+    let free = base + span <= 65535;
+    for (let p = base + 1; free && p < base + span; p++) free = await portFree(p);
+    if (free || attempt >= 20) {
+      c.psMetricsBasePort = base;
+      c.workerMetricsBasePort = base + c.psShards;
+      return c;
+    }
+  }
 }
 
 export interface LocalCluster {
@@ -77,7 +93,21 @@ export async function resetModel(cfg: FlywheelConfig): Promise<void> {
   }
 }
 
+/**
+ * Starts the cluster; if a service dies while starting (most often a port that was free when
+ * chosen and taken before the service bound it), starts once more on fresh ports.
+ */
 export async function startLocalCluster(cfg0: FlywheelConfig, opts: { embedded: boolean; logDir: string }): Promise<LocalCluster> {
+  try {
+    return await startOnce(cfg0, opts);
+  } catch (err) {
+    if (opts.embedded) throw err;
+    process.stderr.write(`a service failed to start (${(err as Error).message.split('\n')[0]}); retrying on fresh ports\n`);
+    return startOnce(cfg0, { ...opts, logDir: `${opts.logDir}/retry` });
+  }
+}
+
+async function startOnce(cfg0: FlywheelConfig, opts: { embedded: boolean; logDir: string }): Promise<LocalCluster> {
   const cfg = await assignPorts(cfg0);
   const gatePort = cfg.gate.holdoutPermille > 0 ? await freePort() : 0;
   mkdirSync(opts.logDir, { recursive: true });
@@ -123,16 +153,13 @@ export async function startLocalCluster(cfg0: FlywheelConfig, opts: { embedded: 
   const ready = async (what: string, url: string) => {
     await Promise.race([waitFor(() => httpOk(url), 120_000, `${what} to answer ${url}`, 100), failed]);
   };
-  for (let k = 0; k < cfg.psShards; k++) group.start(`ps-${k}`, 'ps', ['--config', cfgFile, '--shard', String(k)]);
-  for (let k = 0; k < cfg.psShards; k++) await ready(`ps-${k}`, `http://127.0.0.1:${cfg.psMetricsBasePort + k}/healthz`);
-  for (let i = 0; i < cfg.workers; i++) group.start(`worker-${i}`, 'worker', ['--config', cfgFile, '--index', String(i)]);
-  group.start('inference', 'inference', ['--config', cfgFile]);
-  if (gatePort) group.start('validator', 'validator', ['--config', cfgFile, '--port', String(gatePort)]);
-  group.start('ingest', 'ingest', ['--config', cfgFile]);
-  for (let i = 0; i < cfg.workers; i++) await ready(`worker-${i}`, `http://127.0.0.1:${cfg.workerMetricsBasePort + i}/metrics`);
-  await ready('inference', `${base.inferenceUrl}/healthz`);
-  if (base.gateUrl) await ready('validator', `${base.gateUrl}/healthz`);
-  await ready('ingest', `${base.ingestUrl}/healthz`);
+  try {
+    await startServices();
+  } catch (err) {
+    await group.stop();
+    await transport.close();
+    throw err;
+  }
   return {
     ...base, transport, failed,
     stop: async () => {
@@ -140,4 +167,17 @@ export async function startLocalCluster(cfg0: FlywheelConfig, opts: { embedded: 
       await transport.close();
     },
   };
+
+  async function startServices(): Promise<void> {
+    for (let k = 0; k < cfg.psShards; k++) group.start(`ps-${k}`, 'ps', ['--config', cfgFile, '--shard', String(k)]);
+    for (let k = 0; k < cfg.psShards; k++) await ready(`ps-${k}`, `http://127.0.0.1:${cfg.psMetricsBasePort + k}/healthz`);
+    for (let i = 0; i < cfg.workers; i++) group.start(`worker-${i}`, 'worker', ['--config', cfgFile, '--index', String(i)]);
+    group.start('inference', 'inference', ['--config', cfgFile]);
+    if (gatePort) group.start('validator', 'validator', ['--config', cfgFile, '--port', String(gatePort)]);
+    group.start('ingest', 'ingest', ['--config', cfgFile]);
+    for (let i = 0; i < cfg.workers; i++) await ready(`worker-${i}`, `http://127.0.0.1:${cfg.workerMetricsBasePort + i}/metrics`);
+    await ready('inference', `${base.inferenceUrl}/healthz`);
+    if (base.gateUrl) await ready('validator', `${base.gateUrl}/healthz`);
+    await ready('ingest', `${base.ingestUrl}/healthz`);
+  }
 }

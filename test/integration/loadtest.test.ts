@@ -28,7 +28,7 @@ t.test('a short loadtest writes its report and a sane summary line', async (t) =
   const out = mkdtempSync(join(tmpdir(), 'fw-loadtest-'));
   t.teardown(() => rmSync(out, { recursive: true, force: true }));
   const r = await runLoadtest(['--duration', '8', '--rate', '1000', '--predict-rate', '20', '--drain', '2', '--progress-every', '4', '--out', out], 90_000);
-  t.equal(r.code, 0, 'exit code 0');
+  t.equal(r.code, 0, `exit code 0${r.code ? `; stderr ends: ${r.stderr.slice(-1500)}` : ''}`);
   const lines = r.stdout.trim().split('\n');
   const s = JSON.parse(lines[lines.length - 1]) as Record<string, any>;
   t.ok(s.eventsAccepted > 0 && s.eventsAcceptedPerSec > 0, `events accepted: ${s.eventsAccepted}`);
