@@ -40,3 +40,4 @@ export * from './examples.ts';
 export * from './negative-sampler.ts';
 export * from './store/leases.ts';
 export * from './replay-buffer.ts';
+export * from './service-main.ts';
