@@ -11,7 +11,7 @@ import {
   JetStreamEventLog, ReportAggregator, connectNats, encode, eventShardOf, loadConfig, mulberry32, waitFor,
   type EventBatchMessage, type FlywheelConfig, type FlywheelEvent,
 } from '../shared/index.ts';
-import { resetModel, startLocalCluster } from '../services/cli/local-cluster.ts';
+import { resetModel, startLocalCluster } from '../cluster/local-cluster.ts';
 import { figure, progress, runId } from './lib/figures.ts';
 
 export interface RunResult { workers: number; shards: number; eventsPerSec: number; rssBytes: Record<string, number> }

@@ -2,4 +2,4 @@
 // The `flywheel` command: runs the TypeScript CLI through tsx (no build step needed).
 import { register } from 'tsx/esm/api';
 register();
-await import('../services/cli/main.ts');
+await import('../cli/main.ts');

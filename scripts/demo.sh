@@ -5,4 +5,4 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/install.sh
-exec node --import tsx services/cli/main.ts demo "$@"
+exec node --import tsx cli/main.ts demo "$@"

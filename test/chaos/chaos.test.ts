@@ -1,8 +1,8 @@
 // Fault scenarios on real processes over private NATS and Redis servers: each injects one
 // fault while a stream is replayed and checks that nothing acknowledged is lost.
 import t from 'tap';
-import { runChaos } from '../../services/cli/chaos/run.ts';
-import { SCENARIOS } from '../../services/cli/chaos/scenarios.ts';
+import { runChaos } from '../../tools/chaos/run.ts';
+import { SCENARIOS } from '../../tools/chaos/scenarios.ts';
 
 const EVENTS = Number(process.env.FLYWHEEL_CHAOS_EVENTS ?? 20_000);
 

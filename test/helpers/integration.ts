@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, type FlywheelConfig } from '../../shared/index.ts';
-import { resetModel, assignPorts } from '../../services/cli/local-cluster.ts';
+import { resetModel, assignPorts } from '../../cluster/local-cluster.ts';
 
 export function uniqueModel(name: string): string {
   return `t_${name}_${randomBytes(3).toString('hex')}`;

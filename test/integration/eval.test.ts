@@ -6,11 +6,11 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REPO_ROOT } from '../../services/cli/processes.ts';
+import { REPO_ROOT } from '../../cluster/processes.ts';
 
 t.test('eval --max-events 20000 on Online Retail', async (t) => {
   const out = mkdtempSync(join(tmpdir(), 'fw-eval-'));
-  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'services/cli/main.ts'), 'eval',
+  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'cli/main.ts'), 'eval',
     '--schema', join(REPO_ROOT, 'datasets/online-retail.json'), '--max-events', '20000', '--out', out], { cwd: REPO_ROOT });
   let stdout = '';
   let stderr = '';

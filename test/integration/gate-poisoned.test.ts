@@ -6,8 +6,8 @@ import {
   JetStreamEventLog, NatsTransport, connectNats, decode, encode, eventShardOf, exactAuc, mulberry32, subjects, waitFor,
   type FlywheelEvent, type WorkerReport, ReportAggregator,
 } from '../../shared/index.ts';
-import { ProcessGroup } from '../../services/cli/processes.ts';
-import { freePort } from '../../services/cli/local-cluster.ts';
+import { ProcessGroup } from '../../cluster/processes.ts';
+import { freePort } from '../../cluster/local-cluster.ts';
 import { cleanupModel, integrationConfig } from '../helpers/integration.ts';
 
 interface DecisionMsg { kind: string; accepted?: boolean; candidateAuc?: number; servingAuc?: number }

@@ -7,7 +7,7 @@ import {
 } from '../../shared/index.ts';
 import { PsShard } from '../../services/ps/ps-shard.ts';
 import { psMetrics } from '../../services/ps/metrics.ts';
-import { ProcessGroup } from '../../services/cli/processes.ts';
+import { ProcessGroup } from '../../cluster/processes.ts';
 import { cleanupModel, integrationConfig } from '../helpers/integration.ts';
 
 async function startShard(cfg: FlywheelConfig, transport: NatsTransport, store: RedisShardStore): Promise<PsShard> {

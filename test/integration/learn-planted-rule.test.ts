@@ -5,7 +5,7 @@ import {
   JetStreamEventLog, NatsTransport, ReportAggregator, connectNats, decode, encode, eventShardOf, mulberry32, subjects, waitFor,
   type EventBatchMessage, type FlywheelEvent, type WorkerReport,
 } from '../../shared/index.ts';
-import { ProcessGroup } from '../../services/cli/processes.ts';
+import { ProcessGroup } from '../../cluster/processes.ts';
 import { cleanupModel, integrationConfig } from '../helpers/integration.ts';
 
 const N_EVENTS = 60_000;

@@ -12,7 +12,7 @@ import { createUser } from 'nkeys.js';
 import type { NatsConnection } from 'nats';
 import { Deferred, connectNats, natsSecurityFromEnv, waitFor } from '../../shared/index.ts';
 import { hasOpenssl, makePki } from '../helpers/pki.ts';
-import { freePort } from '../../services/cli/local-cluster.ts';
+import { freePort } from '../../cluster/local-cluster.ts';
 
 const NATS = '/usr/sbin/nats-server';
 const PASSWORDS = { WORKER: 'w-secret-1', INFERENCE: 'i-secret-2', INGEST: 'g-secret-3', ADMIN: 'a-secret-4', PS: 'unused' };

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectRedis, RedisShardStore, UnavailableError, waitFor } from '../../shared/index.ts';
 import { hasOpenssl, makePki } from '../helpers/pki.ts';
-import { freePort } from '../../services/cli/local-cluster.ts';
+import { freePort } from '../../cluster/local-cluster.ts';
 
 const REDIS = '/usr/bin/redis-server';
 const ACL = ['--user', 'default', 'off', '--user', 'flywheel', 'on', '>s3cret-pw', '~fw:*', '+@all'];

@@ -2,9 +2,9 @@
 // HR@K and NDCG@K by sorting, precision/recall/F1 by counting, windows of equal example count.
 import t from 'tap';
 import { ScoreHistogram, figuresOf } from '../../shared/index.ts';
-import { hitAtK, ndcgAtK, rankFigures, rankOfPositive } from '../../services/cli/eval/metrics.ts';
-import { chooseBucketMs, evalOptions, firstEvalWindow, windowOfExample, windowStart } from '../../services/cli/eval/protocol.ts';
-import { popularityBucket } from '../../services/cli/eval/stream.ts';
+import { hitAtK, ndcgAtK, rankFigures, rankOfPositive } from '../../tools/eval/metrics.ts';
+import { chooseBucketMs, evalOptions, firstEvalWindow, windowOfExample, windowStart } from '../../tools/eval/protocol.ts';
+import { popularityBucket } from '../../tools/eval/stream.ts';
 
 /** Brute force: sort the set by score, descending, the positive after any candidate it ties with. */
 function bruteRank(set: number[]): number {

@@ -1,7 +1,7 @@
 // The faults `flywheel chaos` injects. Each gets the running system and records what it saw
 // (takeover times, snapshots rewritten, staleness reported) in ctx.details.
-import { connectRedis, waitFor, type FlywheelConfig } from '../../../shared/index.ts';
-import type { ProcessGroup } from '../processes.ts';
+import { connectRedis, waitFor, type FlywheelConfig } from '../../shared/index.ts';
+import type { ProcessGroup } from '../../cluster/processes.ts';
 import type { PrivateServer } from './servers.ts';
 
 export interface ChaosContext {

@@ -1,7 +1,7 @@
 // The figures of one way of training, from its prequential scores: per window of stream time,
 // overall (the evaluated tail of the stream), per segment (new vs returning users, item
 // popularity), and ranking (HR@K, NDCG@K of each sampled positive among its candidates).
-import { ScoreHistogram, figuresOf, type WindowFigures } from '../../../shared/index.ts';
+import { ScoreHistogram, figuresOf, type WindowFigures } from '../../shared/index.ts';
 import { firstEvalWindow, type EvalOptions } from './protocol.ts';
 import { POPULARITY_BUCKETS, type EvalStream } from './stream.ts';
 

@@ -4,10 +4,10 @@
 // buckets are assigned to the same windows of example count as the in-process ways.
 import {
   ReportAggregator, ScoreHistogram, figuresOf, type FlywheelConfig, type FlywheelEvent,
-} from '../../../shared/index.ts';
-import { replay } from '../../../loadtest/replay.ts';
-import { ensureServices } from '../infra-check.ts';
-import { resetModel, startLocalCluster } from '../local-cluster.ts';
+} from '../../shared/index.ts';
+import { replay } from '../../cluster/replay.ts';
+import { ensureServices } from '../../cluster/infra-check.ts';
+import { resetModel, startLocalCluster } from '../../cluster/local-cluster.ts';
 import type { Figures } from './metrics.ts';
 
 export interface ServicesResult {

@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import {
   JetStreamEventLog, NatsTransport, ReportAggregator, connectNats, decode, encode, eventShardOf, loadConfig, mulberry32,
   subjects, waitFor, type FlywheelConfig, type FlywheelEvent, type WorkerReport,
-} from '../../../shared/index.ts';
-import { assignPorts } from '../local-cluster.ts';
-import { ProcessGroup } from '../processes.ts';
+} from '../../shared/index.ts';
+import { assignPorts } from '../../cluster/local-cluster.ts';
+import { ProcessGroup } from '../../cluster/processes.ts';
 import { PrivateServer } from './servers.ts';
 import { SCENARIOS, type ChaosContext } from './scenarios.ts';
 

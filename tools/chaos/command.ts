@@ -1,7 +1,7 @@
 // `flywheel chaos --scenario NAME [--events N]`: replays a stream while injecting one fault,
 // then prints the checks as one JSON object on the last line.
-import { runChaos } from './chaos/run.ts';
-import { SCENARIOS } from './chaos/scenarios.ts';
+import { runChaos } from './run.ts';
+import { SCENARIOS } from './scenarios.ts';
 
 export async function run(args: Record<string, string>): Promise<number> {
   const scenario = args.scenario;

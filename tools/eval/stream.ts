@@ -2,8 +2,8 @@
 // a worker builds them (same ExampleBuilder, label rule and sampler seed as worker 0), plus
 // what the figures need per example: its window, whether its user is new, its item's
 // popularity so far, and for a sample of positives the candidate items to rank against.
-import { featurizeInto, hashRow, mulberry32, type FlywheelConfig, type FlywheelEvent } from '../../../shared/index.ts';
-import { ExampleBuilder } from '../../../shared/index.ts';
+import { featurizeInto, hashRow, mulberry32, type FlywheelConfig, type FlywheelEvent } from '../../shared/index.ts';
+import { ExampleBuilder } from '../../shared/index.ts';
 import { windowOfExample, type EvalOptions } from './protocol.ts';
 
 /** Item popularity buckets: earlier events on the item (0, 1-9, 10-99, 100-999, 1000+). */

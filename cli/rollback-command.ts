@@ -4,7 +4,7 @@
 import {
   NatsTransport, RedisServingStore, connectNats, connectRedis, decodeCheckpoint, encode, loadConfig, subjects,
   type ServingPointer,
-} from '../../shared/index.ts';
+} from '../shared/index.ts';
 
 export async function run(args: Record<string, string>): Promise<number> {
   const cfg = loadConfig({ file: args.config, overrides: args.model ? { model: args.model } : undefined });

@@ -7,18 +7,18 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import {
   JetStreamEventLog, ReportAggregator, connectNats, loadConfig, waitFor, type FlywheelConfig,
-} from '../../shared/index.ts';
-import { IngestCeiling } from '../../loadtest/ingest-ceiling.ts';
-import { LoadtestOptionError, parseLoadtestOptions, settingsOf, type LoadtestOptions } from '../../loadtest/options.ts';
-import { PredictLoad } from '../../loadtest/predict-load.ts';
-import { replay } from '../../loadtest/replay.ts';
-import { writeReport } from '../../loadtest/report.ts';
-import { Sampler, progressLine } from '../../loadtest/sampler.ts';
-import { DATASET_MODEL, loadEvents, loopedEvents } from '../../loadtest/sources.ts';
-import { summarize, type RunCounts } from '../../loadtest/summary.ts';
-import { ensureServices } from './infra-check.ts';
-import { assignPorts, resetModel, startLocalCluster } from './local-cluster.ts';
-import { ProcessGroup, REPO_ROOT } from './processes.ts';
+} from '../shared/index.ts';
+import { IngestCeiling } from './ingest-ceiling.ts';
+import { LoadtestOptionError, parseLoadtestOptions, settingsOf, type LoadtestOptions } from './options.ts';
+import { PredictLoad } from './predict-load.ts';
+import { replay } from '../cluster/replay.ts';
+import { writeReport } from './report.ts';
+import { Sampler, progressLine } from './sampler.ts';
+import { DATASET_MODEL, loadEvents, loopedEvents } from './sources.ts';
+import { summarize, type RunCounts } from './summary.ts';
+import { ensureServices } from '../cluster/infra-check.ts';
+import { assignPorts, resetModel, startLocalCluster } from '../cluster/local-cluster.ts';
+import { ProcessGroup, REPO_ROOT } from '../cluster/processes.ts';
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
 type NatsConnection = Awaited<ReturnType<typeof connectNats>>;

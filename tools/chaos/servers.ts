@@ -5,9 +5,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { waitFor } from '../../../shared/index.ts';
-import { tcpReachable } from '../infra-check.ts';
-import { freePort } from '../local-cluster.ts';
+import { waitFor } from '../../shared/index.ts';
+import { tcpReachable } from '../../cluster/infra-check.ts';
+import { freePort } from '../../cluster/local-cluster.ts';
 
 export class PrivateServer {
   private proc?: ChildProcess;

@@ -2,8 +2,8 @@
 // the evaluation stream in time order in batches. The incremental twin trains online, one
 // pass, score-then-train like a worker; frozen trains on the first 30% (2 epochs) and then only
 // scores; periodic retrains from scratch on everything seen at every window boundary.
-import { LocalParams, ReplayReservoir, ctrParamSpec, type FlywheelConfig } from '../../../shared/index.ts';
-import { CtrModel } from '../../../shared/model/ctr-model.ts';
+import { LocalParams, ReplayReservoir, ctrParamSpec, type FlywheelConfig } from '../../shared/index.ts';
+import { CtrModel } from '../../shared/model/ctr-model.ts';
 import { windowStart, type EvalOptions } from './protocol.ts';
 import type { EvalStream } from './stream.ts';
 

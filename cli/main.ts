@@ -1,5 +1,5 @@
 // The `flywheel` command. Subcommands run the demo or one service process.
-import { parseArgs } from '../../shared/index.ts';
+import { parseArgs } from '../shared/index.ts';
 
 const USAGE = `usage: flywheel <command> [options]
   demo [--events N] [--embedded] [--config FILE]   run the whole system on the Online Retail stream
@@ -14,6 +14,15 @@ const USAGE = `usage: flywheel <command> [options]
   loadtest [options]                                 replay traffic and measure throughput, freshness, latency
   chaos --scenario NAME [options]                    replay a stream while injecting one fault
 Configuration: a JSON file (--config or FLYWHEEL_CONFIG) over the defaults; see README.md.`;
+
+/** Where each command's run(args) lives: the tools and the load generator sit beside the services. */
+const COMMAND_MODULES: Record<string, string> = {
+  eval: '../tools/eval/command.ts',
+  chaos: '../tools/chaos/command.ts',
+  loadtest: '../loadtest/command.ts',
+  pretrain: './pretrain-command.ts',
+  rollback: './rollback-command.ts',
+};
 
 const [cmd, ...rest] = process.argv.slice(2);
 const args = parseArgs(rest);
@@ -41,8 +50,8 @@ switch (cmd) {
   case 'rollback':
   case 'loadtest':
   case 'chaos': {
-    // Each command lives in its own module: services/cli/<command>-command.ts, exporting run(args).
-    const mod = await import(`./${cmd}-command.ts`) as { run(args: Record<string, string>): Promise<number> };
+    // Each command lives in its own module, exporting run(args).
+    const mod = await import(COMMAND_MODULES[cmd]) as { run(args: Record<string, string>): Promise<number> };
     try {
       process.exit(await mod.run(args));
     } catch (err) {
@@ -57,7 +66,7 @@ switch (cmd) {
   case 'inference':
   case 'ingest':
     process.argv = [process.argv[0], process.argv[1], ...rest];
-    await import(`../${cmd}/main.ts`);
+    await import(`../services/${cmd}/main.ts`);
     break;
   default:
     console.log(USAGE);

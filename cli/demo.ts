@@ -4,12 +4,12 @@
 import { join } from 'node:path';
 import {
   ReportAggregator, loadConfig, type FlywheelConfig, type FlywheelEvent,
-} from '../../shared/index.ts';
-import { DEMO_DATA_PATH, onlineRetailEvents } from '../../shared/datasets/online-retail.ts';
-import { replay } from '../../loadtest/replay.ts';
-import { ensureServices } from './infra-check.ts';
-import { resetModel, startLocalCluster } from './local-cluster.ts';
-import { REPO_ROOT } from './processes.ts';
+} from '../shared/index.ts';
+import { DEMO_DATA_PATH, onlineRetailEvents } from '../shared/datasets/online-retail.ts';
+import { replay } from '../cluster/replay.ts';
+import { ensureServices } from '../cluster/infra-check.ts';
+import { resetModel, startLocalCluster } from '../cluster/local-cluster.ts';
+import { REPO_ROOT } from '../cluster/processes.ts';
 
 export interface DemoOptions {
   events?: number;

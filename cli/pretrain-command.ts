@@ -5,12 +5,12 @@
 import {
   RedisShardStore, connectRedis, loadConfig, ownerOfDense, ownerOfRow, tableHash,
   type DenseState, type LocalParams, type RowsState, type SparseArena,
-} from '../../shared/index.ts';
-import { initTensorBackend } from '../../shared/model/backend.ts';
-import { loadSchema, schemaConfig, schemaEvents } from '../../shared/datasets/schema.ts';
-import { OfflineLearner } from './eval/offline.ts';
-import { EVAL_DEFAULTS } from './eval/protocol.ts';
-import { buildEvalStream } from './eval/stream.ts';
+} from '../shared/index.ts';
+import { initTensorBackend } from '../shared/model/backend.ts';
+import { loadSchema, schemaConfig, schemaEvents } from '../shared/datasets/schema.ts';
+import { OfflineLearner } from '../tools/eval/offline.ts';
+import { EVAL_DEFAULTS } from '../tools/eval/protocol.ts';
+import { buildEvalStream } from '../tools/eval/stream.ts';
 
 const USAGE = 'usage: flywheel pretrain --schema FILE [--prefix 0.3] [--epochs 2] [--max-events N] [--config FILE] [--model NAME]';
 

@@ -1,7 +1,7 @@
 // The evaluation protocol in one place: what the three ways train on, how the stream is cut
 // into windows, and which part of it the overall figures cover. Every number here is an
 // option with a default taken from the protocol, validated once, failing with its name.
-import { ConfigError } from '../../../shared/index.ts';
+import { ConfigError } from '../../shared/index.ts';
 
 export interface EvalOptions {
   /** Windows of equal example count the stream is cut into. Default 10. */

@@ -7,12 +7,12 @@ import { join } from 'node:path';
 import {
   EmbeddedInfra, JetStreamEventLog, NatsTransport, RedisLeaseStore, RedisServingStore, RedisShardStore, connectNats, connectRedis, ctrParamSpec,
   decode, subjects, waitFor, type FlywheelConfig, type Transport, type WorkerReport,
-} from '../../shared/index.ts';
-import { startIngest } from '../ingest/service.ts';
-import { startInference } from '../inference/service.ts';
-import { startPs } from '../ps/service.ts';
-import { startWorker } from '../worker/service.ts';
-import { startValidator } from '../validator/service.ts';
+} from '../shared/index.ts';
+import { startIngest } from '../services/ingest/service.ts';
+import { startInference } from '../services/inference/service.ts';
+import { startPs } from '../services/ps/service.ts';
+import { startWorker } from '../services/worker/service.ts';
+import { startValidator } from '../services/validator/service.ts';
 import { ProcessGroup } from './processes.ts';
 
 export async function freePort(): Promise<number> {

@@ -8,13 +8,13 @@ import { loadConfig, type FlywheelConfig, type FlywheelEvent } from '../../share
 import { initTensorBackend } from '../../shared/model/backend.ts';
 import { loadSchema, schemaConfig, schemaEvents } from '../../shared/datasets/schema.ts';
 import { newLoadStats } from '../../shared/datasets/csv.ts';
-import { bucketWindows, wayFigures } from './eval/metrics.ts';
-import { runFrozenAndPeriodic, runIncrementalTwin } from './eval/offline.ts';
-import { chooseBucketMs, evalOptions, firstEvalWindow } from './eval/protocol.ts';
-import { writeReport } from './eval/report.ts';
-import { runThroughServices, type ServicesResult } from './eval/services-run.ts';
-import { buildEvalStream } from './eval/stream.ts';
-import { REPO_ROOT } from './processes.ts';
+import { bucketWindows, wayFigures } from './metrics.ts';
+import { runFrozenAndPeriodic, runIncrementalTwin } from './offline.ts';
+import { chooseBucketMs, evalOptions, firstEvalWindow } from './protocol.ts';
+import { writeReport } from './report.ts';
+import { runThroughServices, type ServicesResult } from './services-run.ts';
+import { buildEvalStream } from './stream.ts';
+import { REPO_ROOT } from '../../cluster/processes.ts';
 
 const USAGE = `usage: flywheel eval --schema FILE [--max-events N] [--config FILE] [--out DIR] [--skip-services]
   [--windows 10] [--frozen-fraction 0.3] [--eval-from 0.3] [--epochs 2] [--batch-size 256]
