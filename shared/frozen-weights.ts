@@ -1,18 +1,13 @@
 // A fixed copy of the whole model at a known set of shard versions: what the validation gate
 // evaluates and what inference serves when a serving pointer exists. It travels as one
-// checkpoint blob (msgpack, typed arrays as raw bytes).
-import { decode, encode } from './codec.ts';
+// checkpoint blob (shared/checkpoint.ts).
+import type { CheckpointBlob } from './checkpoint.ts';
 import { BadMessageError } from './errors.ts';
 import type { ParamSpec } from './param-spec.ts';
 import type { Replica } from './replica.ts';
 import { SparseArena } from './sparse-arena.ts';
 
-export interface CheckpointBlob {
-  versions: number[];
-  dense: { name: string; values: Float32Array }[];
-  tables: { table: string; rows: Int32Array; values: Float32Array }[];
-  createdAtMs: number;
-}
+export { decodeCheckpoint, encodeCheckpoint, type CheckpointBlob } from './checkpoint.ts';
 
 export class FrozenWeights {
   private readonly denseMap = new Map<string, Float32Array>();
@@ -53,14 +48,4 @@ export class FrozenWeights {
       createdAtMs: Date.now(),
     };
   }
-}
-
-export const encodeCheckpoint = (b: CheckpointBlob): Uint8Array => encode(b);
-
-export function decodeCheckpoint(bytes: Uint8Array): CheckpointBlob {
-  const o = decode(bytes) as CheckpointBlob;
-  if (!o || !Array.isArray(o.versions) || !Array.isArray(o.dense) || !Array.isArray(o.tables)) {
-    throw new BadMessageError('not a checkpoint');
-  }
-  return o;
 }

@@ -2,6 +2,7 @@
 // train against it and inference nodes serve from it. It loads a shard's snapshot from the
 // store, applies that shard's deltas in order, and when one is missing (a gap, or a restarted
 // shard) it resyncs that shard from the store while buffering what arrives meanwhile.
+import type { CheckpointBlob } from './checkpoint.ts';
 import { BadMessageError } from './errors.ts';
 import { initDense, initRow, ownerOfDense, ownerOfRow, tableHash, type ParamSpec } from './param-spec.ts';
 import { parseDelta, subjects, type WeightDelta } from './protocol.ts';
@@ -206,7 +207,7 @@ export class Replica {
   }
 
   /** A copy of every value the replica holds, at its current versions. */
-  checkpoint(): import('./frozen-weights.ts').CheckpointBlob {
+  checkpoint(): CheckpointBlob {
     return {
       versions: this.versions(),
       dense: [...this.denseMap].map(([name, v]) => ({ name, values: v.slice() })),

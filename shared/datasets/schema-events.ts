@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
 import { validateEvent, type FlywheelEvent } from '../events.ts';
 import { columnIndex, countDrop, newLoadStats, readCsvBatches, type LoadStats } from './csv.ts';
-import { isObj, type ColumnRef, type DatasetSchema, type FilterSpec, type LookupSpec, type SchemaEventsOptions, type SourceSpec, type TimestampSpec } from './schema.ts';
+import { isObj, type ColumnRef, type DatasetSchema, type FilterSpec, type LookupSpec, type SchemaEventsOptions, type SourceSpec, type TimestampSpec } from './schema-types.ts';
 
 const DATE_TOKENS: Record<string, { re: string; part: 'Y' | 'M' | 'D' | 'h' | 'm' | 's' | 'ms' }> = {
   YYYY: { re: '(\\d{4})', part: 'Y' }, MM: { re: '(\\d\\d)', part: 'M' }, DD: { re: '(\\d\\d)', part: 'D' },

@@ -1,0 +1,86 @@
+// The shape of a dataset schema (see schema.ts, which validates one, and schema-events.ts,
+// which reads events by one): types only, plus the one object test both use, so that neither
+// of those two modules has to import the other for them.
+import type { LabelRule } from '../config.ts';
+import type { EventType } from '../events.ts';
+import type { LoadStats } from './csv.ts';
+
+/** Where rows come from: one or more files of one format, read in the order listed. */
+export interface SourceSpec {
+  /** Paths, relative to the schema file or with ${SHARED_DATA_DIR} / ${REPO}. */
+  files: string[];
+  format: 'csv' | 'tsv' | 'ndjson';
+  /** One character; default ',' for csv and a tab for tsv. */
+  delimiter?: string;
+  /** csv/tsv: the first record names the columns. Default true. */
+  header?: boolean;
+  /** csv/tsv without a header: the column names, in order (also the row width checked). */
+  columns?: string[];
+  /** Default utf8. */
+  encoding?: 'utf8' | 'latin1';
+  /** Default: true when a path ends in .gz. */
+  gzip?: boolean;
+}
+
+/** Unix time in whole seconds or milliseconds, or a date string read as UTC. */
+export type TimestampSpec = { column: string; unit: 's' | 'ms' } | { column: string; format: string };
+
+/** A second file read whole into a map key -> value, e.g. MovieLens movieId -> first genre. */
+export interface LookupSpec extends Omit<SourceSpec, 'files'> {
+  file: string;
+  key: string;
+  value: string;
+  /** Split the value on this string and take part `index` (default 0). */
+  split?: string;
+  index?: number;
+  /** Values that mean "none" (e.g. "(no genres listed)"); '' is always none. */
+  ignore?: string[];
+}
+
+/** A column, or a column whose value is looked up in a second file. */
+export type ColumnRef = string | { column: string; lookup: LookupSpec };
+
+export type FilterSpec = { column: string; reason?: string } & (
+  | { startsWith: string } | { empty: true } | { equals: string | string[] }
+  | { atMost: number } | { below: number } | { atLeast: number } | { above: number });
+
+/** A numeric column as a categorical context feature: log2 buckets of the value. */
+export interface NumericFeatureSpec { name: string; column: string }
+
+/** The label rule (shared/config.ts LabelRule); a threshold may name its column (= fields.value). */
+export type SchemaLabelRule = Exclude<LabelRule, { kind: 'threshold' }> | { kind: 'threshold'; min: number; column?: string };
+
+export interface DatasetSchema {
+  name: string;
+  description?: string;
+  source: SourceSpec;
+  /** Read the whole file and stable-sort it by time (files not in time order). Default false. */
+  sortByTimestamp?: boolean;
+  fields: {
+    user: ColumnRef;
+    item: ColumnRef;
+    category?: ColumnRef;
+    timestamp: TimestampSpec;
+    /** The event type: a column mapped through `map`, or one constant type. */
+    type: { column: string; map: Record<string, EventType> } | { constant: EventType };
+    /** A number the label rule may read (rating, quantity); unparseable = malformed row. */
+    value?: string;
+    /** Extra categorical features: context key -> column. */
+    context?: Record<string, ColumnRef>;
+    numeric?: NumericFeatureSpec[];
+  };
+  /** Rows to drop, checked in order; the first that matches names the drop reason. */
+  filters?: FilterSpec[];
+  labels: SchemaLabelRule;
+  /** The model: its feature fields and any other config overrides (e.g. ctr.embLrScale). */
+  model: { fields: string[]; config?: Record<string, unknown> };
+}
+
+export interface SchemaEventsOptions {
+  limit?: number;
+  stats?: LoadStats;
+  /** Events per yielded array. Default 1000. */
+  batchEvents?: number;
+}
+
+export const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
