@@ -24,7 +24,7 @@ help:
 	@echo "make test       typecheck, then the tap suite (test/**/*.test.ts); needs NATS + Redis"
 	@echo "make chaos      the fault scenarios only (test/chaos)"
 	@echo "make typecheck  tsc --noEmit"
-	@echo "make lint       typecheck + dependency rule (shared/ never imports services/)"
+	@echo "make lint       typecheck + dependency rules (.dependency-cruiser.cjs: no cycles, shared/ imports no service, ...)"
 	@echo "make demo       end-to-end demo: make demo ARGS='...'"
 	@echo "make bench      benchmarks (figures and ratios)"
 	@echo "make loadtest   traffic replay / load generation: make loadtest ARGS='...'"
@@ -66,8 +66,13 @@ bench: install services
 loadtest: install services
 	node --import tsx $(LOADTEST) $(ARGS)
 
-check-deps:
-	@bash scripts/check-deps.sh
+# The dependency rules of the layout (.dependency-cruiser.cjs): no import cycles; shared/ imports
+# no service, CLI, cluster, tool or load generator; no service imports another; the PS and the
+# parameter core never reach TensorFlow.js.
+DEPCRUISE_DIRS := shared services cli cluster tools loadtest bench test
+
+check-deps: install
+	$(NPX) depcruise --config .dependency-cruiser.cjs $(DEPCRUISE_DIRS)
 
 lint: typecheck check-deps
 
