@@ -6,9 +6,11 @@
 // publishing off, so the figure is the push path alone.
 import type { NatsConnection } from 'nats';
 import {
-  DEFAULT_CONFIG, MemoryShardStore, NatsTransport, Registry, connectNats, ctrParamSpec, encodePush, parseReply, subjects,
+  DEFAULT_CONFIG, MemoryShardStore, NatsTransport, Registry, connectNats, encodePush, parseReply, subjects,
   type GradientPush, type SparseGrad,
 } from '../shared/index.ts';
+import { CTR_MODEL_DEFAULTS } from '../shared/models/ctr/config.ts';
+import { ctrParamSpec } from '../shared/models/ctr/spec.ts';
 import { PsShard } from '../services/ps/ps-shard.ts';
 import { psMetrics } from '../services/ps/metrics.ts';
 import { figure, median, progress, randomF32, runId } from './lib/figures.ts';
@@ -36,7 +38,7 @@ export async function benchPush(): Promise<void> {
   const model = runId('push');
   const cfg = structuredClone(DEFAULT_CONFIG);
   const spec = ctrParamSpec(model, 7, {
-    ...cfg.ctr, fields: Array.from({ length: FIELDS }, (_, i) => `f${i}`), embDim: DIM, hidden: [256, 128],
+    ...CTR_MODEL_DEFAULTS, fields: Array.from({ length: FIELDS }, (_, i) => `f${i}`), embDim: DIM, hidden: [256, 128],
   });
   const serverNc = await connectNats(cfg.natsUrl, 'bench-push-server');
   const clientNc = await connectNats(cfg.natsUrl, 'bench-push-client');

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  JetStreamEventLog, ReportAggregator, connectNats, encode, eventShardOf, loadConfig, mulberry32, waitFor,
+  JetStreamEventLog, ReportAggregator, binaryMetric, connectNats, encode, eventShardOf, loadConfig, mulberry32, waitFor,
   type EventBatchMessage, type FlywheelConfig, type FlywheelEvent,
 } from '../shared/index.ts';
 import { resetModel, startLocalCluster } from '../cluster/local-cluster.ts';
@@ -47,7 +47,7 @@ export async function runCluster(workers: number, shards: number, nEvents: numbe
   const cfg: FlywheelConfig = loadConfig({
     overrides: {
       model: runId(`s${workers}${shards}`), psShards: shards, workers, eventShards: 4,
-      labels: { kind: 'types', positive: ['buy'] },
+      settings: { labels: { kind: 'types', positive: ['buy'] } },
       worker: { metricsIntervalMs: 250 }, ps: { publishIntervalMs: 100 },
     },
   });
@@ -66,7 +66,7 @@ export async function runCluster(workers: number, shards: number, nEvents: numbe
     }
     progress(`scaling: ${workers} worker(s), ${shards} PS shard(s), ${nEvents} events: starting the cluster`);
     cluster = await startLocalCluster(cfg, { embedded: false, logDir });
-    const agg = new ReportAggregator(cfg.worker.evalBucketMs);
+    const agg = new ReportAggregator(cfg.worker.evalBucketMs, binaryMetric);
     const marks: { at: number; n: number }[] = [];
     cluster.onReport((r) => { agg.add(r); marks.push({ at: performance.now(), n: agg.total('eventsTrained') }); });
     await Promise.race([waitFor(() => agg.total('eventsTrained') >= nEvents, 240_000, 'every event trained', 100), cluster.failed]);

@@ -6,8 +6,11 @@ import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { initDense, initRow, type ParamSpec } from '../shared/param-spec.ts';
-import { ctrParamSpec, CTR_MODEL_DEFAULTS, type CtrModelConfig } from '../shared/model/ctr-spec.ts';
-import { CtrModel, type CtrBatch, type WeightSource } from '../shared/model/ctr-model.ts';
+import { ctrParamSpec, CTR_MODEL_DEFAULTS, CtrModel, type CtrModelConfig } from '../shared/models/ctr/index.ts';
+import type { Batch } from '../shared/models/batch.ts';
+import type { WeightSource } from '../shared/models/types.ts';
+
+type CtrBatch = Pick<Batch, 'size' | 'ids' | 'targets'>;
 import { initTensorBackend } from '../shared/model/backend.ts';
 import { mulberry32 } from '../shared/hash.ts';
 
@@ -41,7 +44,7 @@ function makeBatch(c: Case, seed: number): CtrBatch {
   for (let i = 0; i < ids.length; i++) ids[i] = Math.floor(rnd() * range);
   const labels = new Float32Array(c.batch);
   for (let b = 0; b < c.batch; b++) labels[b] = rnd() < 0.2 ? 1 : 0;
-  return { size: c.batch, ids, labels };
+  return { size: c.batch, ids, targets: labels };
 }
 
 /** K such that B uniform draws from [0, K) hit `distinct` values on average: K(1 - e^(-B/K)). */

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import {
   ReportAggregator, loadConfig, type FlywheelConfig, type FlywheelEvent,
 } from '../shared/index.ts';
+import { resolveModel } from '../shared/models/registry.ts';
 import { DEMO_DATA_PATH, onlineRetailEvents } from '../shared/datasets/online-retail.ts';
 import { replay } from '../cluster/replay.ts';
 import { ensureServices } from '../cluster/infra-check.ts';
@@ -24,8 +25,7 @@ export function demoConfig(file?: string): FlywheelConfig {
     file,
     overrides: file ? undefined : {
       model: 'retaildemo', psShards: 2, workers: 2, eventShards: 4,
-      labels: { kind: 'implicit', negatives: 4 },
-      ctr: { fields: ['user', 'item', 'hour', 'weekday', 'country'] },
+      settings: { labels: { kind: 'implicit', negatives: 4 }, fields: ['user', 'item', 'hour', 'weekday', 'country'] },
     },
   });
 }
@@ -48,7 +48,10 @@ export async function runDemo(o: DemoOptions = {}): Promise<Record<string, unkno
   say(`data: UCI Online Retail (Chen, 2015; CC0), ${o.events ? `first ${fmt(o.events)} purchases` : 'every purchase'}; logs in ${logDir}`);
   const t0 = Date.now();
   const cluster = await startLocalCluster(cfg, { embedded, logDir });
-  const agg = new ReportAggregator(cfg.worker.evalBucketMs);
+  const kind = resolveModel(cfg).kind;
+  const metric = kind.metric;
+  const H = metric.headline;
+  const agg = new ReportAggregator(cfg.worker.evalBucketMs, metric);
   let backend = 'unknown';
   cluster.onReport((r) => { agg.add(r); backend = r.backend; });
   say(`services up in ${((Date.now() - t0) / 1000).toFixed(1)} s; replaying through ${cluster.ingestUrl}/v1/events`);
@@ -65,7 +68,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<Record<string, unkno
     const model = await fetch(`${cluster.inferenceUrl}/v1/model`).then((r) => r.json() as Promise<Record<string, unknown>>).catch(() => undefined);
     const w = agg.windows(1)[0];
     say(`[${((now - t0) / 1000).toFixed(0).padStart(4)} s] sent ${fmt(sent)}  trained ${fmt(trained())}  ${fmt(rate)} events/s  `
-      + `prequential AUC ${w ? w.auc.toFixed(3) : '-'}  versions ${JSON.stringify(model?.versions ?? [])}  `
+      + `prequential ${H} ${w ? w.headline.toFixed(3) : '-'}  versions ${JSON.stringify(model?.versions ?? [])}  `
       + `freshness p50 ${model?.freshnessP50Ms != null ? fmt(model.freshnessP50Ms as number) : '-'} ms`);
   }, 3000);
   const trainStart = Date.now();
@@ -93,11 +96,13 @@ export async function runDemo(o: DemoOptions = {}): Promise<Record<string, unkno
       examplesTrained: agg.total('examples'),
       eventsPerSec: Math.round((trained() * 1000) / trainMs),
       versions: model.versions,
-      aucFirstWindow: round(windows[0]?.auc),
-      aucLastWindow: round(windows[windows.length - 1]?.auc),
-      aucByWindow: windows.map((w) => round(w.auc)),
-      aucOverall: round(overall.auc()),
-      logLossOverall: round(overall.logLoss()),
+      kind: kind.kind,
+      [`${H}FirstWindow`]: round(windows[0]?.headline),
+      [`${H}LastWindow`]: round(windows[windows.length - 1]?.headline),
+      [`${H}ByWindow`]: windows.map((w) => round(w.headline)),
+      [`${H}Overall`]: round(overall.headline),
+      ...(overall.figures.logLoss !== undefined ? { logLossOverall: round(overall.figures.logLoss) } : {}),
+      baselinesOverall: Object.fromEntries(Object.entries(overall.baselines).map(([k, f]) => [k, round(f[H])])),
       freshnessP50Ms: model.freshnessP50Ms === null ? null : Math.round(model.freshnessP50Ms),
       freshnessP99Ms: model.freshnessP99Ms === null ? null : Math.round(model.freshnessP99Ms),
       backend,

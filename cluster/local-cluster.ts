@@ -5,7 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import {
-  EmbeddedInfra, JetStreamEventLog, NatsTransport, RedisLeaseStore, RedisServingStore, RedisShardStore, connectNats, connectRedis, ctrParamSpec,
+  EmbeddedInfra, JetStreamEventLog, NatsTransport, RedisLeaseStore, RedisServingStore, RedisShardStore, connectNats, connectRedis, paramSpecOf,
   decode, subjects, waitFor, type FlywheelConfig, type Transport, type WorkerReport,
 } from '../shared/index.ts';
 import { startIngest } from '../services/ingest/service.ts';
@@ -82,8 +82,8 @@ export async function resetModel(cfg: FlywheelConfig): Promise<void> {
   const nc = await connectNats(cfg.natsUrl, 'flywheel-reset');
   const redis = connectRedis(cfg.redisUrl);
   try {
-    await new JetStreamEventLog(nc, { model: cfg.model, eventShards: cfg.eventShards }).destroy();
-    const spec = ctrParamSpec(cfg.model, cfg.seed, cfg.ctr);
+    await new JetStreamEventLog(nc, { model: cfg.model, stream: cfg.stream, eventShards: cfg.eventShards }).destroy();
+    const spec = paramSpecOf(cfg);
     await new RedisShardStore(redis).deleteModel(cfg.model, cfg.psShards, spec.tables.map((t) => t.name));
     await new RedisServingStore(redis).deleteModel(cfg.model);
     await new RedisLeaseStore(redis).deleteModel(cfg.model, cfg.eventShards);

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import {
   JetStreamEventLog, ReportAggregator, connectNats, loadConfig, waitFor, type FlywheelConfig,
 } from '../shared/index.ts';
+import { resolveModel } from '../shared/models/registry.ts';
 import { IngestCeiling } from './ingest-ceiling.ts';
 import { LoadtestOptionError, parseLoadtestOptions, settingsOf, type LoadtestOptions } from './options.ts';
 import { PredictLoad } from './predict-load.ts';
@@ -95,7 +96,7 @@ async function fullSystem(o: LoadtestOptions, cfg: FlywheelConfig, nc: NatsConne
     + `${cfg.psShards} PS shards, ${cfg.workers} workers, model ${cfg.model}; logs and report in ${dir}`);
   const cluster = await startLocalCluster(cfg, { embedded: false, logDir: dir });
   teardown.add('the cluster', () => cluster.stop());
-  const agg = new ReportAggregator(cfg.worker.evalBucketMs);
+  const agg = new ReportAggregator(cfg.worker.evalBucketMs, resolveModel(cfg).kind.metric);
   cluster.onReport((r) => agg.add(r));
   const trained = () => agg.total('eventsTrained');
   const predict = new PredictLoad({ inferenceUrl: cluster.inferenceUrl, ratePerSec: o.predictRatePerSec });

@@ -12,11 +12,11 @@ export type DatasetName = (typeof DATASETS)[number];
 /** Config overrides that make each dataset a sensible model (labels and feature fields). */
 export const DATASET_MODEL: Record<DatasetName, Record<string, unknown>> = {
   // As the demo: purchases are implicit positives, 4 sampled negatives each.
-  retail: { labels: { kind: 'implicit', negatives: 4 }, ctr: { fields: ['user', 'item', 'hour', 'weekday', 'country'] } },
+  retail: { settings: { labels: { kind: 'implicit', negatives: 4 }, fields: ['user', 'item', 'hour', 'weekday', 'country'] } },
   // Views are negatives, cart/fav/buy positives (the default label rule).
-  taobao: { labels: { kind: 'types', positive: ['cart', 'fav', 'buy'] }, ctr: { fields: ['user', 'item', 'category', 'hour', 'weekday'] } },
+  taobao: { settings: { labels: { kind: 'types', positive: ['cart', 'fav', 'buy'] }, fields: ['user', 'item', 'category', 'hour', 'weekday'] } },
   // A rating of 4 or more is a positive.
-  movielens: { labels: { kind: 'threshold', min: 4 }, ctr: { fields: ['user', 'item', 'category', 'hour', 'weekday'] } },
+  movielens: { settings: { labels: { kind: 'threshold', min: 4 }, fields: ['user', 'item', 'category', 'hour', 'weekday'] } },
 };
 
 export function datasetBatches(name: DatasetName): AsyncIterable<FlywheelEvent[]> {

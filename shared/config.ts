@@ -1,237 +1,245 @@
-// Configuration: one defaults object, merged with a JSON file and FLYWHEEL_* environment
-// variables, validated once at start-up. An unknown or out-of-range option fails fast with
-// its full name. Durations and sizes carry their unit in the name.
+// Configuration: one schema with the defaults, merged from a JSON file, an overrides object
+// and FLYWHEEL_* environment variables, validated once at start-up by zod. An unknown key, a
+// wrong type or an out-of-range value fails fast naming the option ("ps.learningRate:
+// expected number, received string"). Durations and sizes carry their unit in the name.
+//
+// Models: `models` lists every model the system runs ({ name, kind, settings }, settings
+// validated by the kind's own schema); a config of one model may say `model`, `kind` and
+// `settings` at the top level instead. `model` names the model a service process serves.
 import { readFileSync } from 'node:fs';
+import { z } from 'zod';
 import { ConfigError } from './errors.ts';
-import { CTR_MODEL_DEFAULTS, type CtrModelConfig } from './model/ctr-spec.ts';
+import { kindSpec, KIND_NAMES } from './models/kind-specs.ts';
 
-export type LabelRule =
-  /** Events of these types are positives, every other type a negative (e.g. Taobao: view = 0). */
-  | { kind: 'types'; positive: string[] }
-  /** Every event is a positive; the worker samples `negatives` per positive by item popularity. */
-  | { kind: 'implicit'; negatives: number; /** Past positives whose popularity the negatives follow. Default 1000000. */ window?: number }
-  /** value >= min is a positive (e.g. a rating of 4 or more). */
-  | { kind: 'threshold'; min: number };
+export type { LabelRule } from './labels.ts';
 
-export interface PsConfig {
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.number().int().min(min).max(max);
+const port = int(0, 65535);
+const modelName = z.string().regex(/^[A-Za-z0-9_-]{1,48}$/, 'must match [A-Za-z0-9_-]{1,48}');
+
+const psSchema = z.object({
   /** Base learning rate; sparse tables multiply it by their lrScale. Default 0.01. */
-  learningRate: number;
+  learningRate: z.number().positive().default(0.01),
   /** Momentum coefficient mu. Default 0.9. */
-  momentum: number;
+  momentum: z.number().min(0).lt(1).default(0.9),
   /** Nesterov momentum instead of classic. Default false. */
-  nesterov: boolean;
+  nesterov: z.boolean().default(false),
   /** How often dirty rows are written to the store and published. Default 100 ms. */
-  publishIntervalMs: number;
+  publishIntervalMs: int(1, 60_000).default(100),
   /** async: apply every push; bounded: reject pushes staler than maxStaleness, damp the rest. */
-  consistency: 'async' | 'bounded';
+  consistency: z.enum(['async', 'bounded']).default('async'),
   /** Versions a push may lag behind (bounded mode). Default 64. */
-  maxStaleness: number;
+  maxStaleness: int(0).default(64),
   /** Clip each push's gradient to this global L2 norm; 0 disables. Default 100. */
-  clipNorm: number;
+  clipNorm: z.number().min(0).default(100),
   /** Pushes queued per shard before new ones are refused. Default 256. */
-  mailboxCapacity: number;
+  mailboxCapacity: int(1).default(256),
   /** Recent sequence numbers remembered per worker for de-duplication. Default 4096. */
-  dedupeWindow: number;
-}
+  dedupeWindow: int(1).default(4096),
+}).strict();
 
-export interface WorkerConfig {
+const workerSchema = z.object({
   /** Examples per training step. Default 256. */
-  batchSize: number;
+  batchSize: int(1, 1 << 16).default(256),
   /** A partial batch is trained after this wait. Default 50 ms. */
-  batchMaxWaitMs: number;
+  batchMaxWaitMs: int(0).default(50),
   /** Gradient pushes awaiting a reply, per worker. Default 2. */
-  maxInFlightPushes: number;
+  maxInFlightPushes: int(1, 64).default(2),
   /** JetStream messages delivered but not yet acked, per event shard. Default 256. */
-  maxUnackedMessages: number;
+  maxUnackedMessages: int(1).default(256),
   /** Time to wait for a PS reply before retrying the push. Default 5000 ms. */
-  pushTimeoutMs: number;
+  pushTimeoutMs: int(1).default(5000),
   /** How often training metrics are published. Default 1000 ms. */
-  metricsIntervalMs: number;
+  metricsIntervalMs: int(1).default(1000),
   /** Event-shard lease TTL: a dead worker's shards are taken over within about this time.
    *  0 = static assignment (worker i trains shards s with s mod workers = i). Default 10000 ms
    *  (shorter TTLs flap on a loaded 2-core machine, where the event loop can stall for seconds). */
-  leaseTtlMs: number;
+  leaseTtlMs: z.union([z.literal(0), int(100)]).default(10_000),
   /** JetStream ack deadline: an unacked message is redelivered after it. Default 30000 ms. */
-  ackWaitMs: number;
+  ackWaitMs: int(1000).default(30_000),
   /** Replayed past examples mixed into each batch, as a fraction of the batch size (a
    *  reservoir against forgetting). 0 = off. Default 0. */
-  replayFraction: number;
+  replayFraction: z.number().min(0).max(4).default(0),
   /** Examples kept in the replay reservoir. Default 50000. */
-  replayCapacity: number;
+  replayCapacity: int(1).default(50_000),
   /** Prequential metrics are kept per bucket of event time of this width. Default 86400000 ms (a day). */
-  evalBucketMs: number;
-}
+  evalBucketMs: int(1).default(86_400_000),
+}).strict();
 
-export interface IngestConfig {
+const ingestSchema = z.object({
   /** HTTP port. Default 8080. */
-  port: number;
+  port: port.default(8080),
   /** Largest request body accepted. Default 8388608 bytes (8 MiB). */
-  maxBodyBytes: number;
+  maxBodyBytes: int(1).default(8 * 1024 * 1024),
   /** Events packed into one JetStream message. Default 128. */
-  maxEventsPerMessage: number;
+  maxEventsPerMessage: int(1).default(128),
   /** Events per request. Default 10000. */
-  maxEventsPerRequest: number;
-}
+  maxEventsPerRequest: int(1).default(10_000),
+}).strict();
 
-export interface InferenceConfig {
+const inferenceSchema = z.object({
   /** HTTP port. Default 8081. */
-  port: number;
+  port: port.default(8081),
   /** Examples per /v1/predict request. Default 1000. */
-  maxBatch: number;
-}
+  maxBatch: int(1).default(1000),
+}).strict();
 
-export interface GateConfig {
+const gateSchema = z.object({
   /** Events per thousand held out of training for validation (by hash of user, item, time);
    *  0 turns the validation gate off and inference serves the newest weights. Default 0. */
-  holdoutPermille: number;
+  holdoutPermille: int(0, 500).default(0),
   /** How often the validator evaluates a candidate. Default 2000 ms. */
-  intervalMs: number;
-  /** A candidate passes if its holdout AUC >= serving AUC - tolerance. Default 0.005. */
-  tolerance: number;
-  /** New held-out data whose AUC under the serving model is this much below the holdout's is
-   *  quarantined (suspected label poisoning or a broken feed). Default 0.1. */
-  admitTolerance: number;
+  intervalMs: int(10).default(2000),
+  /** A candidate passes if its holdout headline metric is not worse than serving's by more
+   *  than this (in the metric's units: AUC, WAPE...). Default 0.005. */
+  tolerance: z.number().min(0).default(0.005),
+  /** New held-out data whose headline metric under the serving model is this much worse than
+   *  the holdout's is quarantined (suspected label poisoning or a broken feed). Default 0.1. */
+  admitTolerance: z.number().min(0).default(0.1),
   /** Consecutive quarantined chunks before the data is accepted as a real drift. Default 30. */
-  maxQuarantineRounds: number;
+  maxQuarantineRounds: int(0).default(30),
   /** Evaluations need at least this many holdout examples. Default 1000. */
-  minHoldoutExamples: number;
+  minHoldoutExamples: int(1).default(1000),
   /** The holdout keeps the most recent examples up to this count. Default 20000. */
-  maxHoldoutExamples: number;
+  maxHoldoutExamples: int(1).default(20_000),
   /** New held-out examples gathered before they are judged as one chunk. Default 300. */
-  chunkExamples: number;
+  chunkExamples: int(1).default(300),
   /** On a rejection the PS learning rate is multiplied by this (the adjustment step), down to
    *  1/16 of the configured rate. Default 0.5. */
-  lrDecay: number;
+  lrDecay: z.number().gt(0).max(1).default(0.5),
   /** After this many rejections in a row the PS weights are rolled back to the serving
    *  checkpoint (0 = never). Default 3. */
-  rollbackAfterRejections: number;
-}
+  rollbackAfterRejections: int(0).default(3),
+}).strict();
 
-export interface FlywheelConfig {
-  /** Model name: subjects fw.<model>.*, keys fw:{<model>:k}:*. Default "retail". */
-  model: string;
+const modelDeclSchema = z.object({
+  /** Subjects fw.<name>.*, keys fw:{<name>:k}:*. */
+  name: modelName,
+  /** A registered kind (shared/models/). */
+  kind: z.enum(KIND_NAMES as [string, ...string[]]),
+  /** The kind's own settings, validated by its schema. Default {}. */
+  settings: z.record(z.string(), z.unknown()).default({}),
+}).strict();
+
+const configSchema = z.object({
+  /** The model this process serves. Default: the first of `models`, else "retail". */
+  model: modelName.optional(),
+  /** Single-model shorthand: the kind of `model`. Default "ctr". */
+  kind: z.enum(KIND_NAMES as [string, ...string[]]).optional(),
+  /** Single-model shorthand: the settings of `model`. */
+  settings: z.record(z.string(), z.unknown()).optional(),
+  /** Every model of the system; ingest feeds them all from one event stream. */
+  models: z.array(modelDeclSchema).min(1).optional(),
+  /** Name of the event stream (JetStream FW_<stream>_EVENTS). Default: the first model's name. */
+  stream: modelName.optional(),
   /** Seed of the deterministic initial values. Default 42. */
-  seed: number;
+  seed: int(0, 2 ** 32 - 1).default(42),
   /** NATS servers, comma-separated. Default nats://127.0.0.1:4222. */
-  natsUrl: string;
+  natsUrl: z.string().min(1).default('nats://127.0.0.1:4222'),
   /** Default redis://127.0.0.1:6379. */
-  redisUrl: string;
+  redisUrl: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').default('redis://127.0.0.1:6379'),
   /** Parameter-server shards K. Default 1. */
-  psShards: number;
-  /** Event stream shards S (hash(user) mod S). Default 4. */
-  eventShards: number;
-  /** Workers W; worker i consumes the event shards s with s mod W = i. Default 1. */
-  workers: number;
+  psShards: int(1, 1024).default(1),
+  /** Event stream shards S (hash(shard key) mod S). Default 4. */
+  eventShards: int(1, 1024).default(4),
+  /** Workers W per model; with static assignment worker i consumes the event shards s with s mod W = i. Default 1. */
+  workers: int(1, 1024).default(1),
   /** Port of the /metrics and /healthz server of PS shard k: basePort + k (0 = none). Default 9100. */
-  psMetricsBasePort: number;
+  psMetricsBasePort: port.default(9100),
   /** Same for worker i. Default 9200. */
-  workerMetricsBasePort: number;
-  labels: LabelRule;
-  ctr: CtrModelConfig;
-  ps: PsConfig;
-  worker: WorkerConfig;
-  ingest: IngestConfig;
-  inference: InferenceConfig;
-  gate: GateConfig;
+  workerMetricsBasePort: port.default(9200),
+  ps: psSchema.default(psSchema.parse({})),
+  worker: workerSchema.default(workerSchema.parse({})),
+  ingest: ingestSchema.default(ingestSchema.parse({})),
+  inference: inferenceSchema.default(inferenceSchema.parse({})),
+  gate: gateSchema.default(gateSchema.parse({})),
+}).strict();
+
+export type PsConfig = z.infer<typeof psSchema>;
+export type WorkerConfig = z.infer<typeof workerSchema>;
+export type IngestConfig = z.infer<typeof ingestSchema>;
+export type InferenceConfig = z.infer<typeof inferenceSchema>;
+export type GateConfig = z.infer<typeof gateSchema>;
+
+export interface ModelDecl {
+  name: string;
+  kind: string;
+  /** Validated by the kind's schema, its defaults filled in. */
+  settings: Record<string, unknown>;
 }
 
-export const DEFAULT_CONFIG: FlywheelConfig = {
-  model: 'retail',
-  seed: 42,
-  natsUrl: 'nats://127.0.0.1:4222',
-  redisUrl: 'redis://127.0.0.1:6379',
-  psShards: 1,
-  eventShards: 4,
-  workers: 1,
-  psMetricsBasePort: 9100,
-  workerMetricsBasePort: 9200,
-  labels: { kind: 'types', positive: ['cart', 'fav', 'buy'] },
-  ctr: CTR_MODEL_DEFAULTS,
-  ps: {
-    learningRate: 0.01, momentum: 0.9, nesterov: false, publishIntervalMs: 100, consistency: 'async',
-    maxStaleness: 64, clipNorm: 100, mailboxCapacity: 256, dedupeWindow: 4096,
-  },
-  worker: { batchSize: 256, batchMaxWaitMs: 50, maxInFlightPushes: 2, maxUnackedMessages: 256, pushTimeoutMs: 5000, metricsIntervalMs: 1000, evalBucketMs: 86_400_000, leaseTtlMs: 10_000, ackWaitMs: 30_000, replayFraction: 0, replayCapacity: 50_000 },
-  ingest: { port: 8080, maxBodyBytes: 8 * 1024 * 1024, maxEventsPerMessage: 128, maxEventsPerRequest: 10_000 },
-  inference: { port: 8081, maxBatch: 1000 },
-  gate: {
-    holdoutPermille: 0, intervalMs: 2000, tolerance: 0.005, admitTolerance: 0.1, maxQuarantineRounds: 30,
-    minHoldoutExamples: 1000, maxHoldoutExamples: 20_000, chunkExamples: 300, lrDecay: 0.5, rollbackAfterRejections: 3,
-  },
-};
+type Parsed = z.infer<typeof configSchema>;
+
+export interface FlywheelConfig extends Omit<Parsed, 'model' | 'kind' | 'settings' | 'models' | 'stream'> {
+  /** The model this process serves (one of `models`). */
+  model: string;
+  models: ModelDecl[];
+  stream: string;
+}
+
+/** A zod failure as the ConfigError of its first issue, naming the option by its path. */
+function configErrorOf(err: z.ZodError, prefix = ''): ConfigError {
+  const issue = err.issues[0];
+  const path = [prefix, ...issue.path.map(String)].filter(Boolean).join('.');
+  const keys = (issue as { keys?: string[] }).keys;
+  if (issue.code === 'unrecognized_keys' && keys?.length) return new ConfigError(path ? `${path}.${keys[0]}` : keys[0], 'unknown option');
+  return new ConfigError(path || '(root)', issue.message);
+}
+
+/** Validates a raw config object: defaults filled in, every model's settings by its kind. */
+export function validateConfig(raw: unknown): FlywheelConfig {
+  const r = configSchema.safeParse(raw);
+  if (!r.success) throw configErrorOf(r.error);
+  const p = r.data;
+  let models: ModelDecl[];
+  if (p.models) {
+    if (p.kind !== undefined || p.settings !== undefined) {
+      throw new ConfigError(p.kind !== undefined ? 'kind' : 'settings', 'give each model its kind and settings in `models`, not at the top level');
+    }
+    models = p.models.map((m) => ({ ...m }));
+  } else {
+    models = [{ name: p.model ?? 'retail', kind: p.kind ?? 'ctr', settings: p.settings ?? {} }];
+  }
+  const names = new Set<string>();
+  models.forEach((m, i) => {
+    if (names.has(m.name)) throw new ConfigError(`models.${i}.name`, `model "${m.name}" is declared twice`);
+    names.add(m.name);
+    const s = kindSpec(m.kind).configSchema.safeParse(m.settings);
+    if (!s.success) throw configErrorOf(s.error, p.models ? `models.${i}.settings` : 'settings');
+    m.settings = s.data as Record<string, unknown>;
+  });
+  const model = p.model ?? models[0].name;
+  if (!names.has(model)) throw new ConfigError('model', `"${model}" is not one of the models declared (${[...names].join(', ')})`);
+  const { kind: _k, settings: _s, ...rest } = p;
+  return { ...rest, model, models, stream: p.stream ?? models[0].name };
+}
+
+export const DEFAULT_CONFIG: FlywheelConfig = validateConfig({});
+
+/** The declaration of model `name` (default: the one this process serves). */
+export function modelDecl(cfg: FlywheelConfig, name: string = cfg.model): ModelDecl {
+  const m = cfg.models.find((x) => x.name === name);
+  if (!m) throw new ConfigError('model', `"${name}" is not one of the models declared (${cfg.models.map((x) => x.name).join(', ')})`);
+  return m;
+}
+
+/** The same config serving another of its models. */
+export function forModel(cfg: FlywheelConfig, name: string): FlywheelConfig {
+  modelDecl(cfg, name);
+  return { ...cfg, model: name };
+}
 
 type Plain = Record<string, unknown>;
 const isPlain = (v: unknown): v is Plain => v !== null && typeof v === 'object' && !Array.isArray(v);
 
-/** Deep-merges `over` onto `base`, refusing keys the base does not have (typos fail fast). */
-function merge(base: Plain, over: Plain, path: string): Plain {
+/** Deep-merges `over` onto `base`; arrays and the label rule are replaced whole. */
+function merge(base: Plain, over: Plain): Plain {
   const out: Plain = { ...base };
   for (const [k, v] of Object.entries(over)) {
-    const name = path ? `${path}.${k}` : k;
-    if (!(k in base)) throw new ConfigError(name, 'unknown option');
     const b = base[k];
-    if (isPlain(b) && isPlain(v) && k !== 'labels') out[k] = merge(b, v, name);
-    else out[k] = v;
+    out[k] = isPlain(b) && isPlain(v) && k !== 'labels' ? merge(b, v) : v;
   }
   return out;
-}
-
-function check(cond: boolean, option: string, msg: string): void {
-  if (!cond) throw new ConfigError(option, msg);
-}
-
-const int = (v: unknown, min: number, max = Number.MAX_SAFE_INTEGER) => Number.isInteger(v) && (v as number) >= min && (v as number) <= max;
-const pos = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v > 0;
-
-export function validateConfig(c: FlywheelConfig): FlywheelConfig {
-  check(typeof c.model === 'string' && /^[A-Za-z0-9_-]{1,48}$/.test(c.model), 'model', 'must match [A-Za-z0-9_-]{1,48}');
-  check(int(c.seed, 0, 2 ** 32 - 1), 'seed', 'must be an integer in 0..2^32-1');
-  check(typeof c.natsUrl === 'string' && c.natsUrl.length > 0, 'natsUrl', 'must be a non-empty string');
-  check(typeof c.redisUrl === 'string' && /^rediss?:\/\//.test(c.redisUrl), 'redisUrl', 'must start with redis:// or rediss://');
-  check(int(c.psShards, 1, 1024), 'psShards', 'must be an integer in 1..1024');
-  check(int(c.eventShards, 1, 1024), 'eventShards', 'must be an integer in 1..1024');
-  check(int(c.workers, 1, 1024), 'workers', 'must be an integer in 1..1024');
-  check(int(c.psMetricsBasePort, 0, 65535) && int(c.workerMetricsBasePort, 0, 65535), 'psMetricsBasePort', 'ports must be in 0..65535');
-  const l = c.labels as LabelRule;
-  check(isPlain(l) && ['types', 'implicit', 'threshold'].includes(l.kind), 'labels.kind', 'must be types, implicit or threshold');
-  if (l.kind === 'types') check(Array.isArray(l.positive) && l.positive.length > 0, 'labels.positive', 'must list event types');
-  if (l.kind === 'implicit') check(int(l.negatives, 1, 100), 'labels.negatives', 'must be an integer in 1..100');
-  if (l.kind === 'implicit' && l.window !== undefined) check(int(l.window, 1, 1e8), 'labels.window', 'must be an integer in 1..1e8');
-  if (l.kind === 'threshold') check(typeof l.min === 'number' && Number.isFinite(l.min), 'labels.min', 'must be a number');
-  check(Array.isArray(c.ctr.fields) && c.ctr.fields.length > 0 && c.ctr.fields.every((f) => /^[A-Za-z_][A-Za-z0-9_]{0,31}$/.test(f)), 'ctr.fields', 'must be a non-empty list of field names');
-  check(int(c.ctr.embDim, 1, 512), 'ctr.embDim', 'must be an integer in 1..512');
-  check(int(c.ctr.buckets, 2, 2 ** 30), 'ctr.buckets', 'must be an integer in 2..2^30');
-  check(Array.isArray(c.ctr.hidden) && c.ctr.hidden.length > 0 && c.ctr.hidden.every((h) => int(h, 1, 8192)), 'ctr.hidden', 'must list layer widths');
-  check(pos(c.ctr.embLrScale) && pos(c.ctr.biasLrScale), 'ctr.embLrScale', 'learning-rate scales must be > 0');
-  check(['momentum', 'adagrad'].includes(c.ctr.sparseOptimizer), 'ctr.sparseOptimizer', 'must be momentum or adagrad');
-  check(pos(c.ps.learningRate), 'ps.learningRate', 'must be > 0');
-  check(typeof c.ps.momentum === 'number' && c.ps.momentum >= 0 && c.ps.momentum < 1, 'ps.momentum', 'must be in [0, 1)');
-  check(typeof c.ps.nesterov === 'boolean', 'ps.nesterov', 'must be true or false');
-  check(int(c.ps.publishIntervalMs, 1, 60_000), 'ps.publishIntervalMs', 'must be an integer in 1..60000');
-  check(['async', 'bounded'].includes(c.ps.consistency), 'ps.consistency', 'must be async or bounded');
-  check(int(c.ps.maxStaleness, 0), 'ps.maxStaleness', 'must be an integer >= 0');
-  check(typeof c.ps.clipNorm === 'number' && c.ps.clipNorm >= 0, 'ps.clipNorm', 'must be >= 0');
-  check(int(c.ps.mailboxCapacity, 1) && int(c.ps.dedupeWindow, 1), 'ps.mailboxCapacity', 'must be an integer >= 1');
-  check(int(c.worker.batchSize, 1, 1 << 16), 'worker.batchSize', 'must be an integer in 1..65536');
-  check(int(c.worker.batchMaxWaitMs, 0), 'worker.batchMaxWaitMs', 'must be an integer >= 0');
-  check(int(c.worker.maxInFlightPushes, 1, 64), 'worker.maxInFlightPushes', 'must be an integer in 1..64');
-  check(int(c.worker.maxUnackedMessages, 1), 'worker.maxUnackedMessages', 'must be an integer >= 1');
-  check(int(c.worker.pushTimeoutMs, 1) && int(c.worker.metricsIntervalMs, 1), 'worker.pushTimeoutMs', 'must be an integer >= 1');
-  check(int(c.worker.evalBucketMs, 1), 'worker.evalBucketMs', 'must be an integer >= 1');
-  check(c.worker.leaseTtlMs === 0 || int(c.worker.leaseTtlMs, 100), 'worker.leaseTtlMs', 'must be 0 or an integer >= 100');
-  check(int(c.worker.ackWaitMs, 1000), 'worker.ackWaitMs', 'must be an integer >= 1000');
-  check(typeof c.worker.replayFraction === 'number' && c.worker.replayFraction >= 0 && c.worker.replayFraction <= 4, 'worker.replayFraction', 'must be in 0..4');
-  check(int(c.worker.replayCapacity, 1), 'worker.replayCapacity', 'must be an integer >= 1');
-  check(int(c.ingest.port, 0, 65535) && int(c.inference.port, 0, 65535), 'ingest.port', 'ports must be in 0..65535');
-  check(int(c.ingest.maxBodyBytes, 1) && int(c.ingest.maxEventsPerMessage, 1) && int(c.ingest.maxEventsPerRequest, 1), 'ingest.maxBodyBytes', 'must be an integer >= 1');
-  check(int(c.inference.maxBatch, 1), 'inference.maxBatch', 'must be an integer >= 1');
-  check(int(c.gate.holdoutPermille, 0, 500), 'gate.holdoutPermille', 'must be an integer in 0..500');
-  check(int(c.gate.intervalMs, 10) && int(c.gate.maxQuarantineRounds, 0), 'gate.intervalMs', 'must be an integer >= 10');
-  check(c.gate.tolerance >= 0 && c.gate.admitTolerance >= 0, 'gate.tolerance', 'tolerances must be >= 0');
-  check(int(c.gate.minHoldoutExamples, 1) && int(c.gate.maxHoldoutExamples, 1) && int(c.gate.chunkExamples, 1), 'gate.minHoldoutExamples', 'must be an integer >= 1');
-  check(c.gate.lrDecay > 0 && c.gate.lrDecay <= 1, 'gate.lrDecay', 'must be in (0, 1]');
-  check(int(c.gate.rollbackAfterRejections, 0), 'gate.rollbackAfterRejections', 'must be an integer >= 0');
-  return c;
 }
 
 /** Environment variables that override single options (deploy-time knobs). */
@@ -245,7 +253,7 @@ const ENV_OVERRIDES: [string, (c: Plain, v: string) => void][] = [
 
 /** Builds the config: defaults <- JSON file <- overrides object <- environment. */
 export function loadConfig(opts: { file?: string; overrides?: Plain; env?: NodeJS.ProcessEnv } = {}): FlywheelConfig {
-  let c: Plain = structuredClone(DEFAULT_CONFIG) as unknown as Plain;
+  let c: Plain = {};
   const env = opts.env ?? process.env;
   const file = opts.file ?? env.FLYWHEEL_CONFIG;
   if (file) {
@@ -256,9 +264,15 @@ export function loadConfig(opts: { file?: string; overrides?: Plain; env?: NodeJ
       throw new ConfigError('config file', `cannot read ${file}: ${(err as Error).message}`);
     }
     if (!isPlain(parsed)) throw new ConfigError('config file', `${file} must hold a JSON object`);
-    c = merge(c, parsed, '');
+    c = merge(c, parsed);
   }
-  if (opts.overrides) c = merge(c, opts.overrides, '');
+  if (opts.overrides) c = merge(c, opts.overrides);
   for (const [name, set] of ENV_OVERRIDES) if (env[name]) set(c, env[name]!);
-  return validateConfig(c as unknown as FlywheelConfig);
+  return validateConfig(c);
+}
+
+/** A finished config as the raw object that validates back to it (to hand to child processes). */
+export function configToRaw(cfg: FlywheelConfig): Plain {
+  const { models, ...rest } = cfg;
+  return { ...rest, models: models.map((m) => ({ ...m })) };
 }

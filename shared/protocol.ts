@@ -162,7 +162,10 @@ export function parseDelta(bytes: Uint8Array, maxBytes: number = WIRE_LIMITS.max
 }
 
 export const subjects = {
-  events: (model: string, s: number | '*') => `fw.${model}.events.${s}`,
+  /** Event shard s of a stream, sharded by user (the default key) or by another event field. */
+  events: (stream: string, s: number | '*', key: 'user' | 'item' = 'user') => (key === 'user' ? `fw.${stream}.events.${s}` : `fw.${stream}.events.${key}.${s}`),
+  /** Every event subject of a stream, whatever its shard key. */
+  eventsAll: (stream: string) => `fw.${stream}.events.>`,
   push: (model: string, k: number) => `fw.${model}.ps.${k}.push`,
   weights: (model: string, k: number | '*') => `fw.${model}.weights.${k}`,
   metrics: (model: string) => `fw.${model}.metrics`,

@@ -13,6 +13,7 @@ import { MemoryBus, MemoryTransport } from './transport/memory.ts';
 import { NatsTransport, connectNats, redactUrl } from './transport/nats.ts';
 import type { Transport } from './transport/types.ts';
 import { UnavailableError } from './errors.ts';
+import { shardKeyOf } from './models/param-spec-of.ts';
 
 export interface Infra {
   transport: Transport;
@@ -37,7 +38,9 @@ export async function connectInfra(cfg: FlywheelConfig, name: string): Promise<I
   }
   const transport = new NatsTransport(nc);
   const store = new RedisShardStore(redis);
-  const eventLog = new JetStreamEventLog(nc, { model: cfg.model, eventShards: cfg.eventShards, ackWaitMs: cfg.worker.ackWaitMs });
+  const eventLog = new JetStreamEventLog(nc, {
+    model: cfg.model, stream: cfg.stream, shardKey: shardKeyOf(cfg), eventShards: cfg.eventShards, ackWaitMs: cfg.worker.ackWaitMs,
+  });
   return {
     transport, store, eventLog, serving: new RedisServingStore(redis), leases: new RedisLeaseStore(redis), embedded: false,
     close: async () => {

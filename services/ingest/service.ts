@@ -1,10 +1,11 @@
-// Ingest: HTTP POST /v1/events -> validation -> JetStream, on subject fw.<model>.events.<s>
-// with s = hash(userId) mod S, packing the events of a shard into few messages (an acked
+// Ingest: HTTP POST /v1/events -> validation -> JetStream, on subject fw.<stream>.events.<s>
+// with s = hash(userId) mod S (and, when a model of the config shards by item, once more on
+// fw.<stream>.events.item.<s> with s = hash(itemId) mod S: one ingest feeds every model), packing the events of a shard into few messages (an acked
 // publish per event tops out near 19k/s; per message of 128 events it is no longer the limit).
 // A request is all or nothing: one invalid event and none is published.
 import { createHash } from 'node:crypto';
 import {
-  Counter, Histogram, HttpError, closeServer, createLogger, createRegistry, encode, hashString, startHttpServer, eventShardOf,
+  Counter, Histogram, HttpError, closeServer, createLogger, createRegistry, encode, hashString, startHttpServer, eventShardOf, shardKeyOf,
   type EventBatchMessage, type FlywheelConfig, type FlywheelEvent, type Infra,
 } from '../../shared/index.ts';
 import { parseEventsBody } from './parse-events.ts';
@@ -31,6 +32,8 @@ export async function startIngest(cfg: FlywheelConfig, infra: Infra, portOverrid
   await infra.eventLog.ensure();
   const S = cfg.eventShards;
   const per = cfg.ingest.maxEventsPerMessage;
+  // The embedded mode's in-process log carries one model; over JetStream every declared model's key.
+  const keys = infra.embedded ? [shardKeyOf(cfg)] : [...new Set(cfg.models.map((m) => shardKeyOf(cfg, m.name)))];
 
   async function postEvents(req: import('node:http').IncomingMessage, body: Buffer): Promise<unknown> {
     const parsed = parseEventsBody(body, String(req.headers['content-type'] ?? ''), cfg.ingest.maxEventsPerRequest);
@@ -38,20 +41,22 @@ export async function startIngest(cfg: FlywheelConfig, infra: Infra, portOverrid
       const status = parsed.code === 'unsupported_media_type' ? 415 : 400;
       throw new HttpError(status, parsed.reason, parsed.rejections.length ? parsed.rejections : undefined, parsed.code);
     }
-    const byShard: FlywheelEvent[][] = Array.from({ length: S }, () => []);
-    for (const e of parsed.events) byShard[eventShardOf(e.userId, S)].push(e);
     const acceptedAtMs = Date.now();
     const idem = req.headers['idempotency-key'];
     const t0 = performance.now();
     const publishes: Promise<void>[] = [];
-    for (let s = 0; s < S; s++) {
-      const evs = byShard[s];
-      for (let i = 0, part = 0; i < evs.length; i += per, part++) {
-        const msg: EventBatchMessage = { acceptedAtMs, events: evs.slice(i, i + per) };
-        // With an Idempotency-Key, a retried request maps to the same message ids, which
-        // JetStream's duplicate window drops.
-        const msgId = typeof idem === 'string' && idem ? createHash('sha1').update(`${idem}/${s}/${part}`).digest('hex') : undefined;
-        publishes.push(infra.eventLog.publish(s, encode(msg), msgId));
+    for (const key of keys) {
+      const byShard: FlywheelEvent[][] = Array.from({ length: S }, () => []);
+      for (const e of parsed.events) byShard[eventShardOf(key === 'user' ? e.userId : e.itemId, S)].push(e);
+      for (let s = 0; s < S; s++) {
+        const evs = byShard[s];
+        for (let i = 0, part = 0; i < evs.length; i += per, part++) {
+          const msg: EventBatchMessage = { acceptedAtMs, events: evs.slice(i, i + per) };
+          // With an Idempotency-Key, a retried request maps to the same message ids, which
+          // JetStream's duplicate window drops.
+          const msgId = typeof idem === 'string' && idem ? createHash('sha1').update(`${idem}/${key}/${s}/${part}`).digest('hex') : undefined;
+          publishes.push(infra.eventLog.publish(s, encode(msg), msgId, key));
+        }
       }
     }
     try {
@@ -74,6 +79,6 @@ export async function startIngest(cfg: FlywheelConfig, infra: Infra, portOverrid
     onRefused: (e) => rejected.inc({ reason: e.code }),
   });
   const actualPort = (server.address() as import('node:net').AddressInfo).port;
-  log.info({ port: actualPort, eventShards: S }, 'ingest running');
+  log.info({ port: actualPort, eventShards: S, stream: cfg.stream, shardKeys: keys, models: cfg.models.map((m) => m.name) }, 'ingest running');
   return { port: actualPort, stop: () => closeServer(server) };
 }

@@ -1,6 +1,6 @@
 // Starts one PS shard over the given infrastructure, with its /metrics and /healthz server.
 import {
-  closeServer, createLogger, createRegistry, ctrParamSpec, startHttpServer,
+  closeServer, createLogger, createRegistry, paramSpecOf, startHttpServer,
   type FlywheelConfig, type Infra,
 } from '../../shared/index.ts';
 import { psMetrics } from './metrics.ts';
@@ -16,7 +16,7 @@ export async function startPs(cfg: FlywheelConfig, shardIndex: number, infra: In
   const registry = createRegistry('ps', { shard: String(shardIndex), model: cfg.model });
   const shard = new PsShard({
     model: cfg.model,
-    spec: ctrParamSpec(cfg.model, cfg.seed, cfg.ctr),
+    spec: paramSpecOf(cfg),
     cfg: cfg.ps,
     shard: shardIndex,
     shards: cfg.psShards,

@@ -1,10 +1,10 @@
 // Starts the validator (the validation gate) with its replica and a /metrics, /healthz and
 // GET /v1/gate server.
 import {
-  Counter, Replica, closeServer, createLogger, createRegistry, ctrParamSpec, startHttpServer,
+  Counter, Replica, closeServer, createLogger, createRegistry, startHttpServer,
   type FlywheelConfig, type Infra,
 } from '../../shared/index.ts';
-import { CtrModel } from '../../shared/model/ctr-model.ts';
+import { resolveModel } from '../../shared/models/registry.ts';
 import { initTensorBackend } from '../../shared/model/backend.ts';
 import { Validator } from './validator.ts';
 
@@ -16,10 +16,11 @@ export async function startValidator(cfg: FlywheelConfig, infra: Infra, port = 0
   await initTensorBackend((m) => log.info(m));
   const registry = createRegistry('validator', { model: cfg.model });
   const decisions = new Counter({ name: 'fw_gate_decisions_total', help: 'Gate decisions by outcome', labelNames: ['outcome'], registers: [registry] });
-  const spec = ctrParamSpec(cfg.model, cfg.seed, cfg.ctr);
+  const resolved = resolveModel(cfg);
+  const spec = resolved.spec;
   const replica = new Replica(spec, cfg.psShards, infra.store, { onError: (e) => log.warn({ err: String(e) }, 'replica') });
   await replica.start(infra.transport, cfg.model);
-  const validator = new Validator(cfg, infra, replica, new CtrModel(spec, cfg.ctr), (level, msg, extra) => {
+  const validator = new Validator(cfg, infra, replica, resolved, (level, msg, extra) => {
     log[level](extra ?? {}, msg);
     if (msg.startsWith('candidate rejected')) decisions.inc({ outcome: 'rejected' });
     if (msg.startsWith('new held-out data')) decisions.inc({ outcome: 'quarantined' });

@@ -5,13 +5,12 @@
 // on the last good version and decays the PS learning rate. Every decision is logged, counted
 // and published on fw.<model>.serving.
 import {
-  Actor, ExampleBuilder, FrozenWeights, decode, decodeCheckpoint, encode, encodeCheckpoint, isHeldOut, subjects,
-  type FlywheelConfig, type FlywheelEvent, type Infra, type Replica, type ServingPointer, type Subscription,
+  Actor, BatchAccumulator, shardKeyOf, FrozenWeights, decode, decodeCheckpoint, encode, encodeCheckpoint, isHeldOut, subjects,
+  type Batch, type ExampleSource, type FlywheelConfig, type FlywheelEvent, type Infra, type Replica, type ServingPointer,
+  type Subscription, type TrainableModel,
 } from '../../shared/index.ts';
-import type { CtrModel } from '../../shared/model/ctr-model.ts';
-
+import type { ResolvedModel } from '../../shared/models/registry.ts';
 import { GateRules, type Decision, type Scorer } from './gate.ts';
-import { ChunkBuffer, type ExampleChunk } from './holdout.ts';
 
 export interface ValidatorStats { rounds: number; accepted: number; rejected: number; quarantined: number; rollbacks: number; servingCheckpoint: number | null }
 
@@ -22,20 +21,21 @@ export class Validator {
   readonly stats: ValidatorStats = { rounds: 0, accepted: 0, rejected: 0, quarantined: 0, rollbacks: 0, servingCheckpoint: null };
   readonly decisions: (Decision & { at: number; candidateVersions: number[]; servingVersions: number[] | null })[] = [];
   private serving?: FrozenWeights;
-  private readonly builder: ExampleBuilder;
-  private readonly pending: ChunkBuffer;
+  private readonly examples: ExampleSource;
+  private readonly model: TrainableModel;
+  private readonly pending: BatchAccumulator;
   private readonly actor: Actor<Msg>;
   private sub?: Subscription;
   private timer?: NodeJS.Timeout;
 
   constructor(
     private readonly cfg: FlywheelConfig, private readonly infra: Infra, private readonly replica: Replica,
-    private readonly model: CtrModel, private readonly log: (level: 'info' | 'warn', msg: string, extra?: object) => void,
+    resolved: ResolvedModel, private readonly log: (level: 'info' | 'warn', msg: string, extra?: object) => void,
   ) {
-    const F = cfg.ctr.fields.length;
-    this.rules = new GateRules(cfg.gate, F);
-    this.pending = new ChunkBuffer(F);
-    this.builder = new ExampleBuilder(cfg.ctr.fields, cfg.ctr.buckets, cfg.labels, cfg.seed + 13);
+    this.model = resolved.kind.create(replica.spec, resolved.settings);
+    this.examples = resolved.kind.exampleSource(resolved.settings, cfg.seed + 13);
+    this.rules = new GateRules(cfg.gate, this.examples.shape, resolved.kind.metric);
+    this.pending = new BatchAccumulator(this.examples.shape);
     this.actor = new Actor<Msg>(() => ({ handle: (m) => (m.kind === 'events' ? this.onEvents(m.events) : this.round()) }), {
       name: 'validator', mailboxCapacity: 10_000,
       onRestart: (err) => this.log('warn', 'validator round failed; continuing', { err: String(err) }),
@@ -46,7 +46,7 @@ export class Validator {
     const pointer = await this.infra.serving.getPointer(this.cfg.model);
     if (pointer) await this.loadServing(pointer);
     await this.actor.start();
-    this.sub = this.infra.transport.subscribe(subjects.events(this.cfg.model, '*'), (m) => {
+    this.sub = this.infra.transport.subscribe(subjects.events(this.cfg.stream, '*', shardKeyOf(this.cfg)), (m) => {
       try {
         const batch = decode(m.data) as { events?: FlywheelEvent[] };
         const held = (batch.events ?? []).filter((e) => isHeldOut(e, this.cfg.gate.holdoutPermille));
@@ -66,12 +66,11 @@ export class Validator {
   }
 
   private scorer(w: FrozenWeights | Replica): Scorer {
-    return (c: ExampleChunk) => this.model.predict(c, w);
+    return (b: Batch) => this.model.predict(b, w);
   }
 
   private onEvents(events: FlywheelEvent[]): void {
-    const b = this.builder.build(events);
-    this.pending.add(b);
+    this.pending.add(this.examples.push(events));
   }
 
   /** One gate round: judge the new data, then the candidate. */
@@ -102,7 +101,7 @@ export class Validator {
       this.stats.accepted++;
       this.stats.servingCheckpoint = id;
       this.infra.transport.publish(subjects.serving(this.cfg.model), encode({ kind: 'pointer', pointer }));
-      this.log('info', 'candidate accepted: serving it', { checkpoint: id, versions: candidateVersions, candidateAuc: d.candidateAuc, servingAuc: d.servingAuc });
+      this.log('info', 'candidate accepted: serving it', { checkpoint: id, versions: candidateVersions, metric: d.metric, candidate: d.candidate, serving: d.serving });
     } else {
       this.stats.rejected++;
       this.log('warn', 'candidate rejected: inference stays on the last good version; learning rate decayed', { ...d, lrFactor: this.rules.lrFactor });

@@ -2,10 +2,10 @@
 // the model, the trainer on this worker's event shards, and the metrics server.
 import { randomBytes } from 'node:crypto';
 import {
-  Replica, closeServer, createLogger, createRegistry, ctrParamSpec, startHttpServer,
+  Replica, closeServer, createLogger, createRegistry, startHttpServer,
   type FlywheelConfig, type Infra,
 } from '../../shared/index.ts';
-import { CtrModel } from '../../shared/model/ctr-model.ts';
+import { resolveModel } from '../../shared/models/registry.ts';
 import { initTensorBackend } from '../../shared/model/backend.ts';
 import { workerMetrics } from './metrics.ts';
 import { Trainer } from './trainer.ts';
@@ -34,8 +34,9 @@ export async function startWorker(cfg: FlywheelConfig, index: number, infra: Inf
   log.info({ backend }, `tensor backend: ${backend}`);
   const registry = createRegistry('worker', { worker: String(index), model: cfg.model });
   const metrics = workerMetrics(registry);
-  const spec = ctrParamSpec(cfg.model, cfg.seed, cfg.ctr);
-  const report = new TrainingReport(workerId, backend, cfg.worker.evalBucketMs);
+  const m = resolveModel(cfg);
+  const spec = m.spec;
+  const report = new TrainingReport(workerId, backend, cfg.worker.evalBucketMs, m.kind.metric);
   let trainer: Trainer | undefined;
   const replica = new Replica(spec, cfg.psShards, infra.store, {
     onDelta: (d) => trainer?.acks.onDelta(d),
@@ -43,11 +44,13 @@ export async function startWorker(cfg: FlywheelConfig, index: number, infra: Inf
   });
   await replica.start(infra.transport, cfg.model);
   await infra.eventLog.ensure();
-  const model = new CtrModel(spec, cfg.ctr);
+  const model = m.kind.create(spec, m.settings);
+  const examples = m.kind.exampleSource(m.settings, cfg.seed + 7);
+  const baselines = m.kind.baselines?.(m.settings) ?? [];
   const useLeases = cfg.worker.leaseTtlMs > 0;
   const shards = useLeases ? [] : eventShardsOf(index, cfg.workers, cfg.eventShards);
   trainer = new Trainer({
-    cfg, workerId, eventShards: shards, transport: infra.transport, eventLog: infra.eventLog, replica, model, metrics, report,
+    cfg, workerId, eventShards: shards, transport: infra.transport, eventLog: infra.eventLog, replica, model, examples, baselines, metrics, report,
     log: (level, msg, extra) => log[level](extra ?? {}, msg),
   });
   await trainer.start();
@@ -65,7 +68,7 @@ export async function startWorker(cfg: FlywheelConfig, index: number, infra: Inf
   const server = port && !infra.embedded
     ? await startHttpServer({ port, registry, onError: (e) => log.error({ err: String(e) }, 'http') })
     : undefined;
-  log.info({ eventShards: trainer.shards, leases: useLeases, versions: replica.versions(), metricsPort: port || null }, 'worker running');
+  log.info({ kind: m.kind.kind, baselines: baselines.map((b) => b.name), eventShards: trainer.shards, leases: useLeases, versions: replica.versions(), metricsPort: port || null }, 'worker running');
   return {
     trainer, replica, backend, leases,
     stop: async () => {

@@ -3,8 +3,8 @@
 // the gradients to the PS shards with a bound on pushes in flight, and hand the messages to
 // the AckTracker, which acks them once the PS has persisted their update.
 import {
-  BadMessageError, ExampleBuilder, ReplayReservoir, Semaphore, Signal, decode, isHeldOut, sliceBlock, validateEvent,
-  type ExampleBlock,
+  BadMessageError, BatchReservoir, Semaphore, Signal, decode, isHeldOut, sliceBatch, validateEvent,
+  type Baseline, type Batch, type ExampleSource, type TrainableModel,
   type EventBatchMessage, type EventConsumer, type EventLog, type EventLogMessage, type FlywheelConfig,
   type FlywheelEvent, type Replica, type Transport,
 } from '../../shared/index.ts';
@@ -15,16 +15,6 @@ import { GradientPusher } from './pusher.ts';
 import type { TrainingReport } from './training-report.ts';
 import type { WorkerMetrics } from './metrics.ts';
 
-/** What the trainer needs of the model: one prequential step. */
-export interface StepModel {
-  trainStep(batch: { size: number; ids: Int32Array; labels: Float32Array }, weights: Replica): {
-    scores: Float32Array;
-    loss: number;
-    dense: Map<string, Float32Array>;
-    sparse: Map<string, { rows: Int32Array; grads: Float32Array }>;
-  };
-}
-
 export interface TrainerDeps {
   cfg: FlywheelConfig;
   workerId: string;
@@ -32,7 +22,10 @@ export interface TrainerDeps {
   transport: Transport;
   eventLog: EventLog;
   replica: Replica;
-  model: StepModel;
+  /** The kind's model, example source and baselines (shared/models/<kind>). */
+  model: TrainableModel;
+  examples: ExampleSource;
+  baselines?: Baseline[];
   metrics: WorkerMetrics;
   report: TrainingReport;
   log: (level: 'info' | 'warn' | 'error', msg: string, extra?: object) => void;
@@ -48,21 +41,19 @@ export class Trainer {
   private readonly inFlight: Semaphore;
   private readonly pusher: GradientPusher;
   private readonly splitter: GradientSplitter;
-  private readonly builder: ExampleBuilder;
   private consumers = new Map<number, EventConsumer>();
   private stopping = false;
   private loop?: Promise<void>;
   private seq = 0;
   private pushesInFlight = new Set<Promise<unknown>>();
-  private readonly replay?: ReplayReservoir;
+  private readonly replay?: BatchReservoir;
 
   constructor(private readonly d: TrainerDeps) {
     const c = d.cfg;
     this.inFlight = new Semaphore(c.worker.maxInFlightPushes);
     this.pusher = new GradientPusher(d.transport, c.model, c.worker.pushTimeoutMs, () => this.stopping);
     this.splitter = new GradientSplitter(c.psShards);
-    this.builder = new ExampleBuilder(c.ctr.fields, c.ctr.buckets, c.labels, c.seed + 7);
-    if (c.worker.replayFraction > 0) this.replay = new ReplayReservoir(c.worker.replayCapacity, c.ctr.fields.length, c.seed + 11);
+    if (c.worker.replayFraction > 0) this.replay = new BatchReservoir(c.worker.replayCapacity, d.examples.shape, c.seed + 11);
     this.acks = new AckTracker((events, ok) => {
       if (ok) d.metrics.eventsTrained.inc(events);
       else d.metrics.eventsRetried.inc(events);
@@ -110,7 +101,7 @@ export class Trainer {
     }
     this.inbox.push({ msg, batch });
     this.inboxEvents += batch.events.length;
-    if (this.inboxEvents * this.builder.examplesPerEvent >= this.d.cfg.worker.batchSize) this.wake.notify();
+    if (this.inboxEvents * this.d.examples.examplesPerEvent >= this.d.cfg.worker.batchSize) this.wake.notify();
   }
 
   private async run(): Promise<void> {
@@ -119,7 +110,7 @@ export class Trainer {
       if (this.inbox.length === 0) await this.wake.wait(1000);
       if (this.stopping) break;
       if (this.inbox.length === 0) continue;
-      if (this.inboxEvents * this.builder.examplesPerEvent < batchSize) await this.wake.wait(batchMaxWaitMs);
+      if (this.inboxEvents * this.d.examples.examplesPerEvent < batchSize) await this.wake.wait(batchMaxWaitMs);
       if (this.stopping || this.inbox.length === 0) continue;
       const group = this.inbox;
       this.inbox = [];
@@ -146,16 +137,16 @@ export class Trainer {
     }
     const received = group.reduce((n, g) => n + g.batch.events.length, 0);
     const mean = received ? acceptedSum / received : newest;
-    const block = this.builder.build(events);
+    // The source may hold events back and emit examples of earlier ones (late labels, closed days).
+    const block = this.d.examples.push(events);
     const need = new Map<number, Requirement>();
     const failures: string[] = [];
     const pushes: Promise<void>[] = [];
     const B = this.d.cfg.worker.batchSize;
-    const F = this.d.cfg.ctr.fields.length;
     for (let from = 0; from < block.size; from += B) {
       await this.inFlight.acquire();
       // step() is async: whatever it throws arrives as a rejection, handled where the group settles.
-      const p = this.step(sliceBlock(block, from, Math.min(from + B, block.size), F), newest, mean, need, failures)
+      const p = this.step(sliceBatch(block, from, Math.min(from + B, block.size)), newest, mean, need, failures)
         .finally(() => this.inFlight.release());
       pushes.push(p);
       this.track(p);
@@ -185,16 +176,16 @@ export class Trainer {
   }
 
   /** One prequential step: score with the current weights, then push the gradients. */
-  private async step(b: ExampleBlock, newest: number, mean: number, need: Map<number, Requirement>, failures: string[]): Promise<void> {
+  private async step(b: Batch, newest: number, mean: number, need: Map<number, Requirement>, failures: string[]): Promise<void> {
     const t0 = performance.now();
     // With a replay reservoir, past examples ride along in the step; only the fresh ones count
     // for the prequential figures (they are the ones not trained on before).
     const k = this.replay ? Math.round(this.d.cfg.worker.replayFraction * b.size) : 0;
-    const input = this.replay ? this.replay.mix(b.ids, b.labels, b.size, k) : b;
+    const input = this.replay ? this.replay.mix(b, k) : b;
     const r = this.d.model.trainStep(input, this.d.replica);
-    this.replay?.add(b.ids, b.labels, b.size);
+    this.replay?.add(b);
     this.d.metrics.stepSeconds.observe((performance.now() - t0) / 1000);
-    this.d.report.addScores(r.scores.subarray(0, b.size), b.labels, b.eventTs, r.loss);
+    this.d.report.addPredictions(r.predictions, b, b.size, r.loss, this.d.baselines);
     this.d.metrics.examples.inc(b.size);
     const parts = this.splitter.split(r.dense, r.sparse);
     const seq = ++this.seq;

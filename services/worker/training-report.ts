@@ -1,26 +1,39 @@
-// Collects the worker's prequential figures and publishes them as WorkerReports.
-import { ScoreHistogram, encode, subjects, type Transport, type WorkerReport } from '../../shared/index.ts';
+// Collects the worker's prequential figures (the model's and its baselines', per bucket of
+// event time) and publishes them as WorkerReports.
+import { BucketMetrics, encode, subjects, type Baseline, type Batch, type MetricDef, type Transport, type WorkerReport } from '../../shared/index.ts';
 
 export class TrainingReport {
-  private buckets = new Map<number, ScoreHistogram>();
+  private buckets = new Map<number, BucketMetrics>();
   eventsTrained = 0;
   eventsRetried = 0;
   examples = 0;
   steps = 0;
   lossSum = 0;
 
-  constructor(private readonly worker: string, private readonly backend: string, private readonly bucketMs: number) {}
+  constructor(private readonly worker: string, private readonly backend: string, private readonly bucketMs: number, private readonly metric: MetricDef) {}
 
-  addScores(scores: Float32Array, labels: Float32Array, eventTs: Float64Array, loss: number): void {
-    for (let i = 0; i < scores.length; i++) {
-      const key = Math.floor(eventTs[i] / this.bucketMs);
-      let h = this.buckets.get(key);
-      if (!h) this.buckets.set(key, (h = new ScoreHistogram()));
-      h.add(scores[i], labels[i]);
+  /**
+   * Examples [0, n) of `b` with the model's predictions, scored before training on them; each
+   * baseline predicts them too, then learns from them (test, then train, like the model).
+   */
+  addPredictions(predictions: Float32Array, b: Batch, n: number, loss: number, baselines: readonly Baseline[] = []): void {
+    const base = baselines.map((x) => x.predict(b));
+    for (const x of baselines) x.learn(b);
+    // Runs of examples in the same bucket go to its accumulators in one call.
+    for (let i = 0; i < n;) {
+      const key = Math.floor(b.eventTs[i] / this.bucketMs);
+      let j = i + 1;
+      while (j < n && Math.floor(b.eventTs[j] / this.bucketMs) === key) j++;
+      let m = this.buckets.get(key);
+      if (!m) this.buckets.set(key, (m = new BucketMetrics(this.metric)));
+      m.model.add(predictions, b, i, j);
+      baselines.forEach((x, k) => m!.baseline(x.name).add(base[k], b, i, j));
+      m.n += j - i;
+      i = j;
     }
-    this.examples += scores.length;
+    this.examples += n;
     this.steps++;
-    this.lossSum += loss * scores.length;
+    this.lossSum += loss * n;
   }
 
   settled(events: number, ok: boolean): void {
@@ -30,7 +43,7 @@ export class TrainingReport {
 
   /** The report since the last take: cumulative counters, bucket increments. */
   take(): WorkerReport {
-    const buckets = [...this.buckets].map(([key, h]) => ({ key, ...h.toJSON() }));
+    const buckets = [...this.buckets].map(([key, m]) => m.toReport(key));
     this.buckets = new Map();
     return {
       worker: this.worker, backend: this.backend, atMs: Date.now(), eventsTrained: this.eventsTrained,

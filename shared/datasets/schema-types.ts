@@ -72,8 +72,9 @@ export interface DatasetSchema {
   /** Rows to drop, checked in order; the first that matches names the drop reason. */
   filters?: FilterSpec[];
   labels: SchemaLabelRule;
-  /** The model: its feature fields and any other config overrides (e.g. ctr.embLrScale). */
-  model: { fields: string[]; config?: Record<string, unknown> };
+  /** The model: its kind (default ctr), feature fields and any other config overrides
+   *  (e.g. { settings: { embLrScale: 20 }, ps: { learningRate: 0.02 } }). */
+  model: { kind?: string; fields: string[]; config?: Record<string, unknown> };
 }
 
 export interface SchemaEventsOptions {

@@ -164,7 +164,8 @@ export function validateSchema(raw: unknown): DatasetSchema {
   } else fail('labels.kind', 'must be types, implicit or threshold');
   const m = raw.model;
   if (!isObj(m)) fail('model', 'must be { fields: [...] }');
-  checkKeys(m, ['fields', 'config'], 'model');
+  checkKeys(m, ['kind', 'fields', 'config'], 'model');
+  if (m.kind !== undefined && typeof m.kind !== 'string') fail('model.kind', 'must be the name of a model kind');
   if (!Array.isArray(m.fields) || m.fields.length === 0 || !m.fields.every((x) => typeof x === 'string' && KEY_RE.test(x))) {
     fail('model.fields', 'must list feature fields (user, item, category, hour, weekday or a context key)');
   }
@@ -212,9 +213,11 @@ export function resolveSchemaFiles(s: DatasetSchema, baseDir: string): DatasetSc
 /** The config overrides a dataset implies: model name, label rule, feature fields. */
 export function schemaConfig(s: DatasetSchema): Partial<FlywheelConfig> & Record<string, unknown> {
   const labels: LabelRule = s.labels.kind === 'threshold' ? { kind: 'threshold', min: s.labels.min } : s.labels;
-  const extra = structuredClone(s.model.config ?? {}) as Record<string, unknown>;
-  const ctr = { ...((extra.ctr as object | undefined) ?? {}), fields: [...s.model.fields] };
-  return { model: s.name.replace(/[^A-Za-z0-9_-]/g, '_'), ...extra, labels, ctr } as Partial<FlywheelConfig> & Record<string, unknown>;
+  const { settings, ...extra } = structuredClone(s.model.config ?? {}) as Record<string, unknown>;
+  return {
+    model: s.name.replace(/[^A-Za-z0-9_-]/g, '_'), ...extra, kind: s.model.kind ?? 'ctr',
+    settings: { ...((settings as object | undefined) ?? {}), fields: [...s.model.fields], labels },
+  } as Partial<FlywheelConfig> & Record<string, unknown>;
 }
 
 // ---------------------------------------------------------------------------------------

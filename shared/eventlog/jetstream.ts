@@ -1,5 +1,7 @@
-// EventLog over JetStream: one stream per model on fw.<model>.events.*, one durable pull
-// consumer per event shard shared by whichever worker holds that shard, explicit acks.
+// EventLog over JetStream: one stream of events (fw.<stream>.events.>) that every model of the
+// system reads, one durable pull consumer per model and event shard, shared by whichever of
+// that model's workers holds the shard, explicit acks. A model sharded by another key than the
+// user (a per-item model) reads the copy of the events ingest publishes under that key.
 import {
   AckPolicy, DeliverPolicy, RetentionPolicy, StorageType, nanos,
   type JetStreamClient, type JetStreamManager, type NatsConnection,
@@ -9,7 +11,12 @@ import { subjects } from '../protocol.ts';
 import type { EventConsumer, EventLog, EventLogMessage, ShardBacklog } from './types.ts';
 
 export interface JetStreamLogOptions {
+  /** The model whose consumers this log reads and acks. */
   model: string;
+  /** The event stream's name. Default: the model's name. */
+  stream?: string;
+  /** The event field the model's shards follow. Default 'user'. */
+  shardKey?: 'user' | 'item';
   eventShards: number;
   /** Time a delivered message may stay unacked before redelivery. Default 30000 ms. */
   ackWaitMs?: number;
@@ -24,8 +31,13 @@ export class JetStreamEventLog implements EventLog {
   private jsm?: JetStreamManager;
   private readonly js: JetStreamClient;
 
+  private readonly stream: string;
+  private readonly key: 'user' | 'item';
+
   constructor(private readonly nc: NatsConnection, private readonly opts: JetStreamLogOptions) {
     this.js = nc.jetstream();
+    this.stream = opts.stream ?? opts.model;
+    this.key = opts.shardKey ?? 'user';
   }
 
   private async manager(): Promise<JetStreamManager> {
@@ -37,10 +49,10 @@ export class JetStreamEventLog implements EventLog {
     const jsm = await this.manager().catch((err) => {
       throw new UnavailableError(`JetStream is not available (is nats-server running with -js?): ${(err as Error).message}`, err);
     });
-    const name = streamName(this.opts.model);
+    const name = streamName(this.stream);
     const cfg = {
       name,
-      subjects: [subjects.events(this.opts.model, '*')],
+      subjects: [subjects.eventsAll(this.stream)],
       retention: RetentionPolicy.Limits,
       storage: StorageType.File,
       max_age: nanos(this.opts.maxAgeMs ?? 24 * 3600 * 1000),
@@ -58,7 +70,7 @@ export class JetStreamEventLog implements EventLog {
       } catch {
         await jsm.consumers.add(name, {
           durable_name: durable,
-          filter_subject: subjects.events(this.opts.model, s),
+          filter_subject: subjects.events(this.stream, s, this.key),
           ack_policy: AckPolicy.Explicit,
           deliver_policy: DeliverPolicy.All,
           ack_wait: nanos(this.opts.ackWaitMs ?? 30_000),
@@ -69,16 +81,16 @@ export class JetStreamEventLog implements EventLog {
     }
   }
 
-  async publish(shard: number, data: Uint8Array, msgId?: string): Promise<void> {
+  async publish(shard: number, data: Uint8Array, msgId?: string, key: 'user' | 'item' = this.key): Promise<void> {
     try {
-      await this.js.publish(subjects.events(this.opts.model, shard), data, msgId ? { msgID: msgId } : undefined);
+      await this.js.publish(subjects.events(this.stream, shard, key), data, msgId ? { msgID: msgId } : undefined);
     } catch (err) {
       throw new UnavailableError(`JetStream publish failed: ${(err as Error).message}`, err);
     }
   }
 
   async consume(shard: number, onMessage: (m: EventLogMessage) => void, maxInFlight: number): Promise<EventConsumer> {
-    const consumer = await this.js.consumers.get(streamName(this.opts.model), consumerName(this.opts.model, shard));
+    const consumer = await this.js.consumers.get(streamName(this.stream), consumerName(this.opts.model, shard));
     const messages = await consumer.consume({ max_messages: Math.max(1, maxInFlight), expires: 5_000 });
     const done = (async () => {
       for await (const m of messages) {
@@ -104,12 +116,17 @@ export class JetStreamEventLog implements EventLog {
 
   async backlog(shard: number): Promise<ShardBacklog> {
     const jsm = await this.manager();
-    const info = await jsm.consumers.info(streamName(this.opts.model), consumerName(this.opts.model, shard));
+    const info = await jsm.consumers.info(streamName(this.stream), consumerName(this.opts.model, shard));
     return { pending: info.num_pending, ackPending: info.num_ack_pending };
   }
 
   async destroy(): Promise<void> {
     const jsm = await this.manager();
-    await jsm.streams.delete(streamName(this.opts.model)).catch(() => undefined);
+    // The stream is the system's, not one model's: a model of another name drops its consumers only.
+    if (this.stream === this.opts.model) {
+      await jsm.streams.delete(streamName(this.stream)).catch(() => undefined);
+      return;
+    }
+    for (let s = 0; s < this.opts.eventShards; s++) await jsm.consumers.delete(streamName(this.stream), consumerName(this.opts.model, s)).catch(() => undefined);
   }
 }

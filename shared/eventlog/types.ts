@@ -27,8 +27,9 @@ export interface EventConsumer {
 export interface EventLog {
   /** Creates the stream and the per-shard durable consumers when absent. */
   ensure(): Promise<void>;
-  /** Appends one message to an event shard and awaits the log's acknowledgement. */
-  publish(shard: number, data: Uint8Array, msgId?: string): Promise<void>;
+  /** Appends one message to an event shard (of the given shard key; default this model's) and
+   *  awaits the log's acknowledgement. */
+  publish(shard: number, data: Uint8Array, msgId?: string, key?: 'user' | 'item'): Promise<void>;
   /** Delivers an event shard's messages to onMessage, at most maxInFlight unacked at once. */
   consume(shard: number, onMessage: (m: EventLogMessage) => void, maxInFlight: number): Promise<EventConsumer>;
   backlog(shard: number): Promise<ShardBacklog>;

@@ -1,15 +1,17 @@
 // Prequential training figures as they travel from workers to whoever watches (the demo,
-// `flywheel eval`): per bucket of event time, a score histogram of the examples scored
-// before they were trained on. Histograms add up, so any number of workers merge exactly.
-import { ScoreHistogram } from './auc.ts';
+// `flywheel eval`): per bucket of event time, the state of the kind's metric over the
+// examples scored before they were trained on, and the same for each baseline scored on those
+// examples. Metric states merge, so any number of workers add up exactly.
+import type { MetricAccumulator, MetricDef, MetricState } from '../models/types.ts';
 
 export interface BucketReport {
   key: number;
-  pos: Float64Array;
-  neg: Float64Array;
+  /** Examples of the bucket in this report. */
   n: number;
-  logLossSum: number;
-  tp: number; fp: number; tn: number; fn: number;
+  /** The model's metric state. */
+  model: MetricState;
+  /** Per baseline name, its metric state over the same examples. */
+  baselines: Record<string, MetricState>;
 }
 
 /** One worker's report: cumulative counters plus the bucket increments since its last report. */
@@ -29,35 +31,67 @@ export interface WindowFigures {
   fromMs: number;
   toMs: number;
   examples: number;
-  auc: number;
-  logLoss: number;
-  accuracy: number;
-  precision: number;
-  recall: number;
-  f1: number;
+  /** The headline figure (metric.headline) of the model in this window. */
+  headline: number;
+  /** Every figure of the model's metric. */
+  figures: Record<string, number>;
+  /** Per baseline, its figures on the same examples. */
+  baselines: Record<string, Record<string, number>>;
 }
 
-export function figuresOf(h: ScoreHistogram): Omit<WindowFigures, 'fromMs' | 'toMs'> {
-  const accuracy = h.n ? (h.tp + h.tn) / h.n : NaN;
-  const precision = h.tp + h.fp ? h.tp / (h.tp + h.fp) : NaN;
-  const recall = h.tp + h.fn ? h.tp / (h.tp + h.fn) : NaN;
-  const f1 = precision + recall > 0 ? (2 * precision * recall) / (precision + recall) : NaN;
-  return { examples: h.n, auc: h.auc(), logLoss: h.logLoss(), accuracy, precision, recall, f1 };
+/** The model's and the baselines' accumulators of one bucket. */
+export class BucketMetrics {
+  readonly model: MetricAccumulator;
+  readonly baselines = new Map<string, MetricAccumulator>();
+  n = 0;
+
+  constructor(private readonly metric: MetricDef) {
+    this.model = metric.create();
+  }
+
+  baseline(name: string): MetricAccumulator {
+    let m = this.baselines.get(name);
+    if (!m) this.baselines.set(name, (m = this.metric.create()));
+    return m;
+  }
+
+  merge(b: Omit<BucketReport, 'key'> | BucketMetrics): void {
+    if (b instanceof BucketMetrics) {
+      this.model.merge(b.model.state());
+      for (const [k, m] of b.baselines) this.baseline(k).merge(m.state());
+    } else {
+      this.model.merge(b.model);
+      for (const [k, s] of Object.entries(b.baselines)) this.baseline(k).merge(s);
+    }
+    this.n += b.n;
+  }
+
+  toReport(key: number): BucketReport {
+    return { key, n: this.n, model: this.model.state(), baselines: Object.fromEntries([...this.baselines].map(([k, m]) => [k, m.state()])) };
+  }
+
+  figures(): Omit<WindowFigures, 'fromMs' | 'toMs'> {
+    const figures = this.model.figures();
+    return {
+      examples: this.n, headline: figures[this.metric.headline], figures,
+      baselines: Object.fromEntries([...this.baselines].map(([k, m]) => [k, m.figures()])),
+    };
+  }
 }
 
-/** Merges worker reports into per-bucket histograms and cuts them into windows. */
+/** Merges worker reports into per-bucket metrics and cuts them into windows. */
 export class ReportAggregator {
-  readonly buckets = new Map<number, ScoreHistogram>();
+  readonly buckets = new Map<number, BucketMetrics>();
   readonly workers = new Map<string, WorkerReport>();
 
-  constructor(readonly bucketMs: number) {}
+  constructor(readonly bucketMs: number, readonly metric: MetricDef) {}
 
   add(r: WorkerReport): void {
     this.workers.set(r.worker, { ...r, buckets: [] });
     for (const b of r.buckets) {
-      let h = this.buckets.get(b.key);
-      if (!h) this.buckets.set(b.key, (h = new ScoreHistogram()));
-      h.merge(b);
+      let m = this.buckets.get(b.key);
+      if (!m) this.buckets.set(b.key, (m = new BucketMetrics(this.metric)));
+      m.merge(b);
     }
   }
 
@@ -67,10 +101,10 @@ export class ReportAggregator {
     return s;
   }
 
-  overall(): ScoreHistogram {
-    const h = new ScoreHistogram();
-    for (const b of this.buckets.values()) h.merge(b);
-    return h;
+  overall(): Omit<WindowFigures, 'fromMs' | 'toMs'> {
+    const all = new BucketMetrics(this.metric);
+    for (const b of this.buckets.values()) all.merge(b);
+    return all.figures();
   }
 
   /** Cuts the stream, in event-time order, into `n` windows of about equal example counts. */
@@ -78,16 +112,16 @@ export class ReportAggregator {
     const keys = [...this.buckets.keys()].sort((a, b) => a - b);
     const total = keys.reduce((s, k) => s + this.buckets.get(k)!.n, 0);
     const out: WindowFigures[] = [];
-    let cur = new ScoreHistogram();
+    let cur = new BucketMetrics(this.metric);
     let from = keys[0];
     let seen = 0;
     for (const k of keys) {
-      const h = this.buckets.get(k)!;
-      cur.merge(h);
-      seen += h.n;
+      const b = this.buckets.get(k)!;
+      cur.merge(b);
+      seen += b.n;
       if (seen >= ((out.length + 1) * total) / n || k === keys[keys.length - 1]) {
-        out.push({ fromMs: from * this.bucketMs, toMs: (k + 1) * this.bucketMs, ...figuresOf(cur) });
-        cur = new ScoreHistogram();
+        out.push({ fromMs: from * this.bucketMs, toMs: (k + 1) * this.bucketMs, ...cur.figures() });
+        cur = new BucketMetrics(this.metric);
         from = k + 1;
       }
     }

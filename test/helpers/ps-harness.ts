@@ -1,16 +1,18 @@
 // An in-process PS setup for unit tests: memory transport and store, a small model, and
 // helpers to push gradients and read back rows.
 import {
-  DEFAULT_CONFIG, MemoryBus, MemoryShardStore, MemoryTransport, Registry, ctrParamSpec, encodePush, parseReply,
+  DEFAULT_CONFIG, MemoryBus, MemoryShardStore, MemoryTransport, Registry, encodePush, parseReply,
   ownerOfRow, tableHash, subjects, type GradientPush, type ParamSpec, type PsConfig, type PushReply,
 } from '../../shared/index.ts';
+import { CTR_MODEL_DEFAULTS } from '../../shared/models/ctr/config.ts';
+import { ctrParamSpec } from '../../shared/models/ctr/spec.ts';
 import { PsShard } from '../../services/ps/ps-shard.ts';
 import { psMetrics } from '../../services/ps/metrics.ts';
 
 export const MODEL = 'unit';
 
 export function smallSpec(): ParamSpec {
-  return ctrParamSpec(MODEL, 11, { fields: ['a', 'b'], embDim: 2, buckets: 64, hidden: [2], embLrScale: 1, biasLrScale: 1, sparseOptimizer: 'momentum' });
+  return ctrParamSpec(MODEL, 11, { ...CTR_MODEL_DEFAULTS, fields: ['a', 'b'], embDim: 2, buckets: 64, hidden: [2], embLrScale: 1, biasLrScale: 1, sparseOptimizer: 'momentum' });
 }
 
 export function psConfig(over: Partial<PsConfig> = {}): PsConfig {

@@ -4,19 +4,18 @@
 import t from 'tap';
 import {
   JetStreamEventLog, NatsTransport, connectNats, decode, encode, eventShardOf, exactAuc, mulberry32, subjects, waitFor,
-  type FlywheelEvent, type WorkerReport, ReportAggregator,
+  type FlywheelEvent, type WorkerReport, ReportAggregator, binaryMetric,
 } from '../../shared/index.ts';
 import { ProcessGroup } from '../../cluster/processes.ts';
 import { freePort } from '../../cluster/local-cluster.ts';
 import { cleanupModel, integrationConfig } from '../helpers/integration.ts';
 
-interface DecisionMsg { kind: string; accepted?: boolean; candidateAuc?: number; servingAuc?: number }
+interface DecisionMsg { kind: string; accepted?: boolean; candidate?: number; serving?: number }
 
 t.test('the gate keeps the good version serving through a poisoned stretch', async (t) => {
   const { cfg, file, dir } = await integrationConfig('gate', {
     psShards: 1, workers: 1, eventShards: 2,
-    labels: { kind: 'types', positive: ['buy'] },
-    ctr: { fields: ['user', 'item'], buckets: 1 << 14, hidden: [8], embDim: 4, embLrScale: 20, biasLrScale: 20 },
+    settings: { labels: { kind: 'types', positive: ['buy'] }, fields: ['user', 'item'], buckets: 1 << 14, hidden: [8], embDim: 4, embLrScale: 20, biasLrScale: 20 },
     ps: { learningRate: 0.03, publishIntervalMs: 50 },
     worker: { batchSize: 128, metricsIntervalMs: 200 },
     gate: { holdoutPermille: 100, intervalMs: 300, minHoldoutExamples: 800, chunkExamples: 200, tolerance: 0.01, maxQuarantineRounds: 1000 },
@@ -33,7 +32,7 @@ t.test('the gate keeps the good version serving through a poisoned stretch', asy
     const d = decode(m.data) as DecisionMsg;
     if (d.kind === 'decision') decisions.push({ phase, d });
   });
-  const agg = new ReportAggregator(cfg.worker.evalBucketMs);
+  const agg = new ReportAggregator(cfg.worker.evalBucketMs, binaryMetric);
   transport.subscribe(subjects.metrics(cfg.model), (m) => agg.add(decode(m.data) as WorkerReport));
   const gatePort = await freePort();
   group.start('ps-0', 'ps', ['--config', file, '--shard', '0']);
@@ -91,7 +90,7 @@ t.test('the gate keeps the good version serving through a poisoned stretch', asy
   t.ok(rejected.length >= 1, `poisoned stretch: ${rejected.length} of ${poisoned.length} candidates rejected`);
   // After a rollback of the weights a candidate can be close to the good version again and
   // pass; what must never pass is a poisoned model.
-  const promoted = poisoned.filter((x) => x.d.accepted).map((x) => x.d.candidateAuc ?? 0);
+  const promoted = poisoned.filter((x) => x.d.accepted).map((x) => x.d.candidate ?? 0);
   t.ok(promoted.every((auc) => auc > 0.9), `no poisoned model promoted (holdout AUCs of those accepted: ${promoted.map((a) => a.toFixed(3)).join(', ') || 'none'})`);
   const gate = await (await fetch(`http://127.0.0.1:${gatePort}/v1/gate`)).json() as { stats: { rejected: number; quarantined: number; rollbacks: number }; lrFactor: number };
   t.ok(gate.stats.quarantined >= 1, `poisoned held-out data quarantined (${gate.stats.quarantined} chunks)`);

@@ -2,7 +2,7 @@
 // and a PS shard restarted from Redis keeps its version and weights.
 import t from 'tap';
 import {
-  NatsTransport, RedisShardStore, Registry, connectNats, connectRedis, ctrParamSpec, encodePush, parseReply,
+  NatsTransport, RedisShardStore, Registry, connectNats, connectRedis, paramSpecOf, encodePush, parseReply,
   ownerOfRow, tableHash, subjects, waitFor, type FlywheelConfig,
 } from '../../shared/index.ts';
 import { PsShard } from '../../services/ps/ps-shard.ts';
@@ -12,7 +12,7 @@ import { cleanupModel, integrationConfig } from '../helpers/integration.ts';
 
 async function startShard(cfg: FlywheelConfig, transport: NatsTransport, store: RedisShardStore): Promise<PsShard> {
   const s = new PsShard({
-    model: cfg.model, spec: ctrParamSpec(cfg.model, cfg.seed, cfg.ctr), cfg: cfg.ps, shard: 0, shards: 1,
+    model: cfg.model, spec: paramSpecOf(cfg), cfg: cfg.ps, shard: 0, shards: 1,
     transport, store, metrics: psMetrics(new Registry()), log: () => undefined,
   });
   await s.start();
@@ -21,7 +21,7 @@ async function startShard(cfg: FlywheelConfig, transport: NatsTransport, store: 
 
 t.test('inference serves a newer version within a bound; a restarted shard keeps its state', async (t) => {
   const { cfg, file, dir } = await integrationConfig('fresh', {
-    psShards: 1, ctr: { fields: ['user', 'item'], buckets: 1024, hidden: [8], embDim: 4 }, ps: { publishIntervalMs: 50 },
+    psShards: 1, settings: { fields: ['user', 'item'], buckets: 1024, hidden: [8], embDim: 4 }, ps: { publishIntervalMs: 50 },
   });
   const nc = await connectNats(cfg.natsUrl, 'test-fresh');
   const transport = new NatsTransport(nc);

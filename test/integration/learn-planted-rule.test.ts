@@ -2,7 +2,7 @@
 // rule from a synthetic stream: prequential AUC starts near 0.5 and ends above 0.9.
 import t from 'tap';
 import {
-  JetStreamEventLog, NatsTransport, ReportAggregator, connectNats, decode, encode, eventShardOf, mulberry32, subjects, waitFor,
+  JetStreamEventLog, NatsTransport, ReportAggregator, binaryMetric, connectNats, decode, encode, eventShardOf, mulberry32, subjects, waitFor,
   type EventBatchMessage, type FlywheelEvent, type WorkerReport,
 } from '../../shared/index.ts';
 import { ProcessGroup } from '../../cluster/processes.ts';
@@ -13,8 +13,7 @@ const N_EVENTS = 60_000;
 t.test('2 PS shards + 2 workers learn a planted rule', async (t) => {
   const { cfg, file, dir } = await integrationConfig('planted', {
     psShards: 2, workers: 2, eventShards: 4,
-    labels: { kind: 'types', positive: ['buy'] },
-    ctr: { fields: ['user', 'item'], buckets: 1 << 16, hidden: [16], embDim: 4, embLrScale: 20, biasLrScale: 20 },
+    settings: { labels: { kind: 'types', positive: ['buy'] }, fields: ['user', 'item'], buckets: 1 << 16, hidden: [16], embDim: 4, embLrScale: 20, biasLrScale: 20 },
     ps: { learningRate: 0.03, publishIntervalMs: 50 },
     // Static shard assignment: lease handovers redeliver events, which would be scored twice.
     worker: { batchSize: 128, evalBucketMs: 1000, metricsIntervalMs: 200, leaseTtlMs: 0 },
@@ -29,7 +28,7 @@ t.test('2 PS shards + 2 workers learn a planted rule', async (t) => {
     await transport.close();
     await cleanupModel(cfg);
   });
-  const agg = new ReportAggregator(cfg.worker.evalBucketMs);
+  const agg = new ReportAggregator(cfg.worker.evalBucketMs, binaryMetric);
   transport.subscribe(subjects.metrics(cfg.model), (m) => agg.add(decode(m.data) as WorkerReport));
   for (let k = 0; k < 2; k++) group.start(`ps-${k}`, 'ps', ['--config', file, '--shard', String(k)]);
   for (let i = 0; i < 2; i++) group.start(`worker-${i}`, 'worker', ['--config', file, '--index', String(i)]);
@@ -55,9 +54,9 @@ t.test('2 PS shards + 2 workers learn a planted rule', async (t) => {
   }
   await Promise.race([waitFor(() => agg.total('eventsTrained') >= N_EVENTS, 180_000, 'every event trained and acked', 100), died]);
   const w = agg.windows(60);
-  t.comment(`prequential AUC by window: ${w.map((x) => x.auc.toFixed(3)).join(' ')}`);
-  t.ok(w[0].auc < 0.75, `first window near chance (${w[0].auc.toFixed(3)})`);
-  t.ok(w[w.length - 1].auc > 0.9, `last window above 0.9 (${w[w.length - 1].auc.toFixed(3)})`);
+  t.comment(`prequential AUC by window: ${w.map((x) => x.figures.auc.toFixed(3)).join(' ')}`);
+  t.ok(w[0].figures.auc < 0.75, `first window near chance (${w[0].figures.auc.toFixed(3)})`);
+  t.ok(w[w.length - 1].figures.auc > 0.9, `last window above 0.9 (${w[w.length - 1].figures.auc.toFixed(3)})`);
   t.equal(agg.workers.size, 2, 'both workers reported');
   for (const r of agg.workers.values()) t.ok(r.eventsTrained > 0, `${r.worker} trained ${r.eventsTrained} events`);
   const backlog = await Promise.all([0, 1, 2, 3].map((s) => log.backlog(s)));

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { ScoreHistogram, exactAuc, mulberry32, ReportAggregator } from '../../shared/index.ts';
+import { ScoreHistogram, exactAuc, mulberry32, ReportAggregator, binaryMetric } from '../../shared/index.ts';
 
 t.test('exact AUC on a case worked by hand', async (t) => {
   // positives 0.8, 0.4; negatives 0.6, 0.4, 0.1: pairs won 0.8>all (3), 0.4>0.1 (1), 0.4=0.4 (0.5) -> 4.5/6
@@ -40,16 +40,16 @@ t.test('histograms merge exactly; logloss and confusion counts', async (t) => {
 });
 
 t.test('windows cut the stream into equal example counts in time order', async (t) => {
-  const agg = new ReportAggregator(1000);
+  const agg = new ReportAggregator(1000, binaryMetric);
   const mk = (key: number, n: number, good: boolean) => {
     const h = new ScoreHistogram();
     for (let i = 0; i < n; i++) { h.add(good ? 0.9 : 0.1, 1); h.add(good ? 0.1 : 0.9, 0); }
-    return { key, ...h.toJSON() };
+    return { key, n: h.n, model: h.toJSON(), baselines: {} };
   };
   agg.add({ worker: 'a', backend: 'cpu', atMs: 0, eventsTrained: 5, eventsRetried: 0, examples: 0, steps: 0, lossSum: 0, buckets: [mk(1, 50, false), mk(3, 50, true)] });
   agg.add({ worker: 'b', backend: 'cpu', atMs: 0, eventsTrained: 7, eventsRetried: 0, examples: 0, steps: 0, lossSum: 0, buckets: [mk(2, 50, false), mk(4, 50, true)] });
   const w = agg.windows(2);
   t.equal(w.length, 2);
-  t.equal(w[0].auc, 0); t.equal(w[1].auc, 1);
+  t.equal(w[0].headline, 0); t.equal(w[1].figures.auc, 1);
   t.equal(agg.total('eventsTrained'), 12);
 });

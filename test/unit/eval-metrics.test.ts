@@ -1,7 +1,7 @@
 // The evaluation's figures against brute-force computations on small hand-made inputs:
 // HR@K and NDCG@K by sorting, precision/recall/F1 by counting, windows of equal example count.
 import t from 'tap';
-import { ScoreHistogram, figuresOf } from '../../shared/index.ts';
+import { ScoreHistogram, binaryFigures as figuresOf } from '../../shared/index.ts';
 import { hitAtK, ndcgAtK, rankFigures, rankOfPositive } from '../../tools/eval/metrics.ts';
 import { chooseBucketMs, evalOptions, firstEvalWindow, windowOfExample, windowStart } from '../../tools/eval/protocol.ts';
 import { popularityBucket } from '../../tools/eval/stream.ts';

@@ -1,20 +1,21 @@
 import t from 'tap';
-import { DEFAULT_CONFIG, mulberry32 } from '../../shared/index.ts';
+import { DEFAULT_CONFIG, binaryMetric, emptyBatch, mulberry32, type Batch, type MetricDef } from '../../shared/index.ts';
 import { GateRules } from '../../services/validator/gate.ts';
-import type { ExampleChunk } from '../../services/validator/holdout.ts';
+
+type ExampleChunk = Batch;
+const shape = { idWidth: 1, denseWidth: 0, targetWidth: 1 };
 
 // One field; the planted truth: label 1 iff id is even. A "good" scorer knows it, a "bad" one
 // has it backwards, a "noisy" one knows it 80% of the time.
 const rand = mulberry32(3);
 function chunk(n: number, flipped = false): ExampleChunk {
-  const ids = new Int32Array(n);
-  const labels = new Float32Array(n);
+  const b = emptyBatch(shape, n);
   for (let i = 0; i < n; i++) {
-    ids[i] = Math.floor(rand() * 1000);
-    const truth = ids[i] % 2 === 0 ? 1 : 0;
-    labels[i] = flipped ? 1 - truth : truth;
+    b.ids[i] = Math.floor(rand() * 1000);
+    const truth = b.ids[i] % 2 === 0 ? 1 : 0;
+    b.targets[i] = flipped ? 1 - truth : truth;
   }
-  return { size: n, ids, labels };
+  return b;
 }
 const good = (c: ExampleChunk) => Float32Array.from(c.ids, (id) => (id % 2 === 0 ? 0.9 : 0.1));
 const noisy = (c: ExampleChunk) => Float32Array.from(c.ids, (id) => ((id % 2 === 0) !== (id % 5 === 0) ? 0.8 : 0.2));
@@ -23,7 +24,7 @@ const bad = (c: ExampleChunk) => Float32Array.from(c.ids, (id) => (id % 2 === 0 
 const cfg = { ...DEFAULT_CONFIG.gate, minHoldoutExamples: 500, chunkExamples: 100, maxQuarantineRounds: 3, tolerance: 0.01 };
 
 t.test('first candidate is accepted; a worse one is rejected and the learning rate decays', async (t) => {
-  const g = new GateRules(cfg, 1);
+  const g = new GateRules(cfg, shape, binaryMetric);
   t.ok(g.decide(good, undefined)!.accepted, 'nothing serving yet');
   t.equal(g.decide(good, good), undefined, 'no judgement without enough holdout');
   g.judgeChunk(chunk(600), undefined);
@@ -35,11 +36,12 @@ t.test('first candidate is accepted; a worse one is rejected and the learning ra
   const better = g.decide(good, noisy)!;
   t.ok(better.accepted, 'a better candidate passes');
   t.equal(g.lrFactor, 0.5, 'and the rate recovers');
-  t.ok(better.candidateAuc > better.servingAuc);
+  t.ok(better.candidate > better.serving);
+  t.equal(better.metric, 'auc');
 });
 
 t.test('flipped-label data is quarantined, then accepted as drift after the limit', async (t) => {
-  const g = new GateRules(cfg, 1);
+  const g = new GateRules(cfg, shape, binaryMetric);
   g.judgeChunk(chunk(600), undefined);
   t.equal(g.judgeChunk(chunk(100), good), 'admitted', 'clean data joins the holdout');
   for (let i = 0; i < 3; i++) t.equal(g.judgeChunk(chunk(100, true), good), 'quarantined');
@@ -47,14 +49,14 @@ t.test('flipped-label data is quarantined, then accepted as drift after the limi
   t.equal(g.judgeChunk(chunk(100, true), good), 'admitted-as-drift', 'a lasting change is accepted after maxQuarantineRounds');
   t.equal(g.quarantinedChunks, 3);
   // While the holdout is clean, a model that learned the flipped labels is rejected.
-  const g2 = new GateRules(cfg, 1);
+  const g2 = new GateRules(cfg, shape, binaryMetric);
   g2.judgeChunk(chunk(600), undefined);
   g2.judgeChunk(chunk(100, true), good);
   t.notOk(g2.decide(bad, good)!.accepted, 'poisoned candidate rejected on the clean holdout');
 });
 
 t.test('rejections in a row call for a rollback of the weights, once per run of rejections', async (t) => {
-  const g = new GateRules({ ...cfg, rollbackAfterRejections: 2 }, 1);
+  const g = new GateRules({ ...cfg, rollbackAfterRejections: 2 }, shape, binaryMetric);
   g.judgeChunk(chunk(600), undefined);
   g.decide(bad, good);
   t.notOk(g.takeRollback(), 'one rejection: not yet');
@@ -63,4 +65,28 @@ t.test('rejections in a row call for a rollback of the weights, once per run of 
   t.notOk(g.takeRollback(), 'and the count starts again');
   for (let i = 0; i < 10; i++) g.decide(bad, good);
   t.equal(g.lrFactor, 1 / 16, 'the rate never decays below 1/16');
+});
+
+t.test('for a lower-is-better metric the gate turns round: a higher error is the worse candidate', async (t) => {
+  // Mean absolute error of the prediction against the target: lower is better.
+  const mae: MetricDef = {
+    headline: 'mae', higherIsBetter: false,
+    create: () => {
+      let sum = 0; let n = 0;
+      return {
+        get count() { return n; },
+        add: (p, b, from, to) => { for (let i = from; i < to; i++) { sum += Math.abs(p[i] - b.targets[i]); n++; } },
+        state: () => ({ sum, n }),
+        merge: (s) => { sum += s.sum as number; n += s.n as number; },
+        figures: () => ({ mae: n ? sum / n : NaN }),
+      };
+    },
+  };
+  const g = new GateRules(cfg, shape, mae);
+  g.judgeChunk(chunk(600), undefined);
+  const rejected = g.decide(noisy, good)!;
+  t.notOk(rejected.accepted, `the noisier candidate has the higher error: ${rejected.reason}`);
+  t.ok(rejected.candidate > rejected.serving, 'its MAE is above serving');
+  t.match(rejected.reason, /holdout mae .* > serving/);
+  t.ok(g.decide(good, noisy)!.accepted, 'the lower error passes');
 });

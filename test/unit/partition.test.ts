@@ -1,7 +1,9 @@
 import t from 'tap';
 import {
-  ctrParamSpec, CTR_MODEL_DEFAULTS, initDense, initRow, ownerOfDense, ownerOfRow, tableHash, RowIndex, SparseArena,
+  initDense, initRow, ownerOfDense, ownerOfRow, tableHash, RowIndex, SparseArena,
 } from '../../shared/index.ts';
+import { CTR_MODEL_DEFAULTS } from '../../shared/models/ctr/config.ts';
+import { ctrParamSpec } from '../../shared/models/ctr/spec.ts';
 
 t.test('row ownership is deterministic and balanced over K shards', async (t) => {
   const h = tableHash('emb.user');

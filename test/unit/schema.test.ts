@@ -45,14 +45,14 @@ for (const c of cases) {
     t.same(s1, s2, 'same drop counts');
     const few = await all(schemaEvents(schema, { limit: 1234 }));
     t.same(few, byLoader.slice(0, 1234), 'limit');
-    t.ok(schemaConfig(schema).ctr, 'config overrides');
+    t.ok(schemaConfig(schema).settings, 'config overrides');
     t.ok(loadConfig({ overrides: schemaConfig(schema), env: {} }), 'the overrides pass config validation');
   });
 }
 
 t.test('movielens schema: threshold label and first genre', { skip: existsSync(join(MOVIELENS_DIR, 'ratings.csv')) ? false : 'no MovieLens data' }, async (t) => {
   const schema = loadSchema(join(DATASETS, 'movie-ratings.json'));
-  t.same(schemaConfig(schema).labels, { kind: 'threshold', min: 4 });
+  t.same((schemaConfig(schema).settings as { labels: unknown }).labels, { kind: 'threshold', min: 4 });
   const evs = await all(schemaEvents(schema));
   // PROVENANCE.md: 48,580 ratings >= 4.0.
   t.equal(evs.filter((e) => e.value! >= 4).length, 48_580);
@@ -149,7 +149,7 @@ t.test('a new dataset by schema alone: tsv, latin1, no header, gzip; and ndjson'
     { userId: 'u1', itemId: 'i1', type: 'click', ts: Date.UTC(2011, 0, 2, 8, 26), categoryId: 'Alpha', context: { city: 'Z\u00fcrich', price: '2^1' } },
   ], 'sorted by time, lookup joined, latin1 decoded, price bucketized');
   t.same(stats, { rowsRead: 7, kept: 2, dropped: { cancellation: 1, 'filter:user': 1, unknownType: 1, malformed: 2 } });
-  t.same(schemaConfig(loadSchema(join(dir, 'tiny.json'))).labels, { kind: 'types', positive: ['click'] });
+  t.same((schemaConfig(loadSchema(join(dir, 'tiny.json'))).settings as { labels: unknown }).labels, { kind: 'types', positive: ['click'] });
 
   const nd = [
     JSON.stringify({ uid: 17, item: { id: 'a' }, ts: 1_600_000_000_000, stars: 5, shop: 'x' }),

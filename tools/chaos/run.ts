@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  JetStreamEventLog, NatsTransport, ReportAggregator, connectNats, decode, encode, eventShardOf, loadConfig, mulberry32,
+  JetStreamEventLog, NatsTransport, ReportAggregator, binaryMetric, connectNats, decode, encode, eventShardOf, loadConfig, mulberry32,
   subjects, waitFor, type FlywheelConfig, type FlywheelEvent, type WorkerReport,
 } from '../../shared/index.ts';
 import { assignPorts } from '../../cluster/local-cluster.ts';
@@ -49,8 +49,7 @@ export async function runChaos(scenario: string, o: ChaosOptions = {}): Promise<
     env: {},
     overrides: {
       model: `chaos_${scenario.replace(/-/g, '_')}`, natsUrl: nats.url, redisUrl: redis.url, psShards: 2, workers: 2, eventShards: 4,
-      labels: { kind: 'types', positive: ['buy'] },
-      ctr: { fields: ['user', 'item'], buckets: 1 << 14, hidden: [8], embDim: 4, embLrScale: 20, biasLrScale: 20 },
+      settings: { labels: { kind: 'types', positive: ['buy'] }, fields: ['user', 'item'], buckets: 1 << 14, hidden: [8], embDim: 4, embLrScale: 20, biasLrScale: 20 },
       ps: { learningRate: 0.03, publishIntervalMs: 100 },
       worker: { batchSize: 128, metricsIntervalMs: 200, leaseTtlMs: 4000, ackWaitMs: 8000, evalBucketMs: 1000, pushTimeoutMs: 2000 },
     },
@@ -63,7 +62,7 @@ export async function runChaos(scenario: string, o: ChaosOptions = {}): Promise<
   const log = new JetStreamEventLog(nc, { model: cfg.model, eventShards: cfg.eventShards, ackWaitMs: cfg.worker.ackWaitMs });
   try {
     await log.ensure();
-    const agg = new ReportAggregator(cfg.worker.evalBucketMs);
+    const agg = new ReportAggregator(cfg.worker.evalBucketMs, binaryMetric);
     const trainedAt: [number, number][] = [];
     transport.subscribe(subjects.metrics(cfg.model), (m) => {
       agg.add(decode(m.data) as WorkerReport);
@@ -129,7 +128,7 @@ export async function runChaos(scenario: string, o: ChaosOptions = {}): Promise<
       eventsAckedIncludingRetrains: agg.total('eventsTrained'),
       recoveryMs: resumed ? resumed[0] - faultAtMs : null,
       finalVersions: model.versions,
-      aucLastWindow: Math.round(w[w.length - 1].auc * 1000) / 1000,
+      aucLastWindow: Math.round(w[w.length - 1].figures.auc * 1000) / 1000,
       details: ctx.details,
       durationMs: Date.now() - t0,
     };

@@ -98,7 +98,7 @@ export async function run(args: Record<string, string>): Promise<number> {
   const report = {
     dataset: schema.name, description: schema.description ?? '', schema: args.schema, generatedAt: new Date().toISOString(),
     eventsRead: events.length, rowsRead: stats.rowsRead, dropped: stats.dropped, examples: stream.size,
-    config: { labels: base.labels, ctr: base.ctr, ps: base.ps, seed: base.seed },
+    config: { models: base.models, ps: base.ps, seed: base.seed },
     protocol: { ...o, maxEvents: Number.isFinite(o.maxEvents) ? o.maxEvents : null, firstEvalWindow: first },
     notes: [
       `Windows cut the example stream into ${o.windows} equal counts in time order; overall figures cover windows ${first + 1}-${o.windows} (the last ${Math.round((1 - o.evalFromFraction) * 100)}%).`,

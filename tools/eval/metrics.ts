@@ -1,11 +1,15 @@
 // The figures of one way of training, from its prequential scores: per window of stream time,
 // overall (the evaluated tail of the stream), per segment (new vs returning users, item
 // popularity), and ranking (HR@K, NDCG@K of each sampled positive among its candidates).
-import { ScoreHistogram, figuresOf, type WindowFigures } from '../../shared/index.ts';
+import { ScoreHistogram, binaryFigures } from '../../shared/index.ts';
 import { firstEvalWindow, type EvalOptions } from './protocol.ts';
 import { POPULARITY_BUCKETS, type EvalStream } from './stream.ts';
 
-export type Figures = Omit<WindowFigures, 'fromMs' | 'toMs'>;
+export interface Figures { examples: number; auc: number; logLoss: number; accuracy: number; precision: number; recall: number; f1: number }
+
+export function figuresOf(h: ScoreHistogram): Figures {
+  return { examples: h.n, ...binaryFigures(h) } as Figures;
+}
 
 export interface RankFigures { sets: number; hr: number; ndcg: number }
 

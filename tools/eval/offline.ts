@@ -1,35 +1,35 @@
-// The in-process ways: a CtrModel over LocalParams (the PS shards' exact update rules), fed
+// The in-process ways: the kind's model over LocalParams (the PS shards' exact update rules), fed
 // the evaluation stream in time order in batches. The incremental twin trains online, one
 // pass, score-then-train like a worker; frozen trains on the first 30% (2 epochs) and then only
 // scores; periodic retrains from scratch on everything seen at every window boundary.
-import { LocalParams, ReplayReservoir, ctrParamSpec, type FlywheelConfig } from '../../shared/index.ts';
-import { CtrModel } from '../../shared/model/ctr-model.ts';
+import { BatchReservoir, LocalParams, type Batch, type FlywheelConfig, type TrainableModel } from '../../shared/index.ts';
+import { resolveModel } from '../../shared/models/registry.ts';
 import { windowStart, type EvalOptions } from './protocol.ts';
 import type { EvalStream } from './stream.ts';
 
 /** One model and its parameters, trained with the PS rules and the PS clip of each push. */
 export class OfflineLearner {
   readonly params: LocalParams;
-  private readonly model: CtrModel;
+  private readonly model: TrainableModel;
   /** Pushes applied, as a single PS shard would count them. */
   version = 0;
   /** The worker's replay reservoir, when cfg.worker.replayFraction > 0 (online ways only). */
-  replay?: ReplayReservoir;
+  replay?: BatchReservoir;
 
   constructor(private readonly cfg: FlywheelConfig) {
-    const spec = ctrParamSpec(cfg.model, cfg.seed, cfg.ctr);
-    this.params = new LocalParams(spec, cfg.ps);
-    this.model = new CtrModel(spec, cfg.ctr);
+    const m = resolveModel(cfg);
+    this.params = new LocalParams(m.spec, cfg.ps);
+    this.model = m.kind.create(m.spec, m.settings);
   }
 
   /** Scores examples [from, to) with the current weights, then trains on them. */
   step(s: EvalStream, from: number, to: number, out?: Float32Array): void {
     const F = s.fields;
     const n = to - from;
-    const fresh = { size: n, ids: s.ids.subarray(from * F, to * F), labels: s.labels.subarray(from, to) };
+    const fresh = evalBatch(s.ids.subarray(from * F, to * F), n, F, s.labels.subarray(from, to));
     const k = this.replay ? Math.round(this.cfg.worker.replayFraction * n) : 0;
-    const r = this.model.trainStep(this.replay ? this.replay.mix(fresh.ids, fresh.labels, n, k) : fresh, this.params);
-    this.replay?.add(fresh.ids, fresh.labels, n);
+    const r = this.model.trainStep(this.replay ? this.replay.mix(fresh, k) : fresh, this.params);
+    this.replay?.add(fresh);
     // The PS scales a push whose global L2 norm exceeds clipNorm (one shard: the whole push).
     const clip = this.cfg.ps.clipNorm;
     if (clip > 0) {
@@ -45,14 +45,14 @@ export class OfflineLearner {
     }
     this.params.apply(r);
     this.version++;
-    out?.set(r.scores.subarray(0, n), from);
+    out?.set(r.predictions.subarray(0, n), from);
   }
 
   /** Scores `size` examples of F row ids each, in pieces of at most `batch`, without training. */
   predict(ids: Int32Array, size: number, F: number, out: Float32Array, outOffset: number, batch = 2048): void {
     for (let a = 0; a < size; a += batch) {
       const b = Math.min(size, a + batch);
-      out.set(this.model.predict({ size: b - a, ids: ids.subarray(a * F, b * F) }, this.params), outOffset + a);
+      out.set(this.model.predict(evalBatch(ids.subarray(a * F, b * F), b - a, F), this.params), outOffset + a);
     }
   }
 
@@ -62,6 +62,11 @@ export class OfflineLearner {
     const F = s.fields;
     for (const set of sets) this.predict(s.rank.ids.subarray(set * size * F, (set + 1) * size * F), size, F, out, set * size);
   }
+}
+
+/** Examples of the evaluation stream as a Batch (hashed ids and a 0/1 target, no dense features). */
+function evalBatch(ids: Int32Array, size: number, F: number, targets: Float32Array = new Float32Array(size)): Batch {
+  return { size, ids, idWidth: F, dense: new Float32Array(0), denseWidth: 0, targets, targetWidth: 1, eventTs: new Float64Array(size) };
 }
 
 /** Ranking sets grouped by the training batch their positive falls in. */
@@ -111,7 +116,7 @@ export function runIncrementalTwin(s: EvalStream, cfg: FlywheelConfig, o: EvalOp
   const t0 = performance.now();
   const out = emptyScores(s);
   const l = new OfflineLearner(cfg);
-  if (cfg.worker.replayFraction > 0) l.replay = new ReplayReservoir(cfg.worker.replayCapacity, s.fields, cfg.seed + 11);
+  if (cfg.worker.replayFraction > 0) l.replay = new BatchReservoir(cfg.worker.replayCapacity, { idWidth: s.fields, denseWidth: 0, targetWidth: 1 }, cfg.seed + 11);
   trainPrefix(l, s, s.size, { ...o, epochs: 1 }, out);
   for (let w = 0; w < o.windows; w++) {
     const a = windowStart(w, s.size, o.windows), b = windowStart(w + 1, s.size, o.windows);

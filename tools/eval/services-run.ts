@@ -3,8 +3,9 @@
 // figures taken from the workers' reports. Their histograms come per bucket of event time;
 // buckets are assigned to the same windows of example count as the in-process ways.
 import {
-  ReportAggregator, ScoreHistogram, figuresOf, type FlywheelConfig, type FlywheelEvent,
+  BucketMetrics, ReportAggregator, binaryMetric, ScoreHistogram, type FlywheelConfig, type FlywheelEvent,
 } from '../../shared/index.ts';
+import { figuresOf } from './metrics.ts';
 import { replay } from '../../cluster/replay.ts';
 import { ensureServices } from '../../cluster/infra-check.ts';
 import { resetModel, startLocalCluster } from '../../cluster/local-cluster.ts';
@@ -43,7 +44,7 @@ export async function runThroughServices(cfg: FlywheelConfig, o: ServicesRunOpti
   await resetModel(cfg);
   const t0 = Date.now();
   const cluster = await startLocalCluster(cfg, { embedded: false, logDir: o.logDir });
-  const agg = new ReportAggregator(cfg.worker.evalBucketMs);
+  const agg = new ReportAggregator(cfg.worker.evalBucketMs, binaryMetric);
   let backend = 'unknown';
   cluster.onReport((r) => { agg.add(r); backend = r.backend; });
   const trained = () => agg.total('eventsTrained');
@@ -72,7 +73,7 @@ export async function runThroughServices(cfg: FlywheelConfig, o: ServicesRunOpti
     await resetModel(cfg).catch(() => undefined);
   }
   const perWindow = Array.from({ length: o.windows }, () => new ScoreHistogram());
-  for (const [key, h] of agg.buckets) perWindow[o.bucketWindow.get(key) ?? nearestWindow(o.bucketWindow, key)].merge(h);
+  for (const [key, b] of agg.buckets) perWindow[o.bucketWindow.get(key) ?? nearestWindow(o.bucketWindow, key)].merge((b as BucketMetrics).model.state() as never);
   const overall = new ScoreHistogram();
   for (let w = o.firstEvalWindow; w < o.windows; w++) overall.merge(perWindow[w]);
   return {

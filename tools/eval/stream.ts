@@ -3,7 +3,8 @@
 // what the figures need per example: its window, whether its user is new, its item's
 // popularity so far, and for a sample of positives the candidate items to rank against.
 import { featurizeInto, hashRow, mulberry32, type FlywheelConfig, type FlywheelEvent } from '../../shared/index.ts';
-import { ExampleBuilder } from '../../shared/index.ts';
+import { resolveModel } from '../../shared/models/registry.ts';
+import type { CtrModelConfig } from '../../shared/models/ctr/config.ts';
 import { windowOfExample, type EvalOptions } from './protocol.ts';
 
 /** Item popularity buckets: earlier events on the item (0, 1-9, 10-99, 100-999, 1000+). */
@@ -41,11 +42,16 @@ export interface EvalStream {
 
 /** Builds the examples of `events` (in stream order) with the config's label rule and fields. */
 export function buildEvalStream(events: FlywheelEvent[], cfg: FlywheelConfig, o: EvalOptions): EvalStream {
-  const fields = cfg.ctr.fields;
+  const m = resolveModel(cfg);
+  // The segment and ranking figures read the CTR kind's fields (hashed item ids); other kinds
+  // are evaluated by the worker's prequential metric and baselines (see docs/MODELS.md).
+  if (m.kind.kind !== 'ctr') throw new Error(`flywheel eval compares ways of training the ctr kind; model ${m.name} is of kind ${m.kind.kind}`);
+  const st = m.settings as CtrModelConfig;
+  const fields = st.fields;
   const F = fields.length;
-  const builder = new ExampleBuilder(fields, cfg.ctr.buckets, cfg.labels, cfg.seed + 7); // the seed of worker 0
+  const builder = m.kind.exampleSource(st, cfg.seed + 7); // the seed of worker 0
   const itemField = fields.indexOf('item');
-  const implicit = cfg.labels.kind === 'implicit';
+  const implicit = st.labels.kind === 'implicit';
   const cap = events.length * builder.examplesPerEvent;
   const ids = new Int32Array(cap * F);
   const labels = new Float32Array(cap);
@@ -62,9 +68,9 @@ export function buildEvalStream(events: FlywheelEvent[], cfg: FlywheelConfig, o:
   const CHUNK = 1000;
   for (let e0 = 0; e0 < events.length; e0 += CHUNK) {
     const chunk = events.slice(e0, e0 + CHUNK);
-    const b = builder.build(chunk);
+    const b = builder.push(chunk);
     ids.set(b.ids, n * F);
-    labels.set(b.labels, n);
+    labels.set(b.targets, n);
     eventTs.set(b.eventTs, n);
     // The builder emits each event's example, then (implicit feedback) the negatives it could
     // draw, possibly fewer than asked: an event's examples run until the next label 1.
@@ -72,17 +78,17 @@ export function buildEvalStream(events: FlywheelEvent[], cfg: FlywheelConfig, o:
     for (let j = 0; j < chunk.length; j++) {
       const ev = chunk[j];
       let per = 1;
-      if (implicit) while (k - n + per < b.size && b.labels[k - n + per] === 0) per++;
+      if (implicit) while (k - n + per < b.size && b.targets[k - n + per] === 0) per++;
       const isNew = seenUsers.has(ev.userId) ? 0 : 1;
       distinctBefore[e0 + j] = distinct.length;
       for (let x = 0; x < per; x++, k++) {
         newUser[k] = isNew;
         ofEvent[k] = e0 + j;
-        const row = itemField >= 0 ? ids[k * F + itemField] : hashRow(ev.itemId, cfg.ctr.buckets);
+        const row = itemField >= 0 ? ids[k * F + itemField] : hashRow(ev.itemId, st.buckets);
         popularity[k] = popularityBucket(itemCount.get(row) ?? 0);
       }
       seenUsers.add(ev.userId);
-      const row = hashRow(ev.itemId, cfg.ctr.buckets);
+      const row = hashRow(ev.itemId, st.buckets);
       itemCount.set(row, (itemCount.get(row) ?? 0) + 1);
       if (!distinctSeen.has(ev.itemId)) { distinctSeen.add(ev.itemId); distinct.push({ itemId: ev.itemId, categoryId: ev.categoryId }); }
     }
@@ -95,14 +101,14 @@ export function buildEvalStream(events: FlywheelEvent[], cfg: FlywheelConfig, o:
     eventTs: eventTs.subarray(0, n), window, newUser: newUser.subarray(0, n), popularity: popularity.subarray(0, n),
     rank: { count: 0, size: o.rankCandidates + 1, example: new Int32Array(0), ids: new Int32Array(0) },
   };
-  s.rank = sampleRankSets(s, events, ofEvent, distinct, distinctBefore, cfg, o);
+  s.rank = sampleRankSets(s, events, ofEvent, distinct, distinctBefore, st, o);
   return s;
 }
 
 /** Up to rankPositivesPerWindow positives per window, evenly spaced, each with sampled candidates. */
 function sampleRankSets(
   s: EvalStream, events: FlywheelEvent[], ofEvent: Int32Array, distinct: { itemId: string; categoryId?: string }[],
-  distinctBefore: Int32Array, cfg: FlywheelConfig, o: EvalOptions,
+  distinctBefore: Int32Array, st: CtrModelConfig, o: EvalOptions,
 ): RankSets {
   const F = s.fields;
   const C = o.rankCandidates;
@@ -118,7 +124,7 @@ function sampleRankSets(
   const rand = mulberry32(o.rankSeed);
   const size = C + 1;
   const ids = new Int32Array(chosen.length * size * F);
-  const rows = cfg.ctr.fields.map(() => cfg.ctr.buckets);
+  const rows = st.fields.map(() => st.buckets);
   chosen.forEach((ex, sIdx) => {
     const ev = events[ofEvent[ex]];
     const base = sIdx * size * F;
@@ -129,7 +135,7 @@ function sampleRankSets(
       let d: number;
       do d = Math.floor(rand() * pool); while (picked.has(d) || distinct[d].itemId === ev.itemId);
       picked.add(d);
-      featurizeInto({ ...ev, itemId: distinct[d].itemId, categoryId: distinct[d].categoryId }, cfg.ctr.fields, rows, ids, base + c * F);
+      featurizeInto({ ...ev, itemId: distinct[d].itemId, categoryId: distinct[d].categoryId }, st.fields, rows, ids, base + c * F);
     }
   });
   return { count: chosen.length, size, example: Int32Array.from(chosen), ids };

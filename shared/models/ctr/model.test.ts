@@ -5,10 +5,15 @@ import t from 'tap';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
-import { initDense, initRow, type ParamSpec, type TableSpec } from '../../shared/param-spec.ts';
-import { ctrParamSpec, CTR_MODEL_DEFAULTS, type CtrModelConfig } from '../../shared/model/ctr-spec.ts';
-import { CtrModel, type CtrBatch, type StepResult, type WeightSource } from '../../shared/model/ctr-model.ts';
-import { mulberry32 } from '../../shared/hash.ts';
+import { initDense, initRow, type ParamSpec, type TableSpec } from '../../param-spec.ts';
+import { mulberry32 } from '../../hash.ts';
+import type { Batch } from '../batch.ts';
+import type { StepResult, WeightSource } from '../types.ts';
+import { CTR_MODEL_DEFAULTS, type CtrModelConfig } from './config.ts';
+import { ctrParamSpec } from './spec.ts';
+import { CtrModel } from './model.ts';
+
+type CtrBatch = Pick<Batch, 'size' | 'ids' | 'targets'>;
 
 const CFG: CtrModelConfig = { ...CTR_MODEL_DEFAULTS, fields: ['a', 'b'], embDim: 3, buckets: 16, hidden: [4] };
 
@@ -57,13 +62,13 @@ class MapWeights implements WeightSource {
 
 function randomBatch(rnd: () => number, size: number, idRangeA: number, label: (a: number, b: number) => number): CtrBatch {
   const ids = new Int32Array(size * 2);
-  const labels = new Float32Array(size);
+  const targets = new Float32Array(size);
   for (let i = 0; i < size; i++) {
     ids[2 * i] = Math.floor(rnd() * idRangeA);
     ids[2 * i + 1] = Math.floor(rnd() * 16);
-    labels[i] = label(ids[2 * i], ids[2 * i + 1]);
+    targets[i] = label(ids[2 * i], ids[2 * i + 1]);
   }
-  return { size, ids, labels };
+  return { size, ids, targets };
 }
 
 /** Weights moved off their initial values (zero biases, tiny embeddings) and a batch of 12. */
@@ -198,13 +203,13 @@ for (const backend of ['cpu', 'wasm']) {
       const predicted = model.predict(batch, w);
       const step = model.trainStep(batch, w);
       if (s === 0 || s === 19) {
-        t.same(Array.from(step.scores), Array.from(predicted), `step ${s}: scores == predict()`);
-        t.ok(step.scores.every((p) => p > 0 && p < 1) && Number.isFinite(step.loss), 'probabilities and a finite loss');
+        t.same(Array.from(step.predictions), Array.from(predicted), `step ${s}: scores == predict()`);
+        t.ok(step.predictions.every((p) => p > 0 && p < 1) && Number.isFinite(step.loss), 'probabilities and a finite loss');
       }
       w.apply(step, 0.5);
     }
     t.equal(tf.memory().numTensors, before, 'numTensors unchanged after 20 steps and predictions');
-    t.throws(() => model.trainStep({ size: 2, ids: new Int32Array([0, 1, 2, 99]), labels: new Float32Array(2) }, w),
+    t.throws(() => model.trainStep({ size: 2, ids: new Int32Array([0, 1, 2, 99]), targets: new Float32Array(2) }, w),
       /outside \[0, 16\)/, 'an id outside the buckets is refused');
     t.equal(tf.memory().numTensors, before, 'no leak on the error path');
   });
@@ -217,9 +222,9 @@ for (const backend of ['cpu', 'wasm']) {
     const rnd = mulberry32(99);
     const rule = (a: number): number => (a % 2 === 0 ? 1 : 0);
     const test = randomBatch(rnd, 200, 16, rule);
-    const aucBefore = auc(model.predict(test, w), test.labels);
+    const aucBefore = auc(model.predict(test, w), test.targets);
     for (let s = 0; s < 150; s++) w.apply(model.trainStep(randomBatch(rnd, 64, 16, rule), w), 0.3);
-    const aucAfter = auc(model.predict(test, w), test.labels);
+    const aucAfter = auc(model.predict(test, w), test.targets);
     t.ok(aucAfter > 0.9, `AUC ${aucBefore.toFixed(3)} -> ${aucAfter.toFixed(3)}`);
   });
 }

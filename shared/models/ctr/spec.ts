@@ -1,35 +1,8 @@
 // The click/conversion model's parameters: per-field embeddings and per-id biases (sparse,
 // hashed) feeding an MLP whose first layer is split per field (no concat on the hot path).
 //   logit = out.b + sum_f bias.<f>[id_f] + MLP(emb.<f>[id_f] for every f)
-import type { DenseSpec, ParamSpec, SparseOptimizer, TableSpec } from '../param-spec.ts';
-
-export interface CtrModelConfig {
-  /** Feature fields, e.g. ['user', 'item', 'category', 'hour', 'weekday']. */
-  fields: string[];
-  /** Floats per embedding row. Default 8. */
-  embDim: number;
-  /** Hash buckets per field table. Default 262144 (2^18). */
-  buckets: number;
-  /** Hidden layer widths of the MLP. Default [64, 32]. */
-  hidden: number[];
-  /** Learning-rate multiplier of the embedding tables. Default 50 (tuned on Online Retail: a
-   *  per-row rate far above the dense one is what lets single-pass learning move an id). */
-  embLrScale: number;
-  /** Learning-rate multiplier of the per-id bias tables (the wide part). Default 1. */
-  biasLrScale: number;
-  /** Update rule of the sparse tables. Default momentum. */
-  sparseOptimizer: SparseOptimizer;
-}
-
-export const CTR_MODEL_DEFAULTS: CtrModelConfig = {
-  fields: ['user', 'item', 'category', 'hour', 'weekday'],
-  embDim: 8,
-  buckets: 1 << 18,
-  hidden: [64, 32],
-  embLrScale: 50,
-  biasLrScale: 1,
-  sparseOptimizer: 'momentum',
-};
+import type { DenseSpec, ParamSpec, TableSpec } from '../../param-spec.ts';
+import type { CtrModelConfig } from './config.ts';
 
 export const embTable = (field: string): string => `emb.${field}`;
 export const biasTable = (field: string): string => `bias.${field}`;

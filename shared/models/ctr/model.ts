@@ -3,46 +3,15 @@
 // sends to the parameter servers. Only the batch's unique table rows become tensors, never a
 // whole 262144-row table; nothing is cached between calls because the weights change every step.
 import * as tf from '@tensorflow/tfjs-core';
-import { denseSize, findDense, findTable, type DenseSpec, type ParamSpec } from '../param-spec.ts';
-import { ConfigError, WrongShapeError } from '../errors.ts';
-import { RowIndex } from '../row-index.ts';
-import { biasTable, embTable, firstLayerWeight, type CtrModelConfig } from './ctr-spec.ts';
-import { embeddingLookup } from './embedding.ts';
-import { dense, sigmoidCrossEntropy, sumN } from './layers.ts';
-
-/** Where the model reads its current weights (the worker's Replica in production). */
-export interface WeightSource {
-  /** The dense tensor `name`, row-major in its spec shape. Read, never modified. */
-  dense(name: string): Float32Array;
-  /** Writes rows `rowIds` of `table` into out[0 .. rowIds.length * dim), row after row. */
-  readRows(table: string, rowIds: Int32Array, out: Float32Array): void;
-}
-
-export interface CtrBatch {
-  size: number;
-  /** size x F row ids, example-major: ids[b * F + f] is the row of field f in emb.<f> and bias.<f>. */
-  ids: Int32Array;
-  /** 0 or 1 per example. */
-  labels: Float32Array;
-}
-
-export interface SparseGrad {
-  /** The unique rows the batch touched. */
-  rows: Int32Array;
-  /** rows.length x dim: per row, the MEAN over the examples touching it of d logloss_i / d row. */
-  grads: Float32Array;
-}
-
-export interface StepResult {
-  /** sigmoid(logit) per example, from the weights before this batch's update. */
-  scores: Float32Array;
-  /** Mean logloss of the batch. */
-  loss: number;
-  /** Batch-mean gradient of every dense tensor, row-major in its spec shape. */
-  dense: Map<string, Float32Array>;
-  /** Per table (emb.<f>, bias.<f>): gradients of the rows this batch touched. */
-  sparse: Map<string, SparseGrad>;
-}
+import { denseSize, findDense, findTable, type DenseSpec, type ParamSpec } from '../../param-spec.ts';
+import { ConfigError, WrongShapeError } from '../../errors.ts';
+import { RowIndex } from '../../row-index.ts';
+import { embeddingLookup } from '../../model/embedding.ts';
+import { dense, sigmoidCrossEntropy, sumN } from '../../model/layers.ts';
+import type { Batch } from '../batch.ts';
+import type { TableGrad, StepResult, TrainableModel, WeightSource } from '../types.ts';
+import type { CtrModelConfig } from './config.ts';
+import { biasTable, embTable, firstLayerWeight } from './spec.ts';
 
 /** One field's unique rows in a batch and, per example, the position of its row among them. */
 interface FieldRows {
@@ -58,7 +27,8 @@ interface HostInputs {
   bias: Float32Array[];
 }
 
-export class CtrModel {
+export class CtrModel implements TrainableModel {
+  readonly predictionWidth = 1;
   private readonly fields: string[];
   private readonly embDim: number;
   private readonly buckets: number;
@@ -90,9 +60,9 @@ export class CtrModel {
   }
 
   /** Scores the batch with the current weights, then returns the gradients of its mean logloss. */
-  trainStep(batch: CtrBatch, weights: WeightSource): StepResult {
-    if (batch.labels.length !== batch.size) {
-      throw new WrongShapeError(`batch has ${batch.size} examples but ${batch.labels.length} labels`);
+  trainStep(batch: Pick<Batch, 'size' | 'ids' | 'targets'>, weights: WeightSource): StepResult {
+    if (batch.targets.length !== batch.size) {
+      throw new WrongShapeError(`batch has ${batch.size} examples but ${batch.targets.length} labels`);
     }
     const host = this.hostInputs(batch, weights);
     const F = this.fields.length;
@@ -102,14 +72,14 @@ export class CtrModel {
       tf.tidy(() => {
         const { idx, emb, bias } = this.rowTensors(host);
         const dns = this.denseTensors(weights);
-        const y = tf.tensor2d(batch.labels, [batch.size, 1]);
+        const y = tf.tensor2d(batch.targets, [batch.size, 1]);
         const { value, grads } = tf.valueAndGrads((...xs: tf.Tensor[]) => {
           const z = this.logits(xs.slice(0, F) as tf.Tensor2D[], xs.slice(F, 2 * F) as tf.Tensor2D[], idx, xs.slice(2 * F));
           logits = tf.keep(z); // the forward's logits, kept past valueAndGrads' internal tidy
           return sigmoidCrossEntropy(z, y);
         })([...emb, ...bias, ...dns]);
         const scale = batch.size; // d mean / d row = sum / B; we want sum / count(row)
-        const sparse = new Map<string, SparseGrad>();
+        const sparse = new Map<string, TableGrad>();
         for (let f = 0; f < F; f++) {
           const fr = host.fields[f];
           sparse.set(embTable(this.fields[f]), { rows: fr.rows, grads: perRowMean(grads[f], fr.counts, scale) });
@@ -117,7 +87,7 @@ export class CtrModel {
         }
         const denseGrads = new Map<string, Float32Array>();
         this.denseNames.forEach((name, i) => denseGrads.set(name, grads[2 * F + i].dataSync() as Float32Array));
-        result = { scores: sigmoidOf(logits!.dataSync() as Float32Array), loss: value.dataSync()[0], dense: denseGrads, sparse };
+        result = { predictions: sigmoidOf(logits!.dataSync() as Float32Array), loss: value.dataSync()[0], dense: denseGrads, sparse };
       });
     } finally {
       logits?.dispose();
@@ -126,7 +96,7 @@ export class CtrModel {
   }
 
   /** sigmoid(logit) per example with the current weights; labels, if any, are not read. */
-  predict(batch: CtrBatch | Omit<CtrBatch, 'labels'>, weights: WeightSource): Float32Array {
+  predict(batch: Pick<Batch, 'size' | 'ids'>, weights: WeightSource): Float32Array {
     const host = this.hostInputs(batch, weights);
     return tf.tidy(() => {
       const { idx, emb, bias } = this.rowTensors(host);
@@ -165,7 +135,7 @@ export class CtrModel {
   }
 
   /** Unique rows per field and their current values, read once per field and table. */
-  private hostInputs(batch: Pick<CtrBatch, 'size' | 'ids'>, weights: WeightSource): HostInputs {
+  private hostInputs(batch: Pick<Batch, 'size' | 'ids'>, weights: WeightSource): HostInputs {
     const F = this.fields.length;
     if (!(batch.size > 0) || batch.ids.length !== batch.size * F) {
       throw new WrongShapeError(`batch of ${batch.size} examples x ${F} fields needs ${batch.size * F} ids, got ${batch.ids.length}`);

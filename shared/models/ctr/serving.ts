@@ -1,0 +1,59 @@
+// What the CTR kind serves: POST /v1/predict (a probability per event) and POST /v1/recommend
+// (re-ranks the caller's candidates for a user), each naming the versions it used.
+import { validateEvent } from '../../events.ts';
+import { featurizeInto } from '../../features.ts';
+import { HttpError } from '../../http.ts';
+import type { ServingContext, ServingPlugin } from '../types.ts';
+import type { CtrModelConfig } from './config.ts';
+import { parseJsonObject } from '../serving-util.ts';
+
+export function ctrServing(ctx: ServingContext<CtrModelConfig>): ServingPlugin {
+  const { fields, buckets } = ctx.settings;
+  const F = fields.length;
+  const rows = fields.map(() => buckets);
+
+  function score(rawEvents: unknown[]): Float32Array {
+    if (rawEvents.length === 0) throw new HttpError(400, 'no events to score');
+    if (rawEvents.length > ctx.maxBatch) throw new HttpError(400, `more than ${ctx.maxBatch} events in one request`);
+    const ids = new Int32Array(rawEvents.length * F);
+    rawEvents.forEach((raw, i) => {
+      const r = (raw && typeof raw === 'object' ? raw : {}) as Record<string, unknown>;
+      let ev;
+      try {
+        ev = validateEvent({ type: 'view', ts: Date.now(), ...r });
+      } catch (err) {
+        throw new HttpError(400, `event ${i}: ${(err as Error).message}`);
+      }
+      featurizeInto(ev, fields, rows, ids, i * F);
+    });
+    return ctx.predictor.predict({
+      size: rawEvents.length, ids, idWidth: F, dense: new Float32Array(0), denseWidth: 0,
+      targets: new Float32Array(rawEvents.length), targetWidth: 1, eventTs: new Float64Array(rawEvents.length),
+    }, ctx.weights());
+  }
+
+  return {
+    routes: {
+      'POST /v1/predict': (_req, body) => {
+        const o = parseJsonObject(body);
+        if (!Array.isArray(o.events)) throw new HttpError(400, 'body must be { "events": [ ... ] }');
+        const scores = score(o.events);
+        return { scores: Array.from(scores), ...ctx.versionInfo() };
+      },
+      'POST /v1/recommend': (_req, body) => {
+        const o = parseJsonObject(body);
+        const k = o.k === undefined ? 10 : Number(o.k);
+        if (!Number.isInteger(k) || k < 1 || k > 1000) throw new HttpError(400, 'k must be an integer in 1..1000');
+        if (typeof o.userId !== 'string' && typeof o.userId !== 'number') throw new HttpError(400, 'userId is required');
+        if (!Array.isArray(o.candidates) || o.candidates.length === 0) throw new HttpError(400, 'candidates must be a non-empty array of item ids or { itemId, categoryId }');
+        const evs = o.candidates.map((c) => {
+          const cand = (typeof c === 'object' && c !== null ? c : { itemId: c }) as Record<string, unknown>;
+          return { userId: o.userId, itemId: cand.itemId, categoryId: cand.categoryId, context: o.context, ts: o.ts ?? Date.now() };
+        });
+        const scores = score(evs);
+        const order = Array.from(scores.keys()).sort((a, b) => scores[b] - scores[a]).slice(0, k);
+        return { items: order.map((i) => ({ itemId: String(evs[i].itemId), score: scores[i] })), ...ctx.versionInfo() };
+      },
+    },
+  };
+}

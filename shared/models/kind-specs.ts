@@ -1,0 +1,19 @@
+// Every kind's tensor-free part, by name: what config validation, PS shards and ingest need.
+// A new kind registers here and in registry.ts.
+import { ConfigError } from '../errors.ts';
+import { ctrKindSpec } from './ctr/kind-spec.ts';
+import { valueKindSpec } from './value/spec.ts';
+import type { ModelKindSpec } from './types.ts';
+
+const SPECS: Record<string, ModelKindSpec<any>> = {
+  [ctrKindSpec.kind]: ctrKindSpec,
+  [valueKindSpec.kind]: valueKindSpec,
+};
+
+export const KIND_NAMES: readonly string[] = Object.keys(SPECS);
+
+export function kindSpec(kind: string): ModelKindSpec<unknown> {
+  const s = SPECS[kind];
+  if (!s) throw new ConfigError('kind', `unknown model kind "${kind}" (known: ${KIND_NAMES.join(', ')})`);
+  return s;
+}

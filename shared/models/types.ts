@@ -1,0 +1,145 @@
+// The learning boundary: everything that knows a model — its parameters, how events become
+// examples, the loss, the prequential metric, the baselines it must beat, what inference
+// serves — sits behind ModelKind, one folder per kind under shared/models/. Worker, inference,
+// validator, evaluation and config know only these interfaces; the parameter plane (ParamSpec,
+// PS shards, protocol, replica) knows no model at all.
+//
+// A kind comes in two parts so that processes that only move parameters (PS shards, ingest)
+// never load TensorFlow.js: ModelKindSpec (config, parameters, shard key) and ModelKind, which
+// adds the model, the example source, the metric and serving.
+import type { z } from 'zod';
+import type { FlywheelEvent } from '../events.ts';
+import type { ParamSpec } from '../param-spec.ts';
+import type { WeightDelta } from '../protocol.ts';
+import type { Batch, BatchShape } from './batch.ts';
+
+/** Where a model reads its current weights: a Replica, a checkpoint, local parameters. */
+export interface WeightSource {
+  /** The dense tensor `name`, row-major in its spec shape. Read, never modified. */
+  dense(name: string): Float32Array;
+  /** Writes rows `rowIds` of `table` into out[0 .. rowIds.length * dim), row after row. */
+  readRows(table: string, rowIds: Int32Array, out: Float32Array): void;
+}
+
+export interface TableGrad {
+  /** The unique rows the batch touched. */
+  rows: Int32Array;
+  /** rows.length x dim gradients, row after row. */
+  grads: Float32Array;
+}
+
+export interface StepResult {
+  /** predictionWidth values per example, from the weights BEFORE this step (the prequential test). */
+  predictions: Float32Array;
+  /** Mean loss of the batch. */
+  loss: number;
+  /** Gradient of every dense tensor the model has, row-major in its spec shape. */
+  dense: Map<string, Float32Array>;
+  /** Per table: gradients of the rows this batch touched. */
+  sparse: Map<string, TableGrad>;
+}
+
+/** The model itself; tfjs (or plain loops) stays behind it. */
+export interface TrainableModel {
+  /** Values predicted per example (1 for a probability or a regression). */
+  readonly predictionWidth: number;
+  /** Predicts with the current weights, then returns the gradients of the batch's loss. */
+  trainStep(b: Batch, w: WeightSource): StepResult;
+  /** Predictions with the given weights; targets are not read. */
+  predict(b: Batch, w: WeightSource): Float32Array;
+}
+
+/**
+ * Turns events into examples. It may keep state (popularity for negatives, per-item day
+ * totals) and may emit examples later than the events that made them (a day's aggregate when
+ * the day closes, a label that arrives later): push() returns whatever is ready now.
+ */
+export interface ExampleSource {
+  readonly shape: BatchShape;
+  /** Examples one event makes on average at most: the worker batches events by it. */
+  readonly examplesPerEvent: number;
+  push(events: readonly FlywheelEvent[]): Batch;
+  /** Examples still held back (end of a replay); none by default. */
+  flush?(): Batch;
+}
+
+/** Plain data (msgpack-able), so a metric's state travels in worker reports and merges. */
+export type MetricState = Record<string, unknown>;
+
+/** A prequential figure over examples scored before they were trained on. */
+export interface MetricAccumulator {
+  /** Examples [from, to) of the batch with their predictions (predictionWidth each, same indices). */
+  add(predictions: Float32Array, b: Batch, from: number, to: number): void;
+  /** Merging the states of several accumulators gives the accumulator of all their examples. */
+  state(): MetricState;
+  merge(s: MetricState): void;
+  readonly count: number;
+  /** Every figure, the headline among them (NaN where undefined, e.g. AUC of one class). */
+  figures(): Record<string, number>;
+}
+
+export interface MetricDef {
+  /** The figure the gate compares and reports lead with, e.g. 'auc' or 'wape'. */
+  headline: string;
+  /** AUC: true; WAPE, RMSE, logloss: false. */
+  higherIsBetter: boolean;
+  create(): MetricAccumulator;
+}
+
+/**
+ * A simple yardstick (counting, popularity, a running mean...) that learns online from the
+ * same examples and is scored by the same metric in the same run: a kind must beat it.
+ */
+export interface Baseline {
+  readonly name: string;
+  /** Predictions for the batch before learning from it (predictionWidth each). */
+  predict(b: Batch): Float32Array;
+  learn(b: Batch): void;
+}
+
+/** An HTTP route handler of the inference node: returns the JSON body; HttpError for 4xx. */
+export type RouteHandler = (req: import('node:http').IncomingMessage, body: Buffer) => unknown | Promise<unknown>;
+
+export interface ServingContext<C> {
+  model: string;
+  settings: C;
+  spec: ParamSpec;
+  predictor: TrainableModel;
+  /** Largest number of examples one request may score (inference.maxBatch). */
+  maxBatch: number;
+  /** The weights to serve now: the serving pointer's checkpoint or the live replica. */
+  weights(): WeightSource;
+  /** Versions (and checkpoint) behind weights(), to put in every response. */
+  versionInfo(): Record<string, unknown>;
+}
+
+/** What a kind adds to an inference node: routes, and state that follows the weight deltas. */
+export interface ServingPlugin {
+  routes: Record<string, RouteHandler>;
+  /** Called after every delta the live replica applied. */
+  onDelta?(d: WeightDelta): void;
+  stop?(): void;
+}
+
+/** The event field whose hash picks the event shard: a user's (or an item's) events stay in order on one shard. */
+export type ShardKey = 'user' | 'item';
+
+/** The part of a kind that the parameter plane and config need: no tensors. */
+export interface ModelKindSpec<C = unknown> {
+  kind: string;
+  /** One line for `--help` and docs. */
+  description: string;
+  /** The kind's settings with their defaults; errors name the option. */
+  configSchema: z.ZodType<C>;
+  paramSpec(model: string, seed: number, settings: C): ParamSpec;
+  /** Default 'user'. */
+  shardKey?: ShardKey;
+}
+
+export interface ModelKind<C = unknown> extends ModelKindSpec<C> {
+  exampleSource(settings: C, seed: number): ExampleSource;
+  create(spec: ParamSpec, settings: C): TrainableModel;
+  metric: MetricDef;
+  baselines?(settings: C): Baseline[];
+  serving?(ctx: ServingContext<C>): ServingPlugin;
+}

@@ -1,0 +1,40 @@
+// What the value kind serves: POST /v1/value { events: [...] } -> the expected value of each
+// event (in the event's units: log1p undone), with the versions used.
+import { validateEvent } from '../../events.ts';
+import { featurizeInto } from '../../features.ts';
+import { HttpError } from '../../http.ts';
+import { emptyBatch } from '../batch.ts';
+import { parseJsonObject } from '../serving-util.ts';
+import type { ServingContext, ServingPlugin } from '../types.ts';
+import type { ValueModelConfig } from './config.ts';
+import { valueDenseInto } from './examples.ts';
+import { VALUE_DENSE_FEATURES } from './spec.ts';
+
+export function valueServing(ctx: ServingContext<ValueModelConfig>): ServingPlugin {
+  const cfg = ctx.settings;
+  const rows = cfg.fields.map(() => cfg.buckets);
+  const shape = { idWidth: cfg.fields.length, denseWidth: VALUE_DENSE_FEATURES.length, targetWidth: 1 };
+  return {
+    routes: {
+      'POST /v1/value': (_req, body) => {
+        const o = parseJsonObject(body);
+        if (!Array.isArray(o.events) || o.events.length === 0) throw new HttpError(400, 'body must be { "events": [ ... ] } with at least one event');
+        if (o.events.length > ctx.maxBatch) throw new HttpError(400, `more than ${ctx.maxBatch} events in one request`);
+        const b = emptyBatch(shape, o.events.length);
+        o.events.forEach((raw, i) => {
+          let ev;
+          try {
+            ev = validateEvent({ type: cfg.types[0], ts: Date.now(), ...(raw && typeof raw === 'object' ? raw : {}) });
+          } catch (err) {
+            throw new HttpError(400, `event ${i}: ${(err as Error).message}`);
+          }
+          featurizeInto(ev, cfg.fields, rows, b.ids, i * shape.idWidth);
+          valueDenseInto(ev, b.dense, i * shape.denseWidth);
+        });
+        const p = ctx.predictor.predict(b, ctx.weights());
+        const values = Array.from(p, (x) => (cfg.target === 'log1p' ? Math.expm1(Math.max(0, x)) : x));
+        return { values, ...ctx.versionInfo() };
+      },
+    },
+  };
+}

@@ -1,0 +1,31 @@
+// The value kind's parameters: a global bias, a weight per dense feature, and a per-id bias
+// table per hashed field.
+//   prediction = b + w . dense + sum_f bias.<f>[id_f]
+import type { ParamSpec } from '../../param-spec.ts';
+import type { ModelKindSpec } from '../types.ts';
+import { valueConfigSchema, type ValueModelConfig } from './config.ts';
+
+/** Dense features of every example: hour of day and day of week, scaled to [0, 1]. */
+export const VALUE_DENSE_FEATURES = ['hour', 'weekday'] as const;
+
+export const valueBiasTable = (field: string): string => `vbias.${field}`;
+
+export function valueParamSpec(model: string, seed: number, cfg: ValueModelConfig): ParamSpec {
+  return {
+    model, seed,
+    dense: [
+      { name: 'v.b', shape: [1], init: { kind: 'zeros' } },
+      { name: 'v.w', shape: [VALUE_DENSE_FEATURES.length], init: { kind: 'zeros' } },
+    ],
+    tables: cfg.fields.map((f) => ({ name: valueBiasTable(f), dim: 1, rows: cfg.buckets, init: { kind: 'zeros' as const }, lrScale: cfg.biasLrScale })),
+  };
+}
+
+export const valueKindSpec: ModelKindSpec<ValueModelConfig> = {
+  kind: 'value',
+  description: "regression of an event's value (e.g. units per purchase) on per-id biases and time features",
+  configSchema: valueConfigSchema,
+  paramSpec: valueParamSpec,
+  // An item's values stay in order on one event shard (a per-item model, like demand).
+  shardKey: 'item',
+};
