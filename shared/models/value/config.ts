@@ -13,8 +13,10 @@ export const valueConfigSchema = z.object({
   types: z.array(z.enum(EVENT_TYPES)).min(1).default(['buy']),
   /** Learn log(1 + value) (counts, amounts: heavy tails) or the value itself. Default log1p. */
   target: z.enum(['log1p', 'raw']).default('log1p'),
-  /** Learning-rate multiplier of the bias tables. Default 100 (a per-id bias is seen rarely). */
-  biasLrScale: z.number().positive().default(100),
+  /** Learning-rate multiplier of the bias tables. Default 3 (on Online Retail, 60k purchases:
+   *  prequential RMSE of log1p(units) 0.974 at 1, 0.968 at 3, 1.034 at 10, 1.321 at 30; the
+   *  running mean 1.026, the per-item running mean 0.947). */
+  biasLrScale: z.number().positive().default(3),
 }).strict();
 
 export type ValueModelConfig = z.infer<typeof valueConfigSchema>;

@@ -6,7 +6,7 @@ import { RowIndex } from '../../row-index.ts';
 import type { Batch } from '../batch.ts';
 import type { StepResult, TableGrad, TrainableModel, WeightSource } from '../types.ts';
 import type { ValueModelConfig } from './config.ts';
-import { VALUE_DENSE_FEATURES, valueBiasTable } from './spec.ts';
+import { VALUE_DENSE_FEATURES, VALUE_GLOBAL_TABLE, valueBiasTable } from './spec.ts';
 
 export class ValueModel implements TrainableModel {
   readonly predictionWidth = 1;
@@ -45,7 +45,8 @@ export class ValueModel implements TrainableModel {
       for (let s = 0; s < g.length; s++) g[s] /= r.counts[s];
       sparse.set(valueBiasTable(f), { rows: r.rows, grads: g });
     });
-    return { predictions: pred, loss: n ? loss / n : 0, dense: new Map([['v.b', gb], ['v.w', gw]]), sparse };
+    sparse.set(VALUE_GLOBAL_TABLE, { rows: new Int32Array([0]), grads: gb });
+    return { predictions: pred, loss: n ? loss / n : 0, dense: new Map([['v.w', gw]]), sparse };
   }
 
   private forward(b: Batch, w: WeightSource): { pred: Float32Array; rows: { rows: Int32Array; slot: Int32Array; counts: Int32Array }[] } {
@@ -54,7 +55,9 @@ export class ValueModel implements TrainableModel {
     if (b.idWidth !== F || b.denseWidth !== D || b.ids.length !== b.size * F || b.dense.length !== b.size * D) {
       throw new WrongShapeError(`value batch needs ${F} ids and ${D} dense features per example`);
     }
-    const bias = w.dense('v.b')[0];
+    const global = new Float32Array(1);
+    w.readRows(VALUE_GLOBAL_TABLE, new Int32Array([0]), global);
+    const bias = global[0];
     const wd = w.dense('v.w');
     const pred = new Float32Array(b.size);
     for (let i = 0; i < b.size; i++) {
