@@ -3,7 +3,7 @@
 // as the last line of output.
 import { join } from 'node:path';
 import {
-  ReportAggregator, loadConfig, type FlywheelConfig, type FlywheelEvent,
+  ReportAggregator, loadConfig, type CommandSpec, type FlywheelConfig, type FlywheelEvent, type ParsedOptions,
 } from '../shared/index.ts';
 import { DEMO_DATA_PATH, onlineRetailEvents } from '../shared/datasets/online-retail.ts';
 import { replayUntilTrained } from '../cluster/replay-until-trained.ts';
@@ -28,6 +28,23 @@ export function demoConfig(file?: string): FlywheelConfig {
       ctr: { fields: ['user', 'item', 'hour', 'weekday', 'country'] },
     },
   });
+}
+
+export const spec: CommandSpec = {
+  name: 'demo',
+  summary: 'run the whole system on the Online Retail stream and print a JSON summary last',
+  options: {
+    events: { type: 'integer', value: 'N', min: 1, help: 'replay only the first N purchases', defaultText: 'all 397884' },
+    embedded: { type: 'boolean', help: 'every service in this process over the in-process transport' },
+    config: { type: 'string', value: 'FILE', help: 'JSON config instead of the demo\'s own settings' },
+  },
+};
+
+export async function run(p: ParsedOptions): Promise<number> {
+  const v = p.values as { events?: number; embedded?: boolean; config?: string };
+  const summary = await runDemo({ events: v.events, embedded: v.embedded, config: v.config });
+  process.stdout.write(`${JSON.stringify(summary)}\n`);
+  return 0;
 }
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');

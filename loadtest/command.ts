@@ -6,10 +6,11 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import {
-  JetStreamEventLog, ReportAggregator, connectNats, loadConfig, waitFor, type FlywheelConfig,
+  JetStreamEventLog, ReportAggregator, connectNats, givenAsStrings, loadConfig, waitFor, type CommandSpec, type FlywheelConfig,
+  type ParsedOptions,
 } from '../shared/index.ts';
 import { IngestCeiling } from './ingest-ceiling.ts';
-import { LoadtestOptionError, parseLoadtestOptions, settingsOf, type LoadtestOptions } from './options.ts';
+import { LoadtestOptionError, loadtestSpec, parseLoadtestOptions, settingsOf, type LoadtestOptions } from './options.ts';
 import { PredictLoad } from './predict-load.ts';
 import { replayUntilTrained } from '../cluster/replay-until-trained.ts';
 import { writeReport } from './report.ts';
@@ -41,10 +42,12 @@ class Teardown {
   }
 }
 
-export async function run(args: Record<string, string>): Promise<number> {
+export const spec: CommandSpec = loadtestSpec;
+
+export async function run(p: ParsedOptions): Promise<number> {
   let o: LoadtestOptions;
   try {
-    o = parseLoadtestOptions(args);
+    o = parseLoadtestOptions(givenAsStrings(p));
   } catch (err) {
     if (err instanceof LoadtestOptionError) { say(err.message); return 2; }
     throw err;

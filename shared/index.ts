@@ -40,4 +40,5 @@ export * from './examples.ts';
 export * from './negative-sampler.ts';
 export * from './store/leases.ts';
 export * from './replay-buffer.ts';
+export * from './cli-options.ts';
 export * from './service-main.ts';
