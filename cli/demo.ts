@@ -3,11 +3,11 @@
 // as the last line of output.
 import { join } from 'node:path';
 import {
-  ReportAggregator, loadConfig, type FlywheelConfig, type FlywheelEvent,
+  ReportAggregator, loadConfig, type CommandSpec, type FlywheelConfig, type FlywheelEvent, type ParsedOptions,
 } from '../shared/index.ts';
 import { resolveModel } from '../shared/models/registry.ts';
 import { DEMO_DATA_PATH, onlineRetailEvents } from '../shared/datasets/online-retail.ts';
-import { replay } from '../cluster/replay.ts';
+import { replayUntilTrained } from '../cluster/replay-until-trained.ts';
 import { ensureServices } from '../cluster/infra-check.ts';
 import { resetModel, startLocalCluster } from '../cluster/local-cluster.ts';
 import { REPO_ROOT } from '../cluster/processes.ts';
@@ -28,6 +28,23 @@ export function demoConfig(file?: string): FlywheelConfig {
       settings: { labels: { kind: 'implicit', negatives: 4 }, fields: ['user', 'item', 'hour', 'weekday', 'country'] },
     },
   });
+}
+
+export const spec: CommandSpec = {
+  name: 'demo',
+  summary: 'run the whole system on the Online Retail stream and print a JSON summary last',
+  options: {
+    events: { type: 'integer', value: 'N', min: 1, help: 'replay only the first N purchases', defaultText: 'all 397884' },
+    embedded: { type: 'boolean', help: 'every service in this process over the in-process transport' },
+    config: { type: 'string', value: 'FILE', help: 'JSON config instead of the demo\'s own settings' },
+  },
+};
+
+export async function run(p: ParsedOptions): Promise<number> {
+  const v = p.values as { events?: number; embedded?: boolean; config?: string };
+  const summary = await runDemo({ events: v.events, embedded: v.embedded, config: v.config });
+  process.stdout.write(`${JSON.stringify(summary)}\n`);
+  return 0;
 }
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
@@ -60,7 +77,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<Record<string, unkno
   let sent = 0;
   let lastAt = Date.now();
   let lastTrained = 0;
-  const progress = setInterval(async () => {
+  const progressLine = async () => {
     const now = Date.now();
     const rate = ((trained() - lastTrained) * 1000) / Math.max(1, now - lastAt);
     lastAt = now;
@@ -70,22 +87,17 @@ export async function runDemo(o: DemoOptions = {}): Promise<Record<string, unkno
     say(`[${((now - t0) / 1000).toFixed(0).padStart(4)} s] sent ${fmt(sent)}  trained ${fmt(trained())}  ${fmt(rate)} events/s  `
       + `prequential ${H} ${w ? w.headline.toFixed(3) : '-'}  versions ${JSON.stringify(model?.versions ?? [])}  `
       + `freshness p50 ${model?.freshnessP50Ms != null ? fmt(model.freshnessP50Ms as number) : '-'} ms`);
-  }, 3000);
+  };
   const trainStart = Date.now();
   try {
     const source = onlineRetailEvents(DEMO_DATA_PATH, { limit: o.events });
-    const run = replay(source as AsyncIterable<FlywheelEvent>, {
-      ingestUrl: cluster.ingestUrl, batchEvents: 500, concurrency: 2,
-      maxBacklogEvents: 4000, trained, onProgress: (n) => { sent = n; },
+    await replayUntilTrained({
+      events: source as AsyncIterable<FlywheelEvent>,
+      to: { ingestUrl: cluster.ingestUrl, batchEvents: 500, concurrency: 2, maxBacklogEvents: 4000 },
+      trained, failed: cluster.failed, onSent: (n) => { sent = n; },
+      onProgress: () => void progressLine(), progressIntervalMs: 3000,
+      stallTimeoutMs: 120_000, stallHint: `see ${logDir}`,
     });
-    await Promise.race([run, cluster.failed]);
-    let lastProgress = Date.now();
-    let seen = trained();
-    while (trained() < sent) {
-      await Promise.race([new Promise((r) => setTimeout(r, 200)), cluster.failed]);
-      if (trained() !== seen) { seen = trained(); lastProgress = Date.now(); }
-      if (Date.now() - lastProgress > 120_000) throw new Error(`training stalled at ${trained()} of ${sent} events; see ${logDir}`);
-    }
     const trainMs = Date.now() - trainStart;
     const model = await fetch(`${cluster.inferenceUrl}/v1/model`).then((r) => r.json() as Promise<Record<string, any>>);
     const windows = agg.windows(10);
@@ -111,7 +123,6 @@ export async function runDemo(o: DemoOptions = {}): Promise<Record<string, unkno
     };
     return summary;
   } finally {
-    clearInterval(progress);
     say('stopping the services');
     await cluster.stop();
   }

@@ -1,74 +1,72 @@
-// The `flywheel` command. Subcommands run the demo or one service process.
-import { parseArgs } from '../shared/index.ts';
+// The `flywheel` command: one service process, or a command that drives a local Flywheel.
+// Each command declares its options once (shared/cli-options.ts); `flywheel <command> --help`
+// prints the usage made from them and starts nothing. Usage errors exit 2, failures 1, each
+// with one line on stderr.
+import { readFileSync } from 'node:fs';
+import { UsageError, oneLine, parseCommandLine, type CommandModule } from '../shared/index.ts';
 
-const USAGE = `usage: flywheel <command> [options]
-  demo [--events N] [--embedded] [--config FILE]   run the whole system on the Online Retail stream
-  ps --shard K [--config FILE]                       run one parameter-server shard
-  worker --index I [--config FILE]                   run one training worker
-  inference [--config FILE] [--port P]               run one inference node
-  ingest [--config FILE] [--port P]                  run the ingest service
-  validator [--config FILE] [--port P]               run the validation gate
-  eval --schema FILE [options]                       incremental vs frozen vs periodic retrain on a dataset
-  pretrain --schema FILE [options]                   train offline on a prefix and seed the PS shards
-  rollback [--config FILE] [--to VERSION]            move the serving pointer back
-  loadtest [options]                                 replay traffic and measure throughput, freshness, latency
-  chaos --scenario NAME [options]                    replay a stream while injecting one fault
-Configuration: a JSON file (--config or FLYWHEEL_CONFIG) over the defaults; see README.md.`;
-
-/** Where each command's run(args) lives: the tools and the load generator sit beside the services. */
-const COMMAND_MODULES: Record<string, string> = {
-  eval: '../tools/eval/command.ts',
-  chaos: '../tools/chaos/command.ts',
-  loadtest: '../loadtest/command.ts',
-  pretrain: './pretrain-command.ts',
-  rollback: './rollback-command.ts',
+/**
+ * Every command, with the module that holds it. Services run their own main.ts (which also
+ * runs without this CLI); the tools and the load generator live beside the services.
+ */
+const COMMANDS: Record<string, { summary: string; service?: true; module: string }> = {
+  demo: { summary: 'run the whole system on the Online Retail stream', module: './demo.ts' },
+  ps: { summary: 'run one parameter-server shard', service: true, module: '../services/ps/main.ts' },
+  worker: { summary: 'run one training worker', service: true, module: '../services/worker/main.ts' },
+  inference: { summary: 'run one inference node', service: true, module: '../services/inference/main.ts' },
+  ingest: { summary: 'run the ingest service', service: true, module: '../services/ingest/main.ts' },
+  validator: { summary: 'run the validation gate', service: true, module: '../services/validator/main.ts' },
+  eval: { summary: 'incremental vs frozen vs periodic retrain on a dataset', module: '../tools/eval/command.ts' },
+  pretrain: { summary: 'train offline on a prefix and seed the PS shards', module: './pretrain-command.ts' },
+  rollback: { summary: 'move the serving pointer back', module: './rollback-command.ts' },
+  loadtest: { summary: 'replay traffic and measure throughput, freshness, latency', module: '../loadtest/command.ts' },
+  chaos: { summary: 'replay a stream while injecting one fault', module: '../tools/chaos/command.ts' },
 };
 
-const [cmd, ...rest] = process.argv.slice(2);
-const args = parseArgs(rest);
+const USAGE = ['usage: flywheel <command> [options]    (flywheel <command> --help for its options)', '',
+  ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(11)}${c.summary}`), '',
+  '  --version  print the version', '  --help     print this',
+  'Configuration: a JSON file (--config or FLYWHEEL_CONFIG) over the defaults; see README.md.'].join('\n');
 
-switch (cmd) {
-  case 'demo': {
-    const { runDemo } = await import('./demo.ts');
-    const events = args.events ? Number(args.events) : undefined;
-    if (events !== undefined && !(Number.isInteger(events) && events > 0)) {
-      console.error('--events must be a positive integer');
+function version(): string {
+  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
+const [cmd, ...rest] = process.argv.slice(2);
+if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
+if (cmd === '--version' || cmd === '-V') {
+  process.stdout.write(`${version()}\n`);
+  process.exit(0);
+}
+const entry = COMMANDS[cmd];
+if (!entry) {
+  process.stderr.write(`flywheel: unknown ${cmd.startsWith('-') ? 'option' : 'command'} "${cmd}" (see flywheel --help)\n`);
+  process.exit(2);
+}
+if (entry.service) {
+  // The service's main.ts reads process.argv itself, as when it is started directly.
+  process.argv = [process.argv[0], process.argv[1], ...rest];
+  await import(entry.module);
+} else {
+  let status: number;
+  try {
+    const mod = await import(entry.module) as CommandModule;
+    const parsed = parseCommandLine(mod.spec, rest);
+    if (parsed.help) {
+      process.stdout.write(`${parsed.usage}\n`);
+      process.exit(0);
+    }
+    status = await mod.run(parsed);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`${err.message}\n`);
       process.exit(2);
     }
-    try {
-      const summary = await runDemo({ events, embedded: args.embedded === 'true', config: args.config });
-      console.log(JSON.stringify(summary));
-      process.exit(0);
-    } catch (err) {
-      console.error(`demo failed: ${(err as Error).message}`);
-      process.exit(1);
-    }
-    break;
+    process.stderr.write(`${cmd} failed: ${oneLine(err)}\n`);
+    process.exit(1);
   }
-  case 'eval':
-  case 'pretrain':
-  case 'rollback':
-  case 'loadtest':
-  case 'chaos': {
-    // Each command lives in its own module, exporting run(args).
-    const mod = await import(COMMAND_MODULES[cmd]) as { run(args: Record<string, string>): Promise<number> };
-    try {
-      process.exit(await mod.run(args));
-    } catch (err) {
-      console.error(`${cmd} failed: ${(err as Error).message}`);
-      process.exit(1);
-    }
-    break;
-  }
-  case 'ps':
-  case 'validator':
-  case 'worker':
-  case 'inference':
-  case 'ingest':
-    process.argv = [process.argv[0], process.argv[1], ...rest];
-    await import(`../services/${cmd}/main.ts`);
-    break;
-  default:
-    console.log(USAGE);
-    process.exit(cmd === undefined || cmd === 'help' || cmd === '--help' ? 0 : 2);
+  process.exit(status);
 }

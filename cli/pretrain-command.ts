@@ -3,7 +3,7 @@
 // Redis snapshots, partitioned exactly as the shards own them. PS shards started afterwards
 // restore from those snapshots and go on learning from the live stream.
 import {
-  RedisShardStore, connectRedis, loadConfig, ownerOfDense, ownerOfRow, tableHash,
+  RedisShardStore, connectRedis, givenAsStrings, loadConfig, ownerOfDense, ownerOfRow, tableHash, type CommandSpec, type ParsedOptions,
   type DenseState, type LocalParams, type RowsState, type SparseArena,
 } from '../shared/index.ts';
 import { initTensorBackend } from '../shared/model/backend.ts';
@@ -12,7 +12,18 @@ import { OfflineLearner } from '../tools/eval/offline.ts';
 import { EVAL_DEFAULTS } from '../tools/eval/protocol.ts';
 import { buildEvalStream } from '../tools/eval/stream.ts';
 
-const USAGE = 'usage: flywheel pretrain --schema FILE [--prefix 0.3] [--epochs 2] [--max-events N] [--config FILE] [--model NAME]';
+export const spec: CommandSpec = {
+  name: 'pretrain',
+  summary: 'train offline on a prefix of a dataset and seed the PS shards\' snapshots in Redis',
+  options: {
+    schema: { type: 'string', value: 'FILE', required: true, help: 'dataset schema (datasets/*.json)' },
+    prefix: { type: 'number', help: 'leading fraction of the examples to train on, in (0, 1]', default: 0.3 },
+    epochs: { type: 'integer', min: 1, help: 'passes over the prefix', default: 2 },
+    'max-events': { type: 'integer', value: 'N', min: 1, help: 'read at most N events', defaultText: 'all' },
+    config: { type: 'string', value: 'FILE', help: 'JSON config over the schema\'s settings' },
+    model: { type: 'string', value: 'NAME', help: 'model name', defaultText: 'the config\'s' },
+  },
+};
 
 /**
  * The whole state of LocalParams. It keeps its tensors private and has no snapshot method
@@ -42,11 +53,8 @@ function ownedRows(table: string, a: SparseArena, shard: number, shards: number)
   return { table, rows, weights, slot };
 }
 
-export async function run(args: Record<string, string>): Promise<number> {
-  if (!args.schema || args.schema === 'true') {
-    console.error(USAGE);
-    return 2;
-  }
+export async function run(p: ParsedOptions): Promise<number> {
+  const args = givenAsStrings(p);
   const prefix = args.prefix ? Number(args.prefix) : 0.3;
   const epochs = args.epochs ? Number(args.epochs) : 2;
   const maxEvents = args['max-events'] ? Number(args['max-events']) : Infinity;

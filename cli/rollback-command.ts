@@ -2,11 +2,22 @@
 // hand, to the checkpoint served before the current one (or to --to), and tells the inference
 // nodes. It never touches the PS weights: training goes on; only what is served changes.
 import {
-  NatsTransport, RedisServingStore, connectNats, connectRedis, decodeCheckpoint, encode, loadConfig, subjects,
-  type ServingPointer,
+  NatsTransport, RedisServingStore, connectNats, connectRedis, decodeCheckpoint, encode, givenAsStrings, loadConfig, subjects,
+  type CommandSpec, type ParsedOptions, type ServingPointer,
 } from '../shared/index.ts';
 
-export async function run(args: Record<string, string>): Promise<number> {
+export const spec: CommandSpec = {
+  name: 'rollback',
+  summary: 'move the serving pointer back to the previous validated checkpoint (or to --to)',
+  options: {
+    to: { type: 'integer', value: 'CHECKPOINT', min: 1, help: 'checkpoint id to serve', defaultText: 'the one before the current' },
+    config: { type: 'string', value: 'FILE', help: 'JSON config over the defaults', defaultText: '$FLYWHEEL_CONFIG' },
+    model: { type: 'string', value: 'NAME', help: 'model name', defaultText: 'the config\'s' },
+  },
+};
+
+export async function run(p: ParsedOptions): Promise<number> {
+  const args = givenAsStrings(p);
   const cfg = loadConfig({ file: args.config, overrides: args.model ? { model: args.model } : undefined });
   const redis = connectRedis(cfg.redisUrl);
   const store = new RedisServingStore(redis);

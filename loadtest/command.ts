@@ -6,13 +6,14 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import {
-  JetStreamEventLog, ReportAggregator, connectNats, loadConfig, waitFor, type FlywheelConfig,
+  JetStreamEventLog, ReportAggregator, connectNats, givenAsStrings, loadConfig, waitFor, type CommandSpec, type FlywheelConfig,
+  type ParsedOptions,
 } from '../shared/index.ts';
 import { resolveModel } from '../shared/models/registry.ts';
 import { IngestCeiling } from './ingest-ceiling.ts';
-import { LoadtestOptionError, parseLoadtestOptions, settingsOf, type LoadtestOptions } from './options.ts';
+import { LoadtestOptionError, loadtestSpec, parseLoadtestOptions, settingsOf, type LoadtestOptions } from './options.ts';
 import { PredictLoad } from './predict-load.ts';
-import { replay } from '../cluster/replay.ts';
+import { replayUntilTrained } from '../cluster/replay-until-trained.ts';
 import { writeReport } from './report.ts';
 import { Sampler, progressLine } from './sampler.ts';
 import { DATASET_MODEL, loadEvents, loopedEvents } from './sources.ts';
@@ -42,10 +43,12 @@ class Teardown {
   }
 }
 
-export async function run(args: Record<string, string>): Promise<number> {
+export const spec: CommandSpec = loadtestSpec;
+
+export async function run(p: ParsedOptions): Promise<number> {
   let o: LoadtestOptions;
   try {
-    o = parseLoadtestOptions(args);
+    o = parseLoadtestOptions(givenAsStrings(p));
   } catch (err) {
     if (err instanceof LoadtestOptionError) { say(err.message); return 2; }
     throw err;
@@ -117,19 +120,28 @@ async function fullSystem(o: LoadtestOptions, cfg: FlywheelConfig, nc: NatsConne
   const deadline = t0 + o.durationSec * 1000;
   const source = loopedEvents(o.data, { maxEvents: o.maxEvents, stop: () => interrupted() || performance.now() >= deadline });
   let predictStarted = false;
-  const result = await Promise.race([replay(source, {
-    ingestUrl: cluster.ingestUrl, batchEvents: o.batchEvents, concurrency: o.concurrency,
-    ratePerSec: o.speedup ? undefined : o.ratePerSec, speedup: o.speedup, requestTimeoutMs: 10_000,
-    onRequestError: (kind) => { ingestErrors[kind] = (ingestErrors[kind] ?? 0) + 1; },
-    // Predicts start with the first pairs, so none fails for want of a real (user, item).
-    onBatch: (b) => { predict.observe(b); if (!predictStarted) { predictStarted = true; predict.start(); } },
-    onProgress: (n) => { accepted = n; },
-  }), cluster.failed]);
-  const loadSeconds = (performance.now() - t0) / 1000;
-  const trainedAtLoadEnd = trained();
-  await predict.stop();
-  say(`load done: ${result.sent} events accepted in ${loadSeconds.toFixed(1)} s; draining up to ${o.drainSec} s`);
-  await waitFor(() => interrupted() || trained() >= result.sent, o.drainSec * 1000, 'training to catch up', 100).catch(() => undefined);
+  let loadSeconds = 0;
+  let trainedAtLoadEnd = 0;
+  const result = await replayUntilTrained({
+    events: source,
+    to: {
+      ingestUrl: cluster.ingestUrl, batchEvents: o.batchEvents, concurrency: o.concurrency,
+      ratePerSec: o.speedup ? undefined : o.ratePerSec, speedup: o.speedup, requestTimeoutMs: 10_000,
+      onRequestError: (kind) => { ingestErrors[kind] = (ingestErrors[kind] ?? 0) + 1; },
+      // Predicts start with the first pairs, so none fails for want of a real (user, item).
+      onBatch: (b) => { predict.observe(b); if (!predictStarted) { predictStarted = true; predict.start(); } },
+    },
+    trained, failed: cluster.failed, onSent: (n) => { accepted = n; },
+    onReplayed: async (r) => {
+      loadSeconds = (performance.now() - t0) / 1000;
+      trainedAtLoadEnd = r.trained;
+      await predict.stop();
+      say(`load done: ${r.sent} events accepted in ${loadSeconds.toFixed(1)} s; draining up to ${o.drainSec} s`);
+    },
+    // Draining is bounded and best effort: what is still untrained at the end is the backlog reported.
+    done: (p) => interrupted() || p.trained >= p.sent,
+    drainTimeoutMs: o.drainSec * 1000, stallTimeoutMs: Infinity,
+  });
   await sampler.stop();
   await sampler.tick();
   const finalModel = await fetch(`${cluster.inferenceUrl}/v1/model`).then((r) => r.json() as Promise<Record<string, unknown>>).catch(() => undefined);

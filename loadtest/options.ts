@@ -1,5 +1,6 @@
 // The options of `flywheel loadtest`: one defaults object, parsed from --name value flags and
 // validated once, failing fast with the flag's name.
+import type { CommandSpec } from '../shared/index.ts';
 import { DATASETS, type DatasetName } from './sources.ts';
 
 export interface LoadtestOptions {
@@ -46,8 +47,32 @@ export class LoadtestOptionError extends Error {
   }
 }
 
-const KNOWN = new Set(['data', 'rate', 'speedup', 'duration', 'events', 'predict-rate', 'ps-shards', 'workers', 'batch',
-  'concurrency', 'drain', 'sample-interval', 'progress-every', 'ingest-only', 'pool', 'config', 'out']);
+/** The flags of `flywheel loadtest` (types and help; ranges and the defaults that depend on --ingest-only are checked below). */
+export const loadtestSpec: CommandSpec = {
+  name: 'loadtest',
+  summary: 'replay traffic through a local cluster and measure throughput, backlog, freshness and inference latency',
+  options: {
+    data: { type: 'string', choices: DATASETS, help: 'which real traffic to replay', default: 'retail' },
+    rate: { type: 'number', value: 'EVENTS/S', help: 'events/s sent to ingest (ignored with --speedup)', defaultText: '5000' },
+    speedup: { type: 'number', value: 'X', help: 'replay at X times the events\' own pace instead of a fixed rate' },
+    duration: { type: 'number', value: 'S', help: 'seconds of load', defaultText: '60; 20 with --ingest-only; 3600 with --events alone' },
+    events: { type: 'integer', value: 'N', help: 'stop after N events' },
+    'predict-rate': { type: 'number', value: 'REQ/S', help: 'inference requests/s, open loop; 0 for none', defaultText: '50' },
+    'ps-shards': { type: 'integer', help: 'PS shards', defaultText: '2' },
+    workers: { type: 'integer', help: 'workers', defaultText: '2' },
+    batch: { type: 'integer', help: 'events per POST', defaultText: '500; 1000 with --ingest-only' },
+    concurrency: { type: 'integer', help: 'POSTs in flight', defaultText: '4; 16 with --ingest-only' },
+    drain: { type: 'number', value: 'S', help: 'after the load, seconds to wait for training to catch up', defaultText: '10' },
+    'sample-interval': { type: 'integer', value: 'MS', help: 'ms between samples of the system', defaultText: '1000' },
+    'progress-every': { type: 'number', value: 'S', help: 'seconds between progress lines', defaultText: '5' },
+    'ingest-only': { type: 'boolean', help: 'ingest alone, pushed as hard as it goes' },
+    pool: { type: 'integer', help: 'events cycled through with --ingest-only', defaultText: '200000' },
+    config: { type: 'string', value: 'FILE', help: 'Flywheel config under the load test\'s own settings' },
+    out: { type: 'string', value: 'DIR', help: 'report directory', defaultText: 'reports/loadtest-<time>' },
+  },
+};
+
+const KNOWN = new Set(Object.keys(loadtestSpec.options));
 
 function num(args: Record<string, string>, name: string, dflt: number, check: (n: number) => boolean, what: string): number {
   if (args[name] === undefined) return dflt;

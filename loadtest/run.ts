@@ -1,6 +1,14 @@
 // `make loadtest ARGS='...'` enters here (the Makefile's LOADTEST): the same as
 // `flywheel loadtest ...`, for running the load generator without the CLI wrapper.
-import { parseArgs } from '../shared/index.ts';
-import { run } from './command.ts';
+import { UsageError, parseCommandLine } from '../shared/index.ts';
+import { run, spec } from './command.ts';
 
-process.exitCode = await run(parseArgs(process.argv.slice(2)));
+try {
+  const parsed = parseCommandLine(spec, process.argv.slice(2));
+  if (parsed.help) process.stdout.write(`${parsed.usage}\n`);
+  else process.exitCode = await run(parsed);
+} catch (err) {
+  if (!(err instanceof UsageError)) throw err;
+  process.stderr.write(`${err.message}\n`);
+  process.exitCode = 2;
+}

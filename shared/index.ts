@@ -44,4 +44,5 @@ export * from './models/param-spec-of.ts';
 export * from './metrics/binary.ts';
 export * from './negative-sampler.ts';
 export * from './store/leases.ts';
+export * from './cli-options.ts';
 export * from './service-main.ts';

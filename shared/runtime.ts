@@ -1,4 +1,4 @@
-// Wiring shared by every service's main.ts: argument parsing, and the connections a service
+// Wiring shared by every service's main.ts: the connections a service
 // needs, either real (NATS, JetStream, Redis) or in-process (the embedded mode).
 import { MemoryEventLog } from './eventlog/memory.ts';
 import { JetStreamEventLog } from './eventlog/jetstream.ts';
@@ -65,18 +65,4 @@ export class EmbeddedInfra {
     const transport = new MemoryTransport(this.bus);
     return { transport, store: this.store, eventLog: this.eventLog, serving: this.serving, leases: this.leases, embedded: true, close: () => transport.close() };
   }
-}
-
-/** Parses `--name value` and `--flag` arguments. */
-export function parseArgs(argv: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (!a.startsWith('--')) continue;
-    const eq = a.indexOf('=');
-    if (eq > 0) out[a.slice(2, eq)] = a.slice(eq + 1);
-    else if (i + 1 < argv.length && !argv[i + 1].startsWith('--')) out[a.slice(2)] = argv[++i];
-    else out[a.slice(2)] = 'true';
-  }
-  return out;
 }

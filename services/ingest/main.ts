@@ -2,4 +2,9 @@
 import { runServiceMain } from '../../shared/index.ts';
 import { startIngest } from './service.ts';
 
-await runServiceMain({ name: 'ingest', start: (cfg, infra, args) => startIngest(cfg, infra, args.port ? Number(args.port) : undefined) });
+await runServiceMain({
+  name: 'ingest',
+  summary: 'run the ingest service (POST /v1/events)',
+  options: { port: { type: 'integer', value: 'P', min: 0, max: 65535, help: 'HTTP port', defaultText: 'ingest.port' } },
+  start: (cfg, infra, args) => startIngest(cfg, infra, args.port as number | undefined),
+});

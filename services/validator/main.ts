@@ -2,4 +2,9 @@
 import { runServiceMain } from '../../shared/index.ts';
 import { startValidator } from './service.ts';
 
-await runServiceMain({ name: 'validator', start: (cfg, infra, args) => startValidator(cfg, infra, args.port ? Number(args.port) : 0) });
+await runServiceMain({
+  name: 'validator',
+  summary: 'run the validation gate (GET /v1/gate)',
+  options: { port: { type: 'integer', value: 'P', min: 0, max: 65535, help: 'HTTP port of GET /v1/gate; 0 picks a free one', default: 0 } },
+  start: (cfg, infra, args) => startValidator(cfg, infra, args.port as number),
+});

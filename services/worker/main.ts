@@ -4,6 +4,8 @@ import { startWorker } from './service.ts';
 
 await runServiceMain({
   name: 'worker',
-  instance: (args, cfg) => `worker-${indexArg(args, 'index', 'FLYWHEEL_WORKER_INDEX', cfg.workers)}`,
-  start: (cfg, infra, args) => startWorker(cfg, indexArg(args, 'index', 'FLYWHEEL_WORKER_INDEX', cfg.workers), infra),
+  summary: 'run one training worker',
+  options: { index: { type: 'integer', value: 'I', min: 0, help: 'this worker\'s index, 0..workers-1', defaultText: '$FLYWHEEL_WORKER_INDEX or 0' } },
+  instance: (args, cfg) => `worker-${indexArg(args, 'index', process.env.FLYWHEEL_WORKER_INDEX, cfg.workers)}`,
+  start: (cfg, infra, args) => startWorker(cfg, indexArg(args, 'index', process.env.FLYWHEEL_WORKER_INDEX, cfg.workers), infra),
 });

@@ -2,10 +2,11 @@
 // rule from a synthetic stream: prequential AUC starts near 0.5 and ends above 0.9.
 import t from 'tap';
 import {
-  JetStreamEventLog, NatsTransport, ReportAggregator, binaryMetric, connectNats, decode, encode, eventShardOf, mulberry32, subjects, waitFor,
-  type EventBatchMessage, type FlywheelEvent, type WorkerReport,
+  JetStreamEventLog, NatsTransport, ReportAggregator, binaryMetric, connectNats, decode, mulberry32, subjects,
+  type FlywheelEvent, type WorkerReport,
 } from '../../shared/index.ts';
 import { ProcessGroup } from '../../cluster/processes.ts';
+import { publishToEventLog, replayUntilTrained } from '../../cluster/replay-until-trained.ts';
 import { cleanupModel, integrationConfig } from '../helpers/integration.ts';
 
 const N_EVENTS = 60_000;
@@ -47,12 +48,11 @@ t.test('2 PS shards + 2 workers learn a planted rule', async (t) => {
     events.push({ userId: `u${u}`, itemId: `i${it}`, type: buy ? 'buy' : 'view', ts: t0 + i * 10 });
   }
   // As ingest does: each slice of the stream, in time order, split by hash(user) mod S.
-  for (let i = 0; i < N_EVENTS; i += 400) {
-    const byShard: FlywheelEvent[][] = [[], [], [], []];
-    for (const ev of events.slice(i, i + 400)) byShard[eventShardOf(ev.userId, 4)].push(ev);
-    await Promise.all(byShard.map((evs, s) => log.publish(s, encode({ acceptedAtMs: Date.now(), events: evs } satisfies EventBatchMessage))));
-  }
-  await Promise.race([waitFor(() => agg.total('eventsTrained') >= N_EVENTS, 180_000, 'every event trained and acked', 100), died]);
+  const r = await replayUntilTrained({
+    events, to: { publish: publishToEventLog(log, 4), batchEvents: 400 }, trained: () => agg.total('eventsTrained'),
+    expected: N_EVENTS, failed: died, drainTimeoutMs: 180_000,
+  });
+  t.ok(r.caughtUp, `every event trained and acked within 180 s (${r.trained} of ${N_EVENTS})`);
   const w = agg.windows(60);
   t.comment(`prequential AUC by window: ${w.map((x) => x.figures.auc.toFixed(3)).join(' ')}`);
   t.ok(w[0].figures.auc < 0.75, `first window near chance (${w[0].figures.auc.toFixed(3)})`);

@@ -11,6 +11,7 @@ import {
 } from '../../shared/index.ts';
 import { assignPorts } from '../../cluster/local-cluster.ts';
 import { ProcessGroup } from '../../cluster/processes.ts';
+import { replayUntilTrained } from '../../cluster/replay-until-trained.ts';
 import { PrivateServer } from './servers.ts';
 import { SCENARIOS, type ChaosContext } from './scenarios.ts';
 
@@ -78,20 +79,22 @@ export async function runChaos(scenario: string, o: ChaosOptions = {}): Promise<
     say(`${scenario}: services up; publishing ${N} events`);
 
     // The planted truth: item ids divisible by 3 are bought.
-    const rand = mulberry32(77);
+    function* stream(): Generator<FlywheelEvent> {
+      const rand = mulberry32(77);
+      let ts = Date.UTC(2024, 0, 1);
+      for (let i = 0; i < N; i++) {
+        const ev: FlywheelEvent = { userId: `u${Math.floor(rand() * 2000)}`, itemId: `i${Math.floor(rand() * 2000)}`, type: 'view', ts: ts++ };
+        if (Number(ev.itemId.slice(1)) % 3 === 0) ev.type = 'buy';
+        yield ev;
+      }
+    }
     let published = 0;
-    let ts = Date.UTC(2024, 0, 1);
     let faultAtMs = 0;
     let faultDoneMs = 0;
     const faultIndex = Math.floor(N * (o.faultAt ?? 0.4));
-    while (published < N) {
+    const publish = async (batch: FlywheelEvent[]) => {
       const byShard: FlywheelEvent[][] = Array.from({ length: cfg.eventShards }, () => []);
-      for (let j = 0; j < 200 && published + j < N; j++) {
-        const ev: FlywheelEvent = { userId: `u${Math.floor(rand() * 2000)}`, itemId: `i${Math.floor(rand() * 2000)}`, type: 'view', ts: ts++ };
-        if (Number(ev.itemId.slice(1)) % 3 === 0) ev.type = 'buy';
-        byShard[eventShardOf(ev.userId, cfg.eventShards)].push(ev);
-      }
-      const n = byShard.reduce((a, b) => a + b.length, 0);
+      for (const ev of batch) byShard[eventShardOf(ev.userId, cfg.eventShards)].push(ev);
       // Publishing retries until JetStream answers (it may be the thing being restarted).
       await Promise.all(byShard.map(async (events, s) => {
         if (!events.length) return;
@@ -99,7 +102,7 @@ export async function runChaos(scenario: string, o: ChaosOptions = {}): Promise<
         const id = `${cfg.model}-${published}-${s}`;
         await waitFor(() => log.publish(s, data, id).then(() => true, () => false), 120_000, 'a JetStream publish', 200);
       }));
-      published += n;
+      published += batch.length;
       if (!faultAtMs && published >= faultIndex) {
         faultAtMs = Date.now();
         say(`${scenario}: injecting the fault after ${published} events`);
@@ -107,12 +110,19 @@ export async function runChaos(scenario: string, o: ChaosOptions = {}): Promise<
         faultDoneMs = Date.now();
         say(`${scenario}: fault injected (${faultDoneMs - faultAtMs} ms)`);
       }
+      // A steady pace, so the fault lands in a stream that is still flowing.
       await new Promise((r) => setTimeout(r, 15));
-    }
-    say(`${scenario}: all ${published} published; waiting until every message is acked`);
+    };
     const backlog = async () => (await Promise.all(Array.from({ length: cfg.eventShards }, (_, s) => log.backlog(s).catch(() => ({ pending: 1, ackPending: 1 })))))
       .reduce((a, b) => a + b.pending + b.ackPending, 0);
-    await Promise.race([waitFor(async () => (await backlog()) === 0, 240_000, 'every message acked', 250), died]);
+    // Done means every message acked (an ack means the PS persisted an update containing it),
+    // not a trained count: retrained events count twice in the workers' reports.
+    const drained = await replayUntilTrained({
+      events: stream(), to: { publish, batchEvents: 200 }, trained: () => agg.total('eventsTrained'), failed: died,
+      onReplayed: () => say(`${scenario}: all ${published} published; waiting until every message is acked`),
+      done: async () => (await backlog()) === 0, pollMs: 250, drainTimeoutMs: 240_000, stallTimeoutMs: Infinity,
+    });
+    if (!drained.caughtUp) throw new Error(`${scenario}: timed out after 240000 ms waiting for every message acked`);
     // Workers report every 200 ms: give the last reports time to arrive (a killed worker's
     // final acks may never be reported, so this is bounded and not an error).
     await waitFor(() => agg.total('eventsTrained') >= published, 5000, 'the last worker reports', 50).catch(() => undefined);

@@ -4,29 +4,48 @@
 // and report.html, and prints one JSON line of overall AUC and logloss per way, last.
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { loadConfig, type FlywheelConfig, type FlywheelEvent } from '../../shared/index.ts';
+import {
+  givenAsStrings, loadConfig, type CommandSpec, type FlywheelConfig, type FlywheelEvent, type ParsedOptions,
+} from '../../shared/index.ts';
 import { initTensorBackend } from '../../shared/model/backend.ts';
 import { loadSchema, schemaConfig, schemaEvents } from '../../shared/datasets/schema.ts';
 import { newLoadStats } from '../../shared/datasets/csv.ts';
 import { bucketWindows, wayFigures } from './metrics.ts';
 import { runFrozenAndPeriodic, runIncrementalTwin } from './offline.ts';
-import { chooseBucketMs, evalOptions, firstEvalWindow } from './protocol.ts';
+import { EVAL_DEFAULTS, chooseBucketMs, evalOptions, firstEvalWindow } from './protocol.ts';
 import { writeReport } from './report.ts';
 import { runThroughServices, type ServicesResult } from './services-run.ts';
 import { buildEvalStream } from './stream.ts';
 import { REPO_ROOT } from '../../cluster/processes.ts';
 
-const USAGE = `usage: flywheel eval --schema FILE [--max-events N] [--config FILE] [--out DIR] [--skip-services]
-  [--windows 10] [--frozen-fraction 0.3] [--eval-from 0.3] [--epochs 2] [--batch-size 256]
-  [--rank-positives 300] [--rank-candidates 99] [--rank-k 10] [--ps-shards 1] [--replay-fraction 0]`;
+// Ranges are checked by evalOptions (protocol.ts), with the flag's name.
+export const spec: CommandSpec = {
+  name: 'eval',
+  summary: 'the same stream three ways: incremental (the real services), frozen after a prefix, retrained periodically',
+  options: {
+    schema: { type: 'string', value: 'FILE', required: true, help: 'dataset schema (datasets/*.json)' },
+    'max-events': { type: 'integer', value: 'N', help: 'read at most N events', defaultText: 'all' },
+    config: { type: 'string', value: 'FILE', help: 'JSON config over the schema\'s settings' },
+    out: { type: 'string', value: 'DIR', help: 'report directory', defaultText: 'reports/eval-<dataset>-<time>' },
+    'skip-services': { type: 'boolean', help: 'in-process ways only (no NATS/Redis)' },
+    windows: { type: 'integer', help: 'windows of equal example count', default: EVAL_DEFAULTS.windows },
+    'frozen-fraction': { type: 'number', help: 'frozen way: trained on this leading fraction', default: EVAL_DEFAULTS.frozenFraction },
+    'eval-from': { type: 'number', help: 'overall figures cover the examples from this fraction on', default: EVAL_DEFAULTS.evalFromFraction },
+    epochs: { type: 'integer', help: 'passes of each offline (re)training', default: EVAL_DEFAULTS.epochs },
+    'batch-size': { type: 'integer', help: 'examples per training step', defaultText: 'worker.batchSize' },
+    'rank-positives': { type: 'integer', help: 'ranking: positives per window', default: EVAL_DEFAULTS.rankPositivesPerWindow },
+    'rank-candidates': { type: 'integer', help: 'ranking: sampled candidates per positive', default: EVAL_DEFAULTS.rankCandidates },
+    'rank-k': { type: 'integer', help: 'ranking cut-off K of HR@K and NDCG@K', default: EVAL_DEFAULTS.rankK },
+    'rank-seed': { type: 'integer', help: 'seed of the candidates\' sampling', default: EVAL_DEFAULTS.rankSeed },
+    'ps-shards': { type: 'integer', min: 1, max: 64, help: 'PS shards of the incremental way', default: 1 },
+    'replay-fraction': { type: 'number', min: 0, max: 4, help: 'share of past examples mixed into online training', default: 0 },
+  },
+};
 
 const round = (x: number) => (Number.isFinite(x) ? Math.round(x * 1e4) / 1e4 : null);
 
-export async function run(args: Record<string, string>): Promise<number> {
-  if (!args.schema || args.schema === 'true') {
-    console.error(USAGE);
-    return 2;
-  }
+export async function run(p: ParsedOptions): Promise<number> {
+  const args = givenAsStrings(p);
   const o = evalOptions(args);
   const say = (l: string) => process.stdout.write(`${l}\n`);
   const t0 = Date.now();

@@ -6,7 +6,7 @@ import {
   BucketMetrics, ReportAggregator, binaryMetric, ScoreHistogram, type FlywheelConfig, type FlywheelEvent,
 } from '../../shared/index.ts';
 import { figuresOf } from './metrics.ts';
-import { replay } from '../../cluster/replay.ts';
+import { replayUntilTrained } from '../../cluster/replay-until-trained.ts';
 import { ensureServices } from '../../cluster/infra-check.ts';
 import { resetModel, startLocalCluster } from '../../cluster/local-cluster.ts';
 import type { Figures } from './metrics.ts';
@@ -49,26 +49,18 @@ export async function runThroughServices(cfg: FlywheelConfig, o: ServicesRunOpti
   cluster.onReport((r) => { agg.add(r); backend = r.backend; });
   const trained = () => agg.total('eventsTrained');
   let sent = 0;
-  const progress = setInterval(() => {
-    o.say(`  services: sent ${sent.toLocaleString('en-US')}, trained ${trained().toLocaleString('en-US')} of ${o.events.length.toLocaleString('en-US')}`);
-  }, 10_000);
   try {
-    async function* source() { for (const e of o.events) yield e; }
     // One POST in flight: ingest then sees the stream in order, as the in-process ways do.
-    const run = replay(source(), {
-      ingestUrl: cluster.ingestUrl, batchEvents: 500, concurrency: 1, maxBacklogEvents: 5000, trained,
-      onProgress: (n) => { sent = n; }, signal: o.signal,
+    const r = await replayUntilTrained({
+      events: o.events,
+      to: { ingestUrl: cluster.ingestUrl, batchEvents: 500, concurrency: 1, maxBacklogEvents: 5000 },
+      trained, failed: cluster.failed, signal: o.signal,
+      onProgress: (p) => o.say(`  services: sent ${p.sent.toLocaleString('en-US')}, trained ${p.trained.toLocaleString('en-US')} of ${o.events.length.toLocaleString('en-US')}`),
+      progressIntervalMs: 10_000,
+      stallTimeoutMs: o.stallTimeoutMs ?? 120_000, stallHint: `see ${o.logDir}`,
     });
-    await Promise.race([run, cluster.failed]);
-    let last = Date.now();
-    let seen = trained();
-    while (trained() < sent) {
-      await Promise.race([new Promise((r) => setTimeout(r, 100)), cluster.failed]);
-      if (trained() !== seen) { seen = trained(); last = Date.now(); }
-      if (Date.now() - last > (o.stallTimeoutMs ?? 120_000)) throw new Error(`training stalled at ${trained()} of ${sent} events; see ${o.logDir}`);
-    }
+    sent = r.sent;
   } finally {
-    clearInterval(progress);
     await cluster.stop();
     await resetModel(cfg).catch(() => undefined);
   }
