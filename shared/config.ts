@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError } from './errors.ts';
 import { CTR_MODEL_DEFAULTS, type CtrModelConfig } from './model/ctr-spec.ts';
+import { UPDATE_RULE_NAMES, type UpdateRuleName } from './update-rules/registry.ts';
 
 export type LabelRule =
   /** Events of these types are positives, every other type a negative (e.g. Taobao: view = 0). */
@@ -20,6 +21,8 @@ export interface PsConfig {
   momentum: number;
   /** Nesterov momentum instead of classic. Default false. */
   nesterov: boolean;
+  /** Update rule of the dense tensors (shared/update-rules/registry.ts); momentum with nesterov = Nesterov. Default momentum. */
+  denseOptimizer: UpdateRuleName;
   /** How often dirty rows are written to the store and published. Default 100 ms. */
   publishIntervalMs: number;
   /** async: apply every push; bounded: reject pushes staler than maxStaleness, damp the rest. */
@@ -148,7 +151,7 @@ export const DEFAULT_CONFIG: FlywheelConfig = {
   labels: { kind: 'types', positive: ['cart', 'fav', 'buy'] },
   ctr: CTR_MODEL_DEFAULTS,
   ps: {
-    learningRate: 0.01, momentum: 0.9, nesterov: false, publishIntervalMs: 100, consistency: 'async',
+    learningRate: 0.01, momentum: 0.9, nesterov: false, denseOptimizer: 'momentum', publishIntervalMs: 100, consistency: 'async',
     maxStaleness: 64, clipNorm: 100, mailboxCapacity: 256, dedupeWindow: 4096,
   },
   worker: { batchSize: 256, batchMaxWaitMs: 50, maxInFlightPushes: 2, maxUnackedMessages: 256, pushTimeoutMs: 5000, metricsIntervalMs: 1000, evalBucketMs: 86_400_000, leaseTtlMs: 10_000, ackWaitMs: 30_000, replayFraction: 0, replayCapacity: 50_000 },
@@ -207,6 +210,7 @@ export function validateConfig(c: FlywheelConfig): FlywheelConfig {
   check(pos(c.ps.learningRate), 'ps.learningRate', 'must be > 0');
   check(typeof c.ps.momentum === 'number' && c.ps.momentum >= 0 && c.ps.momentum < 1, 'ps.momentum', 'must be in [0, 1)');
   check(typeof c.ps.nesterov === 'boolean', 'ps.nesterov', 'must be true or false');
+  check((UPDATE_RULE_NAMES as readonly string[]).includes(c.ps.denseOptimizer), 'ps.denseOptimizer', `must be one of ${UPDATE_RULE_NAMES.join(', ')}`);
   check(int(c.ps.publishIntervalMs, 1, 60_000), 'ps.publishIntervalMs', 'must be an integer in 1..60000');
   check(['async', 'bounded'].includes(c.ps.consistency), 'ps.consistency', 'must be async or bounded');
   check(int(c.ps.maxStaleness, 0), 'ps.maxStaleness', 'must be an integer >= 0');

@@ -1,0 +1,34 @@
+// Classic momentum (Polyak):  v = mu*v + g;  w -= lr*v.  Slot: momentum.
+// The gradient scale (clip x learning-rate factor x staleness damping) multiplies g: for this
+// rule that scales the step exactly like the rate would. Long runs go to the exact SIMD kernel.
+import { KERNEL, SIMD_MIN_FLOATS, applyUpdateSimd } from '../kernels/momentum-simd.ts';
+import { baseHp, checkBase, onlyFields, num } from './hp.ts';
+import type { RuleBase, RuleHp, RuleOptions, UpdateRule } from './types.ts';
+
+const SLOTS = ['momentum'] as const;
+
+export const momentum: UpdateRule = {
+  name: 'momentum',
+  slots: SLOTS,
+  scaled: true,
+  resolve(opts: RuleOptions, base: RuleBase, option: string): RuleHp {
+    onlyFields(opts, ['mu'], option);
+    checkBase(base, option);
+    return { ...baseHp(base, 1), mu: num(opts, 'mu', base.mu, option, 0, 1) };
+  },
+  slotsOf: () => SLOTS,
+  apply(w, s, off, g, gOff, n, gScale, lrScale, hp) {
+    const scale = gScale * lrScale;
+    const lr = hp.lr;
+    const mu = hp.mu;
+    if (n >= SIMD_MIN_FLOATS && applyUpdateSimd(KERNEL.momentum, lr, mu, 0, w, s, off, g, gOff, n, scale)) return;
+    for (let i = 0; i < n; i++) {
+      const v = mu * s[off + i] + scale * g[gOff + i];
+      s[off + i] = v;
+      w[off + i] -= lr * v;
+    }
+  },
+  initSlots(_w, s, off, n) {
+    s.fill(0, off, off + n);
+  },
+};
