@@ -74,9 +74,8 @@ export class ShardState implements Behavior<PsMessage> {
       for (const d of this.dense.values()) d.dirty = false;
       for (const rs of snap.sparse) if (!this.updater.setRows(rs.table, rs.rows, rs.weights, rs.slot)) reset.push(rs.table);
       if (reset.length) {
-        this.d.log('warn', 'stored optimizer slots do not fit the configured update rules: reset', {
-          params: reset, slots: this.updater.slotNames().filter((n) => reset.includes(n.slice(0, n.lastIndexOf('/')))),
-        });
+        const rules = reset.map((n) => `${n}: ${(this.dense.get(n) ?? this.tables.get(n))!.rule.name}`);
+        this.d.log('warn', 'stored optimizer slots do not fit the configured update rules: reset', { params: rules });
       }
       this.version = snap.meta.version;
       this.newestAcceptedAtMs = snap.meta.newestAcceptedAtMs;
