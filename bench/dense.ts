@@ -1,11 +1,12 @@
 // Figure 1: the PS dense momentum apply (v = mu*v + g; w -= lr*v), ns per parameter at 1M and
-// 10M floats: the scalar TypeScript loop, applyUpdate as the PS calls it (SIMD kernels through
-// a chunked scratch, bit-exact), the f32 and the resident-memory kernel variants, and the C loop
+// 10M floats: the scalar TypeScript loop, the rule's apply as the PS calls it (SIMD kernels through
+// a chunked scratch, bit-exact), the f32 and the resident-memory kernel variants (bench/kernels/), and the C loop
 // (cc -O3 -march=native) as reference; a Float32Array.set copy as the memory reference.
 // All figures are minimums over repetitions: the machine is shared, and the minimum is the
 // run least disturbed by other work, for both sides of each ratio alike.
-import { applyUpdate, applyUpdateScalar, type UpdateParams } from '../shared/optimizer.ts';
-import { ResidentDense, applyUpdateSimd, simdAvailable } from '../shared/kernels/momentum-simd.ts';
+import { UPDATE_RULES, resolveRule } from '../shared/update-rules/registry.ts';
+import { simdAvailable } from '../shared/kernels/momentum-simd.ts';
+import { ResidentDense, applyChunked, plainLoop, type KernelParams as UpdateParams } from './kernels/variants.ts';
 import { figure, progress, randomF32, timeSync, type Quantity } from './lib/figures.ts';
 import { runNative } from './native.ts';
 
@@ -29,10 +30,12 @@ export async function benchDense(): Promise<void> {
     for (const rule of ['momentum', 'nesterov'] as const) {
       const p: UpdateParams = { rule, lr: 0.01, mu: 0.9, eps: 1e-8 };
       // Alternate implementations in one pass so machine load drifts affect all alike.
-      results[`${rule}.ts-loop`] = nsPerParam(() => applyUpdateScalar(p, w, slot, 0, g, 0, n, 1), n, reps);
-      results[`${rule}.applyUpdate`] = nsPerParam(() => applyUpdate(p, w, slot, 0, g, 0, n, 1), n, reps);
+      const { hp } = resolveRule(rule, { lr: 0.01, mu: 0.9 }, 'bench');
+      const ps = UPDATE_RULES[rule];
+      results[`${rule}.ts-loop`] = nsPerParam(() => plainLoop(p, w, slot, 0, g, 0, n, 1), n, reps);
+      results[`${rule}.applyUpdate`] = nsPerParam(() => ps.apply(w, slot, 0, g, 0, n, 1, 1, hp), n, reps);
       if (simdAvailable()) {
-        results[`${rule}.simd-f32`] = nsPerParam(() => applyUpdateSimd(p, w, slot, 0, g, 0, n, 1, false), n, reps);
+        results[`${rule}.simd-f32`] = nsPerParam(() => applyChunked(p, w, slot, 0, g, 0, n, 1, false), n, reps);
       }
     }
     const copyDst = new Float32Array(n);
@@ -51,11 +54,11 @@ export async function benchDense(): Promise<void> {
       const cRef = c[rule] === null ? null : q(`dense.${rule}.c-O3-native`, c[rule]!);
       const ref = cRef ?? copyRef;
       const noC = cRef ? undefined : 'no C compiler: held against the Float32Array.set copy instead';
-      figure(q(`dense.${rule}.ts-loop`, results[`${rule}.ts-loop`]), ref, { note: noC ?? 'the scalar loop (applyUpdateScalar)' });
+      figure(q(`dense.${rule}.ts-loop`, results[`${rule}.ts-loop`]), ref, { note: noC ?? 'the scalar loop (bench/kernels/variants.ts plainLoop)' });
       if (!simdAvailable()) continue;
       figure(q(`dense.${rule}.applyUpdate-simd`, results[`${rule}.applyUpdate`]), ref, {
         target: TARGET, check: within2x,
-        note: 'what the PS runs: exact f64x2 kernel (bit-identical to the scalar loop), arrays streamed through a 3x64 KiB wasm scratch',
+        note: 'what the PS runs (UPDATE_RULES[rule].apply): exact f64x2 kernel (bit-identical to the scalar loop), arrays streamed through a 3x64 KiB wasm scratch',
       });
       figure(q(`dense.${rule}.simd-f32-chunked`, results[`${rule}.simd-f32`]), ref, {
         target: TARGET, check: within2x, note: 'f32x4 math (a few ulp from the scalar loop), same chunked copies',

@@ -1,13 +1,14 @@
 // The benchmark suite (`make bench`): one JSON line per figure on stdout, progress on stderr,
 // a summary line at the end. Each figure holds its value against a reference measured in the
 // same run (see bench/lib/figures.ts).
-//   node --import tsx bench/run.ts [--only dense,sparse,push,snapshot,codec,train,scaling,memory]
+//   node --import tsx bench/run.ts [--only dense,kernels,sparse,push,snapshot,codec,train,scaling,memory]
 //                                  [--scaling-events 40000]
 import { parseArgs } from 'node:util';
 import { allErrors, allFigures, progress } from './lib/figures.ts';
 
 const SUITES: Record<string, (opts: { scalingEvents: number }) => Promise<void>> = {
   dense: async () => (await import('./dense.ts')).benchDense(),
+  kernels: async () => (await import('./kernels.ts')).benchKernels(),
   sparse: async () => (await import('./sparse.ts')).benchSparse(),
   push: async () => (await import('./push.ts')).benchPush(),
   snapshot: async () => (await import('./snapshot.ts')).benchSnapshot(),

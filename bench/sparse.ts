@@ -1,10 +1,11 @@
 // Figure 2: sparse row apply, rows/s at dim 16 and 64, as ShardState applies a push: for each
-// row, SparseArena.slotOf (hash lookup), applyUpdate on the row, markDirty. Rows are random ids
+// row, SparseArena.slotOf (hash lookup), the rule's apply on the row, markDirty. Rows are random ids
 // in a 1M-row arena that already holds every row (the steady state of a warm shard), 8,000 rows
 // per push. Reference: the dense loop over the same number of floats in one contiguous run
-// (applyUpdateScalar: the same scalar arithmetic, so the ratio is the cost of being sparse).
+// (the plain loop: the same scalar arithmetic, so the ratio is the cost of being sparse).
 import { SparseArena } from '../shared/sparse-arena.ts';
-import { applyUpdate, applyUpdateScalar, type UpdateParams } from '../shared/optimizer.ts';
+import { UPDATE_RULES, resolveRule } from '../shared/update-rules/registry.ts';
+import { plainLoop, type KernelParams as UpdateParams } from './kernels/variants.ts';
 import type { TableSpec } from '../shared/param-spec.ts';
 import { figure, progress, randomF32, timeSync } from './lib/figures.ts';
 
@@ -14,6 +15,9 @@ const PUSHES = 8;
 
 export async function benchSparse(): Promise<void> {
   const p: UpdateParams = { rule: 'momentum', lr: 0.01, mu: 0.9, eps: 1e-8 };
+  const { hp } = resolveRule('momentum', { lr: 0.01, mu: 0.9 }, 'bench');
+  const applyUpdate = (w: Float32Array, s: Float32Array, off: number, g: Float32Array, gOff: number, n: number) =>
+    UPDATE_RULES.momentum.apply(w, s, off, g, gOff, n, 1, 1, hp);
   for (const dim of [16, 64]) {
     progress(`sparse apply, dim ${dim}: filling a ${ARENA_ROWS / 1e6}M-row arena`);
     const table: TableSpec = { name: 'emb', dim, rows: ARENA_ROWS, init: { kind: 'uniform', scale: 0.05 } };
@@ -38,20 +42,20 @@ export async function benchSparse(): Promise<void> {
       const rows = pushes[k++ % PUSHES];
       for (let i = 0; i < rows.length; i++) {
         const s = arena.slotOf(rows[i]);
-        applyUpdate(p, arena.weights, arena.slot, s * dim, grads, i * dim, dim, 1);
+        applyUpdate(arena.weights, arena.slot, s * dim, grads, i * dim, dim);
         arena.markDirty(s);
       }
     }, 30, 5);
-    // Dense reference: the same floats, contiguous, in the scalar loop and in applyUpdate (SIMD).
+    // Dense reference: the same floats, contiguous, in the scalar loop and in the rule's apply (SIMD).
     const n = PUSH_ROWS * dim;
     const w = randomF32(n, 4), slot = new Float32Array(n);
-    const dense = timeSync(() => applyUpdateScalar(p, w, slot, 0, grads, 0, n, 1), 30, 5);
-    const denseSimd = timeSync(() => applyUpdate(p, w, slot, 0, grads, 0, n, 1), 30, 5);
+    const dense = timeSync(() => plainLoop(p, w, slot, 0, grads, 0, n, 1), 30, 5);
+    const denseSimd = timeSync(() => applyUpdate(w, slot, 0, grads, 0, n), 30, 5);
     const rowsPerSec = (ms: number) => (PUSH_ROWS * 1000) / ms;
     const q = (name: string, ms: number) => ({ name: `${name}.dim${dim}`, value: rowsPerSec(ms), unit: 'rows/s' });
     // Medians: the sparse apply touches 1M-row arenas (cache misses), so run-to-run noise is real.
     figure(q('sparse.apply.rows', sparse.medianMs), q('dense.scalar-loop.same-floats', dense.medianMs), {
-      note: `${PUSH_ROWS} random distinct rows per push in a 1M-row arena (slotOf + applyUpdate + markDirty); medians of 30`,
+      note: `${PUSH_ROWS} random distinct rows per push in a 1M-row arena (slotOf + rule apply + markDirty); medians of 30`,
     });
     figure(q('sparse.apply.rows', sparse.medianMs), q('dense.applyUpdate-simd.same-floats', denseSimd.medianMs), {
       note: 'against the PS dense path (SIMD) on the same floats',

@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
+import { UPDATE_RULE_NAMES } from './update-rules/registry.ts';
 import { kindSpec, KIND_NAMES } from './models/kind-specs.ts';
 
 export type { LabelRule } from './labels.ts';
@@ -24,6 +25,8 @@ const psSchema = z.object({
   momentum: z.number().min(0).lt(1).default(0.9),
   /** Nesterov momentum instead of classic. Default false. */
   nesterov: z.boolean().default(false),
+  /** Update rule of the dense tensors (shared/update-rules/registry.ts); momentum with nesterov = Nesterov. Default momentum. */
+  denseOptimizer: z.enum(UPDATE_RULE_NAMES).default('momentum'),
   /** How often dirty rows are written to the store and published. Default 100 ms. */
   publishIntervalMs: int(1, 60_000).default(100),
   /** async: apply every push; bounded: reject pushes staler than maxStaleness, damp the rest. */

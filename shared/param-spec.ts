@@ -2,6 +2,7 @@
 // Every process derives the same ownership and the same initial values from the spec alone,
 // so a row that was never updated needs no round trip to the server.
 import { combine32, fnv1a32, mix32, unitFromHash } from './hash.ts';
+import type { RuleChoice, UpdateRuleName } from './update-rules/registry.ts';
 
 export type Initializer =
   | { kind: 'zeros' }
@@ -16,7 +17,8 @@ export interface DenseSpec {
   init: Initializer;
 }
 
-export type SparseOptimizer = 'momentum' | 'adagrad';
+/** A table's update rule by name (shared/update-rules/registry.ts). */
+export type SparseOptimizer = UpdateRuleName;
 
 export interface TableSpec {
   name: string;
@@ -27,8 +29,13 @@ export interface TableSpec {
   init: Initializer;
   /** This table's learning rate = the PS learning rate x lrScale (default 1). */
   lrScale?: number;
-  /** Update rule for this table (default momentum, lazily per touched row). */
-  optimizer?: SparseOptimizer;
+  /**
+   * Update rule for this table, applied lazily per touched row: a name ('momentum', 'nesterov',
+   * 'adagrad', 'adam', 'ftrl', 'counter') or a name with hyperparameters, e.g.
+   * { rule: 'ftrl', alpha: 0.05, beta: 1, l1: 1, l2: 0 } or { rule: 'counter', halfLifeMs: 3600000 }.
+   * Default momentum.
+   */
+  optimizer?: RuleChoice;
 }
 
 export interface ParamSpec {

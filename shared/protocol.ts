@@ -28,6 +28,9 @@ export interface GradientPush {
   /** Accept time (ms) of the newest / mean event in the batch, for freshness. */
   newestAcceptedAtMs: number;
   meanAcceptedAtMs: number;
+  /** Event time (ms, integer) of the newest event in the batch: the time counter tables decay
+   *  to (shared/update-rules/counter.ts). Optional; without it counters add undecayed. */
+  eventTimeMs?: number;
 }
 
 export type PushReply =
@@ -120,6 +123,7 @@ export function parsePush(bytes: Uint8Array, maxBytes: number = WIRE_LIMITS.maxM
     examples: num(o.examples, 'push.examples', true),
     newestAcceptedAtMs: num(o.newestAcceptedAtMs, 'push.newestAcceptedAtMs'),
     meanAcceptedAtMs: num(o.meanAcceptedAtMs, 'push.meanAcceptedAtMs'),
+    ...(o.eventTimeMs === undefined || o.eventTimeMs === null ? {} : { eventTimeMs: nat(o.eventTimeMs, 'push.eventTimeMs') }),
   };
 }
 

@@ -1,5 +1,5 @@
-// The rows of one sparse table that a process holds: weights (and, on a PS shard, one
-// optimizer slot) in flat Float32Array arenas, a RowIndex from row id to slot, and a dirty
+// The rows of one sparse table that a process holds: weights (and, on a PS shard, the update
+// rule's slots: S planes of dim floats per row, row s at slot[s*dim*S ..]) in flat Float32Array arenas, a RowIndex from row id to slot, and a dirty
 // list of the slots changed since the last publish. Rows absent from the arena have their
 // deterministic initial value (initRow), so they are materialized only when first touched.
 import { initRow, type TableSpec } from './param-spec.ts';
@@ -9,8 +9,10 @@ export class SparseArena {
   readonly dim: number;
   readonly index: RowIndex;
   weights: Float32Array;
-  /** Optimizer slot per float (momentum or Adagrad sum); empty on replicas. */
+  /** The update rule's slots, slotWidth floats per row (see shared/update-rules/types.ts); empty on replicas. */
   slot: Float32Array;
+  /** Slot floats per row: dim x the rule's slot count. */
+  readonly slotWidth: number;
   /** slot -> row id, to name dirty rows. */
   rowIds: Int32Array;
   count = 0;
@@ -18,11 +20,13 @@ export class SparseArena {
   private dirtyList: Int32Array;
   dirtyCount = 0;
 
-  constructor(readonly table: TableSpec, readonly seed: number, readonly withSlot: boolean, initialRows = 1024) {
+  /** `slots`: slots per float (the rule's slot count; true = 1, false = 0 for replicas). */
+  constructor(readonly table: TableSpec, readonly seed: number, slots: number | boolean, initialRows = 1024) {
     this.dim = table.dim;
+    this.slotWidth = this.dim * (slots === true ? 1 : slots === false ? 0 : slots);
     this.index = new RowIndex(initialRows);
     this.weights = new Float32Array(initialRows * this.dim);
-    this.slot = new Float32Array(withSlot ? initialRows * this.dim : 0);
+    this.slot = new Float32Array(initialRows * this.slotWidth);
     this.rowIds = new Int32Array(initialRows);
     this.dirtyFlags = new Uint8Array(initialRows);
     this.dirtyList = new Int32Array(initialRows);
@@ -36,6 +40,10 @@ export class SparseArena {
   get bytes(): number {
     return this.weights.byteLength + this.slot.byteLength + this.index.bytes + this.rowIds.byteLength
       + this.dirtyFlags.byteLength + this.dirtyList.byteLength;
+  }
+
+  get withSlot(): boolean {
+    return this.slotWidth > 0;
   }
 
   /** The slot of a row, materializing it with its initial value (slot zeroed) when absent. */
@@ -74,26 +82,35 @@ export class SparseArena {
     const d = this.dim;
     const rows = new Int32Array(n);
     const weights = new Float32Array(n * d);
-    const slot = new Float32Array(this.withSlot ? n * d : 0);
+    const sw = this.slotWidth;
+    const slot = new Float32Array(n * sw);
     for (let i = 0; i < n; i++) {
       const s = this.dirtyList[i];
       rows[i] = this.rowIds[s];
       weights.set(this.weights.subarray(s * d, (s + 1) * d), i * d);
-      if (this.withSlot) slot.set(this.slot.subarray(s * d, (s + 1) * d), i * d);
+      if (sw) slot.set(this.slot.subarray(s * sw, (s + 1) * sw), i * sw);
       this.dirtyFlags[s] = 0;
     }
     this.dirtyCount = 0;
     return { rows, weights, slot };
   }
 
-  /** Sets rows to given values (a snapshot or a delta: absolute values, so idempotent). */
-  setRows(rows: Int32Array, weights: Float32Array, slot?: Float32Array): void {
+  /**
+   * Sets rows to given values (a snapshot or a delta: absolute values, so idempotent), with
+   * their slots when `slot` holds slotWidth floats per row. Returns whether the slots were set
+   * (true for no rows): when false (none given, or another rule's, of another width) the rows'
+   * slots are left as they were and a PS caller resets them.
+   */
+  setRows(rows: Int32Array, weights: Float32Array, slot?: Float32Array): boolean {
     const d = this.dim;
+    const sw = this.slotWidth;
+    const fits = !!slot && sw > 0 && slot.length === rows.length * sw;
     for (let i = 0; i < rows.length; i++) {
       const s = this.slotOf(rows[i]);
       this.weights.set(weights.subarray(i * d, (i + 1) * d), s * d);
-      if (slot && this.withSlot && slot.length) this.slot.set(slot.subarray(i * d, (i + 1) * d), s * d);
+      if (fits) this.slot.set(slot.subarray(i * sw, (i + 1) * sw), s * sw);
     }
+    return fits || rows.length === 0;
   }
 
   /** The held rows and their weights (no slots), copied: for checkpoints. */
@@ -105,7 +122,7 @@ export class SparseArena {
     const cap = this.capacity * 2;
     const d = this.dim;
     this.weights = growF32(this.weights, cap * d);
-    if (this.withSlot) this.slot = growF32(this.slot, cap * d);
+    if (this.slotWidth) this.slot = growF32(this.slot, cap * this.slotWidth);
     const ids = new Int32Array(cap); ids.set(this.rowIds); this.rowIds = ids;
     const flags = new Uint8Array(cap); flags.set(this.dirtyFlags); this.dirtyFlags = flags;
     const list = new Int32Array(cap); list.set(this.dirtyList); this.dirtyList = list;

@@ -1,12 +1,12 @@
 // The state of one parameter-server shard and the two things it does: apply a gradient push
-// (validate, de-duplicate, check staleness, clip, momentum update, bump the version) and
+// (validate, de-duplicate, check staleness, then the shared Updater: clip and each parameter's
+// update rule; bump the version) and
 // publish (write what changed since the last publish to the store with the new version in
 // one transaction, then broadcast the same delta). It runs as an actor: one message at a time.
 import {
-  FutureVersionError, StaleGradientError, SparseArena, applyUpdate, encodeDelta, errorToWire,
-  encodeReply, initDense, parsePush, subjects, sumSquares,
-  type Behavior, type DenseState, type GradientPush, type ParamSpec, type PsConfig, type PushReply, type RowsState,
-  type ShardStore, type Transport, type UpdateParams, type CheckpointBlob, type ServingStore,
+  FutureVersionError, StaleGradientError, Updater, encodeDelta, errorToWire, encodeReply, parsePush, subjects,
+  type Behavior, type DenseParam, type DenseState, type GradientPush, type ParamSpec, type PsConfig, type PushReply,
+  type RowsState, type ShardStore, type TableParam, type Transport, type CheckpointBlob, type ServingStore,
   initRow, ownerOfRow, tableHash,
 } from '../../shared/index.ts';
 import { PushDedupe } from './dedupe.ts';
@@ -35,8 +35,6 @@ export interface ShardDeps {
   log: (level: 'info' | 'warn' | 'error', msg: string, extra?: object) => void;
 }
 
-interface DenseParam { name: string; weights: Float32Array; slot: Float32Array; dirty: boolean; rule: UpdateParams }
-
 export class ShardState implements Behavior<PsMessage> {
   version = 0;
   epoch = 0;
@@ -45,8 +43,10 @@ export class ShardState implements Behavior<PsMessage> {
   private publishedVersion = 0;
   private newestAcceptedAtMs = 0;
   private needFull = true;
-  private dense = new Map<string, DenseParam>();
-  private tables = new Map<string, { arena: SparseArena; rule: UpdateParams }>();
+  private readonly updater: Updater;
+  /** The updater's parameters, by name (test/corpus/shard-digest.ts reads them). */
+  private readonly dense: Map<string, DenseParam>;
+  private readonly tables: Map<string, TableParam>;
   private dedupe: PushDedupe;
   private readonly owned: OwnedParams;
   private pushAccepted: number[] = [];
@@ -58,34 +58,25 @@ export class ShardState implements Behavior<PsMessage> {
   constructor(private readonly d: ShardDeps) {
     this.owned = ownedParams(d.spec, d.shard, d.shards);
     this.dedupe = new PushDedupe(d.cfg.dedupeWindow);
-  }
-
-  private rule(lrScale: number, adagrad: boolean): UpdateParams {
-    const c = this.d.cfg;
-    return { rule: adagrad ? 'adagrad' : c.nesterov ? 'nesterov' : 'momentum', lr: c.learningRate * lrScale, mu: c.momentum, eps: 1e-8 };
+    this.updater = new Updater(d.spec, d.cfg, (name) => this.owned.dense.has(name));
+    this.dense = this.updater.dense;
+    this.tables = this.updater.tables;
   }
 
   /** Restores weights, optimizer slots, version and de-duplication memory from the store. */
   async start(): Promise<void> {
     const { spec, store, model, shard } = this.d;
-    for (const ds of spec.dense) {
-      if (!this.owned.dense.has(ds.name)) continue;
-      const w = initDense(ds, spec.seed);
-      this.dense.set(ds.name, { name: ds.name, weights: w, slot: new Float32Array(w.length), dirty: false, rule: this.rule(1, false) });
-    }
-    for (const t of spec.tables) {
-      this.tables.set(t.name, { arena: new SparseArena(t, spec.seed, true), rule: this.rule(t.lrScale ?? 1, t.optimizer === 'adagrad') });
-    }
     const snap = await store.read(model, shard, spec.tables.map((t) => t.name), true);
     if (snap) {
-      for (const ds of snap.dense) {
-        const p = this.dense.get(ds.name);
-        if (p && ds.weights.length === p.weights.length) {
-          p.weights.set(ds.weights);
-          if (ds.slot?.length === p.slot.length) p.slot.set(ds.slot);
-        }
+      // Slots another rule wrote (the configuration changed) are reset, not misread.
+      const reset: string[] = [];
+      for (const ds of snap.dense) if (!this.updater.setDense(ds.name, ds.weights, ds.slot)) reset.push(ds.name);
+      for (const d of this.dense.values()) d.dirty = false;
+      for (const rs of snap.sparse) if (!this.updater.setRows(rs.table, rs.rows, rs.weights, rs.slot)) reset.push(rs.table);
+      if (reset.length) {
+        const rules = reset.map((n) => `${n}: ${(this.dense.get(n) ?? this.tables.get(n))!.rule.name}`);
+        this.d.log('warn', 'stored optimizer slots do not fit the configured update rules: reset', { params: rules });
       }
-      for (const rs of snap.sparse) this.tables.get(rs.table)?.arena.setRows(rs.rows, rs.weights, rs.slot);
       this.version = snap.meta.version;
       this.newestAcceptedAtMs = snap.meta.newestAcceptedAtMs;
       this.examplesApplied = snap.meta.examplesApplied ?? 0;
@@ -137,38 +128,14 @@ export class ShardState implements Behavior<PsMessage> {
     if (p.baseVersion > this.version) throw new FutureVersionError(p.baseVersion, this.version);
     const staleness = this.version - p.baseVersion;
     this.d.metrics.staleness.observe(staleness);
-    // Scaling the gradient scales the step of momentum and Nesterov exactly like the rate would.
+    // The learning-rate scale: the gate's factor x staleness damping (the counter rule ignores it).
     let scale = this.lrFactor;
     if (this.d.cfg.consistency === 'bounded') {
       if (staleness > this.d.cfg.maxStaleness) throw new StaleGradientError(staleness, this.d.cfg.maxStaleness);
       scale *= 1 / (1 + staleness);
     }
-    if (this.d.cfg.clipNorm > 0) {
-      let ss = 0;
-      for (const g of p.dense) ss += sumSquares(g.values);
-      for (const g of p.sparse) ss += sumSquares(g.grads);
-      const norm = Math.sqrt(ss);
-      if (norm > this.d.cfg.clipNorm) {
-        scale *= this.d.cfg.clipNorm / norm;
-        this.d.metrics.clipped.inc();
-      }
-    }
     const t0 = performance.now();
-    for (const g of p.dense) {
-      const prm = this.dense.get(g.name)!;
-      applyUpdate(prm.rule, prm.weights, prm.slot, 0, g.values, 0, g.values.length, scale);
-      prm.dirty = true;
-    }
-    for (const g of p.sparse) {
-      const t = this.tables.get(g.table)!;
-      const a = t.arena;
-      const dim = a.dim;
-      for (let i = 0; i < g.rows.length; i++) {
-        const s = a.slotOf(g.rows[i]);
-        applyUpdate(t.rule, a.weights, a.slot, s * dim, g.grads, i * dim, dim, scale);
-        a.markDirty(s);
-      }
-    }
+    if (this.updater.apply(p, scale) < 1) this.d.metrics.clipped.inc();
     this.d.metrics.applySeconds.observe((performance.now() - t0) / 1000);
     this.dedupe.add(p.worker, p.seq);
     this.version++;
@@ -185,24 +152,19 @@ export class ShardState implements Behavior<PsMessage> {
 
   /**
    * Rollback of the training state: every value this shard owns goes back to the checkpoint
-   * (rows the checkpoint lacks go back to their initial values), momentum is cleared, and the
-   * result is a new version like any other, published with the next delta.
+   * (rows the checkpoint lacks go back to their initial values), the slots are reset to agree
+   * with the weights (checkpoints carry none: momentum cleared, FTRL's z recomputed from w), and
+   * the result is a new version like any other, published with the next delta.
    */
   private restore(checkpointId: number, blob: CheckpointBlob): void {
-    for (const d of blob.dense) {
-      const p = this.dense.get(d.name);
-      if (!p || d.values.length !== p.weights.length) continue;
-      p.weights.set(d.values);
-      p.slot.fill(0);
-      p.dirty = true;
-    }
+    for (const d of blob.dense) this.updater.setDense(d.name, d.values);
     let rows = 0;
     for (const [name, t] of this.tables) {
       const a = t.arena;
       const h = tableHash(name);
       for (let s = 0; s < a.count; s++) {
         initRow(a.table, a.rowIds[s], this.d.spec.seed, a.weights, s * a.dim);
-        a.slot.fill(0, s * a.dim, (s + 1) * a.dim);
+        this.updater.resetRowSlots(t, s);
         a.markDirty(s);
       }
       const x = blob.tables.find((b) => b.table === name);
@@ -211,7 +173,7 @@ export class ShardState implements Behavior<PsMessage> {
         if (ownerOfRow(h, x.rows[i], this.d.shards) !== this.d.shard) continue;
         const s = a.slotOf(x.rows[i]);
         a.weights.set(x.values.subarray(i * a.dim, (i + 1) * a.dim), s * a.dim);
-        a.slot.fill(0, s * a.dim, (s + 1) * a.dim);
+        this.updater.resetRowSlots(t, s);
         a.markDirty(s);
         rows++;
       }

@@ -61,6 +61,8 @@ export function validatePush(p: GradientPush, owned: OwnedParams, spec: ParamSpe
   if (p.examples > MAX_EXAMPLES) throw new WrongShapeError(`push.examples must be <= ${MAX_EXAMPLES}`);
   checkAcceptTime(p.newestAcceptedAtMs, 'push.newestAcceptedAtMs');
   checkAcceptTime(p.meanAcceptedAtMs, 'push.meanAcceptedAtMs');
+  // Counter rows keep the newest event time for good: a forged future one would freeze their decay.
+  if (p.eventTimeMs !== undefined) checkAcceptTime(p.eventTimeMs, 'push.eventTimeMs');
 }
 
 const MAX_EXAMPLES = 2 ** 31 - 1;

@@ -3,14 +3,12 @@
 // and work on three regions (w, slot, g) at byte addresses fixed when the module is emitted:
 // they go into the memarg offsets, so the loop has one index and no address arithmetic
 // (that arithmetic cost more than the math when the addresses were parameters).
-// Two families:
-// - exact: f32 values are promoted to f64 lanes (2 per op), the math runs in double in the
-//   same order as the TypeScript loop in shared/optimizer.ts, and the results are rounded to f32
-//   on store. JavaScript computes `mu * slot[i] + scale * g[i]` in double and rounds only when
-//   it stores, so this gives bit-identical results: same IEEE operations, same order.
-// - f32: f32x4 lanes throughout (4 per op). Faster to compute, but rounds every intermediate to
-//   f32, so it differs from the scalar loop by an ulp or so; kept for the benchmark comparison.
-// The loop is memory-bound from ~1M floats on, so the exact family costs little (see bench/).
+// The exact family: f32 values are promoted to f64 lanes (2 per op), the math runs in double
+// in the same order as the TypeScript loops in shared/update-rules/ (momentum, nesterov,
+// adagrad), and the results are rounded to f32 on store. JavaScript computes
+// `mu * slot[i] + scale * g[i]` in double and rounds only when it stores, so this gives
+// bit-identical results: same IEEE operations, same order. (The f32x4 family, a few ulp off,
+// lost nothing but exactness and lives in bench/kernels/ for the comparison.)
 import { F64, I32, V128, ins, op, simd, type FuncDef } from './wasm-bytes.ts';
 
 export type KernelRule = 'momentum' | 'nesterov' | 'adagrad';
@@ -24,15 +22,17 @@ export interface KernelLayout { w: number; s: number; g: number }
 // Parameter and local indices.
 const BYTES = 0, LR = 1, MU = 2, SC = 3, EPS = 4;
 const I = 5, VLR = 6, VMU = 7, VSC = 8, VEPS = 9, V = 10, GI = 11;
-const PARAMS = [I32, F64, F64, F64, F64];
-const LOCALS = [I32, V128, V128, V128, V128, V128, V128];
 
 const W = 'w', S = 's', G = 'g';
-type Region = typeof W | typeof S | typeof G;
-const f = (code: number) => ins.simd(code);
+export type Region = typeof W | typeof S | typeof G;
+export const f = (code: number) => ins.simd(code);
+export const PARAMS = [I32, F64, F64, F64, F64];
+export const LOCALS = [I32, V128, V128, V128, V128, V128, V128];
+/** Local indices inside a kernel body, for kernels defined elsewhere (bench/kernels/). */
+export const LOCAL = { I, VLR, VMU, VSC, VEPS, V, GI } as const;
 
 /** Shared loop: splat the scalars, then `body(offset)` for each sub-step of the iteration. */
-function loopBody(stepBytes: number, subBytes: number, splat: number[], sub: (off: number) => number[]): number[] {
+export function loopBody(stepBytes: number, subBytes: number, splat: number[], sub: (off: number) => number[]): number[] {
   const init = [
     ...ins.get(LR), ...splat, ...ins.set(VLR), ...ins.get(MU), ...splat, ...ins.set(VMU),
     ...ins.get(SC), ...splat, ...ins.set(VSC), ...ins.get(EPS), ...splat, ...ins.set(VEPS),
@@ -77,44 +77,12 @@ function exactStep(L: KernelLayout, rule: KernelRule, off: number): number[] {
   return [...gi, ...v, ...store2(L, S, off, ins.get(V)), ...store2(L, W, off, [...load2(L, W, off), ...step, ...f(simd.f64x2Sub)])];
 }
 
-// f32 family: 4 floats per sub-step.
-const load4 = (L: KernelLayout, r: Region, off: number) => [...ins.get(I), ...ins.mem(simd.v128Load, 2, L[r] + off)];
-const store4 = (L: KernelLayout, r: Region, off: number, value: number[]) => [...ins.get(I), ...value, ...ins.mem(simd.v128Store, 2, L[r] + off)];
-
-function f32Step(L: KernelLayout, rule: KernelRule, off: number): number[] {
-  const gi = [...ins.get(VSC), ...load4(L, G, off), ...f(simd.f32x4Mul), ...ins.set(GI)];
-  if (rule === 'adagrad') {
-    return [
-      ...gi,
-      ...load4(L, S, off), ...ins.get(GI), ...ins.get(GI), ...f(simd.f32x4Mul), ...f(simd.f32x4Add), ...ins.set(V),
-      ...store4(L, S, off, ins.get(V)),
-      ...store4(L, W, off, [...load4(L, W, off), ...ins.get(VLR), ...ins.get(GI), ...f(simd.f32x4Mul),
-        ...ins.get(V), ...f(simd.f32x4Sqrt), ...ins.get(VEPS), ...f(simd.f32x4Add), ...f(simd.f32x4Div), ...f(simd.f32x4Sub)]),
-    ];
-  }
-  const v = [...ins.get(VMU), ...load4(L, S, off), ...f(simd.f32x4Mul), ...ins.get(GI), ...f(simd.f32x4Add), ...ins.set(V)];
-  const step = rule === 'momentum'
-    ? [...ins.get(VLR), ...ins.get(V), ...f(simd.f32x4Mul)]
-    : [...ins.get(VLR), ...ins.get(GI), ...ins.get(VMU), ...ins.get(V), ...f(simd.f32x4Mul), ...f(simd.f32x4Add), ...f(simd.f32x4Mul)];
-  return [...gi, ...v, ...store4(L, S, off, ins.get(V)), ...store4(L, W, off, [...load4(L, W, off), ...step, ...f(simd.f32x4Sub)])];
-}
-
-const F32_DEMOTE_F64 = 0xb6;
-
 export const KERNEL_RULES: KernelRule[] = ['momentum', 'nesterov', 'adagrad'];
 
-/** Exported functions, named `<rule>` (exact) and `<rule>_f32`. */
+/** Exported functions, named `<rule>`: the exact kernels. */
 export function kernelFuncs(layout: KernelLayout): FuncDef[] {
-  const out: FuncDef[] = [];
-  for (const rule of KERNEL_RULES) {
-    out.push({
-      name: rule, params: PARAMS, locals: LOCALS,
-      body: loopBody(STEP_FLOATS * 4, 8, f(simd.f64x2Splat), (off) => exactStep(layout, rule, off)),
-    });
-    out.push({
-      name: `${rule}_f32`, params: PARAMS, locals: LOCALS,
-      body: loopBody(STEP_FLOATS * 4, 16, [F32_DEMOTE_F64, ...f(simd.f32x4Splat)], (off) => f32Step(layout, rule, off)),
-    });
-  }
-  return out;
+  return KERNEL_RULES.map((rule) => ({
+    name: rule, params: PARAMS, locals: LOCALS,
+    body: loopBody(STEP_FLOATS * 4, 8, f(simd.f64x2Splat), (off) => exactStep(layout, rule, off)),
+  }));
 }

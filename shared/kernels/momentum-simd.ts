@@ -1,20 +1,27 @@
-// Dense optimizer updates through the WebAssembly SIMD kernels of momentum-kernels.ts.
-// The arrays stay where they are (JavaScript heap): each call streams them through a small
-// fixed scratch memory in chunks that fit in L2, so main memory sees the same traffic as the
-// C loop (read w, slot, g; write w, slot) and the extra copies hit cache. A fixed-size memory
-// (initial = maximum pages) never grows, so its views are never detached.
-import { KERNEL_RULES, STEP_FLOATS, kernelFuncs, type KernelRule } from './momentum-kernels.ts';
-import { emitModule } from './wasm-bytes.ts';
+// Dense updates of momentum, Nesterov and Adagrad through the exact WebAssembly SIMD kernels of
+// momentum-kernels.ts. The arrays stay where they are (JavaScript heap): each call streams them
+// through a small fixed scratch memory in chunks that fit in L2, so main memory sees the same
+// traffic as the C loop (read w, slot, g; write w, slot) and the extra copies hit cache. A
+// fixed-size memory (initial = maximum pages) never grows, so its views are never detached.
+// Measured (bench/kernels.ts): faster than the plain loop from a few hundred floats on, slower
+// below; the rules call it from SIMD_MIN_FLOATS on only.
+import { KERNEL_RULES, STEP_FLOATS, kernelFuncs, type KernelLayout, type KernelRule } from './momentum-kernels.ts';
+import { emitModule, type FuncDef } from './wasm-bytes.ts';
 
-type KernelFn = (bytes: number, lr: number, mu: number, scale: number, eps: number) => void;
+export type KernelFn = (bytes: number, lr: number, mu: number, scale: number, eps: number) => void;
 
 /** Floats per chunk: 3 x 64 KiB of scratch stays in L2; 4-32K measured, 16K was fastest. */
 export const CHUNK_FLOATS = 16384;
+/**
+ * Runs at or above which the rules use the kernels. bench/kernels.ts, this machine: at 64
+ * floats the kernel call with its copies costs ~3x the loop; at 512 it is ~1.7x faster. A
+ * dense tensor of the default CTR model (8x64, 64x32) takes the kernel, a 64-float bias or a
+ * sparse row (dim 8-64) the loop.
+ */
+export const SIMD_MIN_FLOATS = 256;
 const PAGE_BYTES = 65536;
 
-export interface KernelParams { rule: KernelRule; lr: number; mu: number; eps: number }
-
-/** One instance of the kernels with its own memory of `floats` x 3 (w, slot, g regions). */
+/** One instance of a kernel module with its own memory of `floats` x 3 (w, slot, g regions). */
 export class SimdKernels {
   readonly mem: WebAssembly.Memory;
   readonly heap: Float32Array;
@@ -22,51 +29,50 @@ export class SimdKernels {
   readonly wAt: number;
   readonly sAt: number;
   readonly gAt: number;
-  private readonly exact: Record<KernelRule, KernelFn>;
-  private readonly f32: Record<KernelRule, KernelFn>;
+  private readonly exports: Record<string, unknown>;
 
-  /** `floats` per region, a multiple of STEP_FLOATS; the module must be compile(floats)'s. */
+  /** `floats` per region, a multiple of STEP_FLOATS; the module must be compileKernels(floats)'s. */
   constructor(module: WebAssembly.Module, readonly floats: number) {
-    const inst = new WebAssembly.Instance(module);
-    const ex = inst.exports as Record<string, unknown>;
-    this.mem = ex.mem as WebAssembly.Memory;
+    this.exports = new WebAssembly.Instance(module).exports as Record<string, unknown>;
+    this.mem = this.exports.mem as WebAssembly.Memory;
     this.heap = new Float32Array(this.mem.buffer);
     this.wAt = 0;
     this.sAt = floats;
     this.gAt = 2 * floats;
-    this.exact = Object.fromEntries(KERNEL_RULES.map((r) => [r, ex[r] as KernelFn])) as Record<KernelRule, KernelFn>;
-    this.f32 = Object.fromEntries(KERNEL_RULES.map((r) => [r, ex[`${r}_f32`] as KernelFn])) as Record<KernelRule, KernelFn>;
   }
 
-  /** Runs the kernel over the first `n` floats of each region (padded up to a whole step). */
-  run(p: KernelParams, n: number, scale: number, exact = true): void {
-    const bytes = Math.ceil(n / STEP_FLOATS) * STEP_FLOATS * 4;
-    const fn = (exact ? this.exact : this.f32)[p.rule];
-    fn(bytes, p.lr, p.mu, scale, p.eps);
+  /** The exported kernel `name` (a KernelRule, or a bench variant's name). */
+  fn(name: string): KernelFn {
+    const f = this.exports[name];
+    if (typeof f !== 'function') throw new Error(`no kernel named ${name}`);
+    return f as KernelFn;
   }
 }
 
-const padToStep = (n: number) => Math.ceil(n / STEP_FLOATS) * STEP_FLOATS;
+export const padToStep = (n: number) => Math.ceil(n / STEP_FLOATS) * STEP_FLOATS;
 
 /**
  * The module for three regions of `floats` (padded to whole steps, so a padded tail never runs
- * into the next region) in a fixed memory, or null where WebAssembly SIMD is missing.
+ * into the next region) in a fixed memory, with the exact kernels and any `extra` functions;
+ * null where WebAssembly SIMD is missing.
  */
-function compile(floats: number): WebAssembly.Module | null {
+export function compileKernels(floats: number, extra: (l: KernelLayout) => FuncDef[] = () => []): WebAssembly.Module | null {
   const bytes = padToStep(floats) * 4;
   const pages = Math.max(1, Math.ceil((3 * bytes) / PAGE_BYTES));
-  const wasm = emitModule(kernelFuncs({ w: 0, s: bytes, g: 2 * bytes }), pages);
+  const layout = { w: 0, s: bytes, g: 2 * bytes };
+  const wasm = emitModule([...kernelFuncs(layout), ...extra(layout)], pages);
   if (!WebAssembly.validate(wasm)) return null;
   return new WebAssembly.Module(wasm);
 }
 
-let scratch: SimdKernels | null | undefined;
+interface Scratch { k: SimdKernels; fns: KernelFn[] }
+let scratch: Scratch | null | undefined;
 
-/** The shared chunk scratch, built on first use; null where WebAssembly SIMD is unavailable. */
-export function simdScratch(): SimdKernels | null {
+function simdScratch(): Scratch | null {
   if (scratch === undefined) {
-    const m = compile(CHUNK_FLOATS);
-    scratch = m ? new SimdKernels(m, CHUNK_FLOATS) : null;
+    const m = compileKernels(CHUNK_FLOATS);
+    const k = m ? new SimdKernels(m, CHUNK_FLOATS) : null;
+    scratch = k ? { k, fns: KERNEL_RULES.map((r) => k.fn(r)) } : null;
   }
   return scratch;
 }
@@ -75,17 +81,22 @@ export function simdAvailable(): boolean {
   return simdScratch() !== null;
 }
 
+/** Kernel numbers for applyUpdateSimd (an index, so the hot path passes no strings). */
+export const KERNEL = { momentum: 0, nesterov: 1, adagrad: 2 } as const satisfies Record<KernelRule, number>;
+
 /**
- * applyUpdate's contract (shared/optimizer.ts) on the SIMD kernels, chunk by chunk through the
- * scratch memory. `exact` (default) gives bit-identical results to the scalar loop. Returns
- * false (having done nothing) when WebAssembly SIMD is unavailable.
+ * One step of rule `kernel` over w[wOff..wOff+n), slot[wOff..] and g[gOff..], chunk by chunk
+ * through the scratch memory: bit-identical to the rule's plain loop with the same lr, mu, eps
+ * and gradient scale. Returns false (having done nothing) when WebAssembly SIMD is unavailable.
  */
 export function applyUpdateSimd(
-  p: KernelParams, w: Float32Array, slot: Float32Array, wOff: number,
-  g: Float32Array, gOff: number, n: number, scale: number, exact = true,
+  kernel: number, lr: number, mu: number, eps: number, w: Float32Array, slot: Float32Array, wOff: number,
+  g: Float32Array, gOff: number, n: number, scale: number,
 ): boolean {
-  const k = simdScratch();
-  if (!k) return false;
+  const sc = simdScratch();
+  if (!sc) return false;
+  const k = sc.k;
+  const fn = sc.fns[kernel];
   const heap = k.heap;
   for (let done = 0; done < n; done += CHUNK_FLOATS) {
     const m = Math.min(CHUNK_FLOATS, n - done);
@@ -94,37 +105,9 @@ export function applyUpdateSimd(
     heap.set(w.subarray(a, a + m), k.wAt);
     heap.set(slot.subarray(a, a + m), k.sAt);
     heap.set(g.subarray(b, b + m), k.gAt);
-    k.run(p, m, scale, exact);
+    fn(padToStep(m) * 4, lr, mu, scale, eps);
     w.set(heap.subarray(k.wAt, k.wAt + m), a);
     slot.set(heap.subarray(k.sAt, k.sAt + m), a);
   }
   return true;
-}
-
-/**
- * Weights, slot and a gradient buffer resident in one wasm memory of their own: no copies
- * but the gradient's. The alternative to chunking, measured in bench/; the PS would have to
- * allocate its dense tensors here for it (see the bench report).
- */
-export class ResidentDense {
-  readonly kernels: SimdKernels;
-  readonly weights: Float32Array;
-  readonly slot: Float32Array;
-  readonly grad: Float32Array;
-
-  constructor(readonly n: number) {
-    const m = compile(n);
-    if (!m) throw new Error('WebAssembly SIMD is not available');
-    this.kernels = new SimdKernels(m, padToStep(n));
-    const h = this.kernels.heap;
-    this.weights = h.subarray(this.kernels.wAt, this.kernels.wAt + n);
-    this.slot = h.subarray(this.kernels.sAt, this.kernels.sAt + n);
-    this.grad = h.subarray(this.kernels.gAt, this.kernels.gAt + n);
-  }
-
-  /** Copies g into the resident gradient buffer and applies it. */
-  apply(p: KernelParams, g: Float32Array, scale: number, exact = true): void {
-    this.grad.set(g);
-    this.kernels.run(p, this.n, scale, exact);
-  }
 }

@@ -1,56 +1,60 @@
-// The whole model's parameters and optimizer state in one process, updated with exactly the
-// PS shards' rules (lazy per-row momentum, per-table learning rates). Used where training runs
-// without the servers: offline baselines (frozen, periodic retrain), pretraining, tuning.
-import { applyUpdate, type UpdateParams } from '../optimizer.ts';
-import { initDense, type ParamSpec } from '../param-spec.ts';
-import { SparseArena } from '../sparse-arena.ts';
-import type { PsConfig } from '../config.ts';
+// The whole model's parameters and optimizer state in one process, updated through the same
+// Updater as the PS shards (clip, per-table rules and rates, lazy per-row slots), so in-process
+// training cannot drift from the servers' (test/unit/updater-parity.test.ts). Used where
+// training runs without the servers: offline baselines (frozen, periodic retrain), pretraining,
+// tuning. With one PS shard the two are bit-identical; with K shards each shard clips its own
+// part of a push by that part's norm, which one process cannot mirror.
+import type { ParamSpec } from '../param-spec.ts';
+import type { SparseArena } from '../sparse-arena.ts';
+import type { DenseState, RowsState } from '../store/types.ts';
+import { Updater, type UpdaterConfig } from '../update-rules/updater.ts';
 
 export interface Gradients {
   dense: Map<string, Float32Array>;
   sparse: Map<string, { rows: Int32Array; grads: Float32Array }>;
+  /** Newest event time of the batch (ms), for counter tables with decay. */
+  eventTimeMs?: number;
 }
 
 export class LocalParams {
+  readonly updater: Updater;
+  /** Dense weights and slots by name; services/cli/pretrain-command.ts reads these two maps
+   *  (use snapshot() instead). */
   private readonly denseW = new Map<string, { w: Float32Array; slot: Float32Array }>();
-  private readonly tables = new Map<string, { arena: SparseArena; rule: UpdateParams }>();
-  private readonly denseRule: UpdateParams;
+  private readonly tables: Map<string, { arena: SparseArena }>;
 
-  constructor(readonly spec: ParamSpec, readonly ps: PsConfig) {
-    const rule = (lrScale: number, adagrad: boolean): UpdateParams => ({
-      rule: adagrad ? 'adagrad' : ps.nesterov ? 'nesterov' : 'momentum', lr: ps.learningRate * lrScale, mu: ps.momentum, eps: 1e-8,
-    });
-    this.denseRule = rule(1, false);
-    for (const d of spec.dense) {
-      const w = initDense(d, spec.seed);
-      this.denseW.set(d.name, { w, slot: new Float32Array(w.length) });
-    }
-    for (const t of spec.tables) {
-      this.tables.set(t.name, { arena: new SparseArena(t, spec.seed, true), rule: rule(t.lrScale ?? 1, t.optimizer === 'adagrad') });
-    }
+  constructor(readonly spec: ParamSpec, readonly ps: UpdaterConfig) {
+    this.updater = new Updater(spec, ps);
+    for (const [name, d] of this.updater.dense) this.denseW.set(name, { w: d.weights, slot: d.slot });
+    this.tables = this.updater.tables;
   }
 
   dense(name: string): Float32Array {
-    return this.denseW.get(name)!.w;
+    return this.updater.dense.get(name)!.weights;
   }
 
   readRows(table: string, rowIds: Int32Array, out: Float32Array): void {
-    const a = this.tables.get(table)!.arena;
+    const a = this.updater.tables.get(table)!.arena;
     for (let i = 0; i < rowIds.length; i++) a.readRow(rowIds[i], out, i * a.dim);
   }
 
+  /** One training step's gradients, clipped and applied as a single-shard PS would (lr factor 1, no staleness). */
   apply(g: Gradients): void {
-    for (const [name, v] of g.dense) {
-      const p = this.denseW.get(name)!;
-      applyUpdate(this.denseRule, p.w, p.slot, 0, v, 0, v.length, 1);
-    }
-    for (const [name, s] of g.sparse) {
-      const t = this.tables.get(name)!;
+    this.updater.apply({
+      dense: [...g.dense].map(([name, values]) => ({ name, values })),
+      sparse: [...g.sparse].map(([table, s]) => ({ table, rows: s.rows, grads: s.grads })),
+      eventTimeMs: g.eventTimeMs,
+    }, 1);
+  }
+
+  /** Every weight and slot held, copied, in the store's shapes (rows in arena order). */
+  snapshot(): { dense: DenseState[]; sparse: RowsState[] } {
+    const dense = [...this.updater.dense.values()].map((d) => ({ name: d.name, weights: d.weights.slice(), slot: d.slot.slice() }));
+    const sparse = [...this.updater.tables.values()].map((t) => {
       const a = t.arena;
-      for (let i = 0; i < s.rows.length; i++) {
-        const slot = a.slotOf(s.rows[i]);
-        applyUpdate(t.rule, a.weights, a.slot, slot * a.dim, s.grads, i * a.dim, a.dim, 1);
-      }
-    }
+      return { table: t.name, rows: a.rowIds.slice(0, a.count), weights: a.weights.slice(0, a.count * a.dim), slot: a.slot.slice(0, a.count * a.slotWidth) };
+    });
+    return { dense, sparse };
   }
 }
+

@@ -27,10 +27,11 @@ export class MemoryShardStore implements ShardStore {
     for (const d of w.dense) st.dense.set(d.name, { name: d.name, weights: d.weights.slice(), slot: d.slot?.slice() });
     for (const s of w.sparse) {
       const dim = s.rows.length ? s.weights.length / s.rows.length : 0;
+      const sw = s.rows.length && s.slot ? s.slot.length / s.rows.length : 0; // slot floats per row
       let m = st.rows.get(s.table);
       if (!m) st.rows.set(s.table, (m = new Map()));
       for (let i = 0; i < s.rows.length; i++) {
-        m.set(s.rows[i], { w: s.weights.slice(i * dim, (i + 1) * dim), s: s.slot?.slice(i * dim, (i + 1) * dim) });
+        m.set(s.rows[i], { w: s.weights.slice(i * dim, (i + 1) * dim), s: s.slot?.slice(i * sw, (i + 1) * sw) });
       }
     }
     st.meta = { ...w.meta, dedupe: w.meta.dedupe?.slice() };
@@ -47,11 +48,12 @@ export class MemoryShardStore implements ShardStore {
       const dim = entries.length ? entries[0][1].w.length : 0;
       const rows = new Int32Array(entries.length);
       const weights = new Float32Array(entries.length * dim);
-      const slot = withSlots ? new Float32Array(entries.length * dim) : undefined;
+      const sw = entries.length && entries[0][1].s ? entries[0][1].s.length : dim; // slot floats per row
+      const slot = withSlots ? new Float32Array(entries.length * sw) : undefined;
       entries.forEach(([id, v], i) => {
         rows[i] = id;
         weights.set(v.w, i * dim);
-        if (slot && v.s) slot.set(v.s, i * dim);
+        if (slot && v.s && v.s.length === sw) slot.set(v.s, i * sw);
       });
       return { table, rows, weights, slot };
     });

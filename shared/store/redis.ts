@@ -74,12 +74,13 @@ export class RedisShardStore implements ShardStore {
     for (const s of w.sparse) {
       if (s.rows.length === 0) continue;
       const dim = s.weights.length / s.rows.length;
+      const sw = s.slot ? s.slot.length / s.rows.length : 0; // slot floats per row: dim x the rule's slot count
       const wArgs: (string | Buffer)[] = [];
       const sArgs: (string | Buffer)[] = [];
       for (let i = 0; i < s.rows.length; i++) {
         const id = String(s.rows[i]);
         wArgs.push(id, f32bytes(s.weights.subarray(i * dim, (i + 1) * dim)));
-        if (s.slot) sArgs.push(id, f32bytes(s.slot.subarray(i * dim, (i + 1) * dim)));
+        if (s.slot && sw) sArgs.push(id, f32bytes(s.slot.subarray(i * sw, (i + 1) * sw)));
       }
       // HSETs of at most 4,096 fields: spreading one argument list per row overflows the call
       // stack at ~100k rows (a full snapshot of a large shard).
@@ -182,12 +183,13 @@ function hashToRows(table: string, rowsH: Record<string, Buffer>, slotsH?: Recor
   const dim = n ? rowsH[ids[0]].length >> 2 : 0;
   const rows = new Int32Array(n);
   const weights = new Float32Array(n * dim);
-  const slot = slotsH ? new Float32Array(n * dim) : undefined;
+  const sw = n && slotsH?.[ids[0]] ? slotsH[ids[0]].length >> 2 : dim; // slot floats per row
+  const slot = slotsH ? new Float32Array(n * sw) : undefined;
   for (let i = 0; i < n; i++) {
     rows[i] = Number(ids[i]);
     weights.set(bytesToF32(rowsH[ids[i]]), i * dim);
     const sb = slotsH?.[ids[i]];
-    if (slot && sb) slot.set(bytesToF32(sb), i * dim);
+    if (slot && sb && sb.length >> 2 === sw) slot.set(bytesToF32(sb), i * sw);
   }
   return { table, rows, weights, slot };
 }

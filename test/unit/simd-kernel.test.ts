@@ -1,14 +1,24 @@
 // The WebAssembly SIMD kernels against the scalar loop. The exact kernels compute in f64 lanes
 // in the scalar loop's order, so they must match it bit for bit (no tolerance): JavaScript
 // evaluates `mu * slot[i] + scale * g[i]` in double and rounds to f32 only on store, and so do
-// they. The f32 kernels (used only by the benchmark) round every step to f32: each step's
+// they. The f32 kernels (bench/kernels/, used only by the benchmark) round every step to f32: each step's
 // error is half an ulp of its operands, so the bound is a few ulp of the largest operand
 // (|values| <= 3 here, and mu*v + g can cancel, so the bound is absolute, not relative to the result).
 import t from 'tap';
-import { applyUpdate, applyUpdateScalar, SIMD_MIN_FLOATS, type UpdateParams } from '../../shared/optimizer.ts';
-import { applyUpdateSimd, CHUNK_FLOATS, ResidentDense, simdAvailable } from '../../shared/kernels/momentum-simd.ts';
+import { KERNEL, CHUNK_FLOATS, SIMD_MIN_FLOATS, applyUpdateSimd, simdAvailable } from '../../shared/kernels/momentum-simd.ts';
+import { UPDATE_RULES, resolveRule } from '../../shared/update-rules/registry.ts';
+import { ResidentDense, applyChunked, plainLoop, type KernelParams } from '../../bench/kernels/variants.ts';
 
-const RULES: UpdateParams['rule'][] = ['momentum', 'nesterov', 'adagrad'];
+const RULES = ['momentum', 'nesterov', 'adagrad'] as const;
+type Rule = (typeof RULES)[number];
+
+/** The rule's own plain loop over any n: pieces shorter than SIMD_MIN_FLOATS never take the kernel
+ *  (a one-slot rule's slots sit at the weights' offsets, so pieces give the same result). */
+function ruleLoop(rule: Rule, lr: number, w: Float32Array, s: Float32Array, off: number, g: Float32Array, gOff: number, n: number, scale: number): void {
+  const { hp } = resolveRule(rule, { lr, mu: 0.9 }, 'test');
+  const piece = SIMD_MIN_FLOATS - 1;
+  for (let d = 0; d < n; d += piece) UPDATE_RULES[rule].apply(w, s, off + d, g, gOff + d, Math.min(piece, n - d), scale, 1, hp);
+}
 
 function rand(seed: number): () => number {
   let x = seed;
@@ -44,15 +54,14 @@ const CASES = [
 
 for (const rule of RULES) {
   t.test(`${rule}: exact kernel equals the scalar loop bit for bit`, async (t) => {
-    const p: UpdateParams = { rule, lr: 0.037, mu: 0.9, eps: 1e-8 };
     for (const c of CASES) {
       const len = c.wOff + c.n + 4;
       const w0 = fill(len, 1 + c.n), s0 = fill(len, 2 + c.n, rule === 'adagrad'), g = fill(c.gOff + c.n + 2, 3 + c.n);
       const [w1, s1, w2, s2] = [w0.slice(), s0.slice(), w0.slice(), s0.slice()];
       // Three steps, with a staleness-like scale, so the slot carries state between them.
       for (const scale of [1, 0.5, 0.3]) {
-        applyUpdateScalar(p, w1, s1, c.wOff, g, c.gOff, c.n, scale);
-        t.ok(applyUpdateSimd(p, w2, s2, c.wOff, g, c.gOff, c.n, scale));
+        ruleLoop(rule, 0.037, w1, s1, c.wOff, g, c.gOff, c.n, scale);
+        t.ok(applyUpdateSimd(KERNEL[rule], 0.037, 0.9, 1e-8, w2, s2, c.wOff, g, c.gOff, c.n, scale));
       }
       t.same(diffs(w1, w2), [], `weights, n=${c.n} wOff=${c.wOff} gOff=${c.gOff}`);
       t.same(diffs(s1, s2), [], `slot, n=${c.n} wOff=${c.wOff} gOff=${c.gOff}`);
@@ -62,13 +71,13 @@ for (const rule of RULES) {
     }
   });
 
-  t.test(`${rule}: f32 kernel within a few ulp of the scalar loop`, async (t) => {
-    const p: UpdateParams = { rule, lr: 0.037, mu: 0.9, eps: 1e-8 };
+  t.test(`${rule}: the f32 kernel (bench only) within a few ulp of the scalar loop`, async (t) => {
+    const p: KernelParams = { rule, lr: 0.037, mu: 0.9, eps: 1e-8 };
     const n = 1001;
     const w1 = fill(n, 5), s1 = fill(n, 6, rule === 'adagrad'), g = fill(n, 7);
     const w2 = w1.slice(), s2 = s1.slice();
-    applyUpdateScalar(p, w1, s1, 0, g, 0, n, 1);
-    applyUpdateSimd(p, w2, s2, 0, g, 0, n, 1, false);
+    ruleLoop(rule, 0.037, w1, s1, 0, g, 0, n, 1);
+    applyChunked(p, w2, s2, 0, g, 0, n, 1, false);
     let worst = 0;
     for (let i = 0; i < n; i++) worst = Math.max(worst, Math.abs(w1[i] - w2[i]), Math.abs(s1[i] - s2[i]));
     // 4 ulp of the largest operand (~6 for g + 0.9*v, i.e. ulp 2^-21 = 4.8e-7): 1.9e-6.
@@ -76,32 +85,32 @@ for (const rule of RULES) {
   });
 }
 
-t.test('resident dense tensors give the same bits as the scalar loop', async (t) => {
+t.test('resident dense tensors (bench only) give the same bits as the scalar loop', async (t) => {
   const n = 1003;
-  const p: UpdateParams = { rule: 'nesterov', lr: 0.01, mu: 0.9, eps: 1e-8 };
+  const p: KernelParams = { rule: 'nesterov', lr: 0.01, mu: 0.9, eps: 1e-8 };
   const r = new ResidentDense(n);
   const w = fill(n, 11), g = fill(n, 12);
   r.weights.set(w);
   const s = new Float32Array(n);
   for (let k = 0; k < 3; k++) {
-    applyUpdateScalar(p, w, s, 0, g, 0, n, 1);
+    plainLoop(p, w, s, 0, g, 0, n, 1);
     r.apply(p, g, 1);
   }
   t.same(diffs(w, r.weights), []);
   t.same(diffs(s, r.slot), []);
 });
 
-t.test('applyUpdate takes the SIMD path from SIMD_MIN_FLOATS on, with the same results', async (t) => {
+t.test('the rules take the SIMD path from SIMD_MIN_FLOATS on, with the same results', async (t) => {
   const n = SIMD_MIN_FLOATS + 3;
-  const p: UpdateParams = { rule: 'momentum', lr: 0.1, mu: 0.9, eps: 1e-8 };
+  const { hp } = resolveRule('momentum', { lr: 0.1, mu: 0.9 }, 'test');
   const w1 = fill(n, 21), s1 = new Float32Array(n), g = fill(n, 22);
   const w2 = w1.slice(), s2 = s1.slice();
-  applyUpdate(p, w1, s1, 0, g, 0, n, 1);
-  applyUpdateScalar(p, w2, s2, 0, g, 0, n, 1);
+  UPDATE_RULES.momentum.apply(w1, s1, 0, g, 0, n, 1, 1, hp);
+  ruleLoop('momentum', 0.1, w2, s2, 0, g, 0, n, 1);
   t.same(diffs(w1, w2), []);
   // Worked by hand for one float: v = 0.9*0 + g; w -= 0.1*v.
   const w = new Float32Array(n).fill(1), v = new Float32Array(n), gg = new Float32Array(n).fill(0.5);
-  applyUpdate(p, w, v, 0, gg, 0, n, 1);
+  UPDATE_RULES.momentum.apply(w, v, 0, gg, 0, n, 1, 1, hp);
   t.equal(v[n - 1], 0.5);
   t.equal(w[n - 1], Math.fround(1 - 0.1 * 0.5)); // 0.95 rounded to f32
 });

@@ -30,19 +30,7 @@ export class OfflineLearner {
     const k = this.replay ? Math.round(this.cfg.worker.replayFraction * n) : 0;
     const r = this.model.trainStep(this.replay ? this.replay.mix(fresh, k) : fresh, this.params);
     this.replay?.add(fresh);
-    // The PS scales a push whose global L2 norm exceeds clipNorm (one shard: the whole push).
-    const clip = this.cfg.ps.clipNorm;
-    if (clip > 0) {
-      let ss = 0;
-      for (const g of r.dense.values()) for (let i = 0; i < g.length; i++) ss += g[i] * g[i];
-      for (const g of r.sparse.values()) for (let i = 0; i < g.grads.length; i++) ss += g.grads[i] * g.grads[i];
-      const norm = Math.sqrt(ss);
-      if (norm > clip) {
-        const k = clip / norm;
-        for (const g of r.dense.values()) for (let i = 0; i < g.length; i++) g[i] *= k;
-        for (const g of r.sparse.values()) for (let i = 0; i < g.grads.length; i++) g.grads[i] *= k;
-      }
-    }
+    // LocalParams clips and applies through the PS shards' own Updater.
     this.params.apply(r);
     this.version++;
     out?.set(r.predictions.subarray(0, n), from);

@@ -1,6 +1,7 @@
 // The CTR kind's settings (models[].settings of a model of kind "ctr"), with their defaults.
 import { z } from 'zod';
 import { labelRuleSchema } from '../../labels.ts';
+import { UPDATE_RULE_NAMES } from '../../update-rules/registry.ts';
 
 const fieldName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,31}$/, 'must be a field name ([A-Za-z_][A-Za-z0-9_]{0,31})');
 
@@ -19,7 +20,7 @@ export const ctrConfigSchema = z.object({
   /** Learning-rate multiplier of the per-id bias tables (the wide part). Default 1. */
   biasLrScale: z.number().positive().default(1),
   /** Update rule of the sparse tables. Default momentum. */
-  sparseOptimizer: z.enum(['momentum', 'adagrad']).default('momentum'),
+  sparseOptimizer: z.enum(UPDATE_RULE_NAMES).default('momentum'),
   /** How an event becomes a 0/1 label. Default: cart, fav and buy are positives. */
   labels: labelRuleSchema.default({ kind: 'types', positive: ['cart', 'fav', 'buy'] }),
 }).strict();

@@ -1,0 +1,37 @@
+// Adagrad (Duchi et al. 2011):  a += g*g;  w -= lr*g / (sqrt(a) + eps).  Slot: accum.
+// The clip factor scales g; the learning-rate factor and staleness damping scale lr (scaling g
+// instead would mostly cancel against sqrt(a)). Long runs go to the exact SIMD kernel.
+import { KERNEL, SIMD_MIN_FLOATS, applyUpdateSimd } from '../kernels/momentum-simd.ts';
+import { baseHp, checkBase, onlyFields, num } from './hp.ts';
+import type { RuleBase, RuleHp, RuleOptions, UpdateRule } from './types.ts';
+
+const SLOTS = ['accum'] as const;
+
+/** Default eps. */
+export const ADAGRAD_EPS = 1e-8;
+
+export const adagrad: UpdateRule = {
+  name: 'adagrad',
+  slots: SLOTS,
+  scaled: true,
+  resolve(opts: RuleOptions, base: RuleBase, option: string): RuleHp {
+    onlyFields(opts, ['eps'], option);
+    checkBase(base, option);
+    return { ...baseHp(base, 1), mu: 0, eps: num(opts, 'eps', ADAGRAD_EPS, option, 0, 1, true) };
+  },
+  slotsOf: () => SLOTS,
+  apply(w, s, off, g, gOff, n, gScale, lrScale, hp) {
+    const lr = hp.lr * lrScale;
+    const eps = hp.eps;
+    if (n >= SIMD_MIN_FLOATS && applyUpdateSimd(KERNEL.adagrad, lr, 0, eps, w, s, off, g, gOff, n, gScale)) return;
+    for (let i = 0; i < n; i++) {
+      const gi = gScale * g[gOff + i];
+      const a = s[off + i] + gi * gi;
+      s[off + i] = a;
+      w[off + i] -= (lr * gi) / (Math.sqrt(a) + eps);
+    }
+  },
+  initSlots(_w, s, off, n) {
+    s.fill(0, off, off + n);
+  },
+};

@@ -1,0 +1,164 @@
+// The one updater: the parameters a process updates (dense tensors and sparse arenas with their
+// rules' slots) and the application of one push to them: global-norm clip of the non-counter
+// gradients, the caller's learning-rate scale, then each parameter's rule. The PS shards
+// (services/ps/shard-state.ts) and the in-process training (shared/model/local-params.ts) both
+// apply through it, so the two cannot drift (test/unit/updater-parity.test.ts).
+import { ConfigError } from '../errors.ts';
+import type { PsConfig } from '../config.ts';
+import { denseSize, initDense, type ParamSpec } from '../param-spec.ts';
+import type { DenseGrad, SparseGrad } from '../protocol.ts';
+import { SparseArena } from '../sparse-arena.ts';
+import { resolveRule, slotNames, type RuleChoice, type ResolvedRule } from './registry.ts';
+import type { RuleHp, UpdateRule } from './types.ts';
+import { sumSquares } from './vec.ts';
+
+export interface DenseParam {
+  readonly name: string;
+  readonly weights: Float32Array;
+  /** The rule's slots: slot k at [k*size, (k+1)*size). */
+  readonly slot: Float32Array;
+  readonly rule: UpdateRule;
+  readonly hp: RuleHp;
+  /** Changed since the last publish (the PS shard clears it). */
+  dirty: boolean;
+}
+
+export interface TableParam {
+  readonly name: string;
+  readonly arena: SparseArena;
+  readonly rule: UpdateRule;
+  readonly hp: RuleHp;
+}
+
+/** A push as the updater needs it: GradientPush satisfies it. */
+export interface UpdateGrads {
+  dense: readonly DenseGrad[];
+  sparse: readonly SparseGrad[];
+  /** Newest event time in the batch (ms), for the counter's decay; absent = no decay. */
+  eventTimeMs?: number;
+}
+
+/** The PS settings the updater reads: rates, momentum, dense rule, clip. */
+export type UpdaterConfig = Pick<PsConfig, 'learningRate' | 'momentum' | 'nesterov' | 'clipNorm'> & { denseOptimizer?: RuleChoice };
+
+/** The dense tensors' rule: ps.denseOptimizer, where momentum with ps.nesterov means Nesterov. */
+export function denseRuleChoice(ps: UpdaterConfig): RuleChoice {
+  const c = ps.denseOptimizer ?? 'momentum';
+  return c === 'momentum' && ps.nesterov ? 'nesterov' : c;
+}
+
+export class Updater {
+  readonly dense = new Map<string, DenseParam>();
+  readonly tables = new Map<string, TableParam>();
+
+  /** `ownsDense`: the dense tensors this process updates (a PS shard owns some); default all. */
+  constructor(readonly spec: ParamSpec, readonly ps: UpdaterConfig, ownsDense: (name: string) => boolean = () => true) {
+    const base = { lr: ps.learningRate, mu: ps.momentum };
+    const dr = resolveRule(denseRuleChoice(ps), base, 'ps.denseOptimizer');
+    for (const d of spec.dense) {
+      if (!ownsDense(d.name)) continue;
+      const weights = initDense(d, spec.seed);
+      const p: DenseParam = { name: d.name, weights, slot: new Float32Array(denseSize(d) * dr.hp.slotCount), rule: dr.rule, hp: { ...dr.hp }, dirty: false };
+      p.rule.initSlots(p.weights, p.slot, 0, p.weights.length, p.hp);
+      this.dense.set(d.name, p);
+    }
+    for (const t of spec.tables) {
+      const option = `tables.${t.name}.optimizer`;
+      const r = resolveRule(t.optimizer, { lr: ps.learningRate * (t.lrScale ?? 1), mu: ps.momentum }, option);
+      if (r.rule.name === 'counter' && t.init.kind !== 'zeros') throw new ConfigError(`tables.${t.name}.init`, 'a counter table starts at zeros');
+      this.tables.set(t.name, { name: t.name, arena: new SparseArena(t, spec.seed, r.hp.slotCount), rule: r.rule, hp: r.hp });
+    }
+  }
+
+  /**
+   * The factor clipping the push to ps.clipNorm by the global L2 norm of its non-counter
+   * gradients (counts must add exactly); 1 when within the norm or clipping is off.
+   */
+  clipFactor(p: UpdateGrads): number {
+    const clip = this.ps.clipNorm;
+    if (!(clip > 0)) return 1;
+    let ss = 0;
+    for (const g of p.dense) if (this.dense.get(g.name)!.rule.scaled) ss += sumSquares(g.values);
+    for (const g of p.sparse) if (this.tables.get(g.table)!.rule.scaled) ss += sumSquares(g.grads);
+    const norm = Math.sqrt(ss);
+    return norm > clip ? clip / norm : 1;
+  }
+
+  /**
+   * Applies a validated push (every name known and owned, shapes right, values finite):
+   * clip, then each parameter's rule with `lrScale` (the gate's learning-rate factor x the
+   * staleness damping; the caller's policy). Marks what changed dirty. Returns the clip factor.
+   */
+  apply(p: UpdateGrads, lrScale: number): number {
+    const clip = this.clipFactor(p);
+    const now = p.eventTimeMs ?? -1;
+    for (const g of p.dense) {
+      const d = this.dense.get(g.name)!;
+      d.hp.nowMs = now;
+      d.rule.apply(d.weights, d.slot, 0, g.values, 0, g.values.length, clip, lrScale, d.hp);
+      d.dirty = true;
+    }
+    for (const g of p.sparse) this.applyRows(this.tables.get(g.table)!, g.rows, g.grads, clip, lrScale, now);
+    return clip;
+  }
+
+  private applyRows(t: TableParam, rows: Int32Array, grads: Float32Array, clip: number, lrScale: number, now: number): void {
+    const { arena: a, rule, hp } = t;
+    const dim = a.dim;
+    hp.nowMs = now;
+    for (let i = 0; i < rows.length; i++) {
+      const before = a.count;
+      const s = a.slotOf(rows[i]);
+      // A row met for the first time: its slots must agree with its initial weights (FTRL).
+      if (a.count !== before) rule.initSlots(a.weights, a.slot, s * dim, dim, hp);
+      rule.apply(a.weights, a.slot, s * dim, grads, i * dim, dim, clip, lrScale, hp);
+      a.markDirty(s);
+    }
+  }
+
+  /**
+   * Sets a dense tensor from a snapshot or checkpoint. Slots of the wrong length (another
+   * rule's) or none are reset to agree with the weights; returns false then, for a warning.
+   */
+  setDense(name: string, weights: Float32Array, slot?: Float32Array): boolean {
+    const d = this.dense.get(name);
+    if (!d || weights.length !== d.weights.length) return true;
+    d.weights.set(weights);
+    const fits = slot !== undefined && slot.length === d.slot.length;
+    if (fits) d.slot.set(slot);
+    else d.rule.initSlots(d.weights, d.slot, 0, d.weights.length, d.hp);
+    d.dirty = true;
+    return fits || d.slot.length === 0;
+  }
+
+  /** Sets rows of a table from a snapshot; slots that do not fit are reset (returns false). */
+  setRows(table: string, rows: Int32Array, weights: Float32Array, slot?: Float32Array): boolean {
+    const t = this.tables.get(table);
+    if (!t) return true;
+    if (t.arena.setRows(rows, weights, slot)) return true;
+    for (let i = 0; i < rows.length; i++) this.resetRowSlots(t, t.arena.slotOf(rows[i]));
+    return t.arena.slotWidth === 0;
+  }
+
+  /** Resets the slots of arena slot `s` to agree with the row's weights (after a restore). */
+  resetRowSlots(t: TableParam, s: number): void {
+    t.rule.initSlots(t.arena.weights, t.arena.slot, s * t.arena.dim, t.arena.dim, t.hp);
+  }
+
+  /** Resets a dense tensor's slots to agree with its weights. */
+  resetDenseSlots(d: DenseParam): void {
+    d.rule.initSlots(d.weights, d.slot, 0, d.weights.length, d.hp);
+  }
+
+  /** Every slot held, named `<param>/<slot>` (dense tensors first, then tables). */
+  slotNames(): string[] {
+    const out: string[] = [];
+    for (const d of this.dense.values()) out.push(...slotNames(d.name, this.resolved(d)));
+    for (const t of this.tables.values()) out.push(...slotNames(t.name, this.resolved(t)));
+    return out;
+  }
+
+  private resolved(p: { rule: UpdateRule; hp: RuleHp }): ResolvedRule {
+    return { rule: p.rule, hp: p.hp };
+  }
+}
