@@ -41,4 +41,5 @@ export * from './negative-sampler.ts';
 export * from './store/leases.ts';
 export * from './replay-buffer.ts';
 export * from './cli-options.ts';
+export * from './env.ts';
 export * from './service-main.ts';
