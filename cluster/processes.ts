@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { childServiceEnv } from '../shared/index.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
 
@@ -25,12 +26,16 @@ export class ProcessGroup {
 
   constructor(private readonly logDir: string) {}
 
-  /** Starts `services/<service>/main.ts` with args; its stdout and stderr go to <logDir>/<name>.log. */
+  /**
+   * Starts `services/<service>/main.ts` with args; its stdout and stderr go to <logDir>/<name>.log.
+   * The child's config is its --config file alone: the FLYWHEEL_* variables that would override
+   * the file are not passed on (childServiceEnv), so every child agrees with its parent.
+   */
   start(name: string, service: string, args: string[], env: NodeJS.ProcessEnv = {}): Child {
     const logFile = join(this.logDir, `${name}.log`);
     const out = createWriteStream(logFile, { flags: 'a' });
     const proc = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'services', service, 'main.ts'), ...args], {
-      cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: REPO_ROOT, env: { ...childServiceEnv(process.env), ...env }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     proc.stdout!.pipe(out);
     proc.stderr!.pipe(out);

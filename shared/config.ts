@@ -8,6 +8,7 @@
 // `settings` at the top level instead. `model` names the model a service process serves.
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { readEnv, type FlywheelEnv } from './env.ts';
 import { ConfigError } from './errors.ts';
 import { UPDATE_RULE_NAMES } from './update-rules/registry.ts';
 import { kindSpec, KIND_NAMES } from './models/kind-specs.ts';
@@ -245,20 +246,20 @@ function merge(base: Plain, over: Plain): Plain {
   return out;
 }
 
-/** Environment variables that override single options (deploy-time knobs). */
-const ENV_OVERRIDES: [string, (c: Plain, v: string) => void][] = [
-  ['FLYWHEEL_MODEL', (c, v) => { c.model = v; }],
-  ['FLYWHEEL_NATS_URL', (c, v) => { c.natsUrl = v; }],
-  ['FLYWHEEL_REDIS_URL', (c, v) => { c.redisUrl = v; }],
-  ['FLYWHEEL_PS_SHARDS', (c, v) => { c.psShards = Number(v); }],
-  ['FLYWHEEL_WORKERS', (c, v) => { c.workers = Number(v); }],
+/** Environment variables (shared/env.ts) that override single options (deploy-time knobs). */
+const ENV_OVERRIDES: [keyof FlywheelEnv, (c: Plain, v: string) => void][] = [
+  ['model', (c, v) => { c.model = v; }],
+  ['natsUrl', (c, v) => { c.natsUrl = v; }],
+  ['redisUrl', (c, v) => { c.redisUrl = v; }],
+  ['psShards', (c, v) => { c.psShards = Number(v); }],
+  ['workers', (c, v) => { c.workers = Number(v); }],
 ];
 
 /** Builds the config: defaults <- JSON file <- overrides object <- environment. */
 export function loadConfig(opts: { file?: string; overrides?: Plain; env?: NodeJS.ProcessEnv } = {}): FlywheelConfig {
   let c: Plain = {};
-  const env = opts.env ?? process.env;
-  const file = opts.file ?? env.FLYWHEEL_CONFIG;
+  const env = readEnv(opts.env ?? process.env);
+  const file = opts.file ?? env.config;
   if (file) {
     let parsed: unknown;
     try {
@@ -270,7 +271,7 @@ export function loadConfig(opts: { file?: string; overrides?: Plain; env?: NodeJ
     c = merge(c, parsed);
   }
   if (opts.overrides) c = merge(c, opts.overrides);
-  for (const [name, set] of ENV_OVERRIDES) if (env[name]) set(c, env[name]!);
+  for (const [name, set] of ENV_OVERRIDES) if (env[name]) set(c, env[name] as string);
   return validateConfig(c);
 }
 

@@ -1,6 +1,7 @@
 // A small HTTP layer over node:http for the services' APIs: JSON in and out, a body size
 // limit, request timeouts, and errors that say what was wrong without leaking internals.
 import { STATUS_CODES as NODE_STATUS, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { readEnv } from './env.ts';
 import type { Duplex } from 'node:stream';
 import type { Registry } from 'prom-client';
 
@@ -140,7 +141,7 @@ export async function startHttpServer(o: HttpServerOptions): Promise<Server> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     // Loopback unless told otherwise (FLYWHEEL_HTTP_HOST=0.0.0.0 in a container).
-    server.listen(o.port, o.host ?? process.env.FLYWHEEL_HTTP_HOST ?? '127.0.0.1', () => resolve());
+    server.listen(o.port, o.host ?? readEnv().httpHost ?? '127.0.0.1', () => resolve());
   });
   return server;
 }

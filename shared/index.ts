@@ -48,4 +48,5 @@ export * from './metrics/binary.ts';
 export * from './negative-sampler.ts';
 export * from './store/leases.ts';
 export * from './cli-options.ts';
+export * from './env.ts';
 export * from './service-main.ts';

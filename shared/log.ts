@@ -1,8 +1,9 @@
 // Structured logs (pino) to stderr, one logger per service; level from FLYWHEEL_LOG_LEVEL.
 import { pino, type Logger } from 'pino';
+import { readEnv } from './env.ts';
 
 export type { Logger };
 
 export function createLogger(service: string, bindings: Record<string, unknown> = {}): Logger {
-  return pino({ name: service, level: process.env.FLYWHEEL_LOG_LEVEL ?? 'info', base: { service, ...bindings } }, pino.destination(2));
+  return pino({ name: service, level: readEnv().logLevel ?? 'info', base: { service, ...bindings } }, pino.destination(2));
 }

@@ -3,11 +3,12 @@
 import { join, resolve } from 'node:path';
 import { validateEvent, type EventType, type FlywheelEvent } from '../events.ts';
 import { countDrop, newLoadStats, readCsvBatches, type LoadStats } from './csv.ts';
+import { readEnv } from '../env.ts';
 import { REPO_ROOT } from './online-retail.ts';
 
 /** Datasets kept outside the repo: `../shared/data` beside it, or $FLYWHEEL_DATA_DIR. */
-export const SHARED_DATA_DIR = process.env.FLYWHEEL_DATA_DIR
-  ? resolve(process.env.FLYWHEEL_DATA_DIR)
+export const SHARED_DATA_DIR = readEnv().dataDir
+  ? resolve(readEnv().dataDir!)
   : resolve(REPO_ROOT, '../shared/data');
 
 export const TAOBAO_SLICE_PATH = join(SHARED_DATA_DIR, 'taobao-userbehavior', 'stream_slice_2017-11-26.csv');

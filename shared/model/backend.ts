@@ -4,6 +4,7 @@
 // backend, which is ~20x slower than wasm on the CTR step (measured: see make bench).
 // We import tfjs-core + the backends rather than the @tensorflow/tfjs bundle: the bundle also
 // loads layers/converter/data and takes ~660 ms to import against ~250 ms here.
+import { readEnv } from '../env.ts';
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -31,7 +32,7 @@ export function initTensorBackend(log: (msg: string) => void = defaultLog): Prom
 }
 
 async function choose(log: (msg: string) => void): Promise<string> {
-  const forced = process.env.FLYWHEEL_TF_BACKEND?.trim();
+  const forced = readEnv().tfBackend;
   if (forced !== undefined && forced !== '') {
     if (!(FORCEABLE as readonly string[]).includes(forced)) {
       throw new ConfigError('FLYWHEEL_TF_BACKEND', `"${forced}" is not one of ${FORCEABLE.join(', ')}`);

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { Redis, type RedisOptions } from 'ioredis';
 import { ConfigError, UnavailableError } from '../errors.ts';
+import { readEnv } from '../env.ts';
 import { shardKeys } from './keys.ts';
 import type { DenseState, RowsState, ShardSnapshot, ShardStore, ShardWrite, WriteResult } from './types.ts';
 
@@ -14,13 +15,15 @@ import type { DenseState, RowsState, ShardSnapshot, ShardStore, ShardWrite, Writ
  */
 export function redisOptionsFromEnv(url: string, env: NodeJS.ProcessEnv = process.env): RedisOptions {
   const out: RedisOptions = {};
+  const e = readEnv(env).redis;
   const urlHasAuth = /^rediss?:\/\/[^/]*@/.test(url);
-  if (!urlHasAuth && env.FLYWHEEL_REDIS_PASSWORD) {
-    out.password = env.FLYWHEEL_REDIS_PASSWORD;
-    if (env.FLYWHEEL_REDIS_USER) out.username = env.FLYWHEEL_REDIS_USER;
+  if (!urlHasAuth && e.password) {
+    out.password = e.password;
+    if (e.user) out.username = e.user;
   }
+  const files: Record<string, string | undefined> = { FLYWHEEL_REDIS_TLS_CA: e.tlsCa, FLYWHEEL_REDIS_TLS_CERT: e.tlsCert, FLYWHEEL_REDIS_TLS_KEY: e.tlsKey };
   const pem = (name: string): Buffer | undefined => {
-    const path = env[name];
+    const path = files[name];
     if (!path) return undefined;
     try {
       return readFileSync(path);

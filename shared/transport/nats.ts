@@ -6,6 +6,7 @@ import {
 } from 'nats';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { readEnv } from '../env.ts';
 import { ConfigError, UnavailableError } from '../errors.ts';
 import { ChunkAssembler, splitIntoChunks, type ChunkHeader } from './chunks.ts';
 import type { Subscription, Transport, TransportMessage } from './types.ts';
@@ -34,14 +35,13 @@ export interface NatsSecurity {
  * FLYWHEEL_NATS_NKEY_SEED_FILE, FLYWHEEL_NATS_CREDS_FILE and FLYWHEEL_NATS_TLS_CA / _CERT / _KEY.
  */
 export function natsSecurityFromEnv(env: NodeJS.ProcessEnv = process.env): NatsSecurity {
-  const v = (name: string) => (env[name] ? env[name] : undefined);
-  const tls = { caFile: v('FLYWHEEL_NATS_TLS_CA'), certFile: v('FLYWHEEL_NATS_TLS_CERT'), keyFile: v('FLYWHEEL_NATS_TLS_KEY') };
+  const e = readEnv(env).nats;
+  const tls = { caFile: e.tlsCa, certFile: e.tlsCert, keyFile: e.tlsKey };
   if ((tls.certFile === undefined) !== (tls.keyFile === undefined)) {
     throw new ConfigError('FLYWHEEL_NATS_TLS_CERT', 'a client certificate needs its key (FLYWHEEL_NATS_TLS_KEY), and the other way round');
   }
   return {
-    user: v('FLYWHEEL_NATS_USER'), pass: v('FLYWHEEL_NATS_PASSWORD') ?? v('FLYWHEEL_NATS_PASS'), token: v('FLYWHEEL_NATS_TOKEN'),
-    nkeySeedFile: v('FLYWHEEL_NATS_NKEY_SEED_FILE'), credsFile: v('FLYWHEEL_NATS_CREDS_FILE'),
+    user: e.user, pass: e.password, token: e.token, nkeySeedFile: e.nkeySeedFile, credsFile: e.credsFile,
     tls: tls.caFile || tls.certFile ? tls : undefined,
   };
 }

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import {
-  givenAsStrings, loadConfig, type CommandSpec, type FlywheelConfig, type FlywheelEvent, type ParsedOptions,
+  givenAsStrings, loadConfig, serverEnv, type CommandSpec, type FlywheelConfig, type FlywheelEvent, type ParsedOptions,
 } from '../../shared/index.ts';
 import { initTensorBackend } from '../../shared/model/backend.ts';
 import { loadSchema, schemaConfig, schemaEvents } from '../../shared/datasets/schema.ts';
@@ -42,6 +42,20 @@ export const spec: CommandSpec = {
   },
 };
 
+/**
+ * The config of the incremental way's services (written to the file they start with): the
+ * schema's settings, a fresh model name, one worker on one event shard, and the servers the
+ * environment names (FLYWHEEL_NATS_URL/REDIS_URL), as eval's own connections use.
+ */
+export function servicesConfig(dataset: string, overrides: Record<string, unknown>,
+  o: { config?: string; psShards: number; bucketMs: number }, env: NodeJS.ProcessEnv = process.env): FlywheelConfig {
+  return loadConfig({ file: o.config, env: serverEnv(env), overrides: {
+    ...overrides, model: `eval_${dataset.replace(/[^A-Za-z0-9_]/g, '_')}_${randomBytes(3).toString('hex')}`,
+    psShards: o.psShards, workers: 1, eventShards: 1,
+    worker: { ...((overrides.worker as object | undefined) ?? {}), evalBucketMs: o.bucketMs, metricsIntervalMs: 500 },
+  } });
+}
+
 const round = (x: number) => (Number.isFinite(x) ? Math.round(x * 1e4) / 1e4 : null);
 
 export async function run(p: ParsedOptions): Promise<number> {
@@ -57,7 +71,9 @@ export async function run(p: ParsedOptions): Promise<number> {
     // The online ways (the services' workers and the twin) mix this share of past examples in.
     (overrides as Record<string, unknown>).worker = { ...((overrides.worker as object | undefined) ?? {}), replayFraction: f };
   }
-  const base = loadConfig({ file: args.config, overrides, env: {} });
+  // The servers come from the environment (FLYWHEEL_NATS_URL/REDIS_URL) like every command's;
+  // the rest of it (model, topology) would change what is evaluated, so it is not read.
+  const base = loadConfig({ file: args.config, overrides, env: serverEnv() });
   if (base.worker.batchSize !== o.batchSize && args['batch-size'] === undefined) o.batchSize = base.worker.batchSize;
   const backend = await initTensorBackend(() => undefined);
 
@@ -78,11 +94,7 @@ export async function run(p: ParsedOptions): Promise<number> {
     const psShards = args['ps-shards'] ? Number(args['ps-shards']) : 1;
     // One worker on one event shard sees the stream in replay order, so it builds the same
     // examples (and draws the same negatives) as the in-process ways.
-    const cfg: FlywheelConfig = loadConfig({ file: args.config, env: {}, overrides: {
-      ...overrides, model: `eval_${schema.name.replace(/[^A-Za-z0-9_]/g, '_')}_${randomBytes(3).toString('hex')}`,
-      psShards, workers: 1, eventShards: 1,
-      worker: { ...((overrides.worker as object | undefined) ?? {}), evalBucketMs: bucketMs, metricsIntervalMs: 500 },
-    } });
+    const cfg = servicesConfig(schema.name, overrides, { config: args.config, psShards, bucketMs });
     say(`incremental: the real services (${psShards} PS shard(s), 1 worker, 1 event shard, evalBucketMs ${bucketMs}) over NATS + Redis`);
     services = await runThroughServices(cfg, {
       events, bucketWindow: bucketWindows(stream, bucketMs, o.windows), windows: o.windows, firstEvalWindow: first, logDir: dir, say,
