@@ -188,12 +188,16 @@ export class Trainer {
     this.d.report.addPredictions(r.predictions, b, b.size, r.loss, this.d.baselines);
     this.d.metrics.examples.inc(b.size);
     const parts = this.splitter.split(r.dense, r.sparse);
+    // The newest event time of the batch: counter tables decay by it (event time, not arrival).
+    let eventTimeMs = 0;
+    for (let i = 0; i < b.size; i++) if (b.eventTs[i] > eventTimeMs) eventTimeMs = b.eventTs[i];
     const seq = ++this.seq;
     await Promise.all(parts.map(async (part, k) => {
       if (part.dense.length === 0 && part.sparse.length === 0) return;
       const out = await this.pusher.push(k, {
         worker: this.d.workerId, seq, baseVersion: this.d.replica.shards[k].version,
         dense: part.dense, sparse: part.sparse, examples: b.size, newestAcceptedAtMs: newest, meanAcceptedAtMs: mean,
+        ...(eventTimeMs > 0 ? { eventTimeMs: Math.floor(eventTimeMs) } : {}),
       });
       if (!out.ok) {
         this.d.metrics.pushErrors.inc({ code: out.error.code });

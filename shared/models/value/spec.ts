@@ -21,8 +21,8 @@ export function valueParamSpec(model: string, seed: number, cfg: ValueModelConfi
       { name: 'v.w', shape: [VALUE_DENSE_FEATURES.length], init: { kind: 'zeros' } },
     ],
     tables: [
-      { name: VALUE_GLOBAL_TABLE, dim: 1, rows: 1, init: { kind: 'zeros' }, lrScale: 1 },
-      ...cfg.fields.map((f) => ({ name: valueBiasTable(f), dim: 1, rows: cfg.buckets, init: { kind: 'zeros' as const }, lrScale: cfg.biasLrScale })),
+      { name: VALUE_GLOBAL_TABLE, dim: 1, rows: 1, init: { kind: 'zeros' }, lrScale: cfg.biasLrScale, optimizer: cfg.optimizer },
+      ...cfg.fields.map((f) => ({ name: valueBiasTable(f), dim: 1, rows: cfg.buckets, init: { kind: 'zeros' as const }, lrScale: cfg.biasLrScale, optimizer: cfg.optimizer })),
     ],
   };
 }
