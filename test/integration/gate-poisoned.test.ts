@@ -83,7 +83,12 @@ t.test('the gate keeps the good version serving through a poisoned stretch', asy
   t.ok(servedBefore, 'inference serves a checkpoint');
 
   phase = 'poisoned';
+  // How many candidates the gate judges per 1,000 events depends on the machine's speed: keep
+  // the poisoned stream coming (up to 80k events) until it has rejected enough in a row to roll
+  // the weights back, rather than assume a rate.
+  const gateStats = async () => (await (await fetch(`http://127.0.0.1:${gatePort}/v1/gate`)).json() as { stats: { rollbacks: number } }).stats;
   await publish(20_000, true);
+  for (let extra = 0; extra < 60_000 && (await gateStats()).rollbacks === 0; extra += 5_000) await publish(5_000, true);
   await judgedLatest();
   const poisoned = decisions.filter((x) => x.phase === 'poisoned');
   const rejected = poisoned.filter((x) => !x.d.accepted);
