@@ -4,7 +4,7 @@
 // restore from those snapshots and go on learning from the live stream.
 import {
   RedisShardStore, connectRedis, givenAsStrings, loadConfig, ownerOfDense, ownerOfRow, tableHash, type CommandSpec, type ParsedOptions,
-  type DenseState, type LocalParams, type RowsState, type SparseArena,
+  type RowsState,
 } from '../shared/index.ts';
 import { initTensorBackend } from '../shared/model/backend.ts';
 import { loadSchema, schemaConfig, schemaEvents } from '../shared/datasets/schema.ts';
@@ -25,32 +25,22 @@ export const spec: CommandSpec = {
   },
 };
 
-/**
- * The whole state of LocalParams. It keeps its tensors private and has no snapshot method
- * yet, so this reads its two maps by name and fails loudly if their shape ever changes.
- */
-function snapshotOf(p: LocalParams): { dense: DenseState[]; tables: Map<string, SparseArena> } {
-  const inner = p as unknown as { denseW?: Map<string, { w: Float32Array; slot: Float32Array }>; tables?: Map<string, { arena: SparseArena }> };
-  if (!(inner.denseW instanceof Map) || !(inner.tables instanceof Map)) throw new Error('LocalParams internals changed: add a snapshot() method to it');
-  return {
-    dense: [...inner.denseW].map(([name, d]) => ({ name, weights: d.w, slot: d.slot })),
-    tables: new Map([...inner.tables].map(([name, t]) => [name, t.arena])),
-  };
-}
-
-/** Rows of one table owned by `shard` among `shards`, with weights and slots. */
-function ownedRows(table: string, a: SparseArena, shard: number, shards: number): RowsState {
-  const h = tableHash(table);
+/** The rows of a table snapshot owned by `shard` among `shards`, with weights and every slot. */
+function ownedRows(t: RowsState, shard: number, shards: number): RowsState {
+  const h = tableHash(t.table);
+  const n = t.rows.length;
+  const d = n ? t.weights.length / n : 0;
+  const all = t.slot ?? new Float32Array(0);
+  const sw = n ? all.length / n : 0; // floats of slots per row: dim x the rule's slot count
   const idx: number[] = [];
-  for (let s = 0; s < a.count; s++) if (ownerOfRow(h, a.rowIds[s], shards) === shard) idx.push(s);
-  const d = a.dim;
-  const rows = new Int32Array(idx.length), weights = new Float32Array(idx.length * d), slot = new Float32Array(idx.length * d);
-  idx.forEach((s, i) => {
-    rows[i] = a.rowIds[s];
-    weights.set(a.weights.subarray(s * d, (s + 1) * d), i * d);
-    slot.set(a.slot.subarray(s * d, (s + 1) * d), i * d);
+  for (let i = 0; i < n; i++) if (ownerOfRow(h, t.rows[i], shards) === shard) idx.push(i);
+  const rows = new Int32Array(idx.length), weights = new Float32Array(idx.length * d), slot = new Float32Array(idx.length * sw);
+  idx.forEach((i, j) => {
+    rows[j] = t.rows[i];
+    weights.set(t.weights.subarray(i * d, (i + 1) * d), j * d);
+    slot.set(all.subarray(i * sw, (i + 1) * sw), j * sw);
   });
-  return { table, rows, weights, slot };
+  return { table: t.table, rows, weights, slot };
 }
 
 export async function run(p: ParsedOptions): Promise<number> {
@@ -72,14 +62,14 @@ export async function run(p: ParsedOptions): Promise<number> {
   const t0 = Date.now();
   const l = new OfflineLearner(cfg);
   for (let e = 0; e < epochs; e++) for (let from = 0; from < end; from += B) l.step(s, from, Math.min(end, from + B));
-  const snap = snapshotOf(l.params);
+  const snap = l.params.snapshot();
   const redis = connectRedis(cfg.redisUrl);
   const store = new RedisShardStore(redis);
   let rows = 0;
   try {
     for (let k = 0; k < cfg.psShards; k++) {
       const dense = snap.dense.filter((d) => ownerOfDense(d.name, cfg.psShards) === k);
-      const sparse = [...snap.tables].map(([name, a]) => ownedRows(name, a, k, cfg.psShards));
+      const sparse = snap.sparse.map((t) => ownedRows(t, k, cfg.psShards));
       rows += sparse.reduce((n, x) => n + x.rows.length, 0);
       // Version 0 of a new history: a shard restoring it starts counting from here.
       await store.write(cfg.model, k, { meta: { version: 0, epoch: 0, newestAcceptedAtMs: 0 }, dense, sparse, full: true });

@@ -274,9 +274,3 @@ export function loadConfig(opts: { file?: string; overrides?: Plain; env?: NodeJ
   for (const [name, set] of ENV_OVERRIDES) if (env[name]) set(c, env[name] as string);
   return validateConfig(c);
 }
-
-/** A finished config as the raw object that validates back to it (to hand to child processes). */
-export function configToRaw(cfg: FlywheelConfig): Plain {
-  const { models, ...rest } = cfg;
-  return { ...rest, models: models.map((m) => ({ ...m })) };
-}

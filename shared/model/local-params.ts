@@ -5,7 +5,6 @@
 // tuning. With one PS shard the two are bit-identical; with K shards each shard clips its own
 // part of a push by that part's norm, which one process cannot mirror.
 import type { ParamSpec } from '../param-spec.ts';
-import type { SparseArena } from '../sparse-arena.ts';
 import type { DenseState, RowsState } from '../store/types.ts';
 import { Updater, type UpdaterConfig } from '../update-rules/updater.ts';
 
@@ -17,16 +16,10 @@ export interface Gradients {
 }
 
 export class LocalParams {
-  readonly updater: Updater;
-  /** Dense weights and slots by name; services/cli/pretrain-command.ts reads these two maps
-   *  (use snapshot() instead). */
-  private readonly denseW = new Map<string, { w: Float32Array; slot: Float32Array }>();
-  private readonly tables: Map<string, { arena: SparseArena }>;
 
+  readonly updater: Updater;
   constructor(readonly spec: ParamSpec, readonly ps: UpdaterConfig) {
     this.updater = new Updater(spec, ps);
-    for (const [name, d] of this.updater.dense) this.denseW.set(name, { w: d.weights, slot: d.slot });
-    this.tables = this.updater.tables;
   }
 
   dense(name: string): Float32Array {

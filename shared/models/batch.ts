@@ -70,15 +70,3 @@ export function concatBatches(shape: BatchShape, parts: readonly Batch[]): Batch
   }
   return out;
 }
-
-/** Throws unless the batch has the kind's widths and consistent lengths. */
-export function checkBatchShape(b: Batch, shape: BatchShape, what = 'batch'): void {
-  const bad = (m: string) => new RangeError(`${what}: ${m}`);
-  if (b.idWidth !== shape.idWidth || b.denseWidth !== shape.denseWidth || b.targetWidth !== shape.targetWidth) {
-    throw bad(`widths ${b.idWidth}/${b.denseWidth}/${b.targetWidth}, the kind's are ${shape.idWidth}/${shape.denseWidth}/${shape.targetWidth}`);
-  }
-  if (b.ids.length !== b.size * b.idWidth || b.dense.length !== b.size * b.denseWidth
-    || b.targets.length !== b.size * b.targetWidth || b.eventTs.length !== b.size) {
-    throw bad(`array lengths do not match ${b.size} examples`);
-  }
-}

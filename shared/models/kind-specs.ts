@@ -2,7 +2,7 @@
 // A new kind registers here and in registry.ts.
 import { ConfigError } from '../errors.ts';
 import { ctrKindSpec } from './ctr/kind-spec.ts';
-import { valueKindSpec } from './value/spec.ts';
+import { valueKindSpec } from './value/kind-spec.ts';
 import type { ModelKindSpec } from './types.ts';
 
 const SPECS: Record<string, ModelKindSpec<any>> = {

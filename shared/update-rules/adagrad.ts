@@ -2,7 +2,7 @@
 // The clip factor scales g; the learning-rate factor and staleness damping scale lr (scaling g
 // instead would mostly cancel against sqrt(a)). Long runs go to the exact SIMD kernel.
 import { KERNEL, SIMD_MIN_FLOATS, applyUpdateSimd } from '../kernels/momentum-simd.ts';
-import { baseHp, checkBase, onlyFields, num } from './hp.ts';
+import { baseHp, checkBase, onlyFields, num, zeroSlots } from './hp.ts';
 import type { RuleBase, RuleHp, RuleOptions, UpdateRule } from './types.ts';
 
 const SLOTS = ['accum'] as const;
@@ -31,7 +31,5 @@ export const adagrad: UpdateRule = {
       w[off + i] -= (lr * gi) / (Math.sqrt(a) + eps);
     }
   },
-  initSlots(_w, s, off, n) {
-    s.fill(0, off, off + n);
-  },
+  initSlots: zeroSlots,
 };

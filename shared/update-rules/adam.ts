@@ -7,7 +7,7 @@
 // per float so that the row's slots stay three planes of dim (one layout for every rule). t is
 // an f32: it stops counting at 2^24, where both corrections are 1 to within f32 anyway.
 // Scaling: clip scales g, the learning-rate factor and staleness damping scale lr.
-import { baseHp, checkBase, onlyFields, num } from './hp.ts';
+import { baseHp, checkBase, onlyFields, num, zeroSlots } from './hp.ts';
 import type { RuleBase, RuleHp, RuleOptions, UpdateRule } from './types.ts';
 
 const SLOTS = ['m', 'v', 't'] as const;
@@ -49,7 +49,5 @@ export const adam: UpdateRule = {
       w[off + i] -= (lr * (m / c1)) / (Math.sqrt(v / c2) + eps);
     }
   },
-  initSlots(_w, s, off, n) {
-    s.fill(0, off * 3, off * 3 + 3 * n);
-  },
+  initSlots: zeroSlots,
 };

@@ -11,8 +11,7 @@
 // undecayed. Slots (decay only): the row's newest event time in ms, split in two f32 planes
 // lastTsHi = floor(t / 2^20), lastTsLo = t mod 2^20 (an f32 holds 24 bits: a millisecond time
 // of today would be rounded by minutes, and every push would over-decay). 0 = never touched.
-import { onlyFields, num } from './hp.ts';
-import { baseHp } from './hp.ts';
+import { baseHp, onlyFields, num, zeroSlots } from './hp.ts';
 import type { RuleBase, RuleHp, RuleOptions, UpdateRule } from './types.ts';
 
 const SLOTS = ['lastTsHi', 'lastTsLo'] as const;
@@ -50,7 +49,5 @@ export const counter: UpdateRule = {
       }
     }
   },
-  initSlots(_w, s, off, n, hp) {
-    s.fill(0, off * hp.slotCount, (off + n) * hp.slotCount);
-  },
+  initSlots: zeroSlots,
 };

@@ -32,3 +32,15 @@ export function checkBase(base: RuleBase, option: string): void {
   if (!(base.lr > 0 && Number.isFinite(base.lr))) throw new ConfigError(`${option}.lr`, 'the learning rate must be > 0');
   if (!(base.mu >= 0 && base.mu < 1)) throw new ConfigError(`${option}.mu`, 'momentum must be in [0, 1)');
 }
+
+/** Momentum's and Nesterov's hyperparameters: the PS rate and momentum, `mu` overridable. */
+export function resolveMomentum(opts: RuleOptions, base: RuleBase, option: string): RuleHp {
+  onlyFields(opts, ['mu'], option);
+  checkBase(base, option);
+  return { ...baseHp(base, 1), mu: num(opts, 'mu', base.mu, option, 0, 1) };
+}
+
+/** initSlots of every rule whose slots start at zero (all but FTRL): the block's S planes. */
+export function zeroSlots(_w: Float32Array, s: Float32Array, off: number, n: number, hp: RuleHp): void {
+  s.fill(0, off * hp.slotCount, (off + n) * hp.slotCount);
+}

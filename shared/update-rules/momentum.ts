@@ -2,8 +2,8 @@
 // The gradient scale (clip x learning-rate factor x staleness damping) multiplies g: for this
 // rule that scales the step exactly like the rate would. Long runs go to the exact SIMD kernel.
 import { KERNEL, SIMD_MIN_FLOATS, applyUpdateSimd } from '../kernels/momentum-simd.ts';
-import { baseHp, checkBase, onlyFields, num } from './hp.ts';
-import type { RuleBase, RuleHp, RuleOptions, UpdateRule } from './types.ts';
+import { resolveMomentum, zeroSlots } from './hp.ts';
+import type { UpdateRule } from './types.ts';
 
 const SLOTS = ['momentum'] as const;
 
@@ -11,11 +11,7 @@ export const momentum: UpdateRule = {
   name: 'momentum',
   slots: SLOTS,
   scaled: true,
-  resolve(opts: RuleOptions, base: RuleBase, option: string): RuleHp {
-    onlyFields(opts, ['mu'], option);
-    checkBase(base, option);
-    return { ...baseHp(base, 1), mu: num(opts, 'mu', base.mu, option, 0, 1) };
-  },
+  resolve: resolveMomentum,
   slotsOf: () => SLOTS,
   apply(w, s, off, g, gOff, n, gScale, lrScale, hp) {
     const scale = gScale * lrScale;
@@ -38,7 +34,5 @@ export const momentum: UpdateRule = {
       w[off + i] -= lr * v;
     }
   },
-  initSlots(_w, s, off, n) {
-    s.fill(0, off, off + n);
-  },
+  initSlots: zeroSlots,
 };

@@ -1,8 +1,8 @@
 // Nesterov momentum (the Sutskever et al. 2013 form used by Keras / PyTorch):
 //   v = mu*v + g;  w -= lr*(g + mu*v).  Slot: momentum. Scaling as for momentum.
 import { KERNEL, SIMD_MIN_FLOATS, applyUpdateSimd } from '../kernels/momentum-simd.ts';
-import { baseHp, checkBase, onlyFields, num } from './hp.ts';
-import type { RuleBase, RuleHp, RuleOptions, UpdateRule } from './types.ts';
+import { resolveMomentum, zeroSlots } from './hp.ts';
+import type { UpdateRule } from './types.ts';
 
 const SLOTS = ['momentum'] as const;
 
@@ -10,11 +10,7 @@ export const nesterov: UpdateRule = {
   name: 'nesterov',
   slots: SLOTS,
   scaled: true,
-  resolve(opts: RuleOptions, base: RuleBase, option: string): RuleHp {
-    onlyFields(opts, ['mu'], option);
-    checkBase(base, option);
-    return { ...baseHp(base, 1), mu: num(opts, 'mu', base.mu, option, 0, 1) };
-  },
+  resolve: resolveMomentum,
   slotsOf: () => SLOTS,
   apply(w, s, off, g, gOff, n, gScale, lrScale, hp) {
     const scale = gScale * lrScale;
@@ -28,7 +24,5 @@ export const nesterov: UpdateRule = {
       w[off + i] -= lr * (gi + mu * v);
     }
   },
-  initSlots(_w, s, off, n) {
-    s.fill(0, off, off + n);
-  },
+  initSlots: zeroSlots,
 };

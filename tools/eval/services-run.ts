@@ -3,7 +3,7 @@
 // figures taken from the workers' reports. Their histograms come per bucket of event time;
 // buckets are assigned to the same windows of example count as the in-process ways.
 import {
-  BucketMetrics, ReportAggregator, binaryMetric, ScoreHistogram, type FlywheelConfig, type FlywheelEvent,
+  BinaryMetric, ReportAggregator, binaryMetric, ScoreHistogram, type FlywheelConfig, type FlywheelEvent,
 } from '../../shared/index.ts';
 import { figuresOf } from './metrics.ts';
 import { replayUntilTrained } from '../../cluster/replay-until-trained.ts';
@@ -65,7 +65,7 @@ export async function runThroughServices(cfg: FlywheelConfig, o: ServicesRunOpti
     await resetModel(cfg).catch(() => undefined);
   }
   const perWindow = Array.from({ length: o.windows }, () => new ScoreHistogram());
-  for (const [key, b] of agg.buckets) perWindow[o.bucketWindow.get(key) ?? nearestWindow(o.bucketWindow, key)].merge((b as BucketMetrics).model.state() as never);
+  for (const [key, b] of agg.buckets) perWindow[o.bucketWindow.get(key) ?? nearestWindow(o.bucketWindow, key)].merge((b.model as BinaryMetric).h);
   const overall = new ScoreHistogram();
   for (let w = o.firstEvalWindow; w < o.windows; w++) overall.merge(perWindow[w]);
   return {

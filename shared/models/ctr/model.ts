@@ -5,20 +5,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { denseSize, findDense, findTable, type DenseSpec, type ParamSpec } from '../../param-spec.ts';
 import { ConfigError, WrongShapeError } from '../../errors.ts';
-import { RowIndex } from '../../row-index.ts';
+import { uniqueRows, type FieldRows } from '../unique-rows.ts';
 import { embeddingLookup } from '../../model/embedding.ts';
 import { dense, sigmoidCrossEntropy, sumN } from '../../model/layers.ts';
 import type { Batch } from '../batch.ts';
 import type { TableGrad, StepResult, TrainableModel, WeightSource } from '../types.ts';
 import type { CtrModelConfig } from './config.ts';
 import { biasTable, embTable, firstLayerWeight } from './spec.ts';
-
-/** One field's unique rows in a batch and, per example, the position of its row among them. */
-interface FieldRows {
-  rows: Int32Array;
-  slot: Int32Array;
-  counts: Int32Array;
-}
 
 /** Host-side inputs of one call, built before any tensor exists. */
 interface HostInputs {
@@ -155,26 +148,6 @@ export class CtrModel implements TrainableModel {
   }
 }
 
-function uniqueRows(ids: Int32Array, B: number, F: number, f: number, buckets: number): FieldRows {
-  const index = new RowIndex(B);
-  const rows = new Int32Array(B);
-  const counts = new Int32Array(B);
-  const slot = new Int32Array(B);
-  let n = 0;
-  for (let b = 0; b < B; b++) {
-    const id = ids[b * F + f];
-    if (!(id >= 0 && id < buckets)) throw new WrongShapeError(`row id ${id} (example ${b}, field ${f}) is outside [0, ${buckets})`);
-    let s = index.get(id);
-    if (s < 0) {
-      s = n++;
-      index.insert(id, s);
-      rows[s] = id;
-    }
-    counts[s]++;
-    slot[b] = s;
-  }
-  return { rows: rows.slice(0, n), slot, counts: counts.subarray(0, n) };
-}
 
 /** Turns d(mean loss)/d row (a sum over examples / B) into the mean over the row's examples. */
 function perRowMean(grad: tf.Tensor, counts: Int32Array, batchSize: number): Float32Array {

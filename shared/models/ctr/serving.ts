@@ -5,6 +5,7 @@ import { featurizeInto } from '../../features.ts';
 import { HttpError } from '../../http.ts';
 import type { ServingContext, ServingPlugin } from '../types.ts';
 import type { CtrModelConfig } from './config.ts';
+import { emptyBatch } from '../batch.ts';
 import { parseJsonObject } from '../serving-util.ts';
 
 export function ctrServing(ctx: ServingContext<CtrModelConfig>): ServingPlugin {
@@ -15,7 +16,7 @@ export function ctrServing(ctx: ServingContext<CtrModelConfig>): ServingPlugin {
   function score(rawEvents: unknown[]): Float32Array {
     if (rawEvents.length === 0) throw new HttpError(400, 'no events to score');
     if (rawEvents.length > ctx.maxBatch) throw new HttpError(400, `more than ${ctx.maxBatch} events in one request`);
-    const ids = new Int32Array(rawEvents.length * F);
+    const b = emptyBatch({ idWidth: F, denseWidth: 0, targetWidth: 1 }, rawEvents.length);
     rawEvents.forEach((raw, i) => {
       const r = (raw && typeof raw === 'object' ? raw : {}) as Record<string, unknown>;
       let ev;
@@ -24,12 +25,9 @@ export function ctrServing(ctx: ServingContext<CtrModelConfig>): ServingPlugin {
       } catch (err) {
         throw new HttpError(400, `event ${i}: ${(err as Error).message}`);
       }
-      featurizeInto(ev, fields, rows, ids, i * F);
+      featurizeInto(ev, fields, rows, b.ids, i * F);
     });
-    return ctx.predictor.predict({
-      size: rawEvents.length, ids, idWidth: F, dense: new Float32Array(0), denseWidth: 0,
-      targets: new Float32Array(rawEvents.length), targetWidth: 1, eventTs: new Float64Array(rawEvents.length),
-    }, ctx.weights());
+    return ctx.predictor.predict(b, ctx.weights());
   }
 
   return {

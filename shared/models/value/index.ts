@@ -7,7 +7,7 @@ import { ValueExampleSource } from './examples.ts';
 import { regressionMetric } from './metric.ts';
 import { ValueModel } from './model.ts';
 import { valueServing } from './serving.ts';
-import { valueKindSpec } from './spec.ts';
+import { valueKindSpec } from './kind-spec.ts';
 
 export const valueKind: ModelKind<ValueModelConfig> = {
   ...valueKindSpec,

@@ -2,7 +2,7 @@
 // squared error 0.5 * (prediction - target)^2, gradients per dense weight (batch mean) and per
 // touched bias row (mean over the examples touching it, as the CTR kind does).
 import { WrongShapeError } from '../../errors.ts';
-import { RowIndex } from '../../row-index.ts';
+import { uniqueRows, type FieldRows } from '../unique-rows.ts';
 import type { Batch } from '../batch.ts';
 import type { StepResult, TableGrad, TrainableModel, WeightSource } from '../types.ts';
 import type { ValueModelConfig } from './config.ts';
@@ -49,7 +49,7 @@ export class ValueModel implements TrainableModel {
     return { predictions: pred, loss: n ? loss / n : 0, dense: new Map([['v.w', gw]]), sparse };
   }
 
-  private forward(b: Batch, w: WeightSource): { pred: Float32Array; rows: { rows: Int32Array; slot: Int32Array; counts: Int32Array }[] } {
+  private forward(b: Batch, w: WeightSource): { pred: Float32Array; rows: FieldRows[] } {
     const F = this.F;
     const D = this.D;
     if (b.idWidth !== F || b.denseWidth !== D || b.ids.length !== b.size * F || b.dense.length !== b.size * D) {
@@ -76,23 +76,3 @@ export class ValueModel implements TrainableModel {
   }
 }
 
-function uniqueRows(ids: Int32Array, B: number, F: number, f: number, buckets: number) {
-  const index = new RowIndex(Math.max(1, B));
-  const rows = new Int32Array(B);
-  const counts = new Int32Array(B);
-  const slot = new Int32Array(B);
-  let n = 0;
-  for (let b = 0; b < B; b++) {
-    const id = ids[b * F + f];
-    if (!(id >= 0 && id < buckets)) throw new WrongShapeError(`row id ${id} (example ${b}, field ${f}) is outside [0, ${buckets})`);
-    let s = index.get(id);
-    if (s < 0) {
-      s = n++;
-      index.insert(id, s);
-      rows[s] = id;
-    }
-    counts[s]++;
-    slot[b] = s;
-  }
-  return { rows: rows.slice(0, n), slot, counts: counts.subarray(0, n) };
-}

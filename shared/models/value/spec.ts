@@ -5,8 +5,7 @@
 // learning rate: at the dense rate it needs ~50 pushes to reach the mean and the first window
 // is wasted.
 import type { ParamSpec } from '../../param-spec.ts';
-import type { ModelKindSpec } from '../types.ts';
-import { valueConfigSchema, type ValueModelConfig } from './config.ts';
+import type { ValueModelConfig } from './config.ts';
 
 /** Dense features of every example: hour of day and day of week, scaled to [0, 1]. */
 export const VALUE_DENSE_FEATURES = ['hour', 'weekday'] as const;
@@ -26,12 +25,3 @@ export function valueParamSpec(model: string, seed: number, cfg: ValueModelConfi
     ],
   };
 }
-
-export const valueKindSpec: ModelKindSpec<ValueModelConfig> = {
-  kind: 'value',
-  description: "regression of an event's value (e.g. units per purchase) on per-id biases and time features",
-  configSchema: valueConfigSchema,
-  paramSpec: valueParamSpec,
-  // An item's values stay in order on one event shard (a per-item model, like demand).
-  shardKey: 'item',
-};

@@ -1,0 +1,13 @@
+// The value kind's tensor-free part: settings, parameters and shard key (what PS shards and ingest need).
+import type { ModelKindSpec } from '../types.ts';
+import { valueConfigSchema, type ValueModelConfig } from './config.ts';
+import { valueParamSpec } from './spec.ts';
+
+export const valueKindSpec: ModelKindSpec<ValueModelConfig> = {
+  kind: 'value',
+  description: "regression of an event's value (e.g. units per purchase) on per-id biases and time features",
+  configSchema: valueConfigSchema,
+  paramSpec: valueParamSpec,
+  // An item's values stay in order on one event shard (a per-item model, like demand).
+  shardKey: 'item',
+};
