@@ -114,7 +114,9 @@ export async function runDemo(o: DemoOptions = {}): Promise<Record<string, unkno
       [`${H}ByWindow`]: windows.map((w) => round(w.headline)),
       [`${H}Overall`]: round(overall.headline),
       ...(overall.figures.logLoss !== undefined ? { logLossOverall: round(overall.figures.logLoss) } : {}),
-      baselinesOverall: Object.fromEntries(Object.entries(overall.baselines).map(([k, f]) => [k, round(f[H])])),
+      // A kind without baselines (CTR's come with the CTR-quality issue) prints none.
+      ...(Object.keys(overall.baselines).length
+        ? { baselinesOverall: Object.fromEntries(Object.entries(overall.baselines).map(([k, f]) => [k, round(f[H])])) } : {}),
       freshnessP50Ms: model.freshnessP50Ms === null ? null : Math.round(model.freshnessP50Ms),
       freshnessP99Ms: model.freshnessP99Ms === null ? null : Math.round(model.freshnessP99Ms),
       backend,
