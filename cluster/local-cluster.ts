@@ -5,7 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import {
-  EmbeddedInfra, JetStreamEventLog, NatsTransport, RedisLeaseStore, RedisServingStore, RedisShardStore, connectNats, connectRedis, paramSpecOf,
+  EmbeddedInfra, JetStreamEventLog, forModel, modelDecl, NatsTransport, RedisLeaseStore, RedisServingStore, RedisShardStore, connectNats, connectRedis, paramSpecOf,
   decode, subjects, waitFor, type FlywheelConfig, type Transport, type WorkerReport,
 } from '../shared/index.ts';
 import { startIngest } from '../services/ingest/service.ts';
@@ -34,35 +34,57 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
-/** Ports that are free now, for a run's services. */
-export async function assignPorts(cfg: FlywheelConfig): Promise<FlywheelConfig> {
-  const c = structuredClone(cfg);
-  c.ingest.port = await freePort();
-  c.inference.port = await freePort();
-  // Metrics ports are base + index: pick a base with the whole range free.
-  const span = c.psShards + c.workers;
+/** A free base port with the next `span - 1` ports free too (metrics ports are base + index). */
+async function freePortRange(span: number): Promise<number> {
   for (let attempt = 0; ; attempt++) {
     const base = await freePort();
     let free = base + span <= 65535;
     for (let p = base + 1; free && p < base + span; p++) free = await portFree(p);
-    if (free || attempt >= 20) {
-      c.psMetricsBasePort = base;
-      c.workerMetricsBasePort = base + c.psShards;
-      return c;
-    }
+    if (free || attempt >= 20) return base;
   }
 }
 
-export interface LocalCluster {
+/** Ports that are free now, for a run's services (of the model cfg.model serves). */
+export async function assignPorts(cfg: FlywheelConfig): Promise<FlywheelConfig> {
+  const c = structuredClone(cfg);
+  c.ingest.port = await freePort();
+  return modelPorts(c);
+}
+
+/** cfg with its own inference and metrics ports: each model's processes need theirs on one host. */
+async function modelPorts(cfg: FlywheelConfig): Promise<FlywheelConfig> {
+  const base = await freePortRange(cfg.psShards + cfg.workers);
+  return {
+    ...cfg, inference: { ...cfg.inference, port: await freePort() },
+    psMetricsBasePort: base, workerMetricsBasePort: base + cfg.psShards,
+  };
+}
+
+/** One model's services in a cluster: its inference node, its gate, its workers' reports. */
+export interface ClusterModel {
+  name: string;
+  kind: string;
+  /** The config its processes run with (cfg.model = name, its own ports). */
   cfg: FlywheelConfig;
-  embedded: boolean;
-  ingestUrl: string;
   inferenceUrl: string;
   /** The validator's GET /v1/gate, when the gate is on (gate.holdoutPermille > 0). */
   gateUrl?: string;
+  onReport(fn: (r: WorkerReport) => void): void;
+}
+
+export interface LocalCluster {
+  /** The config of the first model's processes (cfg.model); `models` has every model's. */
+  cfg: FlywheelConfig;
+  embedded: boolean;
+  ingestUrl: string;
+  /** Every model the cluster runs: each declared model over NATS + Redis, the first only embedded. */
+  models: ClusterModel[];
+  /** The first model's inference node, gate and reports (the one a single-model run has). */
+  inferenceUrl: string;
+  gateUrl?: string;
+  onReport(fn: (r: WorkerReport) => void): void;
   /** Transport for watching the run (worker reports). */
   transport: Transport;
-  onReport(fn: (r: WorkerReport) => void): void;
   /** Rejects when a service process dies. */
   failed: Promise<never>;
   logDir: string;
@@ -77,16 +99,19 @@ async function httpOk(url: string): Promise<boolean> {
   }
 }
 
-/** Deletes a model's stream and stored weights, so a run starts from scratch. */
+/** Deletes every declared model's stored weights and consumers, and the event stream, so a run starts from scratch. */
 export async function resetModel(cfg: FlywheelConfig): Promise<void> {
   const nc = await connectNats(cfg.natsUrl, 'flywheel-reset');
   const redis = connectRedis(cfg.redisUrl);
   try {
-    await new JetStreamEventLog(nc, { model: cfg.model, stream: cfg.stream, eventShards: cfg.eventShards }).destroy();
-    const spec = paramSpecOf(cfg);
-    await new RedisShardStore(redis).deleteModel(cfg.model, cfg.psShards, spec.tables.map((t) => t.name));
-    await new RedisServingStore(redis).deleteModel(cfg.model);
-    await new RedisLeaseStore(redis).deleteModel(cfg.model, cfg.eventShards);
+    for (const m of cfg.models) {
+      const mc = forModel(cfg, m.name);
+      await new JetStreamEventLog(nc, { model: m.name, stream: cfg.stream, eventShards: cfg.eventShards }).destroy();
+      const spec = paramSpecOf(mc);
+      await new RedisShardStore(redis).deleteModel(m.name, cfg.psShards, spec.tables.map((t) => t.name));
+      await new RedisServingStore(redis).deleteModel(m.name);
+      await new RedisLeaseStore(redis).deleteModel(m.name, cfg.eventShards);
+    }
   } finally {
     await nc.close();
     redis.disconnect();
@@ -108,25 +133,38 @@ export async function startLocalCluster(cfg0: FlywheelConfig, opts: { embedded: 
 }
 
 async function startOnce(cfg0: FlywheelConfig, opts: { embedded: boolean; logDir: string }): Promise<LocalCluster> {
-  const cfg = await assignPorts(cfg0);
-  const gatePort = cfg.gate.holdoutPermille > 0 ? await freePort() : 0;
+  const first = await assignPorts(cfg0);
+  // The embedded mode's in-process event log feeds one model (its consumers would split the events).
+  const names = opts.embedded ? [first.model] : [first.model, ...first.models.map((m) => m.name).filter((n) => n !== first.model)];
+  const cfgs = [first];
+  for (const n of names.slice(1)) cfgs.push(await modelPorts(forModel(first, n)));
+  const gatePorts = await Promise.all(cfgs.map(async (c) => (c.gate.holdoutPermille > 0 ? freePort() : 0)));
   mkdirSync(opts.logDir, { recursive: true });
-  const reportListeners: ((r: WorkerReport) => void)[] = [];
-  const watchReports = (t: Transport) => t.subscribe(subjects.metrics(cfg.model), (m) => {
-    try {
-      const r = decode(m.data) as WorkerReport;
-      for (const fn of reportListeners) fn(r);
-    } catch { /* a malformed report is not worth stopping a run for */ }
-  });
+  const listeners = new Map<string, ((r: WorkerReport) => void)[]>(names.map((n) => [n, []]));
+  const watchReports = (t: Transport) => {
+    for (const [name, fns] of listeners) {
+      t.subscribe(subjects.metrics(name), (m) => {
+        try {
+          const r = decode(m.data) as WorkerReport;
+          for (const fn of fns) fn(r);
+        } catch { /* a malformed report is not worth stopping a run for */ }
+      });
+    }
+  };
+  const models: ClusterModel[] = cfgs.map((c, j) => ({
+    name: c.model, kind: modelDecl(c).kind, cfg: c,
+    inferenceUrl: `http://127.0.0.1:${c.inference.port}`,
+    gateUrl: gatePorts[j] ? `http://127.0.0.1:${gatePorts[j]}` : undefined,
+    onReport: (fn) => { listeners.get(c.model)!.push(fn); },
+  }));
   const base = {
-    cfg, embedded: opts.embedded, logDir: opts.logDir,
-    ingestUrl: `http://127.0.0.1:${cfg.ingest.port}`,
-    gateUrl: gatePort ? `http://127.0.0.1:${gatePort}` : undefined,
-    inferenceUrl: `http://127.0.0.1:${cfg.inference.port}`,
-    onReport: (fn: (r: WorkerReport) => void) => { reportListeners.push(fn); },
+    cfg: first, embedded: opts.embedded, logDir: opts.logDir, models,
+    ingestUrl: `http://127.0.0.1:${first.ingest.port}`,
+    inferenceUrl: models[0].inferenceUrl, gateUrl: models[0].gateUrl, onReport: models[0].onReport,
   };
 
   if (opts.embedded) {
+    const cfg = first;
     const emb = new EmbeddedInfra(cfg);
     const watcher = emb.forService();
     watchReports(watcher.transport);
@@ -134,7 +172,7 @@ async function startOnce(cfg0: FlywheelConfig, opts: { embedded: boolean; logDir
     for (let k = 0; k < cfg.psShards; k++) stops.push((await startPs(cfg, k, emb.forService())).stop);
     for (let i = 0; i < cfg.workers; i++) stops.push((await startWorker(cfg, i, emb.forService())).stop);
     stops.push((await startInference(cfg, emb.forService())).stop);
-    if (gatePort) stops.push((await startValidator(cfg, emb.forService(), gatePort)).stop);
+    if (gatePorts[0]) stops.push((await startValidator(cfg, emb.forService(), gatePorts[0])).stop);
     stops.push((await startIngest(cfg, emb.forService())).stop);
     return {
       ...base, transport: watcher.transport, failed: new Promise<never>(() => undefined),
@@ -142,10 +180,13 @@ async function startOnce(cfg0: FlywheelConfig, opts: { embedded: boolean; logDir
     };
   }
 
-  const cfgFile = join(opts.logDir, 'flywheel.json');
-  writeFileSync(cfgFile, JSON.stringify(cfg, null, 2));
+  const files = cfgs.map((c) => {
+    const f = join(opts.logDir, cfgs.length === 1 ? 'flywheel.json' : `flywheel-${c.model}.json`);
+    writeFileSync(f, JSON.stringify(c, null, 2));
+    return f;
+  });
   const group = new ProcessGroup(opts.logDir);
-  const nc = await connectNats(cfg.natsUrl, 'flywheel-watch');
+  const nc = await connectNats(first.natsUrl, 'flywheel-watch');
   const transport = new NatsTransport(nc);
   watchReports(transport);
   const failed = group.watch();
@@ -169,15 +210,23 @@ async function startOnce(cfg0: FlywheelConfig, opts: { embedded: boolean; logDir
   };
 
   async function startServices(): Promise<void> {
-    for (let k = 0; k < cfg.psShards; k++) group.start(`ps-${k}`, 'ps', ['--config', cfgFile, '--shard', String(k)]);
-    for (let k = 0; k < cfg.psShards; k++) await ready(`ps-${k}`, `http://127.0.0.1:${cfg.psMetricsBasePort + k}/healthz`);
-    for (let i = 0; i < cfg.workers; i++) group.start(`worker-${i}`, 'worker', ['--config', cfgFile, '--index', String(i)]);
-    group.start('inference', 'inference', ['--config', cfgFile]);
-    if (gatePort) group.start('validator', 'validator', ['--config', cfgFile, '--port', String(gatePort)]);
-    group.start('ingest', 'ingest', ['--config', cfgFile]);
-    for (let i = 0; i < cfg.workers; i++) await ready(`worker-${i}`, `http://127.0.0.1:${cfg.workerMetricsBasePort + i}/metrics`);
-    await ready('inference', `${base.inferenceUrl}/healthz`);
-    if (base.gateUrl) await ready('validator', `${base.gateUrl}/healthz`);
+    // Process names carry the model when there are several: ps-0 alone, ps-retaildemo_value-0 beside others.
+    const tag = (c: FlywheelConfig, what: string) => (cfgs.length === 1 ? what : `${what}-${c.model}`);
+    cfgs.forEach((c, j) => {
+      for (let k = 0; k < c.psShards; k++) group.start(`${tag(c, 'ps')}-${k}`, 'ps', ['--config', files[j], '--shard', String(k)]);
+    });
+    for (const c of cfgs) for (let k = 0; k < c.psShards; k++) await ready(`${tag(c, 'ps')}-${k}`, `http://127.0.0.1:${c.psMetricsBasePort + k}/healthz`);
+    cfgs.forEach((c, j) => {
+      for (let i = 0; i < c.workers; i++) group.start(`${tag(c, 'worker')}-${i}`, 'worker', ['--config', files[j], '--index', String(i)]);
+      group.start(tag(c, 'inference'), 'inference', ['--config', files[j]]);
+      if (gatePorts[j]) group.start(tag(c, 'validator'), 'validator', ['--config', files[j], '--port', String(gatePorts[j])]);
+    });
+    group.start('ingest', 'ingest', ['--config', files[0]]);
+    for (const [j, c] of cfgs.entries()) {
+      for (let i = 0; i < c.workers; i++) await ready(`${tag(c, 'worker')}-${i}`, `http://127.0.0.1:${c.workerMetricsBasePort + i}/metrics`);
+      await ready(tag(c, 'inference'), `${models[j].inferenceUrl}/healthz`);
+      if (models[j].gateUrl) await ready(tag(c, 'validator'), `${models[j].gateUrl}/healthz`);
+    }
     await ready('ingest', `${base.ingestUrl}/healthz`);
   }
 }

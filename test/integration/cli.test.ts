@@ -60,6 +60,15 @@ t.test('a bad number names its flag', async (t) => {
   t.match(r.stderr, /--events must be an integer/);
 });
 
+t.test('demo --kinds names a kind it does not know, and refuses one given twice', async (t) => {
+  const r = await flywheel(['demo', '--kinds', 'ctr,fraud']);
+  t.not(r.code, 0);
+  t.match(r.stderr, /--kinds.*unknown model kind "fraud" \(known: ctr, value/);
+  const twice = await flywheel(['demo', '--kinds', 'value,value']);
+  t.not(twice.code, 0);
+  t.match(twice.stderr, /--kinds.*named twice/);
+});
+
 t.test('an unknown command is a usage error', async (t) => {
   const r = await flywheel(['dmeo']);
   t.equal(r.code, 2);

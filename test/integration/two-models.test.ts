@@ -3,20 +3,17 @@
 // Each has its own PS shard, worker and inference node over the real NATS and Redis, trains
 // every event of a real Online Retail prefix, and serves its own routes naming its versions.
 import t from 'tap';
-import { writeFileSync } from 'node:fs';
-import { NatsTransport, ReportAggregator, connectNats, decode, subjects, waitFor, type WorkerReport } from '../../shared/index.ts';
+import { ReportAggregator, waitFor } from '../../shared/index.ts';
 import { DEMO_DATA_PATH, onlineRetailEventBatches } from '../../shared/datasets/online-retail.ts';
 import { modelKind } from '../../shared/models/registry.ts';
-import { ProcessGroup } from '../../cluster/processes.ts';
-import { freePort, resetModel } from '../../cluster/local-cluster.ts';
-import { forModel } from '../../shared/index.ts';
+import { resetModel, startLocalCluster } from '../../cluster/local-cluster.ts';
 import { integrationConfig, uniqueModel } from '../helpers/integration.ts';
 
 const N_EVENTS = 20_000;
 
 t.test('a ctr and a value model train from one ingest and serve side by side', async (t) => {
   const id = uniqueModel('two');
-  const { cfg: assigned, file, dir } = await integrationConfig('two', {
+  const { cfg: assigned, dir } = await integrationConfig('two', {
     model: undefined, stream: id,
     models: [
       { name: `${id}_ctr`, kind: 'ctr', settings: { labels: { kind: 'implicit', negatives: 2 }, fields: ['user', 'item'], buckets: 1 << 14, hidden: [8], embDim: 4 } },
@@ -26,35 +23,21 @@ t.test('a ctr and a value model train from one ingest and serve side by side', a
     ps: { publishIntervalMs: 50 },
     worker: { leaseTtlMs: 0, metricsIntervalMs: 200, evalBucketMs: 86_400_000 },
   });
-  // Two models' services on one host: no per-index metrics ports (they would collide).
-  const cfg = { ...assigned, psMetricsBasePort: 0, workerMetricsBasePort: 0 };
-  writeFileSync(file, JSON.stringify(cfg));
-  const [ctr, val] = cfg.models.map((m) => m.name);
-  const nc = await connectNats(cfg.natsUrl, 'test-two-models');
-  const transport = new NatsTransport(nc);
-  const group = new ProcessGroup(dir);
+  // startLocalCluster, as the demo does: each model's processes on their own ports, one ingest.
+  const cluster = await startLocalCluster(assigned, { embedded: false, logDir: dir });
   t.teardown(async () => {
-    await group.stop();
-    await transport.close();
-    for (const m of [val, ctr]) await resetModel(forModel(cfg, m)).catch(() => undefined);
+    await cluster.stop();
+    await resetModel(assigned).catch(() => undefined);
   });
-  const aggs = new Map(cfg.models.map((m) => [m.name, new ReportAggregator(cfg.worker.evalBucketMs, modelKind(m.kind).metric)]));
-  for (const [name, agg] of aggs) transport.subscribe(subjects.metrics(name), (m) => agg.add(decode(m.data) as WorkerReport));
-  const ports = new Map<string, number>();
-  for (const m of [ctr, val]) {
-    ports.set(m, await freePort());
-    const env = { FLYWHEEL_MODEL: m };
-    group.start(`ps-${m}`, 'ps', ['--config', file, '--shard', '0'], env);
-    group.start(`worker-${m}`, 'worker', ['--config', file, '--index', '0'], env);
-    group.start(`inference-${m}`, 'inference', ['--config', file, '--port', String(ports.get(m))], env);
-  }
-  group.start('ingest', 'ingest', ['--config', file]);
-  const died = group.watch();
-  died.catch(() => undefined);
-  const ingestUrl = `http://127.0.0.1:${cfg.ingest.port}`;
-  const up = (url: string) => fetch(url).then((r) => r.ok, () => false);
-  await Promise.race([waitFor(() => up(`${ingestUrl}/healthz`), 120_000, 'ingest up', 100), died]);
-  for (const p of ports.values()) await Promise.race([waitFor(() => up(`http://127.0.0.1:${p}/healthz`), 120_000, 'inference up', 100), died]);
+  const cfg = cluster.cfg;
+  t.same(cluster.models.map((m) => m.kind), ['ctr', 'value'], 'the cluster runs every declared model');
+  const [ctr, val] = cluster.models.map((m) => m.name);
+  const aggs = new Map(cluster.models.map((m) => [m.name, new ReportAggregator(cfg.worker.evalBucketMs, modelKind(m.kind).metric)]));
+  for (const m of cluster.models) m.onReport((r) => aggs.get(m.name)!.add(r));
+  const died = cluster.failed;
+  const ingestUrl = cluster.ingestUrl;
+  const urls = new Map(cluster.models.map((m) => [m.name, m.inferenceUrl]));
+  t.not(urls.get(ctr), urls.get(val), 'each model has its own inference node');
 
   let sent = 0;
   for await (const batch of onlineRetailEventBatches(DEMO_DATA_PATH, { limit: N_EVENTS })) {
@@ -80,8 +63,8 @@ t.test('a ctr and a value model train from one ingest and serve side by side', a
   const last = w[w.length - 1];
   t.ok(last.headline < last.baselines.mean.rmse, `value beats the running mean in the last window (RMSE ${last.headline.toFixed(3)} < ${last.baselines.mean.rmse.toFixed(3)})`);
 
-  const valUrl = `http://127.0.0.1:${ports.get(val)}`;
-  const ctrUrl = `http://127.0.0.1:${ports.get(ctr)}`;
+  const valUrl = urls.get(val)!;
+  const ctrUrl = urls.get(ctr)!;
   const info = await (await fetch(`${valUrl}/v1/model`)).json() as { kind: string; routes: string[]; versions: number[] };
   t.equal(info.kind, 'value');
   t.same(info.routes, ['POST /v1/value'], 'the value node serves its kind\'s route');
