@@ -5,7 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import {
-  EmbeddedInfra, JetStreamEventLog, forModel, modelDecl, NatsTransport, RedisLeaseStore, RedisServingStore, RedisShardStore, connectNats, connectRedis, paramSpecOf,
+  EmbeddedInfra, JetStreamEventLog, JetStreamLedger, forModel, modelDecl, NatsTransport, RedisLeaseStore, RedisServingStore, RedisShardStore, connectNats, connectRedis, paramSpecOf,
   decode, subjects, waitFor, type FlywheelConfig, type Transport, type WorkerReport,
 } from '../shared/index.ts';
 import { startIngest } from '../services/ingest/service.ts';
@@ -111,6 +111,8 @@ export async function resetModel(cfg: FlywheelConfig): Promise<void> {
       await new RedisShardStore(redis).deleteModel(m.name, cfg.psShards, spec.tables.map((t) => t.name));
       await new RedisServingStore(redis).deleteModel(m.name);
       await new RedisLeaseStore(redis).deleteModel(m.name, cfg.eventShards);
+      // Else the shards of the fresh run would take the empty store for a lost one.
+      await new JetStreamLedger(nc).deleteModel(m.name, cfg.psShards);
     }
   } finally {
     await nc.close();

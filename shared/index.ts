@@ -47,6 +47,7 @@ export * from './models/param-spec-of.ts';
 export * from './metrics/binary.ts';
 export * from './negative-sampler.ts';
 export * from './store/leases.ts';
+export * from './store/ledger.ts';
 export * from './cli-options.ts';
 export * from './env.ts';
 export * from './service-main.ts';

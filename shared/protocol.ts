@@ -46,6 +46,12 @@ export interface WeightDelta {
   epoch: number;
   /** The version this epoch of the shard started from (restored from the store). */
   epochStartVersion: number;
+  /**
+   * The epoch that wrote the snapshot this epoch restored; 0 when it restored none (a new
+   * model, or a store that had lost the shard's state). Epoch B continues epoch A's updates
+   * up to epochStartVersion exactly when B.restoredEpoch === A.
+   */
+  restoredEpoch: number;
   fromVersion: number;
   toVersion: number;
   /** The newest version written to the store: pushes up to it survive a shard crash. */
@@ -143,6 +149,8 @@ export function parseDelta(bytes: Uint8Array, maxBytes: number = WIRE_LIMITS.max
     shard: nat(o.shard, 'delta.shard'),
     epoch: nat(o.epoch, 'delta.epoch'),
     epochStartVersion: nat(o.epochStartVersion, 'delta.epochStartVersion'),
+    // Absent in deltas of shards older than the field: read as "restored nothing known".
+    restoredEpoch: o.restoredEpoch === undefined ? 0 : nat(o.restoredEpoch, 'delta.restoredEpoch'),
     fromVersion: nat(o.fromVersion, 'delta.fromVersion'),
     toVersion: nat(o.toVersion, 'delta.toVersion'),
     persistedVersion: nat(o.persistedVersion, 'delta.persistedVersion'),

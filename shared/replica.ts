@@ -14,6 +14,8 @@ export interface ShardView {
   version: number;
   epoch: number;
   epochStartVersion: number;
+  /** The epoch whose snapshot this shard's epoch restored (see WeightDelta.restoredEpoch). */
+  restoredEpoch: number;
   persistedVersion: number;
   newestAcceptedAtMs: number;
   /** When the last delta of this shard arrived here (0: never): a shard that is down goes quiet. */
@@ -46,7 +48,7 @@ export class Replica {
       this.tableHashes.set(t.name, tableHash(t.name));
     }
     for (let k = 0; k < shardCount; k++) {
-      this.shards.push({ version: 0, epoch: 0, epochStartVersion: 0, persistedVersion: 0, newestAcceptedAtMs: 0, lastDeltaAtMs: 0 });
+      this.shards.push({ version: 0, epoch: 0, epochStartVersion: 0, restoredEpoch: 0, persistedVersion: 0, newestAcceptedAtMs: 0, lastDeltaAtMs: 0 });
       this.resyncing.push(undefined);
     }
   }
@@ -117,7 +119,11 @@ export class Replica {
       this.stats.old++;
       return 'old';
     }
-    if (d.fromVersion !== s.version || (d.epoch !== s.epoch && d.epochStartVersion !== s.version)) {
+    // A new epoch continues this replica's values only if it restored the snapshot of the epoch
+    // the replica follows, at the replica's version; anything else (a store that lost the
+    // shard's state, epochs missed) is a gap: the resync drops values of the old incarnation.
+    const continues = d.epoch === s.epoch || (d.restoredEpoch === s.epoch && d.epochStartVersion === s.version);
+    if (d.fromVersion !== s.version || !continues) {
       this.stats.gaps++;
       return 'gap';
     }
@@ -132,6 +138,7 @@ export class Replica {
     s.version = d.toVersion;
     s.epoch = d.epoch;
     s.epochStartVersion = d.epochStartVersion;
+    s.restoredEpoch = d.restoredEpoch;
     s.persistedVersion = d.persistedVersion;
     s.newestAcceptedAtMs = Math.max(s.newestAcceptedAtMs, d.newestAcceptedAtMs);
     this.stats.applied++;
@@ -175,6 +182,9 @@ export class Replica {
       for (const x of snap.dense) this.denseMap.get(x.name)?.set(x.weights);
       for (const x of snap.sparse) this.tables.get(x.table)?.setRows(x.rows, x.weights);
     }
+    // A snapshot does not say which epoch its writer restored: unknown reads as none, so an
+    // ack waiting on an older epoch is settled as lost (trained again), never wrongly acked.
+    if (meta.epoch !== s.epoch) s.restoredEpoch = 0;
     s.version = s.persistedVersion = meta.version;
     s.epoch = meta.epoch;
     s.newestAcceptedAtMs = meta.newestAcceptedAtMs;

@@ -9,6 +9,7 @@ import { RedisShardStore, connectRedis } from './store/redis.ts';
 import type { ShardStore } from './store/types.ts';
 import { MemoryServingStore, RedisServingStore, type ServingStore } from './store/serving.ts';
 import { MemoryLeaseStore, RedisLeaseStore, type LeaseStore } from './store/leases.ts';
+import { JetStreamLedger, MemoryLedger, type ShardLedger } from './store/ledger.ts';
 import { MemoryBus, MemoryTransport } from './transport/memory.ts';
 import { NatsTransport, connectNats, redactUrl } from './transport/nats.ts';
 import type { Transport } from './transport/types.ts';
@@ -21,6 +22,8 @@ export interface Infra {
   eventLog: EventLog;
   serving: ServingStore;
   leases: LeaseStore;
+  /** What each PS shard last published, in JetStream: outlives a Redis that keeps nothing. */
+  ledger: ShardLedger;
   embedded: boolean;
   close(): Promise<void>;
 }
@@ -42,7 +45,7 @@ export async function connectInfra(cfg: FlywheelConfig, name: string): Promise<I
     model: cfg.model, stream: cfg.stream, shardKey: shardKeyOf(cfg), eventShards: cfg.eventShards, ackWaitMs: cfg.worker.ackWaitMs,
   });
   return {
-    transport, store, eventLog, serving: new RedisServingStore(redis), leases: new RedisLeaseStore(redis), embedded: false,
+    transport, store, eventLog, serving: new RedisServingStore(redis), leases: new RedisLeaseStore(redis), ledger: new JetStreamLedger(nc), embedded: false,
     close: async () => {
       await transport.close().catch(() => undefined);
       await store.close().catch(() => undefined);
@@ -56,6 +59,7 @@ export class EmbeddedInfra {
   readonly store = new MemoryShardStore();
   readonly serving = new MemoryServingStore();
   readonly leases = new MemoryLeaseStore();
+  readonly ledger = new MemoryLedger();
   readonly eventLog: MemoryEventLog;
   constructor(cfg: FlywheelConfig) {
     this.eventLog = new MemoryEventLog(cfg.eventShards, cfg.worker.ackWaitMs);
@@ -63,6 +67,6 @@ export class EmbeddedInfra {
   /** A view for one service: its own transport on the shared bus. */
   forService(): Infra {
     const transport = new MemoryTransport(this.bus);
-    return { transport, store: this.store, eventLog: this.eventLog, serving: this.serving, leases: this.leases, embedded: true, close: () => transport.close() };
+    return { transport, store: this.store, eventLog: this.eventLog, serving: this.serving, leases: this.leases, ledger: this.ledger, embedded: true, close: () => transport.close() };
   }
 }

@@ -17,6 +17,8 @@ export function psMetrics(r: Registry) {
     refused: new Counter({ name: 'fw_ps_refused_total', help: 'Pushes refused because the mailbox was full', registers: [r] }),
     lrFactor: new Gauge({ name: 'fw_ps_lr_factor', help: 'Learning-rate factor set by the validation gate', registers: [r] }),
     restores: new Counter({ name: 'fw_ps_restores_total', help: 'Rollbacks of the weights to a validated checkpoint', registers: [r] }),
+    storeLost: new Counter({ name: 'fw_ps_store_lost_total', help: 'Starts that found the store behind the version this shard had published (its updates since are gone)', registers: [r] }),
+    ledgerErrors: new Counter({ name: 'fw_ps_ledger_errors_total', help: 'Failed reads or writes of the shard ledger in JetStream', registers: [r] }),
     restarts: new Counter({ name: 'fw_ps_restarts_total', help: 'Supervised restarts of the shard actor', registers: [r] }),
   };
 }

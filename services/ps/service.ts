@@ -23,6 +23,7 @@ export async function startPs(cfg: FlywheelConfig, shardIndex: number, infra: In
     transport: infra.transport,
     store: infra.store,
     serving: infra.serving,
+    ledger: infra.ledger,
     metrics: psMetrics(registry),
     log: (level, msg, extra) => log[level](extra ?? {}, msg),
   });

@@ -6,7 +6,7 @@
 import {
   FutureVersionError, StaleGradientError, Updater, encodeDelta, errorToWire, encodeReply, parsePush, subjects,
   type Behavior, type DenseParam, type DenseState, type GradientPush, type ParamSpec, type PsConfig, type PushReply,
-  type RowsState, type ShardStore, type TableParam, type Transport, type CheckpointBlob, type ServingStore,
+  type RowsState, type ShardStore, type ShardLedger, decodeCheckpoint, type TableParam, type Transport, type CheckpointBlob, type ServingStore,
   initRow, ownerOfRow, tableHash,
 } from '../../shared/index.ts';
 import { PushDedupe } from './dedupe.ts';
@@ -32,6 +32,8 @@ export interface ShardDeps {
   metrics: PsMetrics;
   /** Where validated checkpoints are (for the gate's rollback of the weights); optional. */
   serving?: ServingStore;
+  /** What this shard last published, outside the store (detects a store that lost it); optional. */
+  ledger?: ShardLedger;
   log: (level: 'info' | 'warn' | 'error', msg: string, extra?: object) => void;
 }
 
@@ -39,6 +41,8 @@ export class ShardState implements Behavior<PsMessage> {
   version = 0;
   epoch = 0;
   epochStartVersion = 0;
+  /** The epoch that wrote the snapshot this one restored (0: none). */
+  restoredEpoch = 0;
   persistedVersion = 0;
   private publishedVersion = 0;
   private newestAcceptedAtMs = 0;
@@ -63,10 +67,17 @@ export class ShardState implements Behavior<PsMessage> {
     this.tables = this.updater.tables;
   }
 
-  /** Restores weights, optimizer slots, version and de-duplication memory from the store. */
+  /**
+   * Restores weights, optimizer slots, version and de-duplication memory from the store, and
+   * checks the store against the ledger: a store behind what this shard had published lost
+   * updates that replicas saw and workers may have acked. The shard then says so, counts it,
+   * restores the serving checkpoint if the store still has one, and keeps counting versions
+   * from the ledger's, so replicas resync and workers' pushes are not refused as from the future.
+   */
   async start(): Promise<void> {
     const { spec, store, model, shard } = this.d;
     const snap = await store.read(model, shard, spec.tables.map((t) => t.name), true);
+    const ledger = await this.readLedger();
     if (snap) {
       // Slots another rule wrote (the configuration changed) are reset, not misread.
       const reset: string[] = [];
@@ -82,13 +93,64 @@ export class ShardState implements Behavior<PsMessage> {
       this.examplesApplied = snap.meta.examplesApplied ?? 0;
       this.dedupe = PushDedupe.decode(snap.meta.dedupe, this.d.cfg.dedupeWindow);
       this.needFull = false;
+      this.restoredEpoch = snap.meta.epoch;
     }
-    this.epoch = await store.nextEpoch(model, shard);
+    const lost = ledger !== null && ledger.version > this.version;
+    if (lost) {
+      this.d.metrics.storeLost.inc();
+      this.d.log('error', 'THE STORE LOST THIS SHARD\'S STATE: it holds an older version than the shard had published; updates since are gone', {
+        publishedVersion: ledger.version, publishedEpoch: ledger.epoch, storeVersion: this.version, storeHadSnapshot: snap !== null,
+        hint: 'run Redis with persistence (appendonly yes); events not yet acked are trained again, acked ones are not',
+      });
+      this.restoredEpoch = 0;
+      this.needFull = true;
+      await this.restoreServingCheckpoint();
+      this.version = ledger.version;
+    }
+    // Above every epoch handed out before, whatever the store's counter remembers.
+    this.epoch = await store.nextEpoch(model, shard, Math.max(snap?.meta.epoch ?? 0, ledger?.epoch ?? 0) + 1);
     this.epochStartVersion = this.persistedVersion = this.publishedVersion = this.version;
+    await this.recordLedger();
     this.d.metrics.version.set(this.version);
-    this.d.log('info', snap ? 'restored from store' : 'no snapshot in store: starting from initial values', {
-      version: this.version, epoch: this.epoch, rows: this.rowCount(),
+    this.d.log('info', snap && !lost ? 'restored from store' : lost ? 'restarted after store loss' : 'no snapshot in store: starting from initial values', {
+      version: this.version, epoch: this.epoch, restoredEpoch: this.restoredEpoch, rows: this.rowCount(),
     });
+  }
+
+  private async readLedger() {
+    try {
+      return (await this.d.ledger?.read(this.d.model, this.d.shard)) ?? null;
+    } catch (err) {
+      this.d.metrics.ledgerErrors.inc();
+      this.d.log('warn', 'cannot read the shard ledger: a lost store would go unnoticed', { err: (err as Error).message });
+      return null;
+    }
+  }
+
+  /** Records (epoch, persisted version) before replicas can see that version. */
+  private async recordLedger(): Promise<void> {
+    try {
+      await this.d.ledger?.record(this.d.model, this.d.shard, { epoch: this.epoch, version: this.persistedVersion });
+    } catch (err) {
+      this.d.metrics.ledgerErrors.inc();
+      this.d.log('warn', 'cannot write the shard ledger', { err: (err as Error).message });
+    }
+  }
+
+  /** After a store loss: the weights of the checkpoint the serving pointer names, if it is still stored. */
+  private async restoreServingCheckpoint(): Promise<void> {
+    const serving = this.d.serving;
+    try {
+      const p = serving && await serving.getPointer(this.d.model);
+      const bytes = p && await serving.loadCheckpoint(this.d.model, p.checkpointId);
+      if (!p || !bytes) {
+        this.d.log('warn', 'no checkpoint left to restore after the store loss: starting from initial values');
+        return;
+      }
+      this.restore(p.checkpointId, decodeCheckpoint(bytes));
+    } catch (err) {
+      this.d.log('warn', 'restoring a checkpoint after the store loss failed: starting from initial values', { err: (err as Error).message });
+    }
   }
 
   rowCount(): number {
@@ -216,8 +278,9 @@ export class ShardState implements Behavior<PsMessage> {
       return;
     }
     this.persistedVersion = version;
+    await this.recordLedger();
     const delta = encodeDelta({
-      shard: this.d.shard, epoch: this.epoch, epochStartVersion: this.epochStartVersion,
+      shard: this.d.shard, epoch: this.epoch, epochStartVersion: this.epochStartVersion, restoredEpoch: this.restoredEpoch,
       fromVersion: this.publishedVersion, toVersion: version, persistedVersion: version,
       dense: dense.map((x) => ({ name: x.name, values: x.weights })),
       sparse: sparse.map((x) => ({ table: x.table, rows: x.rows, values: x.weights })),

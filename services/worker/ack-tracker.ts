@@ -1,15 +1,21 @@
 // Acks JetStream messages only once the PS has persisted a version that contains their
-// gradient. A group of messages waits for one (epoch, version) per shard it pushed to; a
-// delta's persistedVersion satisfies it. A shard that restarted (new epoch) without that
-// version in its restored snapshot lost the update: the group is nak'ed and trained again.
+// gradient. A group of messages waits for one (epoch, version) per shard and epoch it pushed
+// to (a group whose pushes straddle a shard restart needs both epochs' updates); a delta's
+// persistedVersion satisfies it. A later epoch satisfies it only if it restored that epoch's
+// snapshot at or past that version; otherwise the update was lost and the group is nak'ed
+// and trained again.
 import type { EventLogMessage, WeightDelta } from '../../shared/index.ts';
 
 export interface Requirement { epoch: number; version: number }
 
+/** What a shard has persisted, as its newest delta (or the replica) says. */
+export interface Persisted extends Requirement { epochStartVersion: number; restoredEpoch: number }
+
 interface Group {
   msgs: EventLogMessage[];
   events: number;
-  need: Map<number, Requirement>;
+  /** Per shard: one requirement per epoch its pushes were applied in. */
+  need: Map<number, Requirement[]>;
 }
 
 export class AckTracker {
@@ -31,35 +37,49 @@ export class AckTracker {
   }
 
   /** Registers a trained group; acks at once when it needs nothing persisted. */
-  add(msgs: EventLogMessage[], events: number, need: Map<number, Requirement>, persisted: (shard: number) => Requirement & { epochStartVersion: number }): void {
+  add(msgs: EventLogMessage[], events: number, need: Map<number, Requirement[]>, persisted: (shard: number) => Persisted): void {
     const g: Group = { msgs, events, need };
-    for (const [k, r] of need) if (this.check(r, persisted(k)) === 'ok') need.delete(k);
+    for (const k of [...need.keys()]) {
+      if (this.narrow(g, k, persisted(k)) === 'lost') { this.settle(g, false); return; }
+    }
     if (need.size === 0) this.settle(g, true);
     else this.groups.push(g);
+  }
+
+  /** Drops the requirements on shard k that `p` satisfies; 'lost' if one can never be. */
+  private narrow(g: Group, k: number, p: Persisted): 'lost' | 'ok' {
+    const rs = g.need.get(k);
+    if (!rs) return 'ok';
+    const left: Requirement[] = [];
+    for (const r of rs) {
+      const c = this.check(r, p);
+      if (c === 'lost') return 'lost';
+      if (c === 'wait') left.push(r);
+    }
+    if (left.length) g.need.set(k, left);
+    else g.need.delete(k);
+    return 'ok';
   }
 
   /** Call for every delta the replica receives. */
   onDelta(d: WeightDelta): void {
     if (this.groups.length === 0) return;
     const keep: Group[] = [];
+    const p: Persisted = { epoch: d.epoch, version: d.persistedVersion, epochStartVersion: d.epochStartVersion, restoredEpoch: d.restoredEpoch };
     for (const g of this.groups) {
-      const r = g.need.get(d.shard);
-      if (r) {
-        const c = this.check(r, { epoch: d.epoch, version: d.persistedVersion, epochStartVersion: d.epochStartVersion });
-        if (c === 'lost') { this.settle(g, false); continue; }
-        if (c === 'ok') g.need.delete(d.shard);
-      }
+      if (this.narrow(g, d.shard, p) === 'lost') { this.settle(g, false); continue; }
       if (g.need.size === 0) this.settle(g, true);
       else keep.push(g);
     }
     this.groups = keep;
   }
 
-  private check(r: Requirement, p: Requirement & { epochStartVersion: number }): 'ok' | 'wait' | 'lost' {
+  private check(r: Requirement, p: Persisted): 'ok' | 'wait' | 'lost' {
     if (p.epoch === r.epoch) return p.version >= r.version ? 'ok' : 'wait';
     if (p.epoch < r.epoch) return 'wait';
-    // The next incarnation restored the snapshot its predecessor wrote last.
-    return p.epoch === r.epoch + 1 && p.epochStartVersion >= r.version ? 'ok' : 'lost';
+    // A later incarnation holds the update only if it restored r's epoch's snapshot at or past
+    // r.version (epochs are unique, not consecutive: a store that lost its counter skips ahead).
+    return p.restoredEpoch === r.epoch && p.epochStartVersion >= r.version ? 'ok' : 'lost';
   }
 
   private settle(g: Group, ok: boolean): void {

@@ -139,7 +139,7 @@ export class Trainer {
     const mean = received ? acceptedSum / received : newest;
     // The source may hold events back and emit examples of earlier ones (late labels, closed days).
     const block = this.d.examples.push(events);
-    const need = new Map<number, Requirement>();
+    const need = new Map<number, Requirement[]>();
     const failures: string[] = [];
     const pushes: Promise<void>[] = [];
     const B = this.d.cfg.worker.batchSize;
@@ -163,6 +163,7 @@ export class Trainer {
         epoch: this.d.replica.shards[k].epoch,
         version: this.d.replica.shards[k].persistedVersion,
         epochStartVersion: this.d.replica.shards[k].epochStartVersion,
+        restoredEpoch: this.d.replica.shards[k].restoredEpoch,
       });
       this.d.metrics.pendingAckMessages.set(this.acks.pendingMessages);
     }, (err: unknown) => {
@@ -176,7 +177,7 @@ export class Trainer {
   }
 
   /** One prequential step: score with the current weights, then push the gradients. */
-  private async step(b: Batch, newest: number, mean: number, need: Map<number, Requirement>, failures: string[]): Promise<void> {
+  private async step(b: Batch, newest: number, mean: number, need: Map<number, Requirement[]>, failures: string[]): Promise<void> {
     const t0 = performance.now();
     // With a replay reservoir, past examples ride along in the step; only the fresh ones count
     // for the prequential figures (they are the ones not trained on before).
@@ -205,10 +206,12 @@ export class Trainer {
         return;
       }
       this.d.metrics.pushRtt.observe(out.rttMs / 1000);
-      const prev = need.get(k);
-      if (!prev || out.epoch > prev.epoch || (out.epoch === prev.epoch && out.version > prev.version)) {
-        need.set(k, { epoch: out.epoch, version: out.version });
-      }
+      // One requirement per epoch: the group's earlier updates must survive a restart too.
+      const rs = need.get(k) ?? [];
+      const same = rs.find((r) => r.epoch === out.epoch);
+      if (same) same.version = Math.max(same.version, out.version);
+      else rs.push({ epoch: out.epoch, version: out.version });
+      need.set(k, rs);
     }));
   }
 

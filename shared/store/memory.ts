@@ -60,9 +60,9 @@ export class MemoryShardStore implements ShardStore {
     return { meta: { ...st.meta, dedupe: st.meta.dedupe?.slice() }, dense, sparse };
   }
 
-  async nextEpoch(model: string, shard: number): Promise<number> {
+  async nextEpoch(model: string, shard: number, atLeast = 1): Promise<number> {
     const key = `${model}:${shard}`;
-    const e = (this.epochs.get(key) ?? 0) + 1;
+    const e = Math.max(atLeast, (this.epochs.get(key) ?? 0) + 1);
     this.epochs.set(key, e);
     return e;
   }

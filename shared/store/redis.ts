@@ -60,6 +60,11 @@ function bytesToF32(b: Buffer): Float32Array {
   return out;
 }
 
+const NEXT_EPOCH = `local e = redis.call('INCR', KEYS[1])
+local floor = tonumber(ARGV[1])
+if e < floor then redis.call('SET', KEYS[1], floor); e = floor end
+return e`;
+
 export class RedisShardStore implements ShardStore {
   constructor(readonly redis: Redis) {}
 
@@ -141,9 +146,10 @@ export class RedisShardStore implements ShardStore {
     };
   }
 
-  async nextEpoch(model: string, shard: number): Promise<number> {
+  async nextEpoch(model: string, shard: number, atLeast = 1): Promise<number> {
     try {
-      return await this.redis.incr(shardKeys(model, shard).epoch);
+      // One script: the increment and the floor are one step, so two shards racing still differ.
+      return Number(await this.redis.eval(NEXT_EPOCH, 1, shardKeys(model, shard).epoch, String(atLeast)));
     } catch (err) {
       throw new UnavailableError(`Redis: ${(err as Error).message}`, err);
     }

@@ -41,8 +41,11 @@ export interface ShardStore {
   write(model: string, shard: number, w: ShardWrite): Promise<WriteResult>;
   /** Reads a shard's snapshot atomically; withSlots also reads the optimizer slots. */
   read(model: string, shard: number, tables: string[], withSlots: boolean): Promise<ShardSnapshot | null>;
-  /** Increments and returns the shard's epoch counter (kept apart from the snapshot). */
-  nextEpoch(model: string, shard: number): Promise<number>;
+  /**
+   * Increments and returns the shard's epoch counter (kept apart from the snapshot), never
+   * below `atLeast`: a store that lost its counter must not hand out an epoch again.
+   */
+  nextEpoch(model: string, shard: number, atLeast?: number): Promise<number>;
   /** Deletes every key of a model (tests, `--fresh` demo runs). */
   deleteModel(model: string, shards: number, tables: string[]): Promise<void>;
   close(): Promise<void>;

@@ -23,6 +23,12 @@ for (const scenario of Object.keys(SCENARIOS)) {
       t.ok((r.details.takeoverMs as number) < 30_000, `shards taken over in ${r.details.takeoverMs} ms (lease TTL 4 s)`);
       t.equal(new Set((r.details.holdersAfterRebalance as (string | null)[]).filter(Boolean)).size, 2, 'a new worker got its share');
     }
+    if (scenario === 'ps-redis-lost') {
+      t.equal(r.details.storeLostCounted, 1, 'the restarted shard saw that its store had lost what it published, and counted it');
+      const statuses = r.details.predictStatuses as Record<string, number>;
+      t.notOk(statuses['500'], `no 500 from inference across the loss (${JSON.stringify(statuses)})`);
+      t.ok((statuses['200'] ?? 0) > 0, 'inference kept answering');
+    }
     if (scenario === 'inference-restart') {
       const w = r.details.whileShardDown as { predictStatus: number; shardQuietMs: (number | null)[] };
       t.equal(w.predictStatus, 200, 'inference serves while a shard is down');

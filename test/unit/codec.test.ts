@@ -34,7 +34,7 @@ t.test('push and delta survive encode/parse; bad input gives BadMessageError', a
   t.throws(() => parsePush(encode({ ...push, dense: [{ name: 'x', values: [1, 2] }] })), BadMessageError, 'plain array instead of Float32Array');
   t.throws(() => parsePush(encode({ ...push, seq: 'one' })), BadMessageError, 'wrong type');
   const delta = {
-    shard: 1, epoch: 2, epochStartVersion: 0, fromVersion: 4, toVersion: 6, persistedVersion: 6, dense: [], sparse: [],
+    shard: 1, epoch: 2, epochStartVersion: 0, restoredEpoch: 1, fromVersion: 4, toVersion: 6, persistedVersion: 6, dense: [], sparse: [],
     newestAcceptedAtMs: 5, pushAcceptedAtMs: new Float64Array([1, 2]), pushExamples: new Int32Array([3, 4]), publishedAtMs: 9,
   };
   t.same(parseDelta(encodeDelta(delta)).pushExamples, delta.pushExamples);

@@ -108,7 +108,7 @@ t.test('mutated deltas: applied, old or gap, or refused with a typed error', asy
   for (; n < ITERATIONS && Date.now() < deadline; n++) {
     const v = replica.shards[0].version;
     const base: WeightDelta = {
-      shard: 0, epoch: 0, epochStartVersion: 0, fromVersion: v, toVersion: v + 1, persistedVersion: v + 1,
+      shard: 0, epoch: 0, epochStartVersion: 0, restoredEpoch: 0, fromVersion: v, toVersion: v + 1, persistedVersion: v + 1,
       dense: [{ name: 'l0.b', values: new Float32Array([0.1, 0.2]) }], sparse: [{ table: 'emb.a', rows: new Int32Array([3, 9]), values: new Float32Array([1, 2, 3, 4]) }],
       newestAcceptedAtMs: 1, pushAcceptedAtMs: new Float64Array([1]), pushExamples: new Int32Array([1]), publishedAtMs: 1,
     };

@@ -4,7 +4,7 @@ import { PsHarness, MODEL } from '../helpers/ps-harness.ts';
 
 function delta(over: Partial<WeightDelta>): WeightDelta {
   return {
-    shard: 0, epoch: 1, epochStartVersion: 0, fromVersion: 0, toVersion: 1, persistedVersion: 1, dense: [], sparse: [],
+    shard: 0, epoch: 1, epochStartVersion: 0, restoredEpoch: 0, fromVersion: 0, toVersion: 1, persistedVersion: 1, dense: [], sparse: [],
     newestAcceptedAtMs: 0, pushAcceptedAtMs: new Float64Array(0), pushExamples: new Int32Array(0), publishedAtMs: 0, ...over,
   };
 }

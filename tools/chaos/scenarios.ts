@@ -33,6 +33,22 @@ async function healthy(url: string): Promise<boolean> {
   return (await fetch(url).catch(() => undefined))?.ok === true;
 }
 
+/** Predictions asked back to back until stop(): how many got each HTTP status (0 = no answer). */
+function predictWhile(ctx: ChaosContext): { stop(): Promise<Record<string, number>> } {
+  const counts: Record<string, number> = {};
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const status = await fetch(`http://127.0.0.1:${ctx.cfg.inference.port}/v1/predict`, {
+        method: 'POST', body: JSON.stringify({ events: [{ userId: 'u1', itemId: 'i3' }] }),
+      }).then((r) => r.status, () => 0);
+      counts[status] = (counts[status] ?? 0) + 1;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  return { stop: async () => { running = false; await loop; return counts; } };
+}
+
 export const SCENARIOS: Record<string, Inject> = {
   /** kill -9 a PS shard and restart it: it resumes from its Redis snapshot. */
   'ps-kill': async (ctx) => {
@@ -78,6 +94,29 @@ export const SCENARIOS: Record<string, Inject> = {
       r.disconnect();
     }
     ctx.details.snapshotsRewrittenMs = Date.now() - t;
+  },
+
+  /**
+   * Lose a PS shard and a Redis that keeps nothing together (kill -9 both, restart both empty):
+   * the shard must see that its store is behind what it had published (its ledger in
+   * JetStream says so), say so and count it, continue its version numbers under a new epoch, and
+   * training must go on without a restart of anything else. Inference is asked for predictions
+   * all along: a replica in transition answers 200 or 503, never 500.
+   */
+  'ps-redis-lost': async (ctx) => {
+    const predicts = predictWhile(ctx);
+    await Promise.all([ctx.group.kill('ps-1'), ctx.redis.kill()]);
+    await ctx.redis.start();
+    ctx.group.restart('ps-1');
+    const t = Date.now();
+    const metrics = `http://127.0.0.1:${ctx.cfg.psMetricsBasePort + 1}/metrics`;
+    await waitFor(() => healthy(metrics), 60_000, 'ps-1 back', 100);
+    ctx.details.psRestartMs = Date.now() - t;
+    const text = await (await fetch(metrics)).text();
+    ctx.details.storeLostCounted = Number(/^fw_ps_store_lost_total(?:\{[^}]*\})? (\S+)$/m.exec(text)?.[1] ?? 0);
+    // Ask inference for a few more seconds, across the replicas' resync onto the new epoch.
+    await new Promise((r) => setTimeout(r, 3000));
+    ctx.details.predictStatuses = await predicts.stop();
   },
 
   /** Restart NATS (JetStream keeps its store): every service reconnects and carries on. */
