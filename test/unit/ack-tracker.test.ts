@@ -1,0 +1,82 @@
+// The worker acks a group of messages only when every update it pushed survives: across a PS
+// restart (a new epoch that restored the old one's snapshot) and not across a store that lost
+// the shard's state (a new epoch that restored nothing, or an older snapshot).
+import t from 'tap';
+import { AckTracker, type Persisted } from '../../services/worker/ack-tracker.ts';
+import { MemoryShardStore, type EventLogMessage, type WeightDelta } from '../../shared/index.ts';
+
+function msg(): EventLogMessage & { acked: number; naked: number } {
+  const m = { data: new Uint8Array(0), seq: 1, redelivered: false, acked: 0, naked: 0, ack() { m.acked++; }, nak() { m.naked++; }, working() {} };
+  return m;
+}
+
+const nothing: Persisted = { epoch: 0, version: 0, epochStartVersion: 0, restoredEpoch: 0 };
+
+function delta(p: Persisted): WeightDelta {
+  return {
+    shard: 0, epoch: p.epoch, epochStartVersion: p.epochStartVersion, restoredEpoch: p.restoredEpoch, fromVersion: p.version, toVersion: p.version,
+    persistedVersion: p.version, dense: [], sparse: [], newestAcceptedAtMs: 0, pushAcceptedAtMs: new Float64Array(0), pushExamples: new Int32Array(0), publishedAtMs: 0,
+  };
+}
+
+t.test('a group waits for its version in its epoch', async (t) => {
+  const a = new AckTracker();
+  const m = msg();
+  a.add([m], 10, new Map([[0, [{ epoch: 3, version: 5 }]]]), () => nothing);
+  a.onDelta(delta({ epoch: 3, version: 4, epochStartVersion: 0, restoredEpoch: 0 }));
+  t.equal(m.acked, 0, 'version 4 does not hold update 5');
+  a.onDelta(delta({ epoch: 3, version: 5, epochStartVersion: 0, restoredEpoch: 0 }));
+  t.equal(m.acked, 1, 'acked at version 5');
+});
+
+t.test('a restart that restored the epoch\'s snapshot past the version holds the update', async (t) => {
+  const a = new AckTracker();
+  const m = msg();
+  a.add([m], 10, new Map([[0, [{ epoch: 3, version: 5 }]]]), () => nothing);
+  // Epochs are unique, not consecutive: 9 restored epoch 3's snapshot at version 6.
+  a.onDelta(delta({ epoch: 9, version: 6, epochStartVersion: 6, restoredEpoch: 3 }));
+  t.equal(m.acked, 1);
+});
+
+t.test('a store that lost the shard\'s state: the new epoch restored nothing, the group is trained again', async (t) => {
+  const a = new AckTracker();
+  const m = msg();
+  a.add([m], 10, new Map([[0, [{ epoch: 3, version: 5 }]]]), () => nothing);
+  // The shard keeps counting versions from its ledger (7), but restored no snapshot.
+  a.onDelta(delta({ epoch: 4, version: 7, epochStartVersion: 7, restoredEpoch: 0 }));
+  t.equal(m.acked, 0);
+  t.equal(m.naked, 1);
+});
+
+t.test('a group whose pushes straddle a restart needs both epochs\' updates', async (t) => {
+  // Pushes applied at version 5 of epoch 3, then (after the restart) at version 8 of epoch 4;
+  // epoch 4 restored epoch 3's snapshot at version 4, so update 5 is gone.
+  const lost = new AckTracker();
+  const m = msg();
+  lost.add([m], 10, new Map([[0, [{ epoch: 3, version: 5 }, { epoch: 4, version: 8 }]]]), () => nothing);
+  lost.onDelta(delta({ epoch: 4, version: 8, epochStartVersion: 4, restoredEpoch: 3 }));
+  t.equal(m.acked, 0, 'not acked on epoch 4\'s version alone');
+  t.equal(m.naked, 1, 'trained again');
+  const kept = new AckTracker();
+  const m2 = msg();
+  kept.add([m2], 10, new Map([[0, [{ epoch: 3, version: 5 }, { epoch: 4, version: 8 }]]]), () => nothing);
+  kept.onDelta(delta({ epoch: 4, version: 8, epochStartVersion: 5, restoredEpoch: 3 }));
+  t.equal(m2.acked, 1, 'acked when epoch 4 restored update 5 and persisted 8');
+});
+
+t.test('what the replica already shows settles a group at once', async (t) => {
+  const a = new AckTracker();
+  const ok = msg();
+  a.add([ok], 1, new Map([[0, [{ epoch: 2, version: 3 }]]]), () => ({ epoch: 2, version: 3, epochStartVersion: 0, restoredEpoch: 1 }));
+  t.equal(ok.acked, 1);
+  const gone = msg();
+  a.add([gone], 1, new Map([[0, [{ epoch: 2, version: 3 }]]]), () => ({ epoch: 5, version: 9, epochStartVersion: 9, restoredEpoch: 0 }));
+  t.equal(gone.naked, 1);
+});
+
+t.test('the store never hands out an epoch below the floor, nor one twice', async (t) => {
+  const s = new MemoryShardStore();
+  t.equal(await s.nextEpoch('m', 0), 1);
+  t.equal(await s.nextEpoch('m', 0, 10), 10, 'a store that forgot its counter is floored by the ledger');
+  t.equal(await s.nextEpoch('m', 0, 3), 11, 'above the floor it counts on');
+});
