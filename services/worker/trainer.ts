@@ -195,11 +195,22 @@ export class Trainer {
     const seq = ++this.seq;
     await Promise.all(parts.map(async (part, k) => {
       if (part.dense.length === 0 && part.sparse.length === 0) return;
-      const out = await this.pusher.push(k, {
-        worker: this.d.workerId, seq, baseVersion: this.d.replica.shards[k].version,
+      const push = (baseVersion: number) => this.pusher.push(k, {
+        worker: this.d.workerId, seq, baseVersion,
         dense: part.dense, sparse: part.sparse, examples: b.size, newestAcceptedAtMs: newest, meanAcceptedAtMs: mean,
         ...(eventTimeMs > 0 ? { eventTimeMs: Math.floor(eventTimeMs) } : {}),
       });
+      let out = await push(this.d.replica.shards[k].version);
+      // A shard behind this replica restarted without what it had published (its store lost
+      // it): resync the replica and send the same push again, same seq, so only this shard gets
+      // it — a nak would train the batch again and apply it twice to every other shard.
+      for (let attempt = 0; !out.ok && out.error.code === 'FUTURE_VERSION' && attempt < 3 && !this.stopping; attempt++) {
+        this.d.metrics.pushErrors.inc({ code: out.error.code });
+        await this.d.replica.resync(k).catch(() => undefined);
+        // A resync already under way returns at once: give it time to land (a backoff, not a wait on it).
+        await new Promise((r) => setTimeout(r, 100 * (attempt + 1)));
+        out = await push(this.d.replica.shards[k].version);
+      }
       if (!out.ok) {
         this.d.metrics.pushErrors.inc({ code: out.error.code });
         failures.push(`${out.error.code}: ${out.error.message}`);
