@@ -135,7 +135,9 @@ export async function startLocalCluster(cfg0: FlywheelConfig, opts: { embedded: 
 }
 
 async function startOnce(cfg0: FlywheelConfig, opts: { embedded: boolean; logDir: string }): Promise<LocalCluster> {
-  const first = await assignPorts(cfg0);
+  // A cluster on this machine runs on whatever Redis the machine has; the shards warn when it
+  // keeps nothing on disk (and the ledger catches a loss) instead of refusing to start.
+  const first = await assignPorts({ ...cfg0, ps: { ...cfg0.ps, volatileStore: 'allow' } });
   // The embedded mode's in-process event log feeds one model (its consumers would split the events).
   const names = opts.embedded ? [first.model] : [first.model, ...first.models.map((m) => m.name).filter((n) => n !== first.model)];
   const cfgs = [first];

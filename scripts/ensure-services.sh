@@ -211,7 +211,8 @@ ensure_redis() {
     *)         bind=("$host") ;;
   esac
 
-  "$bin" --daemonize yes --bind "${bind[@]}" --port "$port" --save "" --appendonly no \
+  # An append-only file (fsync every second): a PS shard refuses a Redis that keeps nothing.
+  "$bin" --daemonize yes --bind "${bind[@]}" --port "$port" --save "" --appendonly yes --appendfsync everysec \
     --dir "$dir" --logfile "$log" >/dev/null 2>&1
 
   if wait_for "$WAIT" redis_ok "$host" "$port"; then

@@ -40,6 +40,12 @@ const psSchema = z.object({
   mailboxCapacity: int(1).default(256),
   /** Recent sequence numbers remembered per worker for de-duplication. Default 4096. */
   dedupeWindow: int(1).default(4096),
+  /**
+   * A store that keeps nothing on disk (Redis with appendonly no and no save points) loses every
+   * acknowledged update when it restarts. refuse: the shard will not start on one; allow: it
+   * starts and warns (the local cluster, tests). Default refuse.
+   */
+  volatileStore: z.enum(['refuse', 'allow']).default('refuse'),
 }).strict();
 
 const workerSchema = z.object({

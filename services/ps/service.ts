@@ -1,6 +1,6 @@
 // Starts one PS shard over the given infrastructure, with its /metrics and /healthz server.
 import {
-  closeServer, createLogger, createRegistry, paramSpecOf, startHttpServer,
+  ConfigError, closeServer, createLogger, createRegistry, paramSpecOf, startHttpServer,
   type FlywheelConfig, type Infra,
 } from '../../shared/index.ts';
 import { psMetrics } from './metrics.ts';
@@ -11,9 +11,25 @@ export interface RunningPs {
   stop(): Promise<void>;
 }
 
+/**
+ * A shard acks pushes once they are in the store: on a store that keeps nothing, a store
+ * restart loses every acked update. Refused unless the config allows it; the embedded mode's
+ * in-process store dies with the process anyway.
+ */
+async function checkStoreDurability(cfg: FlywheelConfig, infra: Infra, warn: (msg: string, extra: object) => void): Promise<void> {
+  if (infra.embedded) return;
+  const d = await infra.store.durability();
+  if (d.level === 'volatile' && cfg.ps.volatileStore === 'refuse') {
+    throw new ConfigError('ps.volatileStore', `the store keeps nothing on disk (${d.detail}): a Redis restart would lose every acknowledged update. `
+      + 'Run Redis with appendonly yes (appendfsync everysec), or set ps.volatileStore to "allow" to accept that');
+  }
+  if (d.level !== 'durable') warn(`store durability: ${d.level}; a store restart loses ${d.level === 'snapshots' ? 'the updates since its last snapshot' : 'acknowledged updates'} (detected by the shard ledger, not recovered)`, { detail: d.detail });
+}
+
 export async function startPs(cfg: FlywheelConfig, shardIndex: number, infra: Infra): Promise<RunningPs> {
   const log = createLogger('ps', { shard: shardIndex, model: cfg.model });
   const registry = createRegistry('ps', { shard: String(shardIndex), model: cfg.model });
+  await checkStoreDurability(cfg, infra, (m, extra) => log.warn(extra, m));
   const shard = new PsShard({
     model: cfg.model,
     spec: paramSpecOf(cfg),

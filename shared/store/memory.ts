@@ -1,6 +1,6 @@
 // ShardStore in process memory, for the embedded mode and unit tests. Copies on write and
 // on read, as Redis would, so a caller can never alias the stored arrays.
-import type { DenseState, RowsState, ShardMeta, ShardSnapshot, ShardStore, ShardWrite, WriteResult } from './types.ts';
+import type { StoreDurability, DenseState, RowsState, ShardMeta, ShardSnapshot, ShardStore, ShardWrite, WriteResult } from './types.ts';
 
 interface StoredShard {
   meta: ShardMeta;
@@ -65,6 +65,11 @@ export class MemoryShardStore implements ShardStore {
     const e = Math.max(atLeast, (this.epochs.get(key) ?? 0) + 1);
     this.epochs.set(key, e);
     return e;
+  }
+
+  /** In-process: gone with the process, which is the embedded mode's deal. */
+  async durability(): Promise<{ level: StoreDurability; detail: string }> {
+    return { level: 'volatile', detail: 'in-process memory' };
   }
 
   async deleteModel(model: string): Promise<void> {

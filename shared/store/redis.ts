@@ -5,7 +5,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import { ConfigError, UnavailableError } from '../errors.ts';
 import { readEnv } from '../env.ts';
 import { shardKeys } from './keys.ts';
-import type { DenseState, RowsState, ShardSnapshot, ShardStore, ShardWrite, WriteResult } from './types.ts';
+import type { StoreDurability, DenseState, RowsState, ShardSnapshot, ShardStore, ShardWrite, WriteResult } from './types.ts';
 
 /**
  * Credentials and TLS for Redis from the environment, for what the URL does not say:
@@ -152,6 +152,20 @@ export class RedisShardStore implements ShardStore {
       return Number(await this.redis.eval(NEXT_EPOCH, 1, shardKeys(model, shard).epoch, String(atLeast)));
     } catch (err) {
       throw new UnavailableError(`Redis: ${(err as Error).message}`, err);
+    }
+  }
+
+  async durability(): Promise<{ level: StoreDurability; detail: string }> {
+    try {
+      const [, aof] = (await this.redis.config('GET', 'appendonly')) as string[];
+      const [, save] = (await this.redis.config('GET', 'save')) as string[];
+      const detail = `appendonly ${aof ?? '?'}, save "${save ?? '?'}"`;
+      if (aof === 'yes') return { level: 'durable', detail };
+      if (aof === undefined || save === undefined) return { level: 'unknown', detail };
+      return { level: save.trim() ? 'snapshots' : 'volatile', detail };
+    } catch (err) {
+      // Managed Redis often disables CONFIG: the ledger still catches a loss.
+      return { level: 'unknown', detail: `CONFIG GET refused: ${(err as Error).message}` };
     }
   }
 

@@ -37,6 +37,8 @@ export interface WriteResult {
   storeWasEmpty: boolean;
 }
 
+export type StoreDurability = 'durable' | 'snapshots' | 'volatile' | 'unknown';
+
 export interface ShardStore {
   write(model: string, shard: number, w: ShardWrite): Promise<WriteResult>;
   /** Reads a shard's snapshot atomically; withSlots also reads the optimizer slots. */
@@ -46,6 +48,12 @@ export interface ShardStore {
    * below `atLeast`: a store that lost its counter must not hand out an epoch again.
    */
   nextEpoch(model: string, shard: number, atLeast?: number): Promise<number>;
+  /**
+   * Whether the store keeps what it acknowledged across its own restart: 'durable' (append-only
+   * file), 'snapshots' (periodic snapshots: keeps something, may lose the last minutes),
+   * 'volatile' (nothing), 'unknown' (the server does not say, e.g. CONFIG is disabled).
+   */
+  durability(): Promise<{ level: StoreDurability; detail: string }>;
   /** Deletes every key of a model (tests, `--fresh` demo runs). */
   deleteModel(model: string, shards: number, tables: string[]): Promise<void>;
   close(): Promise<void>;

@@ -12,7 +12,9 @@ export function uniqueModel(name: string): string {
 }
 
 export async function integrationConfig(name: string, overrides: Record<string, unknown> = {}): Promise<{ cfg: FlywheelConfig; file: string; dir: string }> {
-  const cfg = await assignPorts(loadConfig({ overrides: { model: uniqueModel(name), ...overrides } }));
+  // The machine's Redis may keep nothing on disk: tests say they accept that.
+  const ps = { volatileStore: 'allow', ...((overrides.ps as object | undefined) ?? {}) };
+  const cfg = await assignPorts(loadConfig({ overrides: { model: uniqueModel(name), ...overrides, ps } }));
   const dir = mkdtempSync(join(tmpdir(), `fw-${name}-`));
   const file = join(dir, 'flywheel.json');
   writeFileSync(file, JSON.stringify(cfg, null, 2));

@@ -51,7 +51,8 @@ export async function runChaos(scenario: string, o: ChaosOptions = {}): Promise<
     overrides: {
       model: `chaos_${scenario.replace(/-/g, '_')}`, natsUrl: nats.url, redisUrl: redis.url, psShards: 2, workers: 2, eventShards: 4,
       settings: { labels: { kind: 'types', positive: ['buy'] }, fields: ['user', 'item'], buckets: 1 << 14, hidden: [8], embDim: 4, embLrScale: 20, biasLrScale: 20 },
-      ps: { learningRate: 0.03, publishIntervalMs: 100 },
+      // The private Redis keeps nothing on purpose: losing it is one of the faults.
+      ps: { learningRate: 0.03, publishIntervalMs: 100, volatileStore: 'allow' },
       worker: { batchSize: 128, metricsIntervalMs: 200, leaseTtlMs: 4000, ackWaitMs: 8000, evalBucketMs: 1000, pushTimeoutMs: 2000 },
     },
   }));

@@ -1,6 +1,6 @@
 // Private NATS and Redis servers for fault runs, on free loopback ports, so restarting them
 // disturbs nothing else on the machine. NATS keeps its JetStream store across restarts (the
-// same directory); Redis keeps nothing, as in the tests' servers.
+// same directory); Redis keeps nothing unless asked to, as in the tests' servers.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,9 +22,13 @@ export class PrivateServer {
     return s;
   }
 
-  static async redis(): Promise<PrivateServer> {
+  /** A Redis that keeps nothing on disk unless `persistence` says otherwise (e.g. --appendonly yes). */
+  static async redis(persistence: string[] = ['--save', '', '--appendonly', 'no']): Promise<PrivateServer> {
     const port = await freePort();
-    return new PrivateServer('redis', port, 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
+    const dir = mkdtempSync(join(tmpdir(), 'fw-chaos-redis-'));
+    const s = new PrivateServer('redis', port, 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, ...persistence]);
+    s.cleanupDir = dir;
+    return s;
   }
 
   private cleanupDir?: string;
