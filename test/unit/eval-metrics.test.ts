@@ -12,6 +12,12 @@ import { runBaselines } from '../../tools/eval/baselines.ts';
 import { wayFigures } from '../../tools/eval/metrics.ts';
 import { EVAL_DEFAULTS, chooseBucketMs, evalOptions, firstEvalWindow, windowOfExample, windowStart } from '../../tools/eval/protocol.ts';
 import type { EvalStream } from '../../tools/eval/stream.ts';
+import { evalOverrides } from '../../tools/eval/command.ts';
+import { loadSchema } from '../../shared/datasets/schema.ts';
+import { resolveModel } from '../../shared/models/registry.ts';
+import { loadConfig } from '../../shared/index.ts';
+import { REPO_ROOT } from '../../cluster/processes.ts';
+import { join } from 'node:path';
 
 /** Brute force: sort the set by score, descending, the positive after any candidate it ties with. */
 function bruteRank(set: number[]): number {
@@ -136,4 +142,16 @@ t.test('the CTR stream\'s example -> event map', async (t) => {
   t.same([...eventOfExamples(implicit, b, 3)], [0, 0, 0, 1, 2, 2]);
   t.throws(() => eventOfExamples(implicit, b, 4), /examples of 3 events, expected 4/);
   t.same([...eventOfExamples(CTR_MODEL_DEFAULTS, b, 6)], [0, 1, 2, 3, 4, 5], 'explicit labels: one example per event');
+});
+
+t.test('--kind: another kind than the schema\'s starts from its own settings', async (t) => {
+  const schema = loadSchema(join(REPO_ROOT, 'datasets/online-retail.json'));
+  const own = evalOverrides(schema);
+  t.equal(own.kind, 'ctr');
+  t.ok((own.settings as { labels?: unknown }).labels, 'the schema\'s label rule for its own kind');
+  const value = evalOverrides(schema, 'value');
+  t.equal(value.kind, 'value');
+  t.equal(value.settings, undefined, 'no CTR fields or label rule for the value kind');
+  t.equal(resolveModel(loadConfig({ overrides: value, env: {} })).kind.kind, 'value', 'the overrides make a valid value config');
+  t.throws(() => evalOverrides(schema, 'nope'), /unknown model kind "nope" \(known: .*value/);
 });
