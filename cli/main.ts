@@ -16,7 +16,7 @@ const COMMANDS: Record<string, { summary: string; service?: true; module: string
   inference: { summary: 'run one inference node', service: true, module: '../services/inference/main.ts' },
   ingest: { summary: 'run the ingest service', service: true, module: '../services/ingest/main.ts' },
   validator: { summary: 'run the validation gate', service: true, module: '../services/validator/main.ts' },
-  eval: { summary: 'incremental vs frozen vs periodic retrain on a dataset', module: '../tools/eval/command.ts' },
+  eval: { summary: 'incremental vs frozen vs periodic retrain on a dataset, for any model kind, beside its baselines', module: '../tools/eval/command.ts' },
   pretrain: { summary: 'train offline on a prefix and seed the PS shards', module: './pretrain-command.ts' },
   rollback: { summary: 'move the serving pointer back', module: './rollback-command.ts' },
   loadtest: { summary: 'replay traffic and measure throughput, freshness, latency', module: '../loadtest/command.ts' },

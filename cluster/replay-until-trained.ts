@@ -43,10 +43,16 @@ export interface ReplayUntilTrainedOptions {
   progressIntervalMs?: number;
   /** Called once the whole stream is sent, before the wait for training (awaited). */
   onReplayed?: (r: { sent: number; replayMs: number; trained: number }) => void | Promise<void>;
-  /** After the stream is sent, fail when trained() does not move for this long. Default 120000 ms. */
+  /**
+   * Fail when neither the events sent nor trained() move for this long, while sending (ingest
+   * not answering, or the backlog bound waiting on training) or after. Default 120000 ms. Waits
+   * of a replay paced by the events' timestamps count too: such runs pass Infinity.
+   */
   stallTimeoutMs?: number;
   /** After the stream is sent, wait at most this long, then resolve with caughtUp false. Default: no limit. */
   drainTimeoutMs?: number;
+  /** Fail when the whole run (sending and training) takes longer than this. Default: no limit. */
+  deadlineMs?: number;
   /** Rejects when a service dies (LocalCluster.failed, ProcessGroup.watch()): the driver rejects with it. */
   failed?: Promise<never>;
   signal?: AbortSignal;
@@ -67,10 +73,28 @@ export interface ReplayUntilTrainedResult {
   replay?: ReplayResult;
 }
 
+/** What a run that stopped moving was waiting for, as its error says. */
+export type ReplayWait = 'training' | 'backlog' | 'sink';
+
+const WAITING_FOR: Record<ReplayWait, string> = {
+  training: 'the workers to train the events sent',
+  backlog: 'the workers to train the backlog before more is sent',
+  sink: 'the sink (ingest or the event log) to accept the next batch',
+};
+
 export class TrainingStalledError extends Error {
   override name = 'TrainingStalledError';
-  constructor(readonly trained: number, readonly sent: number, hint?: string) {
-    super(`training stalled at ${trained} of ${sent} events${hint ? `; ${hint}` : ''}`);
+  constructor(readonly trained: number, readonly sent: number, hint?: string, readonly waitingFor: ReplayWait = 'training', stalledMs?: number) {
+    super(`training stalled at ${trained} of ${sent} events, waiting for ${WAITING_FOR[waitingFor]}`
+      + `${stalledMs !== undefined ? ` (nothing moved for ${stalledMs} ms)` : ''}${hint ? `; ${hint}` : ''}`);
+  }
+}
+
+export class ReplayDeadlineError extends Error {
+  override name = 'ReplayDeadlineError';
+  constructor(readonly trained: number, readonly sent: number, readonly deadlineMs: number, readonly waitingFor: ReplayWait, hint?: string) {
+    super(`replay not done within its deadline of ${deadlineMs} ms: ${sent} events sent, ${trained} trained, `
+      + `waiting for ${WAITING_FOR[waitingFor]}${hint ? `; ${hint}` : ''}`);
   }
 }
 
@@ -79,37 +103,61 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 export async function replayUntilTrained(o: ReplayUntilTrainedOptions): Promise<ReplayUntilTrainedResult> {
   const t0 = Date.now();
   let sent = 0;
+  let sending = true;
   const progress = (): TrainProgress => ({ sent, trained: o.trained(), elapsedMs: Date.now() - t0 });
-  const race = <T>(p: Promise<T>): Promise<T> => (o.failed ? Promise.race([p, o.failed]) : p);
-  const aborted = () => { if (o.signal?.aborted) throw o.signal.reason instanceof Error ? o.signal.reason : new Error('aborted'); };
+  // The watchdog stops the replay through this signal when the run stalls or runs out of time.
+  const stop = new AbortController();
+  const signal = o.signal ? AbortSignal.any([o.signal, stop.signal]) : stop.signal;
+  const waitingFor = (): ReplayWait => {
+    if (!sending) return 'training';
+    const bound = 'ingestUrl' in o.to ? o.to.maxBacklogEvents : undefined;
+    return bound !== undefined && sent - o.trained() > bound ? 'backlog' : 'sink';
+  };
+  let fail!: (err: Error) => void;
+  const watchdogFailed = new Promise<never>((_, reject) => { fail = reject; });
+  watchdogFailed.catch(() => undefined);
+  const stallMs = o.stallTimeoutMs ?? 120_000;
+  let seen = '';
+  let movedAt = Date.now();
+  const watchdog = setInterval(() => {
+    const p = progress();
+    const key = `${p.sent}/${p.trained}`;
+    if (key !== seen) { seen = key; movedAt = Date.now(); }
+    let err: Error | undefined;
+    if (o.deadlineMs !== undefined && p.elapsedMs > o.deadlineMs) err = new ReplayDeadlineError(p.trained, p.sent, o.deadlineMs, waitingFor(), o.stallHint);
+    else if (Date.now() - movedAt > stallMs) err = new TrainingStalledError(p.trained, p.sent, o.stallHint, waitingFor(), stallMs);
+    if (!err) return;
+    clearInterval(watchdog);
+    fail(err);
+    stop.abort(err);
+  }, Math.min(o.pollMs ?? 100, 1000));
+  const races = [o.failed, watchdogFailed].filter((x) => x !== undefined);
+  const race = <T>(p: Promise<T>): Promise<T> => Promise.race([p, ...races]);
+  const aborted = () => { if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('aborted'); };
   const onSent = (n: number) => { sent = n; o.onSent?.(n); };
   const timer = o.progressIntervalMs && o.onProgress ? setInterval(() => o.onProgress!(progress()), o.progressIntervalMs) : undefined;
   try {
     let replayResult: ReplayResult | undefined;
     if ('ingestUrl' in o.to) {
-      replayResult = await race(replay(toAsync(o.events), { ...o.to, trained: o.trained, signal: o.signal, onProgress: onSent }));
+      replayResult = await race(replay(toAsync(o.events), { ...o.to, trained: o.trained, signal, onProgress: onSent }));
     } else {
       await race(publishAll(o.events, o.to, onSent, aborted));
     }
+    sending = false;
     const replayMs = Date.now() - t0;
-    await o.onReplayed?.({ sent, replayMs, trained: o.trained() });
+    await race(Promise.resolve(o.onReplayed?.({ sent, replayMs, trained: o.trained() })));
 
     const done = o.done ?? ((p: TrainProgress) => p.trained >= (o.expected ?? p.sent));
     const drainStart = Date.now();
-    const stallMs = o.stallTimeoutMs ?? 120_000;
-    let seen = o.trained();
-    let movedAt = Date.now();
     let caughtUp = true;
     while (!(await race(Promise.resolve(done(progress()))))) {
       aborted();
       if (Date.now() - drainStart >= (o.drainTimeoutMs ?? Infinity)) { caughtUp = false; break; }
       await race(sleep(o.pollMs ?? 100));
-      const now = o.trained();
-      if (now !== seen) { seen = now; movedAt = Date.now(); }
-      else if (Date.now() - movedAt > stallMs) throw new TrainingStalledError(now, sent, o.stallHint);
     }
     return { sent, trained: o.trained(), caughtUp, replayMs, drainMs: Date.now() - drainStart, replay: replayResult };
   } finally {
+    clearInterval(watchdog);
     if (timer) clearInterval(timer);
   }
 }

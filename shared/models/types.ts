@@ -97,6 +97,58 @@ export interface Baseline {
   learn(b: Batch): void;
 }
 
+/**
+ * Examples of the evaluation stream grouped one way (new vs returning users, item popularity):
+ * `flywheel eval` scores each group with the kind's own metric.
+ */
+export interface EvalSegmentation {
+  name: string;
+  groups: readonly string[];
+  /** Index into groups of each example of the stream. */
+  groupOf: Uint8Array;
+}
+
+/**
+ * Extra examples scored beside the stream, in sets (a positive and sampled candidates to rank
+ * it against): set s is scored by a way's weights as they are when they score stream example
+ * anchor[s], i.e. before that example is trained on, and the sets are summed up by figures().
+ */
+export interface EvalProbes {
+  /** A name for the report, e.g. 'ranking'. */
+  name: string;
+  count: number;
+  /** Examples per set. */
+  size: number;
+  /** Stream example of each set, increasing. */
+  anchor: Int32Array;
+  /** count x size examples, set after set (targets are not read). */
+  batch: Batch;
+  /** Figures over the sets that pass keep, from every set's predictions (size x predictionWidth each, set after set). */
+  figures(predictions: Float32Array, keep: (set: number) => boolean): Record<string, number>;
+  /** Per figure: true when higher is better. */
+  higherIsBetter: Record<string, boolean>;
+}
+
+/** What `flywheel eval` hands a kind's evalExtras. */
+export interface EvalExtrasInput {
+  /** The events in stream order. */
+  events: readonly FlywheelEvent[];
+  /** The kind's examples of them: exampleSource(settings, seed).push in order, then flush(). */
+  stream: Batch;
+  /** Window of each example. */
+  windowOf: Uint16Array;
+  windows: number;
+  /** Probe sets: how many per window at most, candidates per set, the cut-off K, the sampling seed. */
+  probes: { perWindow: number; candidates: number; k: number; seed: number };
+}
+
+export interface EvalExtras {
+  segments: EvalSegmentation[];
+  probes?: EvalProbes;
+  /** Lines for the report saying how the segments and probes were made. */
+  notes: string[];
+}
+
 /** An HTTP route handler of the inference node: returns the JSON body; HttpError for 4xx. */
 export type RouteHandler = (req: import('node:http').IncomingMessage, body: Buffer) => unknown | Promise<unknown>;
 
@@ -141,5 +193,7 @@ export interface ModelKind<C = unknown> extends ModelKindSpec<C> {
   create(spec: ParamSpec, settings: C): TrainableModel;
   metric: MetricDef;
   baselines?(settings: C): Baseline[];
+  /** What `flywheel eval` reports beyond the metric and baselines: segments, probe sets. */
+  evalExtras?(settings: C, input: EvalExtrasInput): EvalExtras;
   serving?(ctx: ServingContext<C>): ServingPlugin;
 }

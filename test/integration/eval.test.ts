@@ -21,10 +21,12 @@ t.test('eval --max-events 20000 on Online Retail', async (t) => {
   t.equal(code, 0, `exit code (stderr: ${stderr.slice(-2000)})`);
   const last = JSON.parse(stdout.trim().split('\n').pop()!);
   t.equal(last.dataset, 'online-retail');
+  t.equal(last.kind, 'ctr');
+  t.equal(last.headline, 'auc');
   t.equal(last.eventsRead, 20000);
   for (const way of ['incremental', 'frozen', 'periodic']) {
     t.ok(last[way].auc > 0 && last[way].auc < 1, `${way} AUC ${last[way].auc} in (0, 1)`);
-    t.ok(last[way].logloss > 0, `${way} logloss ${last[way].logloss}`);
+    t.ok(last[way].logLoss > 0, `${way} logloss ${last[way].logLoss}`);
   }
   t.ok(existsSync(join(out, 'report.html')), 'report.html');
   const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
@@ -32,6 +34,15 @@ t.test('eval --max-events 20000 on Online Retail', async (t) => {
   t.equal(report.ways.incremental.windows.length, 10, '10 windows from the real services');
   t.equal(report.ways.incremental.run.eventsTrained, 20000, 'every event trained by the services');
   t.equal(report.ways.incremental.run.examples, report.examples, 'the worker built as many examples as the in-process stream');
-  t.ok(report.ways.periodic.overall.hr >= 0 && report.ways.periodic.overall.hr <= 1, 'HR@10');
+  t.same(report.metric.figures.slice(0, 2), ['auc', 'logLoss'], 'the CTR kind\'s metric, AUC first');
+  t.equal(report.probes.name, 'ranking', 'CTR\'s ranking probes (its evalExtras)');
+  for (const way of ['incrementalTwin', 'frozen', 'periodic']) {
+    const o = report.ways[way].overall;
+    t.ok(o['hr@10'] >= 0 && o['hr@10'] <= 1 && o['ndcg@10'] <= o['hr@10'], `${way} HR@10 ${o['hr@10']}, NDCG@10 ${o['ndcg@10']}`);
+    const users = report.ways[way].segments.users;
+    t.equal(users.new.examples + users.returning.examples, o.examples, `${way}: new + returning users = the evaluated part`);
+  }
+  t.notOk('hr@10' in report.ways.incremental.overall, 'no ranking from the worker reports');
+  for (const w of report.ways.incremental.windows) t.ok(w.auc > 0 && w.auc < 1, `services window ${w.window + 1}: AUC ${w.auc}`);
   t.match(readFileSync(join(out, 'report.html'), 'utf8'), /<svg[\s\S]*incremental[\s\S]*frozen[\s\S]*periodic/, 'one line per way');
 });

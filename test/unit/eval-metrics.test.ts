@@ -1,10 +1,23 @@
 // The evaluation's figures against brute-force computations on small hand-made inputs:
-// HR@K and NDCG@K by sorting, precision/recall/F1 by counting, windows of equal example count.
+// HR@K and NDCG@K by sorting, precision/recall/F1 by counting, windows of equal example count,
+// any kind's metric per window, overall and per segment, baselines predict-then-learn.
 import t from 'tap';
-import { ScoreHistogram, binaryFigures as figuresOf } from '../../shared/index.ts';
-import { hitAtK, ndcgAtK, rankFigures, rankOfPositive } from '../../tools/eval/metrics.ts';
-import { chooseBucketMs, evalOptions, firstEvalWindow, windowOfExample, windowStart } from '../../tools/eval/protocol.ts';
-import { popularityBucket } from '../../tools/eval/stream.ts';
+import { ScoreHistogram, binaryFigures as figuresOf, emptyBatch, type Batch } from '../../shared/index.ts';
+import { hitAtK, ndcgAtK, rankFigures, rankOfPositive } from '../../shared/models/ctr/ranking.ts';
+import { eventOfExamples, popularityBucket } from '../../shared/models/ctr/eval-extras.ts';
+import { CTR_MODEL_DEFAULTS } from '../../shared/models/ctr/config.ts';
+import { regressionMetric } from '../../shared/models/value/metric.ts';
+import { RunningMean } from '../../shared/models/value/baselines.ts';
+import { runBaselines } from '../../tools/eval/baselines.ts';
+import { wayFigures } from '../../tools/eval/metrics.ts';
+import { EVAL_DEFAULTS, chooseBucketMs, evalOptions, firstEvalWindow, windowOfExample, windowStart } from '../../tools/eval/protocol.ts';
+import type { EvalStream } from '../../tools/eval/stream.ts';
+import { evalOverrides } from '../../tools/eval/command.ts';
+import { loadSchema } from '../../shared/datasets/schema.ts';
+import { resolveModel } from '../../shared/models/registry.ts';
+import { loadConfig } from '../../shared/index.ts';
+import { REPO_ROOT } from '../../cluster/processes.ts';
+import { join } from 'node:path';
 
 /** Brute force: sort the set by score, descending, the positive after any candidate it ties with. */
 function bruteRank(set: number[]): number {
@@ -72,4 +85,73 @@ t.test('windows of equal example count, popularity buckets, options', async (t) 
   t.equal(chooseBucketMs(Float64Array.from({ length: 100 }, (_, i) => i * 1000), 10), 10_000, '100 s of events in at most 10 buckets');
   t.equal(evalOptions({ 'max-events': '20000' }).maxEvents, 20000);
   t.throws(() => evalOptions({ epochs: '0' }), /--epochs/);
+});
+
+/** A stream of n regression examples (target = i % 7, one id) in W windows, with one segmentation by parity. */
+function regressionStream(n: number, W: number): EvalStream {
+  const examples: Batch = emptyBatch({ idWidth: 1, denseWidth: 0, targetWidth: 1 }, n);
+  for (let i = 0; i < n; i++) { examples.targets[i] = i % 7; examples.ids[i] = i % 3; examples.eventTs[i] = 1000 * i; }
+  const window = Uint16Array.from({ length: n }, (_, i) => windowOfExample(i, n, W));
+  return {
+    events: n, size: n, examples, windows: W, window,
+    extras: { segments: [{ name: 'parity', groups: ['even', 'odd'], groupOf: Uint8Array.from({ length: n }, (_, i) => i % 2) }], notes: [] },
+  };
+}
+
+t.test('any kind\'s metric per window, overall and per segment (regression: RMSE by brute force)', async (t) => {
+  const n = 95, W = 5;
+  const s = regressionStream(n, W);
+  const o = { ...EVAL_DEFAULTS, windows: W, evalFromFraction: 0.4 };
+  const pred = Float32Array.from({ length: n }, (_, i) => (i * 13) % 5);
+  const f = wayFigures(s, regressionMetric, pred, o, undefined);
+  const rmse = (keep: (i: number) => boolean) => {
+    let sq = 0, c = 0;
+    for (let i = 0; i < n; i++) if (keep(i)) { sq += (pred[i] - s.examples.targets[i]) ** 2; c++; }
+    return Math.sqrt(sq / c);
+  };
+  t.equal(f.windows.length, W);
+  f.windows.forEach((r, w) => {
+    t.ok(Math.abs(r.rmse - rmse((i) => s.window[i] === w)) < 1e-9, `window ${w} RMSE ${r.rmse}`);
+    t.equal(r.examples, windowStart(w + 1, n, W) - windowStart(w, n, W));
+    t.equal(r.fromMs, 1000 * windowStart(w, n, W), 'first event time of the window');
+  });
+  t.equal(Object.keys(f.overall)[1], 'rmse', 'the headline comes first after the count');
+  t.ok(Math.abs(f.overall.rmse - rmse((i) => s.window[i] >= 2)) < 1e-9, 'overall = windows 3-5');
+  const pooled = Math.sqrt(f.windows.slice(2).reduce((a, r) => a + r.examples * r.rmse ** 2, 0) / f.windows.slice(2).reduce((a, r) => a + r.examples, 0));
+  t.ok(Math.abs(f.overall.rmse - pooled) < 1e-9, 'overall RMSE = pooled from the windows');
+  t.ok(Math.abs(f.segments.parity.odd.rmse - rmse((i) => s.window[i] >= 2 && i % 2 === 1)) < 1e-9, 'segment: odd examples of the evaluated part');
+  t.equal(f.segments.parity.even.examples + f.segments.parity.odd.examples, f.overall.examples);
+});
+
+t.test('baselines predict each batch before learning it', async (t) => {
+  const s = regressionStream(50, 2);
+  const [b] = runBaselines(s, [new RunningMean()], 8, 1);
+  t.equal(b.name, 'mean');
+  for (let i = 0; i < 50; i++) {
+    const from = Math.floor(i / 8) * 8; // the batch's first example: the mean of everything before it
+    let sum = 0;
+    for (let j = 0; j < from; j++) sum += s.examples.targets[j];
+    t.ok(Math.abs(b.scores[i] - (from ? sum / from : 0)) < 1e-5, `example ${i}`);
+  }
+});
+
+t.test('the CTR stream\'s example -> event map', async (t) => {
+  const implicit = { ...CTR_MODEL_DEFAULTS, labels: { kind: 'implicit' as const, negatives: 2 } };
+  const b = emptyBatch({ idWidth: 1, denseWidth: 0, targetWidth: 1 }, 6);
+  b.targets.set([1, 0, 0, 1, 1, 0]); // event 0 with two negatives, event 1 with none yet, event 2 with one
+  t.same([...eventOfExamples(implicit, b, 3)], [0, 0, 0, 1, 2, 2]);
+  t.throws(() => eventOfExamples(implicit, b, 4), /examples of 3 events, expected 4/);
+  t.same([...eventOfExamples(CTR_MODEL_DEFAULTS, b, 6)], [0, 1, 2, 3, 4, 5], 'explicit labels: one example per event');
+});
+
+t.test('--kind: another kind than the schema\'s starts from its own settings', async (t) => {
+  const schema = loadSchema(join(REPO_ROOT, 'datasets/online-retail.json'));
+  const own = evalOverrides(schema);
+  t.equal(own.kind, 'ctr');
+  t.ok((own.settings as { labels?: unknown }).labels, 'the schema\'s label rule for its own kind');
+  const value = evalOverrides(schema, 'value');
+  t.equal(value.kind, 'value');
+  t.equal(value.settings, undefined, 'no CTR fields or label rule for the value kind');
+  t.equal(resolveModel(loadConfig({ overrides: value, env: {} })).kind.kind, 'value', 'the overrides make a valid value config');
+  t.throws(() => evalOverrides(schema, 'nope'), /unknown model kind "nope" \(known: .*value/);
 });

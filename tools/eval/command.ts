@@ -1,16 +1,20 @@
-// `flywheel eval --schema FILE`: replays a dataset through the real services (incremental, as
-// Flywheel runs) and, on the same examples in-process, trains the frozen and periodic-retrain
-// baselines and an online twin of the workers; writes reports/eval-<dataset>-<ts>/report.json
-// and report.html, and prints one JSON line of overall AUC and logloss per way, last.
+// `flywheel eval --schema FILE [--kind K]`: replays a dataset through the real services
+// (incremental, as Flywheel runs) and, on the same examples in-process, trains the frozen and
+// periodic-retrain ways and an online twin of the workers, and runs the kind's baselines
+// prequentially; every way and baseline is scored by the kind's own metric per window and
+// overall. Writes reports/eval-<dataset>-<ts>/report.json and report.html, and prints one JSON
+// line of the overall figures (the headline first) per way and baseline, last.
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import {
   givenAsStrings, loadConfig, serverEnv, type CommandSpec, type FlywheelConfig, type FlywheelEvent, type ParsedOptions,
 } from '../../shared/index.ts';
 import { initTensorBackend } from '../../shared/model/backend.ts';
-import { loadSchema, schemaConfig, schemaEvents } from '../../shared/datasets/schema.ts';
+import { loadSchema, schemaConfig, schemaEvents, type DatasetSchema } from '../../shared/datasets/schema.ts';
 import { newLoadStats } from '../../shared/datasets/csv.ts';
-import { bucketWindows, wayFigures } from './metrics.ts';
+import { modelKind, resolveModel } from '../../shared/models/registry.ts';
+import { runBaselines } from './baselines.ts';
+import { bucketWindows, figuresOf, wayFigures, windowSpan, type Figures } from './metrics.ts';
 import { runFrozenAndPeriodic, runIncrementalTwin } from './offline.ts';
 import { EVAL_DEFAULTS, chooseBucketMs, evalOptions, firstEvalWindow } from './protocol.ts';
 import { writeReport } from './report.ts';
@@ -21,9 +25,10 @@ import { REPO_ROOT } from '../../cluster/processes.ts';
 // Ranges are checked by evalOptions (protocol.ts), with the flag's name.
 export const spec: CommandSpec = {
   name: 'eval',
-  summary: 'the same stream three ways: incremental (the real services), frozen after a prefix, retrained periodically',
+  summary: 'the same stream three ways: incremental (the real services), frozen after a prefix, retrained periodically; with the kind\'s baselines',
   options: {
     schema: { type: 'string', value: 'FILE', required: true, help: 'dataset schema (datasets/*.json)' },
+    kind: { type: 'string', value: 'KIND', help: 'model kind to evaluate; another than the schema\'s uses its own default settings (and --config\'s)', defaultText: 'the schema\'s' },
     'max-events': { type: 'integer', value: 'N', help: 'read at most N events', defaultText: 'all' },
     config: { type: 'string', value: 'FILE', help: 'JSON config over the schema\'s settings' },
     out: { type: 'string', value: 'DIR', help: 'report directory', defaultText: 'reports/eval-<dataset>-<time>' },
@@ -33,14 +38,27 @@ export const spec: CommandSpec = {
     'eval-from': { type: 'number', help: 'overall figures cover the examples from this fraction on', default: EVAL_DEFAULTS.evalFromFraction },
     epochs: { type: 'integer', help: 'passes of each offline (re)training', default: EVAL_DEFAULTS.epochs },
     'batch-size': { type: 'integer', help: 'examples per training step', defaultText: 'worker.batchSize' },
-    'rank-positives': { type: 'integer', help: 'ranking: positives per window', default: EVAL_DEFAULTS.rankPositivesPerWindow },
-    'rank-candidates': { type: 'integer', help: 'ranking: sampled candidates per positive', default: EVAL_DEFAULTS.rankCandidates },
-    'rank-k': { type: 'integer', help: 'ranking cut-off K of HR@K and NDCG@K', default: EVAL_DEFAULTS.rankK },
-    'rank-seed': { type: 'integer', help: 'seed of the candidates\' sampling', default: EVAL_DEFAULTS.rankSeed },
+    'rank-positives': { type: 'integer', help: 'ranking probes (kinds that have them): positives per window', default: EVAL_DEFAULTS.rankPositivesPerWindow },
+    'rank-candidates': { type: 'integer', help: 'ranking probes: sampled candidates per positive', default: EVAL_DEFAULTS.rankCandidates },
+    'rank-k': { type: 'integer', help: 'ranking probes: cut-off K of HR@K and NDCG@K', default: EVAL_DEFAULTS.rankK },
+    'rank-seed': { type: 'integer', help: 'ranking probes: seed of the candidates\' sampling', default: EVAL_DEFAULTS.rankSeed },
     'ps-shards': { type: 'integer', min: 1, max: 64, help: 'PS shards of the incremental way', default: 1 },
     'replay-fraction': { type: 'number', min: 0, max: 4, help: 'share of past examples mixed into online training', default: 0 },
   },
 };
+
+/**
+ * The schema's config overrides for model kind `kind`: the schema's own settings (fields,
+ * label rule) are for the schema's kind; any other kind starts from its defaults, which a
+ * --config file may set.
+ */
+export function evalOverrides(schema: DatasetSchema, kind?: string): Record<string, unknown> {
+  const o = schemaConfig(schema);
+  if (kind === undefined || kind === o.kind) return o;
+  modelKind(kind); // an unknown kind fails here, naming the known ones
+  const { settings: _schemaSettings, ...rest } = o;
+  return { ...rest, kind };
+}
 
 /**
  * The config of the incremental way's services (written to the file they start with): the
@@ -56,7 +74,10 @@ export function servicesConfig(dataset: string, overrides: Record<string, unknow
   } });
 }
 
-const round = (x: number) => (Number.isFinite(x) ? Math.round(x * 1e4) / 1e4 : null);
+const round = (x: number | undefined) => (x !== undefined && Number.isFinite(x) ? Math.round(x * 1e4) / 1e4 : null);
+
+/** The metric's figures of a row (no counts, no probe figures), rounded for the summary line. */
+const summaryOf = (names: readonly string[], f: Figures) => Object.fromEntries(names.map((k) => [k, round(f[k])]));
 
 export async function run(p: ParsedOptions): Promise<number> {
   const args = givenAsStrings(p);
@@ -64,17 +85,20 @@ export async function run(p: ParsedOptions): Promise<number> {
   const say = (l: string) => process.stdout.write(`${l}\n`);
   const t0 = Date.now();
   const schema = loadSchema(args.schema);
-  const overrides = schemaConfig(schema);
+  const overrides = evalOverrides(schema, args.kind);
   if (args['replay-fraction'] !== undefined) {
     const f = Number(args['replay-fraction']);
     if (!(f >= 0 && f <= 4)) throw new Error('--replay-fraction must be a number in 0..4');
     // The online ways (the services' workers and the twin) mix this share of past examples in.
-    (overrides as Record<string, unknown>).worker = { ...((overrides.worker as object | undefined) ?? {}), replayFraction: f };
+    overrides.worker = { ...((overrides.worker as object | undefined) ?? {}), replayFraction: f };
   }
   // The servers come from the environment (FLYWHEEL_NATS_URL/REDIS_URL) like every command's;
   // the rest of it (model, topology) would change what is evaluated, so it is not read.
   const base = loadConfig({ file: args.config, overrides, env: serverEnv() });
   if (base.worker.batchSize !== o.batchSize && args['batch-size'] === undefined) o.batchSize = base.worker.batchSize;
+  const model = resolveModel(base);
+  const { kind } = model;
+  const metric = kind.metric;
   const backend = await initTensorBackend(() => undefined);
 
   const stats = newLoadStats();
@@ -82,41 +106,49 @@ export async function run(p: ParsedOptions): Promise<number> {
   for await (const b of schemaEvents(schema, { limit: o.maxEvents, stats })) for (const e of b) events.push(e);
   if (events.length === 0) throw new Error(`${args.schema}: no events (read ${stats.rowsRead} rows, dropped ${JSON.stringify(stats.dropped)})`);
   const stream = buildEvalStream(events, base, o);
+  const probes = stream.extras.probes;
   const first = firstEvalWindow(o);
-  say(`eval ${schema.name}: ${events.length.toLocaleString('en-US')} events -> ${stream.size.toLocaleString('en-US')} examples `
-    + `(${((Date.now() - t0) / 1000).toFixed(1)} s); ${stream.rank.count} ranking sets; tfjs ${backend}`);
+  say(`eval ${schema.name}, kind ${kind.kind} (${metric.headline}, ${metric.higherIsBetter ? 'higher' : 'lower'} is better): `
+    + `${events.length.toLocaleString('en-US')} events -> ${stream.size.toLocaleString('en-US')} examples `
+    + `(${((Date.now() - t0) / 1000).toFixed(1)} s)${probes ? `; ${probes.count} ${probes.name} probe sets` : ''}; tfjs ${backend}`);
 
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const dir = args.out ?? join(REPO_ROOT, 'reports', `eval-${schema.name}-${stamp}`);
   let services: ServicesResult | undefined;
   if (!o.skipServices) {
-    const bucketMs = chooseBucketMs(stream.eventTs);
+    const bucketMs = chooseBucketMs(stream.examples.eventTs);
     const psShards = args['ps-shards'] ? Number(args['ps-shards']) : 1;
     // One worker on one event shard sees the stream in replay order, so it builds the same
     // examples (and draws the same negatives) as the in-process ways.
     const cfg = servicesConfig(schema.name, overrides, { config: args.config, psShards, bucketMs });
     say(`incremental: the real services (${psShards} PS shard(s), 1 worker, 1 event shard, evalBucketMs ${bucketMs}) over NATS + Redis`);
     services = await runThroughServices(cfg, {
-      events, bucketWindow: bucketWindows(stream, bucketMs, o.windows), windows: o.windows, firstEvalWindow: first, logDir: dir, say,
+      events, bucketWindow: bucketWindows(stream, bucketMs, o.windows), windows: o.windows, firstEvalWindow: first, metric, logDir: dir, say,
     });
-    say(`  done in ${(services.durationMs / 1000).toFixed(1)} s: AUC ${services.overall.auc.toFixed(4)}, logloss ${services.overall.logLoss.toFixed(4)}`);
+    say(`  done in ${(services.durationMs / 1000).toFixed(1)} s: ${metric.headline} ${services.overall.figures[metric.headline]?.toFixed(4)}`);
   }
   say('incremental twin (in-process, online, one pass)');
   const twin = runIncrementalTwin(stream, base, o);
   say(`  ${(twin.trainMs / 1000).toFixed(1)} s`);
   say(`frozen (first ${o.frozenFraction * 100}%, ${o.epochs} epochs) and periodic (from scratch every 1/${o.windows}, ${o.epochs} epochs)`);
   const { frozen, periodic } = runFrozenAndPeriodic(stream, base, o, say);
+  const width = twin.scores.length / stream.size;
+  const baselineRuns = runBaselines(stream, kind.baselines?.(model.settings) ?? [], o.batchSize, width);
 
   const figs = {
-    incrementalTwin: wayFigures(stream, twin.scores, twin.rankScores, o),
-    frozen: wayFigures(stream, frozen.scores, frozen.rankScores, o),
-    periodic: wayFigures(stream, periodic.scores, periodic.rankScores, o),
+    incrementalTwin: wayFigures(stream, metric, twin.scores, o, twin.probeScores),
+    frozen: wayFigures(stream, metric, frozen.scores, o, frozen.probeScores),
+    periodic: wayFigures(stream, metric, periodic.scores, o, periodic.probeScores),
   };
+  const spans = Array.from({ length: o.windows }, (_, w) => windowSpan(stream, w));
   const ways: Record<string, unknown> = {};
   if (services) {
     ways.incremental = {
-      source: 'real services (worker reports)', overall: services.overall,
-      windows: services.windows.map((w) => ({ ...w, fromMs: figs.periodic.windows[w.window].fromMs, toMs: figs.periodic.windows[w.window].toMs })),
+      source: 'real services (worker reports)', overall: services.overall.figures,
+      windows: services.windows.map((w) => ({ window: w.window, fromMs: spans[w.window][0], toMs: spans[w.window][1], ...w.figures })),
+      workerBaselines: Object.fromEntries(Object.keys(services.overall.baselines).map((name) => [name, {
+        overall: services!.overall.baselines[name], windows: services!.windows.map((w) => ({ window: w.window, ...w.baselines[name] })),
+      }])),
       run: { ...services, overall: undefined, windows: undefined },
     };
   }
@@ -125,31 +157,40 @@ export async function run(p: ParsedOptions): Promise<number> {
     const t = timing[k as keyof typeof timing];
     ways[k] = { source: 'in-process', ...f, versions: t.versions, trainMs: t.trainMs, examplesTrained: t.examplesTrained };
   }
-  const incr = services ? services.overall : figs.incrementalTwin.overall;
+  const baselines = Object.fromEntries(baselineRuns.map((b) => [b.name, {
+    source: `in-process, prequential: predicts each batch of ${o.batchSize} examples, then learns it`, ...wayFigures(stream, metric, b.scores, o),
+  }]));
+  const figureNames = Object.keys(figuresOf(metric, metric.create())).filter((k) => k !== 'examples');
+  const incr = services ? services.overall.figures : figs.incrementalTwin.overall;
   const report = {
     dataset: schema.name, description: schema.description ?? '', schema: args.schema, generatedAt: new Date().toISOString(),
-    eventsRead: events.length, rowsRead: stats.rowsRead, dropped: stats.dropped, examples: stream.size,
+    kind: kind.kind, eventsRead: events.length, rowsRead: stats.rowsRead, dropped: stats.dropped, examples: stream.size,
+    metric: { headline: metric.headline, higherIsBetter: metric.higherIsBetter, figures: figureNames },
+    probes: probes ? { name: probes.name, sets: probes.count, size: probes.size, higherIsBetter: probes.higherIsBetter } : null,
+    segments: stream.extras.segments.map((s) => ({ name: s.name, groups: s.groups })),
     config: { models: base.models, ps: base.ps, seed: base.seed },
     protocol: { ...o, maxEvents: Number.isFinite(o.maxEvents) ? o.maxEvents : null, firstEvalWindow: first },
     notes: [
-      `Windows cut the example stream into ${o.windows} equal counts in time order; overall figures cover windows ${first + 1}-${o.windows} (the last ${Math.round((1 - o.evalFromFraction) * 100)}%).`,
-      services ? `incremental = the real services (${services.topology.psShards} PS shard(s), ${services.topology.workers} worker, ${services.topology.eventShards} event shard): AUC, logloss, accuracy, precision, recall, F1 per window from worker reports (histograms per ${services.evalBucketMs} ms bucket of event time, each bucket assigned to the window holding most of its examples).`
-        : 'incremental through the real services was skipped (--skip-services): the overall line reports the in-process twin.',
-      'incrementalTwin = an in-process twin trained online exactly like a worker (same ExampleBuilder, label rule and sampler seed; score-then-train per batch of 256; the PS momentum rule and clipping via LocalParams, one shard, no staleness). HR@K, NDCG@K and segment figures come from the twin, frozen and periodic, all on the same examples and candidates.',
-      `Ranking: up to ${o.rankPositivesPerWindow} positives per window, each ranked against ${o.rankCandidates} items drawn uniformly from items seen earlier; ties count against the positive.`,
+      `Windows cut the example stream into ${o.windows} equal counts in time order; overall figures cover windows ${first + 1}-${o.windows} (the last ${Math.round((1 - o.evalFromFraction) * 100)}%). Every figure is the ${kind.kind} kind's metric (${metric.headline} leads, ${metric.higherIsBetter ? 'higher' : 'lower'} is better), over predictions made before the example was trained on.`,
+      services ? `incremental = the real services (${services.topology.psShards} PS shard(s), ${services.topology.workers} worker, ${services.topology.eventShards} event shard): the metric per window from worker reports (metric states per ${services.evalBucketMs} ms bucket of event time, each bucket assigned to the window holding most of its examples); workerBaselines = the baselines the worker ran on its own batches.`
+        : 'incremental through the real services was skipped (--skip-services): the summary line reports the in-process twin.',
+      `incrementalTwin = an in-process twin trained online exactly like a worker (the kind's example source with worker 0's seed; score-then-train per batch of ${o.batchSize}; the PS update rules and clipping via LocalParams, one shard, no staleness).`,
       'frozen windows before the end of its training prefix show its first-epoch prequential scores; periodic window 1 is scored by the untrained initial weights (nothing seen yet).',
-      'Segments: new user = no earlier event of the user in the stream; item popularity = earlier events on the item.',
+      baselineRuns.length ? `baselines (${baselineRuns.map((b) => b.name).join(', ')}) = the kind's yardsticks on the same examples in the same run: each predicts a batch of ${o.batchSize}, then learns it.` : `the ${kind.kind} kind has no baselines.`,
+      ...stream.extras.notes,
     ],
     ways,
+    baselines,
     durationMs: Date.now() - t0,
   };
   const files = writeReport(dir, report);
   say(`report: ${files.json}\n        ${files.html}`);
   const line = {
-    dataset: schema.name, eventsRead: events.length,
-    incremental: { auc: round(incr.auc), logloss: round(incr.logLoss) },
-    frozen: { auc: round(figs.frozen.overall.auc), logloss: round(figs.frozen.overall.logLoss) },
-    periodic: { auc: round(figs.periodic.overall.auc), logloss: round(figs.periodic.overall.logLoss) },
+    dataset: schema.name, kind: kind.kind, eventsRead: events.length, examples: stream.size, headline: metric.headline,
+    incremental: summaryOf(figureNames, incr),
+    frozen: summaryOf(figureNames, figs.frozen.overall),
+    periodic: summaryOf(figureNames, figs.periodic.overall),
+    ...(baselineRuns.length ? { baselines: Object.fromEntries(Object.entries(baselines).map(([k, b]) => [k, summaryOf(figureNames, b.overall)])) } : {}),
   };
   say(JSON.stringify(line));
   return 0;

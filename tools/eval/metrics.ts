@@ -1,121 +1,93 @@
-// The figures of one way of training, from its prequential scores: per window of stream time,
-// overall (the evaluated tail of the stream), per segment (new vs returning users, item
-// popularity), and ranking (HR@K, NDCG@K of each sampled positive among its candidates).
-import { ScoreHistogram, binaryFigures } from '../../shared/index.ts';
-import { firstEvalWindow, type EvalOptions } from './protocol.ts';
-import { POPULARITY_BUCKETS, type EvalStream } from './stream.ts';
+// The figures of one way of training (or one baseline), from its prequential predictions: the
+// kind's metric per window of the stream and overall (the evaluated tail), per segment of the
+// kind's evalExtras, and the figures of its probe sets. Nothing here knows a kind.
+import type { MetricAccumulator, MetricDef } from '../../shared/index.ts';
+import { firstEvalWindow, windowStart, type EvalOptions } from './protocol.ts';
+import type { EvalStream } from './stream.ts';
 
-export interface Figures { examples: number; auc: number; logLoss: number; accuracy: number; precision: number; recall: number; f1: number }
-
-export function figuresOf(h: ScoreHistogram): Figures {
-  return { examples: h.n, ...binaryFigures(h) } as Figures;
-}
-
-export interface RankFigures { sets: number; hr: number; ndcg: number }
+/** A row of figures: the metric's (headline first) and the probes', plus the examples counted. */
+export type Figures = Record<string, number>;
 
 export interface WindowRow extends Figures {
   window: number;
   fromMs: number;
   toMs: number;
-  hr: number;
-  ndcg: number;
 }
 
 export interface WayFigures {
-  overall: Figures & { hr: number; ndcg: number; rankSets: number };
+  overall: Figures;
   windows: WindowRow[];
-  segments: { newUsers: Figures; returningUsers: Figures; popularity: Record<string, Figures> };
+  /** Per segmentation, per group: the metric over the evaluated part. */
+  segments: Record<string, Record<string, Figures>>;
+}
+
+/** The metric's figures with the headline first, and the examples they cover. */
+export function figuresOf(metric: MetricDef, acc: MetricAccumulator): Figures {
+  const f = acc.figures();
+  return { examples: acc.count, [metric.headline]: f[metric.headline], ...f };
+}
+
+/** Merges accumulators (by their states) into a new one. */
+export function mergeAll(metric: MetricDef, accs: readonly MetricAccumulator[]): MetricAccumulator {
+  const out = metric.create();
+  for (const a of accs) out.merge(a.state());
+  return out;
 }
 
 /**
- * Rank of the positive among a set of scores (the positive at `offset`, its candidates after
- * it): how many candidates score higher, ties counted against the positive, so a model that
- * scores everything alike ranks it last rather than first.
+ * Every figure of one way from its predictions of the stream (predictionWidth per example,
+ * same order) and, when the kind has probe sets, its predictions of them.
  */
-export function rankOfPositive(scores: ArrayLike<number>, offset: number, size: number): number {
-  const p = scores[offset];
-  let r = 0;
-  for (let c = 1; c < size; c++) if (scores[offset + c] >= p) r++;
-  return r;
-}
-
-/** HR@K: 1 when the positive is among the top K. */
-export function hitAtK(rank: number, k: number): number {
-  return rank < k ? 1 : 0;
-}
-
-/** NDCG@K with one relevant item: 1 / log2(rank + 2) inside the top K, else 0. */
-export function ndcgAtK(rank: number, k: number): number {
-  return rank < k ? 1 / Math.log2(rank + 2) : 0;
-}
-
-/** Mean HR@K and NDCG@K over the sets whose index passes `keep`. */
-export function rankFigures(rankScores: Float32Array, count: number, size: number, k: number, keep: (set: number) => boolean): RankFigures {
-  let sets = 0, hr = 0, ndcg = 0;
-  for (let s = 0; s < count; s++) {
-    if (!keep(s)) continue;
-    const r = rankOfPositive(rankScores, s * size, size);
-    sets++;
-    hr += hitAtK(r, k);
-    ndcg += ndcgAtK(r, k);
-  }
-  return { sets, hr: sets ? hr / sets : NaN, ndcg: sets ? ndcg / sets : NaN };
-}
-
-/** Every figure of one way from its per-example scores and per-set ranking scores. */
-export function wayFigures(s: EvalStream, scores: Float32Array, rankScores: Float32Array, o: EvalOptions): WayFigures {
+export function wayFigures(s: EvalStream, metric: MetricDef, predictions: Float32Array, o: EvalOptions, probeScores?: Float32Array): WayFigures {
   const W = o.windows;
   const first = firstEvalWindow(o);
-  const perWindow = Array.from({ length: W }, () => new ScoreHistogram());
-  const newU = new ScoreHistogram(), oldU = new ScoreHistogram();
-  const pop = POPULARITY_BUCKETS.map(() => new ScoreHistogram());
-  for (let i = 0; i < s.size; i++) {
-    const w = s.window[i];
-    perWindow[w].add(scores[i], s.labels[i]);
-    if (w < first) continue;
-    (s.newUser[i] ? newU : oldU).add(scores[i], s.labels[i]);
-    pop[s.popularity[i]].add(scores[i], s.labels[i]);
-  }
-  const overallH = new ScoreHistogram();
-  for (let w = first; w < W; w++) overallH.merge(perWindow[w]);
-  const { count, size, example } = s.rank;
-  const windowOfSet = (set: number) => s.window[example[set]];
-  const windows: WindowRow[] = perWindow.map((h, w) => {
-    const r = rankFigures(rankScores, count, size, o.rankK, (set) => windowOfSet(set) === w);
-    const [from, to] = windowSpan(s, w);
-    return { window: w, fromMs: from, toMs: to, ...figuresOf(h), hr: r.hr, ndcg: r.ndcg };
+  const perWindow = Array.from({ length: W }, (_, w) => {
+    const acc = metric.create();
+    const a = windowStart(w, s.size, W), b = windowStart(w + 1, s.size, W);
+    if (b > a) acc.add(predictions, s.examples, a, b);
+    return acc;
   });
-  const r = rankFigures(rankScores, count, size, o.rankK, (set) => windowOfSet(set) >= first);
-  return {
-    overall: { ...figuresOf(overallH), hr: r.hr, ndcg: r.ndcg, rankSets: r.sets },
-    windows,
-    segments: {
-      newUsers: figuresOf(newU), returningUsers: figuresOf(oldU),
-      popularity: Object.fromEntries(POPULARITY_BUCKETS.map((b, i) => [b, figuresOf(pop[i])])),
-    },
-  };
+  const evalFrom = windowStart(first, s.size, W);
+  const segments: WayFigures['segments'] = {};
+  for (const seg of s.extras.segments) {
+    const accs = seg.groups.map(() => metric.create());
+    // Runs of examples of the same group go to its accumulator in one call.
+    for (let i = evalFrom; i < s.size;) {
+      const g = seg.groupOf[i];
+      let j = i + 1;
+      while (j < s.size && seg.groupOf[j] === g) j++;
+      accs[g].add(predictions, s.examples, i, j);
+      i = j;
+    }
+    segments[seg.name] = Object.fromEntries(seg.groups.map((g, k) => [g, figuresOf(metric, accs[k])]));
+  }
+  const probes = s.extras.probes;
+  const probeFigures = (keep: (w: number) => boolean): Figures => (probes && probeScores
+    ? probes.figures(probeScores, (set) => keep(s.window[probes.anchor[set]])) : {});
+  const windows: WindowRow[] = perWindow.map((acc, w) => {
+    const [fromMs, toMs] = windowSpan(s, w);
+    return { window: w, fromMs, toMs, ...figuresOf(metric, acc), ...probeFigures((x) => x === w) };
+  });
+  const overall = { ...figuresOf(metric, mergeAll(metric, perWindow.slice(first))), ...probeFigures((x) => x >= first) };
+  return { overall, windows, segments };
 }
 
 /** Event time of the first and last example of window w. */
 export function windowSpan(s: EvalStream, w: number): [number, number] {
-  let lo = -1, hi = -1;
-  for (let i = 0; i < s.size; i++) {
-    if (s.window[i] !== w) continue;
-    if (lo < 0) lo = i;
-    hi = i;
-  }
-  return lo < 0 ? [NaN, NaN] : [s.eventTs[lo], s.eventTs[hi]];
+  const a = windowStart(w, s.size, s.windows);
+  const b = windowStart(w + 1, s.size, s.windows);
+  return b > a ? [s.examples.eventTs[a], s.examples.eventTs[b - 1]] : [NaN, NaN];
 }
 
 /**
  * Window of each bucket of event time (key = floor(ts / bucketMs)): the window holding most
- * of the bucket's examples. The workers report histograms per bucket; this is how their
+ * of the bucket's examples. The workers report metric states per bucket; this is how their
  * figures are cut into the same windows of example count as the in-process ways.
  */
 export function bucketWindows(s: EvalStream, bucketMs: number, windows: number): Map<number, number> {
   const counts = new Map<number, Int32Array>();
   for (let i = 0; i < s.size; i++) {
-    const k = Math.floor(s.eventTs[i] / bucketMs);
+    const k = Math.floor(s.examples.eventTs[i] / bucketMs);
     let c = counts.get(k);
     if (!c) counts.set(k, (c = new Int32Array(windows)));
     c[s.window[i]]++;

@@ -1,9 +1,11 @@
 // The in-process ways: the kind's model over LocalParams (the PS shards' exact update rules), fed
 // the evaluation stream in time order in batches. The incremental twin trains online, one
 // pass, score-then-train like a worker; frozen trains on the first 30% (2 epochs) and then only
-// scores; periodic retrains from scratch on everything seen at every window boundary.
-import { BatchReservoir, LocalParams, type Batch, type FlywheelConfig, type TrainableModel } from '../../shared/index.ts';
+// scores; periodic retrains from scratch on everything seen at every window boundary. Probe
+// sets (a kind's evalExtras) are scored by the weights that score their anchor example.
+import { BatchReservoir, LocalParams, sliceBatch, type Batch, type FlywheelConfig, type TrainableModel } from '../../shared/index.ts';
 import { resolveModel } from '../../shared/models/registry.ts';
+import type { EvalProbes } from '../../shared/models/types.ts';
 import { windowStart, type EvalOptions } from './protocol.ts';
 import type { EvalStream } from './stream.ts';
 
@@ -11,6 +13,8 @@ import type { EvalStream } from './stream.ts';
 export class OfflineLearner {
   readonly params: LocalParams;
   private readonly model: TrainableModel;
+  /** Values predicted per example. */
+  readonly width: number;
   /** Pushes applied, as a single PS shard would count them. */
   version = 0;
   /** The worker's replay reservoir, when cfg.worker.replayFraction > 0 (online ways only). */
@@ -20,48 +24,41 @@ export class OfflineLearner {
     const m = resolveModel(cfg);
     this.params = new LocalParams(m.spec, cfg.ps);
     this.model = m.kind.create(m.spec, m.settings);
+    this.width = this.model.predictionWidth;
   }
 
-  /** Scores examples [from, to) with the current weights, then trains on them. */
+  /** Scores examples [from, to) of the stream with the current weights, then trains on them. */
   step(s: EvalStream, from: number, to: number, out?: Float32Array): void {
-    const F = s.fields;
     const n = to - from;
-    const fresh = evalBatch(s.ids.subarray(from * F, to * F), n, F, s.labels.subarray(from, to));
+    const fresh = sliceBatch(s.examples, from, to);
     const k = this.replay ? Math.round(this.cfg.worker.replayFraction * n) : 0;
     const r = this.model.trainStep(this.replay ? this.replay.mix(fresh, k) : fresh, this.params);
     this.replay?.add(fresh);
     // LocalParams clips and applies through the PS shards' own Updater.
     this.params.apply(r);
     this.version++;
-    out?.set(r.predictions.subarray(0, n), from);
+    out?.set(r.predictions.subarray(0, n * this.width), from * this.width);
   }
 
-  /** Scores `size` examples of F row ids each, in pieces of at most `batch`, without training. */
-  predict(ids: Int32Array, size: number, F: number, out: Float32Array, outOffset: number, batch = 2048): void {
-    for (let a = 0; a < size; a += batch) {
-      const b = Math.min(size, a + batch);
-      out.set(this.model.predict(evalBatch(ids.subarray(a * F, b * F), b - a, F), this.params), outOffset + a);
+  /** Scores examples [from, to) of `b` without training, in pieces of at most `piece`, into out at example `at`. */
+  predict(b: Batch, from: number, to: number, out: Float32Array, at: number, piece = 2048): void {
+    for (let a = from; a < to; a += piece) {
+      const e = Math.min(to, a + piece);
+      out.set(this.model.predict(sliceBatch(b, a, e), this.params), (at + a - from) * this.width);
     }
   }
 
-  /** Scores the ranking sets `sets` (indices into s.rank) into out (set-major). */
-  scoreRankSets(s: EvalStream, sets: number[], out: Float32Array): void {
-    const { size } = s.rank;
-    const F = s.fields;
-    for (const set of sets) this.predict(s.rank.ids.subarray(set * size * F, (set + 1) * size * F), size, F, out, set * size);
+  /** Scores the probe sets `sets` into out (set after set). */
+  scoreProbes(p: EvalProbes, sets: Iterable<number>, out: Float32Array): void {
+    for (const set of sets) this.predict(p.batch, set * p.size, (set + 1) * p.size, out, set * p.size);
   }
 }
 
-/** Examples of the evaluation stream as a Batch (hashed ids and a 0/1 target, no dense features). */
-function evalBatch(ids: Int32Array, size: number, F: number, targets: Float32Array = new Float32Array(size)): Batch {
-  return { size, ids, idWidth: F, dense: new Float32Array(0), denseWidth: 0, targets, targetWidth: 1, eventTs: new Float64Array(size) };
-}
-
-/** Ranking sets grouped by the training batch their positive falls in. */
-function setsByBatch(s: EvalStream, B: number): Map<number, number[]> {
+/** Probe sets grouped by the training batch their anchor falls in. */
+function setsByBatch(p: EvalProbes | undefined, B: number): Map<number, number[]> {
   const m = new Map<number, number[]>();
-  for (let set = 0; set < s.rank.count; set++) {
-    const b = Math.floor(s.rank.example[set] / B);
+  for (let set = 0; set < (p?.count ?? 0); set++) {
+    const b = Math.floor(p!.anchor[set] / B);
     let l = m.get(b);
     if (!l) m.set(b, (l = []));
     l.push(set);
@@ -70,30 +67,34 @@ function setsByBatch(s: EvalStream, B: number): Map<number, number[]> {
 }
 
 export interface WayScores {
+  /** predictionWidth values per stream example. */
   scores: Float32Array;
-  rankScores: Float32Array;
+  /** predictionWidth values per probe example (none without probes). */
+  probeScores: Float32Array;
   /** Model version that scored each window's first and last batch. */
   versions: { window: number; first: number; last: number }[];
   trainMs: number;
   examplesTrained: number;
 }
 
-const emptyScores = (s: EvalStream): WayScores => ({
-  scores: new Float32Array(s.size), rankScores: new Float32Array(s.rank.count * s.rank.size), versions: [], trainMs: 0, examplesTrained: 0,
+const emptyScores = (s: EvalStream, width: number): WayScores => ({
+  scores: new Float32Array(s.size * width), probeScores: new Float32Array((s.extras.probes?.batch.size ?? 0) * width),
+  versions: [], trainMs: 0, examplesTrained: 0,
 });
 
 /**
  * Trains `epochs` passes over examples [0, to) in batches of B, in time order. During the
- * first pass, `first` receives the prequential scores and the ranking sets are scored before
- * the batch holding their positive is trained on.
+ * first pass, `first` receives the prequential scores and the probe sets are scored before
+ * the batch holding their anchor is trained on.
  */
 function trainPrefix(l: OfflineLearner, s: EvalStream, to: number, o: EvalOptions, first?: WayScores): void {
   const B = o.batchSize;
-  const byBatch = first ? setsByBatch(s, B) : undefined;
+  const probes = s.extras.probes;
+  const byBatch = first ? setsByBatch(probes, B) : undefined;
   for (let e = 0; e < o.epochs; e++) {
     for (let from = 0; from < to; from += B) {
       const sets = e === 0 ? byBatch?.get(from / B) : undefined;
-      if (sets) l.scoreRankSets(s, sets, first!.rankScores);
+      if (sets) l.scoreProbes(probes!, sets, first!.probeScores);
       l.step(s, from, Math.min(to, from + B), e === 0 ? first?.scores : undefined);
     }
   }
@@ -102,9 +103,9 @@ function trainPrefix(l: OfflineLearner, s: EvalStream, to: number, o: EvalOption
 /** The incremental twin: one online pass, score then train, like a worker with one PS shard. */
 export function runIncrementalTwin(s: EvalStream, cfg: FlywheelConfig, o: EvalOptions): WayScores {
   const t0 = performance.now();
-  const out = emptyScores(s);
   const l = new OfflineLearner(cfg);
-  if (cfg.worker.replayFraction > 0) l.replay = new BatchReservoir(cfg.worker.replayCapacity, { idWidth: s.fields, denseWidth: 0, targetWidth: 1 }, cfg.seed + 11);
+  const out = emptyScores(s, l.width);
+  if (cfg.worker.replayFraction > 0) l.replay = new BatchReservoir(cfg.worker.replayCapacity, s.examples, cfg.seed + 11);
   trainPrefix(l, s, s.size, { ...o, epochs: 1 }, out);
   for (let w = 0; w < o.windows; w++) {
     const a = windowStart(w, s.size, o.windows), b = windowStart(w + 1, s.size, o.windows);
@@ -121,37 +122,44 @@ export function runIncrementalTwin(s: EvalStream, cfg: FlywheelConfig, o: EvalOp
  * Periodic window 0 has seen nothing: it is scored by the initial weights.
  */
 export function runFrozenAndPeriodic(s: EvalStream, cfg: FlywheelConfig, o: EvalOptions, say: (l: string) => void): { frozen: WayScores; periodic: WayScores } {
-  const frozen = emptyScores(s);
-  const periodic = emptyScores(s);
+  const l0 = new OfflineLearner(cfg);
+  const P = l0.width;
+  const frozen = emptyScores(s, P);
+  const periodic = emptyScores(s, P);
   const W = o.windows;
   const frozenEnd = Math.round(o.frozenFraction * s.size);
-  const setsOfWindows = (lo: number, hi: number) => [...Array(s.rank.count).keys()].filter((x) => s.window[s.rank.example[x]] >= lo && s.window[s.rank.example[x]] < hi);
-  const scoreWindows = (l: OfflineLearner, way: WayScores, lo: number, hi: number) => {
-    const a = windowStart(lo, s.size, W), b = windowStart(hi, s.size, W);
-    l.predict(s.ids.subarray(a * s.fields, b * s.fields), b - a, s.fields, way.scores, a);
-    l.scoreRankSets(s, setsOfWindows(lo, hi), way.rankScores);
+  const probes = s.extras.probes;
+  const setSize = (probes?.size ?? 0) * P;
+  const setsWhere = (keep: (anchor: number) => boolean) => [...Array(probes?.count ?? 0).keys()].filter((x) => keep(probes!.anchor[x]));
+  /** Scores examples [a, b) and the probe sets anchored in them with l. */
+  const scoreRange = (l: OfflineLearner, way: WayScores, a: number, b: number) => {
+    l.predict(s.examples, a, b, way.scores, a);
+    if (probes) l.scoreProbes(probes, setsWhere((x) => x >= a && x < b), way.probeScores);
+  };
+  /** The frozen way: its first pass's prequential scores over the prefix, then l's scores. */
+  const frozenFrom = (l: OfflineLearner, firstPass: WayScores) => {
+    frozen.scores.set(firstPass.scores.subarray(0, frozenEnd * P));
+    for (const set of setsWhere((x) => x < frozenEnd)) frozen.probeScores.set(firstPass.probeScores.subarray(set * setSize, (set + 1) * setSize), set * setSize);
+    scoreRange(l, frozen, frozenEnd, s.size);
   };
   let frozenDone = false;
-  const frozenFrom = (l: OfflineLearner, firstPass: WayScores, w: number) => {
-    frozen.scores.set(firstPass.scores.subarray(0, frozenEnd));
-    for (let set = 0; set < s.rank.count; set++) if (s.rank.example[set] < frozenEnd) frozen.rankScores.set(firstPass.rankScores.subarray(set * s.rank.size, (set + 1) * s.rank.size), set * s.rank.size);
-    scoreWindows(l, frozen, w, W);
-    frozen.versions.push({ window: w, first: l.version, last: l.version });
-    frozenDone = true;
-  };
-  const l0 = new OfflineLearner(cfg);
-  scoreWindows(l0, periodic, 0, 1);
+  scoreRange(l0, periodic, 0, windowStart(1, s.size, W));
   periodic.versions.push({ window: 0, first: 0, last: 0 });
   for (let w = 1; w < W; w++) {
     const t0 = performance.now();
     const end = windowStart(w, s.size, W);
     const l = new OfflineLearner(cfg);
     const isFrozen = end === frozenEnd;
-    const firstPass = isFrozen ? emptyScores(s) : undefined;
+    const firstPass = isFrozen ? emptyScores(s, P) : undefined;
     trainPrefix(l, s, end, o, firstPass);
-    scoreWindows(l, periodic, w, w + 1);
+    scoreRange(l, periodic, end, windowStart(w + 1, s.size, W));
     periodic.versions.push({ window: w, first: w, last: w });
-    if (isFrozen) { frozenFrom(l, firstPass!, w); frozen.trainMs = performance.now() - t0; }
+    if (isFrozen) {
+      frozenFrom(l, firstPass!);
+      frozen.versions.push({ window: w, first: l.version, last: l.version });
+      frozen.trainMs = performance.now() - t0;
+      frozenDone = true;
+    }
     const ms = performance.now() - t0;
     periodic.trainMs += ms;
     periodic.examplesTrained += end * o.epochs;
@@ -161,13 +169,9 @@ export function runFrozenAndPeriodic(s: EvalStream, cfg: FlywheelConfig, o: Eval
     // The frozen prefix does not end on a window boundary: train it on its own.
     const t0 = performance.now();
     const l = new OfflineLearner(cfg);
-    const firstPass = emptyScores(s);
+    const firstPass = emptyScores(s, P);
     trainPrefix(l, s, frozenEnd, o, firstPass);
-    frozen.scores.set(firstPass.scores.subarray(0, frozenEnd));
-    l.predict(s.ids.subarray(frozenEnd * s.fields), s.size - frozenEnd, s.fields, frozen.scores, frozenEnd);
-    const sets = [...Array(s.rank.count).keys()];
-    for (const set of sets) if (s.rank.example[set] < frozenEnd) frozen.rankScores.set(firstPass.rankScores.subarray(set * s.rank.size, (set + 1) * s.rank.size), set * s.rank.size);
-    l.scoreRankSets(s, sets.filter((set) => s.rank.example[set] >= frozenEnd), frozen.rankScores);
+    frozenFrom(l, firstPass);
     frozen.versions.push({ window: -1, first: l.version, last: l.version });
     frozen.trainMs = performance.now() - t0;
   }

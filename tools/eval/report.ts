@@ -1,14 +1,18 @@
 // The evaluation report: report.json with every figure, and report.html with one inline SVG
-// chart per metric over stream time (windows), one line per way. No scripts, no external
+// chart per figure of the kind's metric (the headline first) and of its probes over stream
+// time (windows), one line per way and one dashed line per baseline. No scripts, no external
 // assets: the page opens from disk anywhere.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export interface Series { name: string; color: string; values: (number | null)[] }
+export interface Series { name: string; color: string; values: (number | null)[]; dashed?: boolean }
 
 export const WAY_COLORS: Record<string, string> = {
   incremental: '#1f77b4', incrementalTwin: '#7fb3e0', frozen: '#d62728', periodic: '#2ca02c',
 };
+
+/** Baselines, dashed, in these colours in order. */
+export const BASELINE_COLORS = ['#555555', '#9467bd', '#8c564b', '#e377c2', '#bcbd22'];
 
 const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 
@@ -48,9 +52,10 @@ export function svgChart(title: string, labels: string[], series: Series[], firs
       if (v === null || !Number.isFinite(v)) { d += ' '; return; }
       d += `${d === '' || d.endsWith(' ') ? 'M' : 'L'}${x(i).toFixed(1)},${y(v).toFixed(1)}`;
     });
-    parts.push(`<path d="${d.trim()}" fill="none" stroke="${s.color}" stroke-width="2"/>`);
+    const dash = s.dashed ? ' stroke-dasharray="5,3"' : '';
+    parts.push(`<path d="${d.trim()}" fill="none" stroke="${s.color}" stroke-width="2"${dash}/>`);
     s.values.forEach((v, i) => { if (v !== null && Number.isFinite(v)) parts.push(`<circle cx="${x(i)}" cy="${y(v)}" r="2.5" fill="${s.color}"/>`); });
-    parts.push(`<line x1="${W - R + 10}" x2="${W - R + 28}" y1="${T + 8 + si * 16}" y2="${T + 8 + si * 16}" stroke="${s.color}" stroke-width="2"/>`,
+    parts.push(`<line x1="${W - R + 10}" x2="${W - R + 28}" y1="${T + 8 + si * 16}" y2="${T + 8 + si * 16}" stroke="${s.color}" stroke-width="2"${dash}/>`,
       `<text x="${W - R + 32}" y="${T + 12 + si * 16}" font-size="11">${esc(s.name)}</text>`);
   });
   parts.push('</svg>');
@@ -65,37 +70,48 @@ function table(title: string, rows: Record<string, Row>, cols: string[]): string
   return `<h3>${esc(title)}</h3><table>${head}${body}</table>`;
 }
 
+interface Scored { windows: Row[]; overall: Row; segments?: Record<string, Record<string, Row>> }
+
 /** Writes report.json and report.html into dir; returns their paths. */
 export function writeReport(dir: string, report: Record<string, any>): { json: string; html: string } {
   mkdirSync(dir, { recursive: true });
   const clean = tidy(report) as Record<string, any>;
   const json = join(dir, 'report.json');
   writeFileSync(json, `${JSON.stringify(clean, null, 2)}\n`);
-  const ways = clean.ways as Record<string, { windows: Row[]; overall: Row; segments?: Record<string, any> }>;
+  const ways = clean.ways as Record<string, Scored>;
+  const baselines = (clean.baselines ?? {}) as Record<string, Scored>;
   const n = clean.protocol.windows as number;
   const labels = Array.from({ length: n }, (_, i) => `${i + 1}`);
   const first = clean.protocol.firstEvalWindow as number;
-  const charts = ['auc', 'logLoss', 'accuracy', 'precision', 'recall', 'f1', 'hr', 'ndcg'].map((m) => {
-    const series: Series[] = Object.entries(ways)
-      .filter(([, w]) => w.windows.some((r) => r[m] !== undefined))
-      .map(([name, w]) => ({ name, color: WAY_COLORS[name] ?? '#888', values: w.windows.map((r) => (r[m] ?? null) as number | null) }));
-    const label = m === 'hr' ? `HR@${clean.protocol.rankK}` : m === 'ndcg' ? `NDCG@${clean.protocol.rankK}` : m;
-    return svgChart(label, labels, series, first);
+  const metric = clean.metric as { headline: string; higherIsBetter: boolean; figures: string[] };
+  const probeFigures = Object.keys((clean.probes?.higherIsBetter ?? {}) as Record<string, boolean>);
+  const better = (m: string) => (m in (clean.probes?.higherIsBetter ?? {}) ? clean.probes.higherIsBetter[m] : m === metric.headline ? metric.higherIsBetter : undefined);
+  const charts = [...metric.figures, ...probeFigures].map((m) => {
+    const line = (name: string, w: Scored, color: string, dashed: boolean): Series => ({ name, color, dashed, values: w.windows.map((r) => (r[m] ?? null) as number | null) });
+    const series: Series[] = [
+      ...Object.entries(ways).map(([name, w]) => line(name, w, WAY_COLORS[name] ?? '#888', false)),
+      ...Object.entries(baselines).map(([name, w], i) => line(name, w, BASELINE_COLORS[i % BASELINE_COLORS.length], true)),
+    ].filter((x) => x.values.some((v) => v !== null));
+    const b = better(m);
+    return svgChart(b === undefined ? m : `${m} (${b ? 'higher' : 'lower'} is better)`, labels, series, first);
   });
-  const overall = Object.fromEntries(Object.entries(ways).map(([k, w]) => [k, w.overall]));
+  const overall: Record<string, Row> = {
+    ...Object.fromEntries(Object.entries(ways).map(([k, w]) => [k, w.overall])),
+    ...Object.fromEntries(Object.entries(baselines).map(([k, w]) => [`baseline: ${k}`, w.overall])),
+  };
   const segs: string[] = [];
-  for (const [name, w] of Object.entries(ways)) {
-    if (!w.segments) continue;
-    const rows: Record<string, Row> = { 'new users': w.segments.newUsers, 'returning users': w.segments.returningUsers };
-    for (const [b, f] of Object.entries(w.segments.popularity as Record<string, Row>)) rows[`item popularity ${b}`] = f;
-    segs.push(table(`${name}: segments (evaluated part)`, rows, ['examples', 'auc', 'logLoss', 'precision', 'recall', 'f1']));
+  for (const [name, w] of [...Object.entries(ways), ...Object.entries(baselines).map(([k, b]) => [`baseline ${k}`, b] as const)]) {
+    for (const [seg, groups] of Object.entries(w.segments ?? {})) {
+      const rows = Object.fromEntries(Object.entries(groups).map(([g, f]) => [`${seg}: ${g}`, f]));
+      segs.push(table(`${name}: ${seg} (evaluated part)`, rows, ['examples', ...metric.figures]));
+    }
   }
   const html = `<!doctype html><html><head><meta charset="utf-8"><title>Flywheel eval: ${esc(String(clean.dataset))}</title>
 <style>body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;margin-bottom:1em}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}svg{margin:4px}</style></head><body>
-<h1>Flywheel eval: ${esc(String(clean.dataset))}</h1>
+<h1>Flywheel eval: ${esc(String(clean.dataset))}, kind ${esc(String(clean.kind))}</h1>
 <p>${esc(String(clean.description ?? ''))}<br>events read: ${clean.eventsRead}; examples: ${clean.examples}; generated ${esc(String(clean.generatedAt))}</p>
 <p>${(clean.notes as string[]).map(esc).join('<br>')}</p>
-${table('Overall (evaluated part: the last windows)', overall, ['examples', 'auc', 'logLoss', 'accuracy', 'precision', 'recall', 'f1', 'hr', 'ndcg'])}
+${table(`Overall (evaluated part: the last windows); headline ${metric.headline}, ${metric.higherIsBetter ? 'higher' : 'lower'} is better`, overall, ['examples', ...metric.figures, ...probeFigures])}
 <div>${charts.join('\n')}</div>
 ${segs.join('\n')}
 </body></html>

@@ -1,15 +1,19 @@
 // The incremental way as Flywheel really runs: PS shards, workers, inference and ingest as
 // separate processes over NATS and Redis, the dataset replayed through ingest, prequential
-// figures taken from the workers' reports. Their histograms come per bucket of event time;
-// buckets are assigned to the same windows of example count as the in-process ways.
-import {
-  BinaryMetric, ReportAggregator, binaryMetric, ScoreHistogram, type FlywheelConfig, type FlywheelEvent,
-} from '../../shared/index.ts';
-import { figuresOf } from './metrics.ts';
+// figures taken from the workers' reports: the kind's metric state (and each baseline's) per
+// bucket of event time; buckets are assigned to the same windows of example count as the
+// in-process ways.
+import { BucketMetrics, ReportAggregator, type FlywheelConfig, type FlywheelEvent, type MetricDef } from '../../shared/index.ts';
+import { figuresOf, type Figures } from './metrics.ts';
 import { replayUntilTrained } from '../../cluster/replay-until-trained.ts';
 import { ensureServices } from '../../cluster/infra-check.ts';
 import { resetModel, startLocalCluster } from '../../cluster/local-cluster.ts';
-import type { Figures } from './metrics.ts';
+
+/** The model's figures and, per baseline the workers ran, its figures on the same examples. */
+export interface ReportedFigures {
+  figures: Figures;
+  baselines: Record<string, Figures>;
+}
 
 export interface ServicesResult {
   topology: { psShards: number; workers: number; eventShards: number };
@@ -19,8 +23,8 @@ export interface ServicesResult {
   evalBucketMs: number;
   backend: string;
   durationMs: number;
-  overall: Figures;
-  windows: (Figures & { window: number })[];
+  overall: ReportedFigures;
+  windows: (ReportedFigures & { window: number })[];
 }
 
 export interface ServicesRunOptions {
@@ -29,10 +33,14 @@ export interface ServicesRunOptions {
   bucketWindow: Map<number, number>;
   windows: number;
   firstEvalWindow: number;
+  /** The kind's metric, as the workers report it. */
+  metric: MetricDef;
   logDir: string;
   say: (line: string) => void;
-  /** Give up when no event is trained for this long. Default 120000 ms. */
+  /** Give up when nothing is sent or trained for this long. Default 120000 ms. */
   stallTimeoutMs?: number;
+  /** Give up when sending and training take longer than this. Default: 60 s + 20 ms per event. */
+  deadlineMs?: number;
   signal?: AbortSignal;
 }
 
@@ -44,7 +52,7 @@ export async function runThroughServices(cfg: FlywheelConfig, o: ServicesRunOpti
   await resetModel(cfg);
   const t0 = Date.now();
   const cluster = await startLocalCluster(cfg, { embedded: false, logDir: o.logDir });
-  const agg = new ReportAggregator(cfg.worker.evalBucketMs, binaryMetric);
+  const agg = new ReportAggregator(cfg.worker.evalBucketMs, o.metric);
   let backend = 'unknown';
   cluster.onReport((r) => { agg.add(r); backend = r.backend; });
   const trained = () => agg.total('eventsTrained');
@@ -53,26 +61,32 @@ export async function runThroughServices(cfg: FlywheelConfig, o: ServicesRunOpti
     // One POST in flight: ingest then sees the stream in order, as the in-process ways do.
     const r = await replayUntilTrained({
       events: o.events,
-      to: { ingestUrl: cluster.ingestUrl, batchEvents: 500, concurrency: 1, maxBacklogEvents: 5000 },
+      // A POST that ingest never answers is aborted rather than waited on forever.
+      to: { ingestUrl: cluster.ingestUrl, batchEvents: 500, concurrency: 1, maxBacklogEvents: 5000, requestTimeoutMs: 60_000 },
       trained, failed: cluster.failed, signal: o.signal,
       onProgress: (p) => o.say(`  services: sent ${p.sent.toLocaleString('en-US')}, trained ${p.trained.toLocaleString('en-US')} of ${o.events.length.toLocaleString('en-US')}`),
       progressIntervalMs: 10_000,
-      stallTimeoutMs: o.stallTimeoutMs ?? 120_000, stallHint: `see ${o.logDir}`,
+      stallTimeoutMs: o.stallTimeoutMs ?? 120_000, deadlineMs: o.deadlineMs ?? 60_000 + 20 * o.events.length,
+      stallHint: `the incremental way's services; see their logs in ${o.logDir}`,
     });
     sent = r.sent;
   } finally {
     await cluster.stop();
     await resetModel(cfg).catch(() => undefined);
   }
-  const perWindow = Array.from({ length: o.windows }, () => new ScoreHistogram());
-  for (const [key, b] of agg.buckets) perWindow[o.bucketWindow.get(key) ?? nearestWindow(o.bucketWindow, key)].merge((b.model as BinaryMetric).h);
-  const overall = new ScoreHistogram();
+  const perWindow = Array.from({ length: o.windows }, () => new BucketMetrics(o.metric));
+  for (const [key, b] of agg.buckets) perWindow[o.bucketWindow.get(key) ?? nearestWindow(o.bucketWindow, key)].merge(b);
+  const overall = new BucketMetrics(o.metric);
   for (let w = o.firstEvalWindow; w < o.windows; w++) overall.merge(perWindow[w]);
+  const reported = (m: BucketMetrics): ReportedFigures => ({
+    figures: figuresOf(o.metric, m.model),
+    baselines: Object.fromEntries([...m.baselines].map(([k, acc]) => [k, figuresOf(o.metric, acc)])),
+  });
   return {
     topology: { psShards: cfg.psShards, workers: cfg.workers, eventShards: cfg.eventShards },
     eventsSent: sent, eventsTrained: trained(), examples: agg.total('examples'), evalBucketMs: cfg.worker.evalBucketMs,
-    backend, durationMs: Date.now() - t0, overall: figuresOf(overall),
-    windows: perWindow.map((h, w) => ({ window: w, ...figuresOf(h) })),
+    backend, durationMs: Date.now() - t0, overall: reported(overall),
+    windows: perWindow.map((m, w) => ({ window: w, ...reported(m) })),
   };
 }
 

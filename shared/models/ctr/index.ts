@@ -3,6 +3,7 @@ import { binaryMetric } from '../../metrics/binary.ts';
 import type { ModelKind } from '../types.ts';
 import type { CtrModelConfig } from './config.ts';
 import { CtrExampleSource } from './examples.ts';
+import { ctrEvalExtras } from './eval-extras.ts';
 import { ctrKindSpec } from './kind-spec.ts';
 import { CtrModel } from './model.ts';
 import { ctrServing } from './serving.ts';
@@ -12,6 +13,7 @@ export const ctrKind: ModelKind<CtrModelConfig> = {
   exampleSource: (settings, seed) => new CtrExampleSource(settings, seed),
   create: (spec, settings) => new CtrModel(spec, settings),
   metric: binaryMetric,
+  evalExtras: ctrEvalExtras,
   serving: ctrServing,
 };
 
