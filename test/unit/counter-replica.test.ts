@@ -122,7 +122,7 @@ t.test('shipped slots are checked: a wrong-length counter slot is a bad delta th
   const replica = new Replica(spec, 1, new MemoryShardStore());
   const errors: string[] = [];
   const base = (v: number): WeightDelta => ({
-    wire: 2, shard: 0, epoch: 0, epochStartVersion: 0, fromVersion: v, toVersion: v + 1, persistedVersion: v + 1, dense: [], sparse: [],
+    wire: 2, shard: 0, epoch: 0, epochStartVersion: 0, restoredEpoch: 0, fromVersion: v, toVersion: v + 1, persistedVersion: v + 1, dense: [], sparse: [],
     newestAcceptedAtMs: 0, pushAcceptedAtMs: new Float64Array(0), pushExamples: new Int32Array(0), publishedAtMs: 0,
   });
   const hi = Math.floor(T0 / 2 ** 20), lo = T0 - hi * 2 ** 20;
