@@ -1,51 +1,52 @@
 // A fixed copy of the whole model at a known set of shard versions: what the validation gate
 // evaluates and what inference serves when a serving pointer exists. It travels as one
-// checkpoint blob (shared/checkpoint.ts).
+// checkpoint blob (shared/checkpoint.ts). Inference keeps the readable slots only (a counter's
+// last-update time); the gate's copy of its replica keeps every slot, so that the checkpoint it
+// saves is the whole training state a rollback restores.
 import type { CheckpointBlob } from './checkpoint.ts';
 import { BadMessageError } from './errors.ts';
+import { HeldParams, type SlotsKept } from './held-params.ts';
 import type { ParamSpec } from './param-spec.ts';
 import type { Replica } from './replica.ts';
-import { SparseArena } from './sparse-arena.ts';
+import type { UpdaterConfig } from './update-rules/updater.ts';
 
-export { decodeCheckpoint, encodeCheckpoint, type CheckpointBlob } from './checkpoint.ts';
+export { decodeCheckpoint, encodeCheckpoint, CHECKPOINT_FORMAT, type CheckpointBlob } from './checkpoint.ts';
 
 export class FrozenWeights {
-  private readonly denseMap = new Map<string, Float32Array>();
-  private readonly tables = new Map<string, SparseArena>();
-
-  constructor(readonly spec: ParamSpec, blob: CheckpointBlob) {
-    this.versions = blob.versions.slice();
-    for (const d of blob.dense) this.denseMap.set(d.name, d.values.slice());
-    for (const t of spec.tables) this.tables.set(t.name, new SparseArena(t, spec.seed, false));
-    for (const x of blob.tables) {
-      const a = this.tables.get(x.table);
-      if (!a) throw new BadMessageError(`checkpoint names unknown table ${x.table}`);
-      a.setRows(x.rows, x.values);
-    }
-    for (const d of spec.dense) if (!this.denseMap.has(d.name)) throw new BadMessageError(`checkpoint lacks tensor ${d.name}`);
-  }
-
+  private readonly held: HeldParams;
   readonly versions: number[];
 
+  /** `slots`/`ps` as for a Replica: 'readable' by default; 'full' needs the PS settings. */
+  constructor(readonly spec: ParamSpec, blob: CheckpointBlob, slots: SlotsKept = 'readable', ps?: UpdaterConfig) {
+    this.versions = blob.versions.slice();
+    this.held = new HeldParams(spec, slots, ps);
+    const named = new Set(blob.dense.map((d) => d.name));
+    for (const d of spec.dense) if (!named.has(d.name)) throw new BadMessageError(`checkpoint lacks tensor ${d.name}`);
+    this.held.load(blob);
+  }
+
   dense(name: string): Float32Array {
-    return this.denseMap.get(name)!;
+    return this.held.tensor(name);
   }
 
   readRows(table: string, rowIds: Int32Array, out: Float32Array): void {
-    const a = this.tables.get(table)!;
-    for (let i = 0; i < rowIds.length; i++) a.readRow(rowIds[i], out, i * a.dim);
+    this.held.readRows(table, rowIds, out);
   }
 
+  readSlots(table: string, slot: string, rowIds: Int32Array, out: Float32Array): void {
+    this.held.readSlots(table, slot, rowIds, out);
+  }
+
+  readAt(table: string, rowIds: Int32Array, nowMs: number, out: Float32Array): void {
+    this.held.readAt(table, rowIds, nowMs, out);
+  }
+
+  /** A copy of the replica with the slots it keeps (all of them for a 'full' replica). */
   static fromReplica(r: Replica): FrozenWeights {
-    return new FrozenWeights(r.spec, r.checkpoint());
+    return new FrozenWeights(r.spec, r.checkpoint(), r.held.kept, r.held.kept === 'full' ? r.ps : undefined);
   }
 
   toBlob(): CheckpointBlob {
-    return {
-      versions: this.versions,
-      dense: [...this.denseMap].map(([name, values]) => ({ name, values })),
-      tables: [...this.tables].map(([table, a]) => { const x = a.exportRows(); return { table, rows: x.rows, values: x.weights }; }),
-      createdAtMs: Date.now(),
-    };
+    return this.held.toBlob(this.versions);
   }
 }

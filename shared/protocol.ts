@@ -37,11 +37,23 @@ export type PushReply =
   | { ok: true; version: number; epoch: number; duplicate: boolean }
   | { ok: false; error: WireError };
 
-export interface DenseValues { name: string; values: Float32Array }
-export interface RowValues { table: string; rows: Int32Array; values: Float32Array }
+/** `slot`: the update rule's slots of the tensor (slot k at [k*size, (k+1)*size)), when shipped. */
+export interface DenseValues { name: string; values: Float32Array; slot?: Float32Array }
+/** `slot`: the rows' slots, dim x slotCount floats per row in row order (the store's layout). */
+export interface RowValues { table: string; rows: Int32Array; values: Float32Array; slot?: Float32Array }
+
+/**
+ * The delta wire version this code writes and the newest it reads. 1 (or absent): weights
+ * only. 2: rows and tensors may carry `slot`. A version-1 reader ignores the new field (the
+ * weights apply as before); a reader refuses a version newer than its own, since a newer
+ * writer may have changed what a field means.
+ */
+export const DELTA_WIRE_VERSION = 2;
 
 /** What changed on a shard between two versions: absolute values, so applying twice is harmless. */
 export interface WeightDelta {
+  /** DELTA_WIRE_VERSION of the writer; absent = 1. */
+  wire?: number;
   shard: number;
   epoch: number;
   /** The version this epoch of the shard started from (restored from the store). */
@@ -107,6 +119,9 @@ function i32(v: unknown, what: string): Int32Array {
   if (!(v instanceof Int32Array)) throw new BadMessageError(`${what} must be an Int32Array`);
   return v;
 }
+function optF32(v: unknown, what: string, name: string): Float32Array | undefined {
+  return v === undefined || v === null ? undefined : finite(f32(v, what), `delta slots of ${name}`);
+}
 function arr(v: unknown, what: string, max = 4096): unknown[] {
   if (!Array.isArray(v) || v.length > max) throw new BadMessageError(`${what} must be an array of at most ${max}`);
   return v;
@@ -145,7 +160,10 @@ export function parseReply(bytes: Uint8Array): PushReply {
 /** Weights must be finite: a NaN taken from a corrupt delta would poison every score after it. */
 export function parseDelta(bytes: Uint8Array, maxBytes: number = WIRE_LIMITS.maxMessageBytes): WeightDelta {
   const o = obj(decode(sized(bytes, maxBytes)), 'delta');
+  const wire = o.wire === undefined || o.wire === null ? 1 : nat(o.wire, 'delta.wire');
+  if (wire < 1 || wire > DELTA_WIRE_VERSION) throw new BadMessageError(`delta.wire ${wire} is not a version this reader knows (1..${DELTA_WIRE_VERSION})`);
   const d: WeightDelta = {
+    wire,
     shard: nat(o.shard, 'delta.shard'),
     epoch: nat(o.epoch, 'delta.epoch'),
     epochStartVersion: nat(o.epochStartVersion, 'delta.epochStartVersion'),
@@ -157,12 +175,14 @@ export function parseDelta(bytes: Uint8Array, maxBytes: number = WIRE_LIMITS.max
     dense: arr(o.dense, 'delta.dense').map((x, i) => {
       const y = obj(x, `delta.dense[${i}]`);
       const name = str(y.name, `delta.dense[${i}].name`);
-      return { name, values: finite(f32(y.values, `delta.dense[${i}].values`), `delta values of ${name}`) };
+      const slot = optF32(y.slot, `delta.dense[${i}].slot`, name);
+      return { name, values: finite(f32(y.values, `delta.dense[${i}].values`), `delta values of ${name}`), ...(slot ? { slot } : {}) };
     }),
     sparse: arr(o.sparse, 'delta.sparse').map((x, i) => {
       const y = obj(x, `delta.sparse[${i}]`);
       const table = str(y.table, `delta.sparse[${i}].table`);
-      return { table, rows: i32(y.rows, `delta.sparse[${i}].rows`), values: finite(f32(y.values, `delta.sparse[${i}].values`), `delta values of ${table}`) };
+      const slot = optF32(y.slot, `delta.sparse[${i}].slot`, table);
+      return { table, rows: i32(y.rows, `delta.sparse[${i}].rows`), values: finite(f32(y.values, `delta.sparse[${i}].values`), `delta values of ${table}`), ...(slot ? { slot } : {}) };
     }),
     newestAcceptedAtMs: num(o.newestAcceptedAtMs, 'delta.newestAcceptedAtMs'),
     pushAcceptedAtMs: o.pushAcceptedAtMs instanceof Float64Array ? o.pushAcceptedAtMs : new Float64Array(0),
@@ -180,6 +200,10 @@ export const subjects = {
   eventsAll: (stream: string) => `fw.${stream}.events.>`,
   push: (model: string, k: number) => `fw.${model}.ps.${k}.push`,
   weights: (model: string, k: number | '*') => `fw.${model}.weights.${k}`,
+  /** The same deltas with every optimizer slot (full training state), for the replica that
+   *  writes checkpoints. Under weights.> (the same NATS permissions), but a weights.*
+   *  subscriber does not receive it. */
+  state: (model: string, k: number | '*') => `fw.${model}.weights.state.${k}`,
   metrics: (model: string) => `fw.${model}.metrics`,
   /** Gate decisions and serving-pointer moves. */
   serving: (model: string) => `fw.${model}.serving`,

@@ -2,13 +2,18 @@
 // train against it and inference nodes serve from it. It loads a shard's snapshot from the
 // store, applies that shard's deltas in order, and when one is missing (a gap, or a restarted
 // shard) it resyncs that shard from the store while buffering what arrives meanwhile.
+// By default it keeps the slots readers need (a counter's last-update time) and follows the
+// weights subject; with `slots: 'full'` it keeps every optimizer slot and follows the state
+// subject, whose deltas carry them: the validator's, so that its checkpoints are the whole
+// training state.
 import type { CheckpointBlob } from './checkpoint.ts';
 import { BadMessageError } from './errors.ts';
-import { initDense, initRow, ownerOfDense, ownerOfRow, tableHash, type ParamSpec } from './param-spec.ts';
+import { HeldParams, type SlotsKept } from './held-params.ts';
+import { ownerOfDense, ownerOfRow, tableHash, type ParamSpec } from './param-spec.ts';
 import { parseDelta, subjects, type WeightDelta } from './protocol.ts';
-import { SparseArena } from './sparse-arena.ts';
 import type { ShardStore } from './store/types.ts';
 import type { Subscription, Transport } from './transport/types.ts';
+import type { UpdaterConfig } from './update-rules/updater.ts';
 
 export interface ShardView {
   version: number;
@@ -29,12 +34,16 @@ export interface ReplicaOptions {
   maxPendingDeltas?: number;
   onDelta?: (d: WeightDelta, outcome: DeltaOutcome) => void;
   onError?: (err: unknown) => void;
+  /** Which optimizer slots to keep: 'readable' (default) or 'full' (needs `ps`). */
+  slots?: SlotsKept;
+  /** The PS settings (the dense rule): required for 'full'. */
+  ps?: UpdaterConfig;
 }
 
 export class Replica {
   readonly shards: ShardView[] = [];
-  private readonly denseMap = new Map<string, Float32Array>();
-  private readonly tables = new Map<string, SparseArena>();
+  /** The values and kept slots (FrozenWeights.fromReplica copies them). */
+  readonly held: HeldParams;
   private readonly tableHashes = new Map<string, number>();
   private resyncing: (WeightDelta[] | undefined)[] = [];
   private sub?: Subscription;
@@ -42,15 +51,17 @@ export class Replica {
   readonly stats = { applied: 0, old: 0, gaps: 0, resyncs: 0, bad: 0 };
 
   constructor(readonly spec: ParamSpec, readonly shardCount: number, private readonly store: ShardStore, private readonly opts: ReplicaOptions = {}) {
-    for (const d of spec.dense) this.denseMap.set(d.name, initDense(d, spec.seed));
-    for (const t of spec.tables) {
-      this.tables.set(t.name, new SparseArena(t, spec.seed, false));
-      this.tableHashes.set(t.name, tableHash(t.name));
-    }
+    this.held = new HeldParams(spec, opts.slots ?? 'readable', opts.ps);
+    for (const t of spec.tables) this.tableHashes.set(t.name, tableHash(t.name));
     for (let k = 0; k < shardCount; k++) {
       this.shards.push({ version: 0, epoch: 0, epochStartVersion: 0, restoredEpoch: 0, persistedVersion: 0, newestAcceptedAtMs: 0, lastDeltaAtMs: 0 });
       this.resyncing.push(undefined);
     }
+  }
+
+  /** The PS settings the replica resolved the dense rule with, when given. */
+  get ps(): UpdaterConfig | undefined {
+    return this.opts.ps;
   }
 
   versions(): number[] {
@@ -59,21 +70,28 @@ export class Replica {
 
   /** WeightSource for the model: the current values of a dense tensor (do not modify). */
   dense(name: string): Float32Array {
-    const d = this.denseMap.get(name);
-    if (!d) throw new BadMessageError(`unknown dense tensor ${name}`);
-    return d;
+    return this.held.tensor(name);
   }
 
   /** WeightSource for the model: copies rows (initial values where never updated) into out. */
   readRows(table: string, rowIds: Int32Array, out: Float32Array): void {
-    const a = this.tables.get(table);
-    if (!a) throw new BadMessageError(`unknown table ${table}`);
-    for (let i = 0; i < rowIds.length; i++) a.readRow(rowIds[i], out, i * a.dim);
+    this.held.readRows(table, rowIds, out);
+  }
+
+  /** WeightSource: slot `slot` of rows of a table whose slots this replica keeps. */
+  readSlots(table: string, slot: string, rowIds: Int32Array, out: Float32Array): void {
+    this.held.readSlots(table, slot, rowIds, out);
+  }
+
+  /** WeightSource: rows of a counter table decayed to `nowMs` (event time, ms). */
+  readAt(table: string, rowIds: Int32Array, nowMs: number, out: Float32Array): void {
+    this.held.readAt(table, rowIds, nowMs, out);
   }
 
   /** Loads every shard's snapshot, then follows the deltas. */
   async start(transport: Transport, model: string): Promise<void> {
-    this.sub = transport.subscribe(subjects.weights(model, '*'), (m) => {
+    const subject = this.held.kept === 'full' ? subjects.state(model, '*') : subjects.weights(model, '*');
+    this.sub = transport.subscribe(subject, (m) => {
       let d: WeightDelta;
       try {
         d = parseDelta(m.data);
@@ -133,8 +151,8 @@ export class Replica {
       this.opts.onError?.(new BadMessageError(err));
       return 'old';
     }
-    for (const x of d.dense) this.denseMap.get(x.name)!.set(x.values);
-    for (const x of d.sparse) this.tables.get(x.table)!.setRows(x.rows, x.values);
+    for (const x of d.dense) this.held.setDense(x.name, x.values, x.slot);
+    for (const x of d.sparse) this.held.setRows(x.table, x.rows, x.values, x.slot);
     s.version = d.toVersion;
     s.epoch = d.epoch;
     s.epochStartVersion = d.epochStartVersion;
@@ -147,15 +165,19 @@ export class Replica {
 
   private checkDelta(d: WeightDelta): string | undefined {
     for (const x of d.dense) {
-      const cur = this.denseMap.get(x.name);
+      const cur = this.held.dense.get(x.name);
       if (!cur) return `delta names unknown dense tensor ${x.name}`;
       if (cur.length !== x.values.length) return `delta tensor ${x.name} has ${x.values.length} values, expected ${cur.length}`;
+      const e = this.held.slotError(x.name, x.slot);
+      if (e) return `delta ${e}`;
     }
     for (const x of d.sparse) {
-      const a = this.tables.get(x.table);
+      const a = this.held.tables.get(x.table);
       if (!a) return `delta names unknown table ${x.table}`;
       if (x.values.length !== x.rows.length * a.dim) return `delta table ${x.table} has a wrong number of values`;
       for (let i = 0; i < x.rows.length; i++) if (x.rows[i] < 0 || x.rows[i] >= a.table.rows) return `delta row id out of range in ${x.table}`;
+      const e = this.held.slotError(x.table, x.slot, x.rows.length);
+      if (e) return `delta ${e}`;
     }
     return undefined;
   }
@@ -168,7 +190,8 @@ export class Replica {
     this.stats.resyncs++;
     let snap;
     try {
-      snap = await this.store.read(this.spec.model, k, this.spec.tables.map((t) => t.name), false);
+      const withSlots = this.spec.dense.some((d) => this.held.keepsSlotsOf(d.name)) || this.spec.tables.some((t) => this.held.keepsSlotsOf(t.name));
+      snap = await this.store.read(this.spec.model, k, this.spec.tables.map((t) => t.name), withSlots);
     } catch (err) {
       this.resyncing[k] = undefined;
       this.opts.onError?.(err);
@@ -179,8 +202,10 @@ export class Replica {
     // Values newer than the snapshot may come from a dead shard incarnation: drop them.
     if (meta.version < s.version || meta.epoch !== s.epoch) this.resetShard(k);
     if (snap) {
-      for (const x of snap.dense) this.denseMap.get(x.name)?.set(x.weights);
-      for (const x of snap.sparse) this.tables.get(x.table)?.setRows(x.rows, x.weights);
+      // The store writes what the shard's rules keep, so its slots are the ones kept here
+      // (a slot blob of another width, from a changed rule, is reset by setRows).
+      for (const x of snap.dense) if (this.held.dense.get(x.name)?.length === x.weights.length) this.held.setDense(x.name, x.weights, x.slot);
+      for (const x of snap.sparse) if (this.held.tables.has(x.table)) this.held.setRows(x.table, x.rows, x.weights, x.slot);
     }
     // A snapshot does not say which epoch its writer restored: unknown reads as none, so an
     // ack waiting on an older epoch is settled as lost (trained again), never wrongly acked.
@@ -205,32 +230,20 @@ export class Replica {
 
   /** Puts every value a shard owns back to its initial value (before loading its snapshot). */
   private resetShard(k: number): void {
-    for (const d of this.spec.dense) {
-      if (ownerOfDense(d.name, this.shardCount) === k) this.denseMap.get(d.name)!.set(initDense(d, this.spec.seed));
-    }
-    for (const [name, a] of this.tables) {
+    for (const d of this.spec.dense) if (ownerOfDense(d.name, this.shardCount) === k) this.held.resetDense(d.name);
+    for (const [name, a] of this.held.tables) {
       const h = this.tableHashes.get(name)!;
-      for (let s = 0; s < a.count; s++) {
-        if (ownerOfRow(h, a.rowIds[s], this.shardCount) === k) initRow(a.table, a.rowIds[s], this.spec.seed, a.weights, s * a.dim);
-      }
+      for (let s = 0; s < a.count; s++) if (ownerOfRow(h, a.rowIds[s], this.shardCount) === k) this.held.resetRow(a, s);
     }
   }
 
-  /** A copy of every value the replica holds, at its current versions. */
+  /** A copy of every value and kept slot the replica holds, at its current versions. */
   checkpoint(): CheckpointBlob {
-    return {
-      versions: this.versions(),
-      dense: [...this.denseMap].map(([name, v]) => ({ name, values: v.slice() })),
-      tables: [...this.tables].map(([table, a]) => { const x = a.exportRows(); return { table, rows: x.rows, values: x.weights }; }),
-      createdAtMs: Date.now(),
-    };
+    return this.held.toBlob(this.versions());
   }
 
   /** Bytes held by the replica's arrays. */
   bytes(): number {
-    let n = 0;
-    for (const d of this.denseMap.values()) n += d.byteLength;
-    for (const a of this.tables.values()) n += a.bytes;
-    return n;
+    return this.held.bytes();
   }
 }

@@ -12,7 +12,7 @@ export function psMetrics(r: Registry) {
     applySeconds: new Histogram({ name: 'fw_ps_apply_seconds', help: 'Time to apply one push', buckets: [1e-5, 1e-4, 5e-4, 1e-3, 5e-3, 0.02, 0.1], registers: [r] }),
     pushLatency: new Histogram({ name: 'fw_ps_push_queue_seconds', help: 'Receipt to applied, per push', buckets: [1e-4, 1e-3, 5e-3, 0.02, 0.1, 0.5, 2], registers: [r] }),
     publishSeconds: new Histogram({ name: 'fw_ps_publish_seconds', help: 'Store write + broadcast of one delta', buckets: [1e-3, 5e-3, 0.02, 0.1, 0.5, 2], registers: [r] }),
-    deltaBytes: new Histogram({ name: 'fw_ps_delta_bytes', help: 'Encoded size of each delta', buckets: [1e3, 1e4, 1e5, 1e6, 1e7], registers: [r] }),
+    deltaBytes: new Histogram({ name: 'fw_ps_delta_bytes', help: 'Encoded size of each delta, by subject: weights (readers) or state (every slot)', labelNames: ['subject'], buckets: [1e3, 1e4, 1e5, 1e6, 1e7], registers: [r] }),
     storeErrors: new Counter({ name: 'fw_ps_store_errors_total', help: 'Failed store writes', registers: [r] }),
     refused: new Counter({ name: 'fw_ps_refused_total', help: 'Pushes refused because the mailbox was full', registers: [r] }),
     lrFactor: new Gauge({ name: 'fw_ps_lr_factor', help: 'Learning-rate factor set by the validation gate', registers: [r] }),

@@ -4,7 +4,7 @@
 // publish (write what changed since the last publish to the store with the new version in
 // one transaction, then broadcast the same delta). It runs as an actor: one message at a time.
 import {
-  FutureVersionError, StaleGradientError, Updater, encodeDelta, errorToWire, encodeReply, parsePush, subjects,
+  DELTA_WIRE_VERSION, FutureVersionError, StaleGradientError, Updater, encodeDelta, errorToWire, encodeReply, parsePush, subjects,
   type Behavior, type DenseParam, type DenseState, type GradientPush, type ParamSpec, type PsConfig, type PushReply,
   type RowsState, type ShardStore, type ShardLedger, decodeCheckpoint, type TableParam, type Transport, type CheckpointBlob, type ServingStore,
   initRow, ownerOfRow, tableHash,
@@ -213,13 +213,22 @@ export class ShardState implements Behavior<PsMessage> {
   }
 
   /**
-   * Rollback of the training state: every value this shard owns goes back to the checkpoint
-   * (rows the checkpoint lacks go back to their initial values), the slots are reset to agree
-   * with the weights (checkpoints carry none: momentum cleared, FTRL's z recomputed from w), and
-   * the result is a new version like any other, published with the next delta.
+   * Rollback of the training state: every value and optimizer slot this shard owns goes back
+   * to the checkpoint (rows the checkpoint lacks go back to their initial values and slots), so
+   * the shard continues exactly as it would have from the checkpoint's versions. Slots the
+   * checkpoint lacks (a format-1 checkpoint) or wrote under another rule are reset to agree
+   * with the weights, with a warning. The result is a new version like any other, published
+   * with the next delta.
    */
   private restore(checkpointId: number, blob: CheckpointBlob): void {
-    for (const d of blob.dense) this.updater.setDense(d.name, d.values);
+    const rules = blob.rules ?? {};
+    const reset = new Set<string>();
+    for (const d of blob.dense) {
+      const p = this.dense.get(d.name);
+      if (!p) continue;
+      const slot = rules[d.name] === p.rule.name ? d.slot ?? undefined : undefined;
+      if (!this.updater.setDense(d.name, d.values, slot)) reset.add(d.name);
+    }
     let rows = 0;
     for (const [name, t] of this.tables) {
       const a = t.arena;
@@ -231,18 +240,23 @@ export class ShardState implements Behavior<PsMessage> {
       }
       const x = blob.tables.find((b) => b.table === name);
       if (!x) continue;
+      const sw = a.slotWidth;
+      const slot = sw > 0 && rules[name] === t.rule.name && x.slot?.length === x.rows.length * sw ? x.slot : undefined;
+      if (sw > 0 && !slot && x.rows.length) reset.add(name);
       for (let i = 0; i < x.rows.length; i++) {
         if (ownerOfRow(h, x.rows[i], this.d.shards) !== this.d.shard) continue;
         const s = a.slotOf(x.rows[i]);
         a.weights.set(x.values.subarray(i * a.dim, (i + 1) * a.dim), s * a.dim);
-        this.updater.resetRowSlots(t, s);
+        if (slot) a.slot.set(slot.subarray(i * sw, (i + 1) * sw), s * sw);
+        else this.updater.resetRowSlots(t, s);
         a.markDirty(s);
         rows++;
       }
     }
     this.version++;
     this.d.metrics.restores.inc();
-    this.d.log('warn', 'weights restored to a validated checkpoint by the gate', { checkpointId, version: this.version, rows });
+    this.d.log('warn', 'weights and optimizer slots restored to a validated checkpoint by the gate', { checkpointId, version: this.version, rows });
+    if (reset.size) this.d.log('warn', 'the checkpoint lacks the optimizer slots of some parameters (older format or another rule): reset to agree with the weights', { params: [...reset] });
   }
 
   /** Writes the changes since the last publish to the store, then broadcasts them. */
@@ -279,23 +293,39 @@ export class ShardState implements Behavior<PsMessage> {
     }
     this.persistedVersion = version;
     await this.recordLedger();
-    const delta = encodeDelta({
-      shard: this.d.shard, epoch: this.epoch, epochStartVersion: this.epochStartVersion, restoredEpoch: this.restoredEpoch,
+    // Two broadcasts of the same change: the weights with the slots readers need (every
+    // worker and inference node), and the full state with every slot (the validator, whose
+    // checkpoints a rollback restores). Shipping every slot to every reader would multiply
+    // their delta bytes by 1 + the rule's slot count (docs/ARCHITECTURE.md has the figures).
+    const head = {
+      wire: DELTA_WIRE_VERSION, shard: this.d.shard, epoch: this.epoch, epochStartVersion: this.epochStartVersion, restoredEpoch: this.restoredEpoch,
       fromVersion: this.publishedVersion, toVersion: version, persistedVersion: version,
-      dense: dense.map((x) => ({ name: x.name, values: x.weights })),
-      sparse: sparse.map((x) => ({ table: x.table, rows: x.rows, values: x.weights })),
       newestAcceptedAtMs: this.newestAcceptedAtMs,
       pushAcceptedAtMs: Float64Array.from(this.pushAccepted),
       pushExamples: Int32Array.from(this.pushExamples),
       publishedAtMs: Date.now(),
+    };
+    const readable = (name: string) => (this.dense.get(name) ?? this.tables.get(name))!.rule.readableSlots;
+    const withSlot = (slot: Float32Array | undefined, ship: boolean) => (ship && slot && slot.length ? { slot } : {});
+    const delta = encodeDelta({
+      ...head,
+      dense: dense.map((x) => ({ name: x.name, values: x.weights, ...withSlot(x.slot, readable(x.name)) })),
+      sparse: sparse.map((x) => ({ table: x.table, rows: x.rows, values: x.weights, ...withSlot(x.slot, readable(x.table)) })),
+    });
+    const stateDelta = encodeDelta({
+      ...head,
+      dense: dense.map((x) => ({ name: x.name, values: x.weights, ...withSlot(x.slot, true) })),
+      sparse: sparse.map((x) => ({ table: x.table, rows: x.rows, values: x.weights, ...withSlot(x.slot, true) })),
     });
     this.pushAccepted = [];
     this.pushExamples = [];
     this.publishedVersion = version;
     this.d.transport.publish(subjects.weights(this.d.model, this.d.shard), delta);
+    this.d.transport.publish(subjects.state(this.d.model, this.d.shard), stateDelta);
     this.d.metrics.persistedVersion.set(version);
     this.d.metrics.publishSeconds.observe((performance.now() - t0) / 1000);
-    this.d.metrics.deltaBytes.observe(delta.length);
+    this.d.metrics.deltaBytes.observe({ subject: 'weights' }, delta.length);
+    this.d.metrics.deltaBytes.observe({ subject: 'state' }, stateDelta.length);
   }
 
   /** Bytes held by weights, slots and indexes: the memory figure per parameter. */

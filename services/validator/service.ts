@@ -18,7 +18,8 @@ export async function startValidator(cfg: FlywheelConfig, infra: Infra, port = 0
   const decisions = new Counter({ name: 'fw_gate_decisions_total', help: 'Gate decisions by outcome', labelNames: ['outcome'], registers: [registry] });
   const resolved = resolveModel(cfg);
   const spec = resolved.spec;
-  const replica = new Replica(spec, cfg.psShards, infra.store, { onError: (e) => log.warn({ err: String(e) }, 'replica') });
+  // Every optimizer slot: the checkpoints the gate saves from it are what a rollback restores.
+  const replica = new Replica(spec, cfg.psShards, infra.store, { slots: 'full', ps: cfg.ps, onError: (e) => log.warn({ err: String(e) }, 'replica') });
   await replica.start(infra.transport, cfg.model);
   const validator = new Validator(cfg, infra, replica, resolved, (level, msg, extra) => {
     log[level](extra ?? {}, msg);

@@ -6,6 +6,7 @@
 // part of a push by that part's norm, which one process cannot mirror.
 import type { ParamSpec } from '../param-spec.ts';
 import type { DenseState, RowsState } from '../store/types.ts';
+import { readCounterAt, readRowSlots } from '../update-rules/read-slots.ts';
 import { Updater, type UpdaterConfig } from '../update-rules/updater.ts';
 
 export interface Gradients {
@@ -29,6 +30,18 @@ export class LocalParams {
   readRows(table: string, rowIds: Int32Array, out: Float32Array): void {
     const a = this.updater.tables.get(table)!.arena;
     for (let i = 0; i < rowIds.length; i++) a.readRow(rowIds[i], out, i * a.dim);
+  }
+
+  /** Slot `slot` of rows of a table (every slot is kept here). */
+  readSlots(table: string, slot: string, rowIds: Int32Array, out: Float32Array): void {
+    const t = this.updater.tables.get(table)!;
+    readRowSlots(t.arena, t, slot, rowIds, out);
+  }
+
+  /** Rows of a counter table decayed to `nowMs`, as a Replica reads them. */
+  readAt(table: string, rowIds: Int32Array, nowMs: number, out: Float32Array): void {
+    const t = this.updater.tables.get(table)!;
+    readCounterAt(t.arena, t, rowIds, nowMs, out);
   }
 
   /** One training step's gradients, clipped and applied as a single-shard PS would (lr factor 1, no staleness). */

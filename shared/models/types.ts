@@ -19,6 +19,11 @@ export interface WeightSource {
   dense(name: string): Float32Array;
   /** Writes rows `rowIds` of `table` into out[0 .. rowIds.length * dim), row after row. */
   readRows(table: string, rowIds: Int32Array, out: Float32Array): void;
+  /** Slot `slot` of rows of a table whose slots this source keeps (a reader keeps the
+   *  readable ones: the counter's lastTsHi / lastTsLo), written like readRows. */
+  readSlots?(table: string, slot: string, rowIds: Int32Array, out: Float32Array): void;
+  /** Rows of a counter table decayed to `nowMs` (event time, ms), written like readRows. */
+  readAt?(table: string, rowIds: Int32Array, nowMs: number, out: Float32Array): void;
 }
 
 export interface TableGrad {

@@ -14,6 +14,7 @@ export const adagrad: UpdateRule = {
   name: 'adagrad',
   slots: SLOTS,
   scaled: true,
+  readableSlots: false,
   resolve(opts: RuleOptions, base: RuleBase, option: string): RuleHp {
     onlyFields(opts, ['eps'], option);
     checkBase(base, option);

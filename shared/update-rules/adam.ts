@@ -16,6 +16,7 @@ export const adam: UpdateRule = {
   name: 'adam',
   slots: SLOTS,
   scaled: true,
+  readableSlots: false,
   resolve(opts: RuleOptions, base: RuleBase, option: string): RuleHp {
     onlyFields(opts, ['beta1', 'beta2', 'eps'], option);
     checkBase(base, option);

@@ -22,6 +22,7 @@ export const counter: UpdateRule = {
   name: 'counter',
   slots: SLOTS,
   scaled: false,
+  readableSlots: true,
   resolve(opts: RuleOptions, base: RuleBase, option: string): RuleHp {
     onlyFields(opts, ['halfLifeMs'], option);
     const halfLifeMs = num(opts, 'halfLifeMs', 0, option, 0, Infinity);
@@ -51,3 +52,21 @@ export const counter: UpdateRule = {
   },
   initSlots: zeroSlots,
 };
+
+/**
+ * A counter row's value decayed to `nowMs`: w * exp(-(now - last) / tau) for each of the n
+ * floats of the block at w[off..] (slots at off*2, the layout above) into out[outOff..]. A
+ * float never touched with a time (last 0), a rule without decay, or a `nowMs` before the
+ * row's time (a reader behind the PS) reads undecayed: a count is never inflated.
+ */
+export function counterValueAt(w: Float32Array, s: Float32Array, off: number, n: number, hp: RuleHp,
+  nowMs: number, out: Float32Array, outOff: number): void {
+  const tau = hp.tauMs;
+  if (tau === 0) { out.set(w.subarray(off, off + n), outOff); return; }
+  const hiAt = off * 2, loAt = hiAt + n;
+  for (let i = 0; i < n; i++) {
+    const last = s[hiAt + i] * SPLIT + s[loAt + i];
+    const v = w[off + i];
+    out[outOff + i] = last === 0 || nowMs <= last ? v : v * Math.exp(-(nowMs - last) / tau);
+  }
+}

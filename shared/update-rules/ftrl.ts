@@ -15,6 +15,7 @@ export const ftrl: UpdateRule = {
   name: 'ftrl',
   slots: SLOTS,
   scaled: true,
+  readableSlots: false,
   resolve(opts: RuleOptions, base: RuleBase, option: string): RuleHp {
     onlyFields(opts, ['alpha', 'beta', 'l1', 'l2'], option);
     checkBase(base, option);

@@ -11,6 +11,7 @@ export const momentum: UpdateRule = {
   name: 'momentum',
   slots: SLOTS,
   scaled: true,
+  readableSlots: false,
   resolve: resolveMomentum,
   slotsOf: () => SLOTS,
   apply(w, s, off, g, gOff, n, gScale, lrScale, hp) {

@@ -10,6 +10,7 @@ export const nesterov: UpdateRule = {
   name: 'nesterov',
   slots: SLOTS,
   scaled: true,
+  readableSlots: false,
   resolve: resolveMomentum,
   slotsOf: () => SLOTS,
   apply(w, s, off, g, gOff, n, gScale, lrScale, hp) {

@@ -60,6 +60,10 @@ export interface UpdateRule {
   readonly slots: readonly string[];
   /** False for the counter: no clipping, no learning rate, no staleness damping. */
   readonly scaled: boolean;
+  /** True when a reader needs the slots to interpret the weights (the counter's last-update
+   *  time, to decay a count to now): weight deltas then carry them. Other rules' slots are
+   *  training state only, kept by the PS, its store and checkpoints. */
+  readonly readableSlots: boolean;
   /** Checks `opts` and fills defaults; throws ConfigError naming `option`.<field>. */
   resolve(opts: RuleOptions, base: RuleBase, option: string): RuleHp;
   /** Slot names this configuration keeps (hp.slotCount of them). */

@@ -5,7 +5,7 @@
 // apply through it, so the two cannot drift (test/unit/updater-parity.test.ts).
 import { ConfigError } from '../errors.ts';
 import type { PsConfig } from '../config.ts';
-import { denseSize, initDense, type ParamSpec } from '../param-spec.ts';
+import { denseSize, initDense, type ParamSpec, type TableSpec } from '../param-spec.ts';
 import type { DenseGrad, SparseGrad } from '../protocol.ts';
 import { SparseArena } from '../sparse-arena.ts';
 import { resolveRule, slotNames, type RuleChoice, type ResolvedRule } from './registry.ts';
@@ -47,14 +47,26 @@ export function denseRuleChoice(ps: UpdaterConfig): RuleChoice {
   return c === 'momentum' && ps.nesterov ? 'nesterov' : c;
 }
 
+/** The PS settings a rule's resolution reads. */
+export type RuleRates = Pick<UpdaterConfig, 'learningRate' | 'momentum'>;
+
+/** A table's rule and hyperparameters: the PS rate x the table's lrScale. */
+export function resolveTableRule(t: TableSpec, ps: RuleRates): ResolvedRule {
+  return resolveRule(t.optimizer, { lr: ps.learningRate * (t.lrScale ?? 1), mu: ps.momentum }, `tables.${t.name}.optimizer`);
+}
+
+/** The dense tensors' rule and hyperparameters. */
+export function resolveDenseRule(ps: UpdaterConfig): ResolvedRule {
+  return resolveRule(denseRuleChoice(ps), { lr: ps.learningRate, mu: ps.momentum }, 'ps.denseOptimizer');
+}
+
 export class Updater {
   readonly dense = new Map<string, DenseParam>();
   readonly tables = new Map<string, TableParam>();
 
   /** `ownsDense`: the dense tensors this process updates (a PS shard owns some); default all. */
   constructor(readonly spec: ParamSpec, readonly ps: UpdaterConfig, ownsDense: (name: string) => boolean = () => true) {
-    const base = { lr: ps.learningRate, mu: ps.momentum };
-    const dr = resolveRule(denseRuleChoice(ps), base, 'ps.denseOptimizer');
+    const dr = resolveDenseRule(ps);
     for (const d of spec.dense) {
       if (!ownsDense(d.name)) continue;
       const weights = initDense(d, spec.seed);
@@ -63,8 +75,7 @@ export class Updater {
       this.dense.set(d.name, p);
     }
     for (const t of spec.tables) {
-      const option = `tables.${t.name}.optimizer`;
-      const r = resolveRule(t.optimizer, { lr: ps.learningRate * (t.lrScale ?? 1), mu: ps.momentum }, option);
+      const r = resolveTableRule(t, ps);
       if (r.rule.name === 'counter' && t.init.kind !== 'zeros') throw new ConfigError(`tables.${t.name}.init`, 'a counter table starts at zeros');
       this.tables.set(t.name, { name: t.name, arena: new SparseArena(t, spec.seed, r.hp.slotCount), rule: r.rule, hp: r.hp });
     }

@@ -62,6 +62,13 @@ export function deltaCases(): DeltaCase[] {
   bm('publishedAtMs missing', { publishedAtMs: undefined }, 'delta.publishedAtMs');
   refused('NaN in dense values', patch({ dense: [{ name: 'l0.b', values: f32('NaN', 0) }] }), 'NON_FINITE', 'non-finite value (NaN or Inf) in delta values of l0.b');
   refused('Infinity in sparse values', patch({ sparse: [{ table: 'emb.a', rows: { $i32: [OWNED[1]] }, values: f32(0, 'Infinity') }] }), 'NON_FINITE', 'delta values of emb.a');
+  // Wire version 2: optional slots, and a version field a reader checks.
+  bm('wire version from the future', { wire: 3 }, 'delta.wire 3 is not a version this reader knows');
+  bm('wire version 0', { wire: 0 }, 'delta.wire 0 is not a version this reader knows');
+  bm('wire version a string', { wire: '2' }, 'delta.wire must be a finite integer');
+  bm('sparse slot a plain array', { sparse: [{ table: 'emb.a', rows: { $i32: [OWNED[1]] }, values: f32(3, 4), slot: [0, 0] }] }, 'delta.sparse[0].slot must be a Float32Array');
+  bm('dense slot an Int32Array', { dense: [{ name: 'l0.b', values: f32(1, 1), slot: { $i32: [0, 0] } }] }, 'delta.dense[0].slot must be a Float32Array');
+  refused('NaN in sparse slot', patch({ wire: 2, sparse: [{ table: 'emb.a', rows: { $i32: [OWNED[1]] }, values: f32(3, 4), slot: f32(0, 'NaN') }] }), 'NON_FINITE', 'delta slots of emb.a');
   const check = (name: string, p: Record<string, unknown>, reason: string) => out.push({ name, input: patch(p), expect: { outcome: 'old', bad: true, reason } });
   check('shard unknown to the replica', { shard: 2 }, 'delta for unknown shard 2');
   check('unknown dense tensor', { dense: [{ name: 'nope', values: f32(1) }] }, 'unknown dense tensor nope');
