@@ -8,9 +8,8 @@ import { ConfigError, WrongShapeError } from '../../errors.ts';
 import type { Batch } from '../batch.ts';
 import type { Baseline } from '../types.ts';
 import type { CtrModelConfig } from './config.ts';
+import { RATE_PRIOR } from './stats.ts';
 
-/** Pseudo-examples at the global rate that every id's rate starts from. */
-export const RATE_PRIOR = 5;
 
 /** Refuses a batch that does not have `fields` id columns of rows in [0, buckets): nothing is read or learnt from it. */
 function checkBatch(name: string, b: Batch, fields: number, buckets: number): void {
