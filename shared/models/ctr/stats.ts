@@ -5,9 +5,9 @@
 // them into dense features and pushes the batch's counts as those tables' "gradients".
 //   per key: logit(rate) - logit(g) with rate = (pos + PRIOR * g) / (n + PRIOR), and log1p(n) / 4
 //   g = (P + 1) / (N + 2), the global rate from the totals
-// Counters are float32 rows: exact to 2^24 per row. Beyond that (the totals of a long stream
-// without decay) increments round, which moves a rate by less than 1e-7 relative; set a
-// half-life for streams that run for ever.
+// Counters are float32 rows: exact up to 2^24 per row. Beyond that (the totals of a long stream
+// without decay) a batch's increment rounds to the float's spacing (512 at 2^32) and the
+// totals drift: set a half-life for streams that run for ever.
 import { ConfigError } from '../../errors.ts';
 import type { TableSpec } from '../../param-spec.ts';
 import type { Batch } from '../batch.ts';
