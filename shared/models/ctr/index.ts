@@ -1,6 +1,7 @@
 // The CTR / conversion kind: P(positive | user, item, context) from hashed ids.
 import { binaryMetric } from '../../metrics/binary.ts';
 import type { ModelKind } from '../types.ts';
+import { ctrBaselines } from './baselines.ts';
 import type { CtrModelConfig } from './config.ts';
 import { CtrExampleSource } from './examples.ts';
 import { ctrEvalExtras } from './eval-extras.ts';
@@ -13,6 +14,7 @@ export const ctrKind: ModelKind<CtrModelConfig> = {
   exampleSource: (settings, seed) => new CtrExampleSource(settings, seed),
   create: (spec, settings) => new CtrModel(spec, settings),
   metric: binaryMetric,
+  baselines: ctrBaselines,
   evalExtras: ctrEvalExtras,
   serving: ctrServing,
 };

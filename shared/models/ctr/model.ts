@@ -12,12 +12,24 @@ import type { Batch } from '../batch.ts';
 import type { TableGrad, StepResult, TrainableModel, WeightSource } from '../types.ts';
 import type { CtrModelConfig } from './config.ts';
 import { biasTable, embTable, firstLayerWeight } from './spec.ts';
+import { STAT_FIRST_LAYER, STAT_WIDE_TABLE, StatFeatures, statKeys, statTables, type StatInputs } from './stats.ts';
 
 /** Host-side inputs of one call, built before any tensor exists. */
 interface HostInputs {
   fields: FieldRows[];
   emb: Float32Array[];
   bias: Float32Array[];
+  /** The online statistics' features (and, when training, the counts to push). */
+  stats?: StatInputs;
+  /** The statistics' wide weights (one row). */
+  wide?: Float32Array;
+}
+
+/** The statistics' tensors of one call: features [B, W] (a constant), wide weights [W, 1], first-layer block [W, h0]. */
+interface StatTensors {
+  x: tf.Tensor2D;
+  wide?: tf.Tensor2D;
+  deep?: tf.Tensor2D;
 }
 
 export class CtrModel implements TrainableModel {
@@ -27,6 +39,8 @@ export class CtrModel implements TrainableModel {
   private readonly buckets: number;
   private readonly denseNames: string[];
   private readonly denseSpecs: DenseSpec[];
+  private readonly stats?: StatFeatures;
+  private readonly statsDeep?: DenseSpec;
 
   constructor(readonly spec: ParamSpec, readonly cfg: CtrModelConfig) {
     if (cfg.fields.length === 0) throw new ConfigError('fields', 'needs at least one field');
@@ -40,6 +54,19 @@ export class CtrModel implements TrainableModel {
         if (!t || t.dim !== dim || t.rows !== cfg.buckets) {
           throw new ConfigError('spec', `table ${name} must exist with dim ${dim} and ${cfg.buckets} rows`);
         }
+      }
+    }
+    if (statKeys(cfg).length) {
+      this.stats = new StatFeatures(cfg);
+      const want = statTables(cfg).map((t) => [t.name, t.dim, t.rows] as const);
+      if (cfg.statsInto !== 'deep') want.push([STAT_WIDE_TABLE, this.stats.width, 1]);
+      for (const [name, dim, rows] of want) {
+        const t = findTable(spec, name);
+        if (!t || t.dim !== dim || t.rows !== rows) throw new ConfigError('spec', `table ${name} must exist with dim ${dim} and ${rows} rows`);
+      }
+      if (cfg.statsInto !== 'wide') {
+        this.statsDeep = findDense(spec, STAT_FIRST_LAYER);
+        if (!this.statsDeep) throw new ConfigError('spec', `dense tensor ${STAT_FIRST_LAYER} is missing`);
       }
     }
     this.denseNames = [...this.fields.map(firstLayerWeight), 'l0.b'];
@@ -57,7 +84,7 @@ export class CtrModel implements TrainableModel {
     if (batch.targets.length !== batch.size) {
       throw new WrongShapeError(`batch has ${batch.size} examples but ${batch.targets.length} labels`);
     }
-    const host = this.hostInputs(batch, weights);
+    const host = this.hostInputs(batch, weights, batch.targets);
     const F = this.fields.length;
     let logits: tf.Tensor | undefined;
     let result: StepResult | undefined;
@@ -66,11 +93,15 @@ export class CtrModel implements TrainableModel {
         const { idx, emb, bias } = this.rowTensors(host);
         const dns = this.denseTensors(weights);
         const y = tf.tensor2d(batch.targets, [batch.size, 1]);
+        const st = this.statTensors(host, batch.size, weights);
+        const D = dns.length;
         const { value, grads } = tf.valueAndGrads((...xs: tf.Tensor[]) => {
-          const z = this.logits(xs.slice(0, F) as tf.Tensor2D[], xs.slice(F, 2 * F) as tf.Tensor2D[], idx, xs.slice(2 * F));
+          let at = 2 * F + D;
+          const learnt = st && { x: st.x, wide: st.wide && (xs[at++] as tf.Tensor2D), deep: st.deep && (xs[at++] as tf.Tensor2D) };
+          const z = this.logits(xs.slice(0, F) as tf.Tensor2D[], xs.slice(F, 2 * F) as tf.Tensor2D[], idx, xs.slice(2 * F, 2 * F + D), learnt);
           logits = tf.keep(z); // the forward's logits, kept past valueAndGrads' internal tidy
           return sigmoidCrossEntropy(z, y);
-        })([...emb, ...bias, ...dns]);
+        })([...emb, ...bias, ...dns, ...(st?.wide ? [st.wide] : []), ...(st?.deep ? [st.deep] : [])]);
         const scale = batch.size; // d mean / d row = sum / B; we want sum / count(row)
         const sparse = new Map<string, TableGrad>();
         for (let f = 0; f < F; f++) {
@@ -80,6 +111,12 @@ export class CtrModel implements TrainableModel {
         }
         const denseGrads = new Map<string, Float32Array>();
         this.denseNames.forEach((name, i) => denseGrads.set(name, grads[2 * F + i].dataSync() as Float32Array));
+        let at = 2 * F + D;
+        // The wide row is touched by every example: d(mean loss)/d row is already its per-row mean.
+        if (st?.wide) sparse.set(STAT_WIDE_TABLE, { rows: Int32Array.of(0), grads: grads[at++].dataSync() as Float32Array });
+        if (st?.deep) denseGrads.set(STAT_FIRST_LAYER, grads[at++].dataSync() as Float32Array);
+        // The counter tables' "gradients" are the batch's counts (the counter rule adds them).
+        for (const [name, g] of host.stats?.counts ?? []) sparse.set(name, g);
         result = { predictions: sigmoidOf(logits!.dataSync() as Float32Array), loss: value.dataSync()[0], dense: denseGrads, sparse };
       });
     } finally {
@@ -93,19 +130,34 @@ export class CtrModel implements TrainableModel {
     const host = this.hostInputs(batch, weights);
     return tf.tidy(() => {
       const { idx, emb, bias } = this.rowTensors(host);
-      return sigmoidOf(this.logits(emb, bias, idx, this.denseTensors(weights)).dataSync() as Float32Array);
+      const st = this.statTensors(host, batch.size, weights);
+      return sigmoidOf(this.logits(emb, bias, idx, this.denseTensors(weights), st).dataSync() as Float32Array);
     });
   }
 
-  /** logit = out.b + sum_f bias_f[id] + MLP(emb_f[id] for every f), shape [B, 1]. */
-  private logits(emb: tf.Tensor2D[], bias: tf.Tensor2D[], idx: tf.Tensor1D[], dns: tf.Tensor[]): tf.Tensor2D {
+  /** logit = out.b + sum_f bias_f[id] + MLP(emb_f[id] for every f [, stats]) [+ stats . wide], shape [B, 1]. */
+  private logits(emb: tf.Tensor2D[], bias: tf.Tensor2D[], idx: tf.Tensor1D[], dns: tf.Tensor[], st?: StatTensors): tf.Tensor2D {
     const F = this.fields.length;
     const H = this.cfg.hidden.length;
     const x = emb.map((t, f) => embeddingLookup(t, idx[f]));
-    let h = dense(x, dns.slice(0, F) as tf.Tensor2D[], dns[F] as tf.Tensor1D, 'relu');
+    const w0 = dns.slice(0, F) as tf.Tensor2D[];
+    let h = st?.deep ? dense([...x, st.x], [...w0, st.deep], dns[F] as tf.Tensor1D, 'relu') : dense(x, w0, dns[F] as tf.Tensor1D, 'relu');
     for (let i = 1; i < H; i++) h = dense([h], [dns[F + 2 * i - 1] as tf.Tensor2D], dns[F + 2 * i] as tf.Tensor1D, 'relu');
     const deep = dense([h], [dns[F + 2 * H - 1] as tf.Tensor2D], dns[F + 2 * H] as tf.Tensor1D, 'linear');
-    return sumN([deep, ...bias.map((t, f) => embeddingLookup(t, idx[f]))]);
+    const terms = [deep, ...bias.map((t, f) => embeddingLookup(t, idx[f]))];
+    // dense() brings the matMul gradient (tfjs-core registers none); its zero bias is a constant.
+    if (st?.wide) terms.push(dense([st.x], [st.wide], tf.zeros([1]) as tf.Tensor1D, 'linear'));
+    return sumN(terms);
+  }
+
+  /** The statistics' features and weights as tensors, when the model has statistics. */
+  private statTensors(host: HostInputs, B: number, weights: WeightSource): StatTensors | undefined {
+    if (!this.stats || !host.stats) return undefined;
+    const W = this.stats.width;
+    const x = tf.tensor2d(host.stats.x, [B, W]);
+    const wide = host.wide && tf.tensor2d(host.wide, [W, 1]);
+    const deep = this.statsDeep && tf.tensor2d(weights.dense(STAT_FIRST_LAYER), [W, this.statsDeep.shape[1]]);
+    return { x, wide, deep };
   }
 
   /** Per field: slot of each example [B] and the unique rows [U_f, dim] of emb and bias. */
@@ -128,7 +180,7 @@ export class CtrModel implements TrainableModel {
   }
 
   /** Unique rows per field and their current values, read once per field and table. */
-  private hostInputs(batch: Pick<Batch, 'size' | 'ids'>, weights: WeightSource): HostInputs {
+  private hostInputs(batch: Pick<Batch, 'size' | 'ids'>, weights: WeightSource, targets?: Float32Array): HostInputs {
     const F = this.fields.length;
     if (!(batch.size > 0) || batch.ids.length !== batch.size * F) {
       throw new WrongShapeError(`batch of ${batch.size} examples x ${F} fields needs ${batch.size * F} ids, got ${batch.ids.length}`);
@@ -143,6 +195,14 @@ export class CtrModel implements TrainableModel {
       out.fields.push(fr);
       out.emb.push(emb);
       out.bias.push(bias);
+    }
+    if (this.stats) {
+      // Counts to push only in a training step (targets given).
+      out.stats = this.stats.build(batch, weights, targets);
+      if (this.cfg.statsInto !== 'deep') {
+        out.wide = new Float32Array(this.stats.width);
+        weights.readRows(STAT_WIDE_TABLE, Int32Array.of(0), out.wide);
+      }
     }
     return out;
   }
