@@ -91,16 +91,18 @@ export async function startHttpServer(o: HttpServerOptions): Promise<Server> {
     // Node checks the timeouts above only this often (default 30 s): keep it below them.
     connectionsCheckingInterval: Math.max(20, Math.min(1000, Math.floor(requestTimeout / 4))),
   }, async (req, res) => {
+    // Whether the server drains is read when the answer goes out: it may start meanwhile.
+    const reply = (status: number, out: unknown, contentType?: string, close = false): void => send(res, status, out, contentType, close || draining.has(server));
     const path = (req.url ?? '/').split('?')[0];
     const key = `${req.method} ${path}`;
     try {
       if (key === 'GET /metrics' && o.registry) {
-        send(res, 200, await o.registry.metrics(), o.registry.contentType);
+        reply(200, await o.registry.metrics(), o.registry.contentType);
         return;
       }
       if (key === 'GET /healthz') {
         const ok = o.healthy ? o.healthy() : true;
-        send(res, ok ? 200 : 503, { ok });
+        reply(ok ? 200 : 503, { ok });
         return;
       }
       const route = o.routes?.[key];
@@ -109,16 +111,16 @@ export async function startHttpServer(o: HttpServerOptions): Promise<Server> {
         throw new HttpError(known ? 405 : 404, known ? `method ${printable(req.method ?? '')} not allowed on ${printable(path)}` : `no route ${printable(path)}`);
       }
       const body = req.method === 'POST' || req.method === 'PUT' ? await readBody(req, maxBody) : Buffer.alloc(0);
-      send(res, 200, await route(req, body));
+      reply(200, await route(req, body));
     } catch (err) {
       if (err instanceof HttpError) {
         if (req.socket.destroyed) return; // timed out or aborted: already answered and counted
         o.onRefused?.(err, key);
         // An unread body (413) makes the connection unusable for another request.
-        send(res, err.status, { error: err.message, code: err.code, ...(err.details ? { details: err.details } : {}) }, 'application/json', !req.complete);
+        reply(err.status, { error: err.message, code: err.code, ...(err.details ? { details: err.details } : {}) }, 'application/json', !req.complete);
       } else {
         o.onError?.(err);
-        send(res, 500, { error: 'internal error', code: 'internal' });
+        reply(500, { error: 'internal error', code: 'internal' });
       }
     }
   });
@@ -146,7 +148,21 @@ export async function startHttpServer(o: HttpServerOptions): Promise<Server> {
   return server;
 }
 
-export function closeServer(s: Server | undefined): Promise<void> {
+/** Servers that are draining: their answers say `connection: close`. */
+const draining = new WeakSet<Server>();
+
+/**
+ * Drains, then closes: stops accepting connections at once, closes idle keep-alive ones, lets
+ * requests in flight finish (their answers close the connection) for up to `drainMs`, then
+ * cuts whatever is left. A client whose request was accepted gets its answer, not a reset.
+ */
+export function closeServer(s: Server | undefined, drainMs = 5000): Promise<void> {
   if (!s) return Promise.resolve();
-  return new Promise((r) => { s.close(() => r()); s.closeAllConnections?.(); });
+  draining.add(s);
+  return new Promise((r) => {
+    const cut = setTimeout(() => s.closeAllConnections(), drainMs);
+    cut.unref();
+    s.close(() => { clearTimeout(cut); r(); });
+    s.closeIdleConnections();
+  });
 }
