@@ -35,6 +35,7 @@ export class PsShard {
 
   get version(): number { return this.state?.version ?? 0; }
   get epoch(): number { return this.state?.epoch ?? 0; }
+  get restoredEpoch(): number { return this.state?.restoredEpoch ?? 0; }
   get persistedVersion(): number { return this.state?.persistedVersion ?? 0; }
   get lrFactor(): number { return this.state?.lrFactor ?? 1; }
   get healthy(): boolean { return this.actor.state === 'running'; }

@@ -34,6 +34,8 @@ export interface ShardDeps {
   serving?: ServingStore;
   /** What this shard last published, outside the store (detects a store that lost it); optional. */
   ledger?: ShardLedger;
+  /** How often an idle shard checks that the store still holds its snapshot. Default 1000 ms. */
+  storeCheckMs?: number;
   log: (level: 'info' | 'warn' | 'error', msg: string, extra?: object) => void;
 }
 
@@ -46,6 +48,7 @@ export class ShardState implements Behavior<PsMessage> {
   persistedVersion = 0;
   private publishedVersion = 0;
   private newestAcceptedAtMs = 0;
+  private storeCheckedAtMs = Date.now();
   private needFull = true;
   private readonly updater: Updater;
   /** The updater's parameters, by name (test/corpus/shard-digest.ts reads them). */
@@ -261,8 +264,20 @@ export class ShardState implements Behavior<PsMessage> {
 
   /** Writes the changes since the last publish to the store, then broadcasts them. */
   async publish(): Promise<void> {
+    if (!this.needFull && this.version === this.publishedVersion) {
+      // Idle: nothing to write, but a store that restarted empty meanwhile must get its snapshot
+      // back now, not at the next push (a replica resyncing in between would read nothing).
+      if (Date.now() - this.storeCheckedAtMs < (this.d.storeCheckMs ?? 1000)) return;
+      this.storeCheckedAtMs = Date.now();
+      try {
+        if (await this.d.store.hasSnapshot(this.d.model, this.d.shard)) return;
+      } catch {
+        return; // unreachable: the next write or check finds out
+      }
+      this.d.log('warn', 'the store had lost this shard\'s state while it was idle: writing a full snapshot');
+      this.needFull = true;
+    }
     const full = this.needFull;
-    if (!full && this.version === this.publishedVersion) return;
     const t0 = performance.now();
     const dense: DenseState[] = [];
     for (const p of this.dense.values()) {

@@ -92,6 +92,17 @@ export class AckTracker {
     this.onSettled?.(g.events, ok);
   }
 
+  /**
+   * Tells JetStream the waiting messages are still being worked on (their ack deadline starts
+   * again): a group waiting for a PS shard that is restarting must not be redelivered and
+   * trained a second time meanwhile. Returns the number of messages touched.
+   */
+  touch(): number {
+    let n = 0;
+    for (const g of this.groups) for (const m of g.msgs) { m.working(); n++; }
+    return n;
+  }
+
   /** Nak everything still waiting (shutdown): redelivered to whoever takes the shards. */
   nakAll(): void {
     for (const g of this.groups) this.settle(g, false);

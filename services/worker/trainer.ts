@@ -47,6 +47,7 @@ export class Trainer {
   private seq = 0;
   private pushesInFlight = new Set<Promise<unknown>>();
   private readonly replay?: BatchReservoir;
+  private keepAlive?: NodeJS.Timeout;
 
   constructor(private readonly d: TrainerDeps) {
     const c = d.cfg;
@@ -64,6 +65,14 @@ export class Trainer {
   /** Starts the training loop and consumes the event shards given at construction (if any). */
   async start(): Promise<void> {
     for (const s of this.d.eventShards) await this.addShard(s);
+    // Messages held (waiting in the inbox or for their update to be persisted) keep their ack
+    // deadline alive, a third of it at a time: redelivery is for a dead worker, not a slow PS.
+    const every = Math.max(250, Math.floor(this.d.cfg.worker.ackWaitMs / 3));
+    this.keepAlive = setInterval(() => {
+      this.acks.touch();
+      for (const g of this.inbox) g.msg.working();
+    }, every);
+    this.keepAlive.unref();
     this.loop = this.run();
   }
 
@@ -235,6 +244,7 @@ export class Trainer {
   async stop(settleTimeoutMs = 3000): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    clearInterval(this.keepAlive);
     this.wake.notify();
     await Promise.all([...this.consumers.values()].map((c) => c.stop()));
     this.consumers.clear();

@@ -14,6 +14,7 @@ export class MemoryShardStore implements ShardStore {
   /** Simulates a store restart that lost everything (fault tests). */
   wipe(): void {
     this.shards.clear();
+    this.epochs.clear();
   }
 
   async write(model: string, shard: number, w: ShardWrite): Promise<WriteResult> {
@@ -65,6 +66,10 @@ export class MemoryShardStore implements ShardStore {
     const e = Math.max(atLeast, (this.epochs.get(key) ?? 0) + 1);
     this.epochs.set(key, e);
     return e;
+  }
+
+  async hasSnapshot(model: string, shard: number): Promise<boolean> {
+    return this.shards.has(`${model}:${shard}`);
   }
 
   /** In-process: gone with the process, which is the embedded mode's deal. */

@@ -155,6 +155,14 @@ export class RedisShardStore implements ShardStore {
     }
   }
 
+  async hasSnapshot(model: string, shard: number): Promise<boolean> {
+    try {
+      return (await this.redis.hexists(shardKeys(model, shard).meta, 'epoch')) === 1;
+    } catch (err) {
+      throw new UnavailableError(`Redis: ${(err as Error).message}`, err);
+    }
+  }
+
   async durability(): Promise<{ level: StoreDurability; detail: string }> {
     try {
       const [, aof] = (await this.redis.config('GET', 'appendonly')) as string[];

@@ -54,6 +54,8 @@ export interface ShardStore {
    * 'volatile' (nothing), 'unknown' (the server does not say, e.g. CONFIG is disabled).
    */
   durability(): Promise<{ level: StoreDurability; detail: string }>;
+  /** Whether the shard's snapshot exists (an idle shard checks that its store still has it). */
+  hasSnapshot(model: string, shard: number): Promise<boolean>;
   /** Deletes every key of a model (tests, `--fresh` demo runs). */
   deleteModel(model: string, shards: number, tables: string[]): Promise<void>;
   close(): Promise<void>;

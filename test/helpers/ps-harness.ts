@@ -1,7 +1,7 @@
 // An in-process PS setup for unit tests: memory transport and store, a small model, and
 // helpers to push gradients and read back rows.
 import {
-  DEFAULT_CONFIG, MemoryBus, MemoryShardStore, MemoryTransport, Registry, encodePush, parseReply,
+  DEFAULT_CONFIG, MemoryBus, MemoryShardStore, MemoryLedger, MemoryTransport, Registry, encodePush, parseReply,
   ownerOfRow, tableHash, subjects, type GradientPush, type ParamSpec, type PsConfig, type PushReply,
 } from '../../shared/index.ts';
 import { CTR_MODEL_DEFAULTS } from '../../shared/models/ctr/config.ts';
@@ -22,6 +22,7 @@ export function psConfig(over: Partial<PsConfig> = {}): PsConfig {
 export class PsHarness {
   readonly bus = new MemoryBus();
   readonly store = new MemoryShardStore();
+  readonly ledger = new MemoryLedger();
   readonly client = new MemoryTransport(this.bus);
   readonly shards: PsShard[] = [];
   readonly spec = smallSpec();
@@ -36,7 +37,8 @@ export class PsHarness {
   async startShard(k: number): Promise<PsShard> {
     const s = new PsShard({
       model: MODEL, spec: this.spec, cfg: this.cfg, shard: k, shards: this.shardCount,
-      transport: new MemoryTransport(this.bus), store: this.store, metrics: psMetrics(new Registry()), log: () => undefined,
+      transport: new MemoryTransport(this.bus), store: this.store, ledger: this.ledger, storeCheckMs: 0,
+      metrics: psMetrics(new Registry()), log: () => undefined,
     });
     await s.start();
     await s.actor.idle();

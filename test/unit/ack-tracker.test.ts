@@ -80,3 +80,17 @@ t.test('the store never hands out an epoch below the floor, nor one twice', asyn
   t.equal(await s.nextEpoch('m', 0, 10), 10, 'a store that forgot its counter is floored by the ledger');
   t.equal(await s.nextEpoch('m', 0, 3), 11, 'above the floor it counts on');
 });
+
+t.test('touch keeps the ack deadline of every waiting message alive, and only theirs', async (t) => {
+  const a = new AckTracker();
+  const waiting = [msg(), msg()];
+  const settled = msg();
+  const worked = new Map<object, number>();
+  for (const m of [...waiting, settled]) m.working = () => { worked.set(m, (worked.get(m) ?? 0) + 1); };
+  a.add(waiting, 2, new Map([[0, [{ epoch: 1, version: 9 }]]]), () => nothing);
+  a.add([settled], 1, new Map([[0, [{ epoch: 1, version: 1 }]]]), () => ({ epoch: 1, version: 1, epochStartVersion: 0, restoredEpoch: 0 }));
+  t.equal(settled.acked, 1);
+  t.equal(a.touch(), 2, 'two messages still wait');
+  t.same(waiting.map((m) => worked.get(m)), [1, 1]);
+  t.notOk(worked.get(settled), 'an acked message is left alone');
+});

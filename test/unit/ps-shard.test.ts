@@ -123,6 +123,41 @@ t.test('a shard restarted from the store keeps version, weights and momentum', a
   t.ok(close([before[0] - after[0], after[1] - before[1]], [0.271, 0.271], 1e-5), 'momentum restored: the step continues the sequence');
 });
 
+t.test('a shard whose store lost everything while it was down continues its versions under a new epoch', async (t) => {
+  const h = await new PsHarness(1).start();
+  const r = h.rowOwnedBy(TABLE, 0);
+  const g = { sparse: [{ table: TABLE, rows: new Int32Array([r]), grads: new Float32Array([1, -1]) }] };
+  await h.push(0, { seq: 1, ...g });
+  await h.push(0, { seq: 2, ...g });
+  await h.publish(0);
+  const epoch1 = h.shards[0].epoch;
+  t.same(await h.ledger.read(MODEL, 0), { epoch: epoch1, version: 2 }, 'the ledger holds what was published');
+  await h.shards[0].stop();
+  h.store.wipe(); // snapshot and epoch counter gone
+  const restarted = await h.startShard(0);
+  h.shards[0] = restarted;
+  t.teardown(() => h.stop());
+  t.equal(restarted.version, 2, 'versions go on from the ledger\'s, not from 0');
+  t.ok(restarted.epoch > epoch1, `a new epoch above the old one (${restarted.epoch} > ${epoch1}) although the store forgot its counter`);
+  t.equal(restarted.restoredEpoch, 0, 'and it says it restored nothing');
+  const p = await h.push(0, { seq: 3, baseVersion: 2, ...g });
+  t.ok(p.ok, 'a worker at version 2 is not refused as from the future');
+  await h.publish(0);
+  t.equal((await h.store.read(MODEL, 0, [TABLE], false))?.meta.version, 3, 'and the store holds the shard again');
+});
+
+t.test('an idle shard puts its snapshot back into a store that restarted empty', async (t) => {
+  const h = await new PsHarness(1).start();
+  t.teardown(() => h.stop());
+  await h.push(0, { seq: 1, sparse: [{ table: TABLE, rows: new Int32Array([h.rowOwnedBy(TABLE, 0)]), grads: new Float32Array([1, -1]) }] });
+  await h.publish(0);
+  h.store.wipe();
+  t.notOk(await h.store.hasSnapshot(MODEL, 0));
+  await h.publish(0); // nothing new to write: the idle check finds the store empty
+  t.ok(await h.store.hasSnapshot(MODEL, 0), 'rewritten without waiting for the next push');
+  t.equal((await h.store.read(MODEL, 0, [TABLE], false))?.meta.version, 1);
+});
+
 t.test('restore puts every owned value back to the checkpoint, clears momentum, bumps the version', async (t) => {
   const h = await new PsHarness(1).start();
   t.teardown(() => h.stop());
