@@ -1,15 +1,17 @@
 // The prequential metric of every kind that predicts a probability of a 0/1 target: AUC (the
-// headline), logloss and the 0.5-threshold figures, over a mergeable score histogram.
+// headline), PR-AUC, logloss and the 0.5-threshold figures, over a mergeable score histogram;
+// and, per window in order, F1/precision/recall at the threshold that was best (for F1) on the
+// window before, which stay meaningful where positives are rare and nothing scores above 0.5.
 import type { Batch } from '../models/batch.ts';
 import type { MetricAccumulator, MetricDef, MetricState } from '../models/types.ts';
-import { ScoreHistogram } from './auc.ts';
+import { ScoreHistogram, bestF1Threshold, figuresFrom } from './auc.ts';
 
 export function binaryFigures(h: ScoreHistogram): Record<string, number> {
   const accuracy = h.n ? (h.tp + h.tn) / h.n : NaN;
   const precision = h.tp + h.fp ? h.tp / (h.tp + h.fp) : NaN;
   const recall = h.tp + h.fn ? h.tp / (h.tp + h.fn) : NaN;
   const f1 = precision + recall > 0 ? (2 * precision * recall) / (precision + recall) : NaN;
-  return { auc: h.auc(), logLoss: h.logLoss(), accuracy, precision, recall, f1 };
+  return { auc: h.auc(), prAuc: h.prAuc(), logLoss: h.logLoss(), accuracy, precision, recall, f1 };
 }
 
 export class BinaryMetric implements MetricAccumulator {
@@ -34,6 +36,20 @@ export class BinaryMetric implements MetricAccumulator {
 
   figures(): Record<string, number> {
     return binaryFigures(this.h);
+  }
+
+  counts(): Record<string, number> {
+    let positives = 0;
+    for (let k = 0; k < this.h.pos.length; k++) positives += this.h.pos[k];
+    return { positives };
+  }
+
+  /** At the previous window's best-F1 threshold; NaN for the first window or one without positives. */
+  figuresAfter(previous: MetricAccumulator | undefined): Record<string, number> {
+    if (previous !== undefined && !(previous instanceof BinaryMetric)) throw new Error('BinaryMetric.figuresAfter: the previous window is not a binary metric');
+    const t = previous && bestF1Threshold(previous.h);
+    const at = t ? figuresFrom(this.h, t.bin) : { f1: NaN, precision: NaN, recall: NaN };
+    return { f1AtPrevBest: at.f1, precisionAtPrevBest: at.precision, recallAtPrevBest: at.recall, prevBestThreshold: t ? t.threshold : NaN };
   }
 }
 

@@ -70,11 +70,18 @@ export class BucketMetrics {
     return { key, n: this.n, model: this.model.state(), baselines: Object.fromEntries([...this.baselines].map(([k, m]) => [k, m.state()])) };
   }
 
-  figures(): Omit<WindowFigures, 'fromMs' | 'toMs'> {
-    const figures = this.model.figures();
+  /**
+   * The figures of the model and each baseline. A window in stream order passes the window
+   * before it (`{ previous: undefined }` for the first) and gets the metric's figuresAfter too.
+   */
+  figures(order?: { previous: BucketMetrics | undefined }): Omit<WindowFigures, 'fromMs' | 'toMs'> {
+    const of = (m: MetricAccumulator, prev: MetricAccumulator | undefined) => ({
+      ...m.counts?.(), ...m.figures(), ...(order && m.figuresAfter ? m.figuresAfter(prev) : {}),
+    });
+    const figures = of(this.model, order?.previous?.model);
     return {
       examples: this.n, headline: figures[this.metric.headline], figures,
-      baselines: Object.fromEntries([...this.baselines].map(([k, m]) => [k, m.figures()])),
+      baselines: Object.fromEntries([...this.baselines].map(([k, m]) => [k, of(m, order?.previous?.baselines.get(k))])),
     };
   }
 }
@@ -107,12 +114,16 @@ export class ReportAggregator {
     return all.figures();
   }
 
-  /** Cuts the stream, in event-time order, into `n` windows of about equal example counts. */
+  /**
+   * Cuts the stream, in event-time order, into `n` windows of about equal example counts; each
+   * window's figures include those its metric takes from the window before (figuresAfter).
+   */
   windows(n: number): WindowFigures[] {
     const keys = [...this.buckets.keys()].sort((a, b) => a - b);
     const total = keys.reduce((s, k) => s + this.buckets.get(k)!.n, 0);
     const out: WindowFigures[] = [];
     let cur = new BucketMetrics(this.metric);
+    let previous: BucketMetrics | undefined;
     let from = keys[0];
     let seen = 0;
     for (const k of keys) {
@@ -120,7 +131,8 @@ export class ReportAggregator {
       cur.merge(b);
       seen += b.n;
       if (seen >= ((out.length + 1) * total) / n || k === keys[keys.length - 1]) {
-        out.push({ fromMs: from * this.bucketMs, toMs: (k + 1) * this.bucketMs, ...cur.figures() });
+        out.push({ fromMs: from * this.bucketMs, toMs: (k + 1) * this.bucketMs, ...cur.figures({ previous }) });
+        previous = cur;
         cur = new BucketMetrics(this.metric);
         from = k + 1;
       }

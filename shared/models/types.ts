@@ -81,6 +81,15 @@ export interface MetricAccumulator {
   readonly count: number;
   /** Every figure, the headline among them (NaN where undefined, e.g. AUC of one class). */
   figures(): Record<string, number>;
+  /** Counts beside `count` that say how much a figure rests on, e.g. positives of a 0/1 target. */
+  counts?(): Record<string, number>;
+  /**
+   * Figures of a window that take something from the window before it in stream order (e.g.
+   * F1 at the threshold chosen on the previous window: chosen before, applied after, as a
+   * deployment would); `previous` is undefined for the first window. Kinds without such
+   * figures leave it out. Always the same keys, NaN where undefined.
+   */
+  figuresAfter?(previous: MetricAccumulator | undefined): Record<string, number>;
 }
 
 export interface MetricDef {

@@ -56,7 +56,8 @@ t.test(`eval --kind value --max-events ${EVENTS} on Online Retail, through the s
 
   t.ok(existsSync(join(out, 'report.html')), 'report.html');
   const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
-  t.same(report.metric, { headline: 'rmse', higherIsBetter: false, figures: ['rmse', 'mae', 'bias'] });
+  // A kind without counts or thresholds: examples is its only count, no per-window figures of its own.
+  t.same(report.metric, { headline: 'rmse', higherIsBetter: false, counts: ['examples'], figures: ['rmse', 'mae', 'bias'], windowFigures: [] });
   t.equal(report.probes, null, 'the value kind has no probe sets');
   const W = report.protocol.windows as number;
   const first = report.protocol.firstEvalWindow as number;

@@ -14,7 +14,7 @@ import { loadSchema, schemaConfig, schemaEvents, type DatasetSchema } from '../.
 import { newLoadStats } from '../../shared/datasets/csv.ts';
 import { modelKind, resolveModel } from '../../shared/models/registry.ts';
 import { runBaselines } from './baselines.ts';
-import { bucketWindows, figuresOf, wayFigures, windowSpan, type Figures } from './metrics.ts';
+import { bucketWindows, countNames, figuresOf, wayFigures, windowSpan, type Figures } from './metrics.ts';
 import { runFrozenAndPeriodic, runIncrementalTwin } from './offline.ts';
 import { EVAL_DEFAULTS, chooseBucketMs, evalOptions, firstEvalWindow } from './protocol.ts';
 import { writeReport } from './report.ts';
@@ -160,12 +160,15 @@ export async function run(p: ParsedOptions): Promise<number> {
   const baselines = Object.fromEntries(baselineRuns.map((b) => [b.name, {
     source: `in-process, prequential: predicts each batch of ${o.batchSize} examples, then learns it`, ...wayFigures(stream, metric, b.scores, o),
   }]));
-  const figureNames = Object.keys(figuresOf(metric, metric.create())).filter((k) => k !== 'examples');
+  const counts = countNames(metric);
+  const figureNames = Object.keys(figuresOf(metric, metric.create())).filter((k) => !counts.includes(k));
+  // Figures only a window in stream order has (taken from the window before it): charted, not in the overall table.
+  const windowFigureNames = Object.keys(figuresOf(metric, metric.create(), { previous: undefined })).filter((k) => !counts.includes(k) && !figureNames.includes(k));
   const incr = services ? services.overall.figures : figs.incrementalTwin.overall;
   const report = {
     dataset: schema.name, description: schema.description ?? '', schema: args.schema, generatedAt: new Date().toISOString(),
     kind: kind.kind, eventsRead: events.length, rowsRead: stats.rowsRead, dropped: stats.dropped, examples: stream.size,
-    metric: { headline: metric.headline, higherIsBetter: metric.higherIsBetter, figures: figureNames },
+    metric: { headline: metric.headline, higherIsBetter: metric.higherIsBetter, counts, figures: figureNames, windowFigures: windowFigureNames },
     probes: probes ? { name: probes.name, sets: probes.count, size: probes.size, higherIsBetter: probes.higherIsBetter } : null,
     segments: stream.extras.segments.map((s) => ({ name: s.name, groups: s.groups })),
     config: { models: base.models, ps: base.ps, seed: base.seed },

@@ -21,10 +21,20 @@ export interface WayFigures {
   segments: Record<string, Record<string, Figures>>;
 }
 
-/** The metric's figures with the headline first, and the examples they cover. */
-export function figuresOf(metric: MetricDef, acc: MetricAccumulator): Figures {
+/**
+ * The metric's figures with the headline first, after the counts they rest on (examples, and
+ * the metric's own counts such as positives). A window in stream order passes the window
+ * before it (`{ previous: undefined }` for the first) and also gets the metric's figuresAfter.
+ */
+export function figuresOf(metric: MetricDef, acc: MetricAccumulator, order?: { previous: MetricAccumulator | undefined }): Figures {
   const f = acc.figures();
-  return { examples: acc.count, [metric.headline]: f[metric.headline], ...f };
+  const after = order && acc.figuresAfter ? acc.figuresAfter(order.previous) : {};
+  return { examples: acc.count, ...acc.counts?.(), [metric.headline]: f[metric.headline], ...f, ...after };
+}
+
+/** Names of the counts (not figures) in a row of figuresOf: shown as integers, not charted. */
+export function countNames(metric: MetricDef): string[] {
+  return ['examples', ...Object.keys(metric.create().counts?.() ?? {})];
 }
 
 /** Merges accumulators (by their states) into a new one. */
@@ -66,7 +76,7 @@ export function wayFigures(s: EvalStream, metric: MetricDef, predictions: Float3
     ? probes.figures(probeScores, (set) => keep(s.window[probes.anchor[set]])) : {});
   const windows: WindowRow[] = perWindow.map((acc, w) => {
     const [fromMs, toMs] = windowSpan(s, w);
-    return { window: w, fromMs, toMs, ...figuresOf(metric, acc), ...probeFigures((x) => x === w) };
+    return { window: w, fromMs, toMs, ...figuresOf(metric, acc, { previous: perWindow[w - 1] }), ...probeFigures((x) => x === w) };
   });
   const overall = { ...figuresOf(metric, mergeAll(metric, perWindow.slice(first))), ...probeFigures((x) => x >= first) };
   return { overall, windows, segments };

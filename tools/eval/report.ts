@@ -64,9 +64,12 @@ export function svgChart(title: string, labels: string[], series: Series[], firs
 
 type Row = Record<string, number | null>;
 
-function table(title: string, rows: Record<string, Row>, cols: string[]): string {
+/** A table of rows; the columns in `counts` (examples, positives) print as integers. */
+function table(title: string, rows: Record<string, Row>, cols: string[], counts: readonly string[]): string {
+  const cell = (c: string, v: number | null | undefined) => (v === null || v === undefined ? '-'
+    : counts.includes(c) ? Math.round(v).toLocaleString('en-US') : Number(v).toFixed(4));
   const head = `<tr><th></th>${cols.map((c) => `<th>${esc(c)}</th>`).join('')}</tr>`;
-  const body = Object.entries(rows).map(([name, r]) => `<tr><th>${esc(name)}</th>${cols.map((c) => `<td>${r[c] === null || r[c] === undefined ? '-' : Number(r[c]).toFixed(4)}</td>`).join('')}</tr>`).join('');
+  const body = Object.entries(rows).map(([name, r]) => `<tr><th>${esc(name)}</th>${cols.map((c) => `<td>${cell(c, r[c])}</td>`).join('')}</tr>`).join('');
   return `<h3>${esc(title)}</h3><table>${head}${body}</table>`;
 }
 
@@ -83,10 +86,11 @@ export function writeReport(dir: string, report: Record<string, any>): { json: s
   const n = clean.protocol.windows as number;
   const labels = Array.from({ length: n }, (_, i) => `${i + 1}`);
   const first = clean.protocol.firstEvalWindow as number;
-  const metric = clean.metric as { headline: string; higherIsBetter: boolean; figures: string[] };
+  const metric = clean.metric as { headline: string; higherIsBetter: boolean; figures: string[]; counts?: string[]; windowFigures?: string[] };
+  const counts = metric.counts ?? ['examples'];
   const probeFigures = Object.keys((clean.probes?.higherIsBetter ?? {}) as Record<string, boolean>);
   const better = (m: string) => (m in (clean.probes?.higherIsBetter ?? {}) ? clean.probes.higherIsBetter[m] : m === metric.headline ? metric.higherIsBetter : undefined);
-  const charts = [...metric.figures, ...probeFigures].map((m) => {
+  const charts = [...metric.figures, ...(metric.windowFigures ?? []), ...probeFigures].map((m) => {
     const line = (name: string, w: Scored, color: string, dashed: boolean): Series => ({ name, color, dashed, values: w.windows.map((r) => (r[m] ?? null) as number | null) });
     const series: Series[] = [
       ...Object.entries(ways).map(([name, w]) => line(name, w, WAY_COLORS[name] ?? '#888', false)),
@@ -103,7 +107,7 @@ export function writeReport(dir: string, report: Record<string, any>): { json: s
   for (const [name, w] of [...Object.entries(ways), ...Object.entries(baselines).map(([k, b]) => [`baseline ${k}`, b] as const)]) {
     for (const [seg, groups] of Object.entries(w.segments ?? {})) {
       const rows = Object.fromEntries(Object.entries(groups).map(([g, f]) => [`${seg}: ${g}`, f]));
-      segs.push(table(`${name}: ${seg} (evaluated part)`, rows, ['examples', ...metric.figures]));
+      segs.push(table(`${name}: ${seg} (evaluated part)`, rows, [...counts, ...metric.figures], counts));
     }
   }
   const html = `<!doctype html><html><head><meta charset="utf-8"><title>Flywheel eval: ${esc(String(clean.dataset))}</title>
@@ -111,7 +115,7 @@ export function writeReport(dir: string, report: Record<string, any>): { json: s
 <h1>Flywheel eval: ${esc(String(clean.dataset))}, kind ${esc(String(clean.kind))}</h1>
 <p>${esc(String(clean.description ?? ''))}<br>events read: ${clean.eventsRead}; examples: ${clean.examples}; generated ${esc(String(clean.generatedAt))}</p>
 <p>${(clean.notes as string[]).map(esc).join('<br>')}</p>
-${table(`Overall (evaluated part: the last windows); headline ${metric.headline}, ${metric.higherIsBetter ? 'higher' : 'lower'} is better`, overall, ['examples', ...metric.figures, ...probeFigures])}
+${table(`Overall (evaluated part: the last windows); headline ${metric.headline}, ${metric.higherIsBetter ? 'higher' : 'lower'} is better`, overall, [...counts, ...metric.figures, ...probeFigures], counts)}
 <div>${charts.join('\n')}</div>
 ${segs.join('\n')}
 </body></html>

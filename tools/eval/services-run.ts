@@ -78,15 +78,16 @@ export async function runThroughServices(cfg: FlywheelConfig, o: ServicesRunOpti
   for (const [key, b] of agg.buckets) perWindow[o.bucketWindow.get(key) ?? nearestWindow(o.bucketWindow, key)].merge(b);
   const overall = new BucketMetrics(o.metric);
   for (let w = o.firstEvalWindow; w < o.windows; w++) overall.merge(perWindow[w]);
-  const reported = (m: BucketMetrics): ReportedFigures => ({
-    figures: figuresOf(o.metric, m.model),
-    baselines: Object.fromEntries([...m.baselines].map(([k, acc]) => [k, figuresOf(o.metric, acc)])),
+  // A window's figures may take from the window before it (figuresAfter); overall passes none.
+  const reported = (m: BucketMetrics, order?: { previous: BucketMetrics | undefined }): ReportedFigures => ({
+    figures: figuresOf(o.metric, m.model, order && { previous: order.previous?.model }),
+    baselines: Object.fromEntries([...m.baselines].map(([k, acc]) => [k, figuresOf(o.metric, acc, order && { previous: order.previous?.baselines.get(k) })])),
   });
   return {
     topology: { psShards: cfg.psShards, workers: cfg.workers, eventShards: cfg.eventShards },
     eventsSent: sent, eventsTrained: trained(), examples: agg.total('examples'), evalBucketMs: cfg.worker.evalBucketMs,
     backend, durationMs: Date.now() - t0, overall: reported(overall),
-    windows: perWindow.map((m, w) => ({ window: w, ...reported(m) })),
+    windows: perWindow.map((m, w) => ({ window: w, ...reported(m, { previous: perWindow[w - 1] }) })),
   };
 }
 
