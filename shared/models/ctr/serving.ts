@@ -40,14 +40,21 @@ export function ctrServing(ctx: ServingContext<CtrModelConfig>): ServingPlugin {
       },
       'POST /v1/recommend': (_req, body) => {
         const o = parseJsonObject(body);
-        const k = o.k === undefined ? 10 : Number(o.k);
-        if (!Number.isInteger(k) || k < 1 || k > 1000) throw new HttpError(400, 'k must be an integer in 1..1000');
+        // A JSON number, not "5" or true: a client sending those has a bug worth hearing about.
+        const k = o.k === undefined ? 10 : o.k;
+        if (typeof k !== 'number' || !Number.isInteger(k) || k < 1 || k > 1000) throw new HttpError(400, 'k must be an integer (a JSON number) in 1..1000');
         if (typeof o.userId !== 'string' && typeof o.userId !== 'number') throw new HttpError(400, 'userId is required');
         if (!Array.isArray(o.candidates) || o.candidates.length === 0) throw new HttpError(400, 'candidates must be a non-empty array of item ids or { itemId, categoryId }');
-        const evs = o.candidates.map((c) => {
+        // An item listed twice is ranked once (its first listing), so it cannot take two of the k places.
+        const seen = new Set<string>();
+        const evs: Record<string, unknown>[] = [];
+        for (const c of o.candidates) {
           const cand = (typeof c === 'object' && c !== null ? c : { itemId: c }) as Record<string, unknown>;
-          return { userId: o.userId, itemId: cand.itemId, categoryId: cand.categoryId, context: o.context, ts: o.ts ?? Date.now() };
-        });
+          const id = String(cand.itemId);
+          if (seen.has(id)) continue;
+          seen.add(id);
+          evs.push({ userId: o.userId, itemId: cand.itemId, categoryId: cand.categoryId, context: o.context, ts: o.ts ?? Date.now() });
+        }
         const scores = score(evs);
         const order = Array.from(scores.keys()).sort((a, b) => scores[b] - scores[a]).slice(0, k);
         return { items: order.map((i) => ({ itemId: String(evs[i].itemId), score: scores[i] })), ...ctx.versionInfo() };
