@@ -6,12 +6,11 @@
 // not: that is what the slots are for.
 import t from 'tap';
 import {
-  DEFAULT_CONFIG, FrozenWeights, MemoryBus, MemoryShardStore, MemoryTransport, Registry, Replica, Updater,
-  decodeCheckpoint, encode, encodeCheckpoint, encodePush, parseReply, readRowSlots, waitFor,
+  DEFAULT_CONFIG, FrozenWeights, MemoryBus, MemoryShardStore, MemoryTransport, Replica, Updater,
+  decodeCheckpoint, encode, encodeCheckpoint, readRowSlots, waitFor,
   type CheckpointBlob, type GradientPush, type ParamSpec, type PsConfig, type UpdateRuleName,
 } from '../../shared/index.ts';
-import { ShardState } from '../../services/ps/shard-state.ts';
-import { psMetrics } from '../../services/ps/metrics.ts';
+import { push, startShard, type Shard } from '../helpers/shard-state.ts';
 
 const MODEL = 'rollback';
 const ROWS = 40;
@@ -52,25 +51,6 @@ function makePush(s: ParamSpec, seq: number, r: () => number): GradientPush {
   return { worker: 'w', seq, baseVersion: 0, dense, sparse, examples: 4, newestAcceptedAtMs: 0, meanAcceptedAtMs: 0, eventTimeMs: 1_764_000_000_000 + seq * 9_000 };
 }
 
-interface Shard { state: ShardState; updater: Updater; warnings: string[] }
-
-async function startShard(s: ParamSpec, cfg: PsConfig, bus = new MemoryBus(), store = new MemoryShardStore()): Promise<Shard> {
-  const warnings: string[] = [];
-  const state = new ShardState({
-    model: MODEL, spec: s, cfg, shard: 0, shards: 1, transport: new MemoryTransport(bus), store,
-    metrics: psMetrics(new Registry()), log: (level, msg) => { if (level === 'warn') warnings.push(msg); },
-  });
-  await state.start();
-  return { state, updater: (state as unknown as { updater: Updater }).updater, warnings };
-}
-
-async function push(sh: Shard, p: GradientPush): Promise<void> {
-  let reply: Uint8Array | undefined;
-  await sh.state.handle({ kind: 'push', data: encodePush(p), respond: (d) => { reply = d; }, receivedAtMs: Date.now() });
-  const rep = parseReply(reply!);
-  if (!rep.ok) throw new Error(`push ${p.seq} refused: ${rep.error.message}`);
-}
-
 /**
  * Differences in weights and every slot, bit for bit, over every row either side holds (a
  * rolled-back shard holds rows at their initial state that the reference never touched).
@@ -103,7 +83,7 @@ function diffs(a: Updater, b: Updater): string[] {
 async function trainAndCheckpoint(s: ParamSpec, cfg: PsConfig, pushes: GradientPush[]): Promise<{ a: Shard; blob: CheckpointBlob; replica: Replica }> {
   const bus = new MemoryBus();
   const store = new MemoryShardStore();
-  const a = await startShard(s, cfg, bus, store);
+  const a = await startShard(s, cfg, store, bus);
   const replica = new Replica(s, 1, store, { slots: 'full', ps: cfg });
   await replica.start(new MemoryTransport(bus), MODEL);
   for (const p of pushes.slice(0, N)) await push(a, p);

@@ -5,11 +5,10 @@
 // state and goes on exactly like the one that wrote it.
 import t from 'tap';
 import {
-  DEFAULT_CONFIG, LocalParams, MemoryBus, MemoryShardStore, MemoryTransport, Registry, UPDATE_RULE_NAMES, encodePush, parseReply,
+  DEFAULT_CONFIG, LocalParams, MemoryShardStore, UPDATE_RULE_NAMES,
   type GradientPush, type ParamSpec, type PsConfig, type RuleChoice, type Updater, type UpdateRuleName,
 } from '../../shared/index.ts';
-import { ShardState } from '../../services/ps/shard-state.ts';
-import { psMetrics } from '../../services/ps/metrics.ts';
+import { push, startShard } from '../helpers/shard-state.ts';
 
 const MODEL = 'parity';
 const TABLE_RULES: Record<string, RuleChoice> = {
@@ -61,25 +60,6 @@ function makePush(s: ParamSpec, k: number, r: () => number): GradientPush {
   // Event times move forward, one push in four without one, and one arrives late.
   const eventTimeMs = k % 4 === 3 ? undefined : 1_764_000_000_000 + k * 7_000 - (k % 5 === 0 ? 20_000 : 0);
   return { worker: 'w', seq: k, baseVersion: k - 1, dense, sparse, examples: 8, newestAcceptedAtMs: 0, meanAcceptedAtMs: 0, eventTimeMs };
-}
-
-interface Shard { state: ShardState; updater: Updater; warnings: string[] }
-
-async function startShard(s: ParamSpec, cfg: PsConfig, store: MemoryShardStore): Promise<Shard> {
-  const warnings: string[] = [];
-  const state = new ShardState({
-    model: MODEL, spec: s, cfg, shard: 0, shards: 1, transport: new MemoryTransport(new MemoryBus()), store,
-    metrics: psMetrics(new Registry()), log: (level, msg) => { if (level === 'warn') warnings.push(msg); },
-  });
-  await state.start();
-  return { state, updater: (state as unknown as { updater: Updater }).updater, warnings };
-}
-
-async function push(sh: Shard, p: GradientPush): Promise<void> {
-  let reply: Uint8Array | undefined;
-  await sh.state.handle({ kind: 'push', data: encodePush(p), respond: (d) => { reply = d; }, receivedAtMs: Date.now() });
-  const r = parseReply(reply!);
-  if (!r.ok) throw new Error(`push ${p.seq} refused: ${r.error.message}`);
 }
 
 /** Differences between two updaters' weights and slots, bit for bit (rows matched by id). */

@@ -4,43 +4,16 @@
 import t from 'tap';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { initDense, initRow, type ParamSpec, type TableSpec } from '../../param-spec.ts';
+import type { ParamSpec } from '../../param-spec.ts';
 import { mulberry32 } from '../../hash.ts';
 import { LocalParams } from '../../model/local-params.ts';
-import type { WeightSource } from '../types.ts';
+import { MapWeights } from '../../../test/helpers/map-weights.ts';
 import { CTR_MODEL_DEFAULTS, ctrConfigSchema, type CtrModelConfig } from './config.ts';
 import { CtrModel } from './model.ts';
 import { ctrParamSpec } from './spec.ts';
 import { STAT_FIRST_LAYER, STAT_TOTALS_TABLE, STAT_WIDE_TABLE, StatFeatures, statKeys, statTable } from './stats.ts';
 
 const CFG: CtrModelConfig = { ...CTR_MODEL_DEFAULTS, fields: ['user', 'item', 'category'], embDim: 2, buckets: 8, hidden: [3], statsInto: 'both' };
-
-/** Rows in Maps, starting at their spec-initial values; dense tensors as spec-initialised arrays. */
-class MapWeights implements WeightSource {
-  private readonly denseValues = new Map<string, Float32Array>();
-  private readonly rows = new Map<string, Map<number, Float32Array>>();
-  constructor(private readonly spec: ParamSpec) {
-    for (const d of spec.dense) this.denseValues.set(d.name, initDense(d, spec.seed));
-  }
-  dense(name: string): Float32Array {
-    return this.denseValues.get(name)!;
-  }
-  row(table: string, id: number): Float32Array {
-    let rows = this.rows.get(table);
-    if (!rows) this.rows.set(table, (rows = new Map()));
-    let r = rows.get(id);
-    if (!r) {
-      const spec = this.spec.tables.find((x) => x.name === table) as TableSpec;
-      r = new Float32Array(spec.dim);
-      initRow(spec, id, this.spec.seed, r, 0);
-      rows.set(id, r);
-    }
-    return r;
-  }
-  readRows(table: string, rowIds: Int32Array, out: Float32Array): void {
-    for (let i = 0; i < rowIds.length; i++) out.set(this.row(table, rowIds[i]), i * this.row(table, rowIds[i]).length);
-  }
-}
 
 const logit = (p: number) => Math.log(p / (1 - p));
 
