@@ -3,7 +3,9 @@
 import { BadEventError } from './errors.ts';
 import { hashString } from './hash.ts';
 
-export const EVENT_TYPES = ['view', 'click', 'cart', 'fav', 'buy', 'rating'] as const;
+// 'return': units of an item given back (value = units, positive); sales models net them out,
+// models of interest ignore them.
+export const EVENT_TYPES = ['view', 'click', 'cart', 'fav', 'buy', 'rating', 'return'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
 export interface FlywheelEvent {

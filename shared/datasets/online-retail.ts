@@ -13,6 +13,12 @@ export interface OnlineRetailOptions {
   limit?: number;
   /** Filled as the file is read: see ONLINE_RETAIL_DROP_REASONS. */
   stats?: LoadStats;
+  /**
+   * Cancellation rows (InvoiceNo C...) become 'return' events of their units (value > 0)
+   * instead of being dropped: a sales model must net them out (two bulk orders were cancelled
+   * the same day). Models of interest (CTR) ignore returns. Default false.
+   */
+  returns?: boolean;
 }
 
 /**
@@ -21,7 +27,7 @@ export interface OnlineRetailOptions {
  */
 export const ONLINE_RETAIL_DROP_REASONS = [
   'malformed', // wrong number of fields, or an unparseable date or number
-  'cancellation', // InvoiceNo starts with C: a return, not a purchase
+  'cancellation', // InvoiceNo starts with C: a return, not a purchase (kept as a 'return' with opts.returns)
   'noCustomer', // CustomerID empty: no user to learn about
   'nonPositiveQuantity',
   'nonPositivePrice', // free samples, bad-debt adjustments and data fixes, not sales
@@ -67,6 +73,7 @@ export async function* onlineRetailEventBatches(
 ): AsyncGenerator<FlywheelEvent[]> {
   const stats = opts.stats ?? newLoadStats();
   const limit = opts.limit ?? Infinity;
+  const returns = opts.returns === true;
   if (limit <= 0) return;
   let col: Record<(typeof COLUMNS)[number], number> | undefined;
   let width = 0;
@@ -99,11 +106,13 @@ export async function* onlineRetailEventBatches(
         countDrop(stats, 'malformed');
         continue;
       }
-      const reason = r[c.InvoiceNo].startsWith('C')
+      const cancelled = r[c.InvoiceNo].startsWith('C');
+      const isReturn = cancelled && returns;
+      const reason = cancelled && !returns
         ? 'cancellation'
         : r[c.CustomerID] === ''
           ? 'noCustomer'
-          : quantity <= 0
+          : (isReturn ? quantity >= 0 : quantity <= 0)
             ? 'nonPositiveQuantity'
             : price <= 0
               ? 'nonPositivePrice'
@@ -119,10 +128,11 @@ export async function* onlineRetailEventBatches(
           {
             userId: r[c.CustomerID],
             itemId: r[c.StockCode],
-            type: 'buy',
+            type: isReturn ? 'return' : 'buy',
             ts: lastTs,
-            value: quantity,
-            context: { country: r[c.Country] },
+            value: Math.abs(quantity),
+            // The unit price (GBP) as written: sales models read it, CTR's fields do not name it.
+            context: { country: r[c.Country], price: r[c.UnitPrice] },
           },
           nowMs,
         );

@@ -3,7 +3,7 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
-import { validateEvent, type FlywheelEvent } from '../events.ts';
+import { validateEvent, type EventType, type FlywheelEvent } from '../events.ts';
 import { columnIndex, countDrop, newLoadStats, readCsvBatches, type LoadStats } from './csv.ts';
 import { isObj, type ColumnRef, type DatasetSchema, type FilterSpec, type LookupSpec, type SchemaEventsOptions, type SourceSpec, type TimestampSpec } from './schema-types.ts';
 
@@ -172,7 +172,13 @@ export async function* schemaEvents(schema: DatasetSchema, opts: SchemaEventsOpt
   const numeric = f.numeric ?? [];
   const filters = schema.filters ?? [];
   const typeMap = 'map' in f.type ? new Map(Object.entries(f.type.map)) : undefined;
+  const typePrefix = 'prefix' in f.type ? { prefixes: Object.entries(f.type.prefix), otherwise: f.type.otherwise } : undefined;
   const typeConst = 'constant' in f.type ? f.type.constant : undefined;
+  const typeOf = (v: string): EventType | undefined => {
+    if (typeMap) return typeMap.get(v);
+    for (const [p, t] of typePrefix!.prefixes) if (v.startsWith(p)) return t;
+    return typePrefix!.otherwise;
+  };
   const parseTs = timestampParser(f.timestamp);
   const tsCol = f.timestamp.column;
   const valueCol = f.value ?? (schema.labels.kind === 'threshold' ? schema.labels.column : undefined);
@@ -188,7 +194,7 @@ export async function* schemaEvents(schema: DatasetSchema, opts: SchemaEventsOpt
   for (const path of schema.source.files) {
     for await (const b of readRows(schema.source, path, needed)) {
       const c = b.col;
-      const ti = c[tsCol], vi = valueCol ? c[valueCol] : -1, tyi = typeMap ? c[(f.type as { column: string }).column] : -1;
+      const ti = c[tsCol], vi = valueCol ? c[valueCol] : -1, tyi = 'column' in f.type ? c[f.type.column] : -1;
       const out: FlywheelEvent[] = [];
       for (const r of b.rows) {
         stats.rowsRead++;
@@ -207,7 +213,7 @@ export async function* schemaEvents(schema: DatasetSchema, opts: SchemaEventsOpt
         }
         if (bad) { countDrop(stats, 'malformed'); continue; }
         if (reason !== undefined) { countDrop(stats, reason); continue; }
-        const type = typeConst ?? typeMap!.get(r[tyi]);
+        const type = typeConst ?? typeOf(r[tyi]);
         if (type === undefined) { countDrop(stats, 'unknownType'); continue; }
         const raw: Record<string, unknown> = { userId: user(r, c), itemId: item(r, c), type, ts: lastTs };
         const cat = category?.(r, c);

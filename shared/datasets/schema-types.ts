@@ -61,8 +61,11 @@ export interface DatasetSchema {
     item: ColumnRef;
     category?: ColumnRef;
     timestamp: TimestampSpec;
-    /** The event type: a column mapped through `map`, or one constant type. */
-    type: { column: string; map: Record<string, EventType> } | { constant: EventType };
+    /** The event type: a column mapped through `map`; a column whose prefix picks the type
+     *  (`prefix`, e.g. { "C": "return" } for cancelled invoices, else `otherwise`); or one constant type. */
+    type: { column: string; map: Record<string, EventType> }
+      | { column: string; prefix: Record<string, EventType>; otherwise: EventType }
+      | { constant: EventType };
     /** A number the label rule may read (rating, quantity); unparseable = malformed row. */
     value?: string;
     /** Extra categorical features: context key -> column. */

@@ -97,10 +97,19 @@ export function validateSchema(raw: unknown): DatasetSchema {
     try { parseDateFormat(str(ts.format, 'fields.timestamp.format')); } catch (err) { fail('fields.timestamp.format', (err as Error).message); }
   }
   const ty = f.type;
-  if (!isObj(ty)) fail('fields.type', 'must be { column, map } or { constant }');
+  if (!isObj(ty)) fail('fields.type', 'must be { column, map }, { column, prefix, otherwise } or { constant }');
   if (ty.constant !== undefined) {
     checkKeys(ty, ['constant'], 'fields.type');
     if (!(EVENT_TYPES as readonly unknown[]).includes(ty.constant)) fail('fields.type.constant', `must be one of ${EVENT_TYPES.join(', ')}`);
+  } else if (ty.prefix !== undefined) {
+    checkKeys(ty, ['column', 'prefix', 'otherwise'], 'fields.type');
+    str(ty.column, 'fields.type.column');
+    if (!isObj(ty.prefix) || Object.keys(ty.prefix).length === 0) fail('fields.type.prefix', 'must map value prefixes to event types');
+    for (const [k, v] of Object.entries(ty.prefix)) {
+      if (k === '') fail('fields.type.prefix', 'a prefix must not be empty (use otherwise)');
+      if (!(EVENT_TYPES as readonly unknown[]).includes(v)) fail(`fields.type.prefix.${k}`, `must be one of ${EVENT_TYPES.join(', ')}`);
+    }
+    if (!(EVENT_TYPES as readonly unknown[]).includes(ty.otherwise)) fail('fields.type.otherwise', `must be one of ${EVENT_TYPES.join(', ')}`);
   } else {
     checkKeys(ty, ['column', 'map'], 'fields.type');
     str(ty.column, 'fields.type.column');

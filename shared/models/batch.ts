@@ -16,6 +16,13 @@ export interface Batch {
   targetWidth: number;
   /** Event time of each example (ms): prequential figures are kept per bucket of it. */
   eventTs: Float64Array;
+  /**
+   * Delayed targets (a forecast, a label that arrives later): a source emits an example first
+   * with NaN targets, to be scored now, and again with its targets, to be trained on; both
+   * carry the same ref (>= 0), and the prequential figure pairs the later targets with the
+   * earlier score (shared/models/delayed-scores.ts). Absent: every example is scored as trained.
+   */
+  refs?: Int32Array;
 }
 
 /** The widths of a kind's batches; every batch of that kind has exactly these. */
@@ -41,6 +48,7 @@ export function sliceBatch(b: Batch, from: number, to: number): Batch {
     dense: b.dense.subarray(from * b.denseWidth, to * b.denseWidth),
     targets: b.targets.subarray(from * b.targetWidth, to * b.targetWidth),
     eventTs: b.eventTs.subarray(from, to),
+    ...(b.refs ? { refs: b.refs.subarray(from, to) } : {}),
   };
 }
 
@@ -53,6 +61,7 @@ export function copyExample(src: Batch, i: number, dst: Batch, j: number): void 
   for (let k = 0; k < D; k++) dst.dense[j * D + k] = src.dense[i * D + k];
   for (let k = 0; k < T; k++) dst.targets[j * T + k] = src.targets[i * T + k];
   dst.eventTs[j] = src.eventTs[i];
+  if (dst.refs) dst.refs[j] = src.refs ? src.refs[i] : -1;
 }
 
 /** The examples of several batches, in order, in one new batch. */
@@ -60,8 +69,10 @@ export function concatBatches(shape: BatchShape, parts: readonly Batch[]): Batch
   const n = parts.reduce((s, p) => s + p.size, 0);
   if (parts.length === 1) return parts[0];
   const out = emptyBatch(shape, n);
+  if (parts.some((p) => p.refs)) out.refs = new Int32Array(n).fill(-1);
   let at = 0;
   for (const p of parts) {
+    if (p.refs) out.refs!.set(p.refs.subarray(0, p.size), at);
     out.ids.set(p.ids.subarray(0, p.size * shape.idWidth), at * shape.idWidth);
     out.dense.set(p.dense.subarray(0, p.size * shape.denseWidth), at * shape.denseWidth);
     out.targets.set(p.targets.subarray(0, p.size * shape.targetWidth), at * shape.targetWidth);

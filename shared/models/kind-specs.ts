@@ -3,11 +3,13 @@
 import { ConfigError } from '../errors.ts';
 import { ctrKindSpec } from './ctr/kind-spec.ts';
 import { valueKindSpec } from './value/kind-spec.ts';
+import { demandKindSpec } from './demand/kind-spec.ts';
 import type { ModelKindSpec } from './types.ts';
 
 const SPECS: Record<string, ModelKindSpec<any>> = {
   [ctrKindSpec.kind]: ctrKindSpec,
   [valueKindSpec.kind]: valueKindSpec,
+  [demandKindSpec.kind]: demandKindSpec,
 };
 
 export const KIND_NAMES: readonly string[] = Object.keys(SPECS);

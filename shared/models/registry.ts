@@ -3,6 +3,7 @@
 // here; none of them names a kind.
 import { modelDecl, type FlywheelConfig } from '../config.ts';
 import { ConfigError } from '../errors.ts';
+import { demandKind } from './demand/index.ts';
 import type { ParamSpec } from '../param-spec.ts';
 import { ctrKind } from './ctr/index.ts';
 import { valueKind } from './value/index.ts';
@@ -12,6 +13,7 @@ import type { ModelKind } from './types.ts';
 const KINDS: Record<string, ModelKind<any>> = {
   [ctrKind.kind]: ctrKind,
   [valueKind.kind]: valueKind,
+  [demandKind.kind]: demandKind,
 };
 
 for (const k of KIND_NAMES) if (!KINDS[k]) throw new Error(`model kind ${k} has a spec but no kind in shared/models/registry.ts`);

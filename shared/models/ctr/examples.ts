@@ -38,6 +38,8 @@ export class CtrExampleSource implements ExampleSource {
     const eventTs = new Float64Array(cap);
     let n = 0;
     for (const ev of events) {
+      // A return is not an impression: it says nothing about what the user was shown.
+      if (ev.type === 'return') continue;
       featurizeInto(ev, this.fields, this.rows, ids, n * F);
       targets[n] = labelOf(rule, ev);
       eventTs[n] = ev.ts;

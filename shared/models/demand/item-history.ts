@@ -1,0 +1,61 @@
+// What the demand source remembers of one item: its net demand and returns of the last
+// RING trading days, when it first and last sold, its in-sample one-step naive error (the
+// RMSSE scale) and its units per weekday. Plain numbers and two small typed arrays per item.
+
+/** Trading days of history kept: the longest lag and moving average (24) plus slack. */
+export const RING = 28;
+
+export class ItemHistory {
+  readonly units = new Float64Array(RING);
+  readonly returns = new Float64Array(RING);
+  /** Trading index of the first and last day with demand (-1: none yet). */
+  firstSale = -1;
+  lastSale = -1;
+  /** Sum and count of (units_t - units_{t-1})^2 from the day after the first sale. */
+  naiveSq = 0;
+  naiveN = 0;
+  /** Units and days per weekday since the first sale. */
+  readonly weekdaySum = new Float64Array(7);
+  readonly weekdayDays = new Float64Array(7);
+  /** Last unit price seen (NaN: none). */
+  price = NaN;
+
+  constructor(readonly itemId: string, readonly itemRow: number, readonly categoryRow: number) {}
+
+  /** Units of trading day t (t within the last RING days). */
+  at(t: number): number {
+    return t < 0 || t < this.firstSale ? 0 : this.units[t % RING];
+  }
+
+  /** Records closed trading day t (the previous day t - 1 was recorded before). */
+  record(t: number, weekday: number, demand: number, returned: number): void {
+    const prev = t > 0 ? this.units[(t - 1) % RING] : 0;
+    this.units[t % RING] = demand;
+    this.returns[t % RING] = returned;
+    if (demand > 0 && this.firstSale < 0) this.firstSale = t;
+    if (demand > 0) this.lastSale = t;
+    if (this.firstSale >= 0 && t > this.firstSale) {
+      const e = demand - prev;
+      this.naiveSq += e * e;
+      this.naiveN++;
+    }
+    if (this.firstSale >= 0) {
+      this.weekdaySum[weekday] += demand;
+      this.weekdayDays[weekday]++;
+    }
+  }
+
+  /** Days of history since the first sale, up to and including t, at most `n`. */
+  span(t: number, n: number): number {
+    return this.firstSale < 0 ? 0 : Math.min(n, t - this.firstSale + 1);
+  }
+
+  /** Mean demand over the last n trading days up to t (only days since the first sale). */
+  mean(t: number, n: number): number {
+    const k = this.span(t, n);
+    if (k === 0) return 0;
+    let s = 0;
+    for (let j = 0; j < k; j++) s += this.units[(t - j) % RING];
+    return s / k;
+  }
+}

@@ -1,0 +1,121 @@
+// The demand kind's prequential figures (M5's definitions, rolled daily), at h = 1 and at the
+// last horizon H, over forecasts made at each origin before their days happened:
+//  - WAPE: sum |forecast - actual| / sum actual over item-days;
+//  - RMSSE per item: sqrt(mean squared error / scale), scale = the item's in-sample one-step
+//    naive MSE from its first sale up to the origin; WRMSSE weights the items by their revenue
+//    over the scored days (M5 uses the last 28 days of training);
+//  - store WAPE: the same for the sum over items per origin (the store total).
+// Lower is better for all; the headline is wrmsse1. Sums per item and per origin merge across
+// workers (items are sharded, origins are shared) and across buckets of event time.
+import type { Batch } from '../batch.ts';
+import type { MetricAccumulator, MetricDef, MetricState } from '../types.ts';
+import { ITEM_ID, demandLayout } from './spec.ts';
+
+/** Per item: scaled squared errors and counts at h = 1 and H, and revenue of the h = 1 days. */
+type ItemSums = [number, number, number, number, number];
+/** Per origin: forecast and actual store totals at h = 1 and H. */
+type OriginSums = [number, number, number, number];
+
+export class DemandMetric implements MetricAccumulator {
+  n = 0;
+  abs1 = 0;
+  act1 = 0;
+  absH = 0;
+  actH = 0;
+  fc1 = 0;
+  items: Record<string, ItemSums> = {};
+  origins: Record<string, OriginSums> = {};
+
+  get count(): number {
+    return this.n;
+  }
+
+  add(p: Float32Array, b: Batch, from: number, to: number): void {
+    const H = b.targetWidth;
+    const L = demandLayout(H);
+    const D = b.denseWidth;
+    for (let i = from; i < to; i++) {
+      const a1 = b.targets[i * H];
+      if (Number.isNaN(a1)) continue; // a forecast whose days have not happened: scored when they have
+      const aH = b.targets[i * H + H - 1];
+      const f1 = p[i * H];
+      const fH = p[i * H + H - 1];
+      this.n++;
+      this.abs1 += Math.abs(f1 - a1);
+      this.absH += Math.abs(fH - aH);
+      this.act1 += a1;
+      this.actH += aH;
+      this.fc1 += f1;
+      const scale = b.dense[i * D + L.scale];
+      const key = String(b.ids[i * b.idWidth + ITEM_ID]);
+      const s = this.items[key] ?? (this.items[key] = [0, 0, 0, 0, 0]);
+      if (scale > 0) {
+        s[0] += ((f1 - a1) ** 2) / scale;
+        s[1]++;
+        s[2] += ((fH - aH) ** 2) / scale;
+        s[3]++;
+      }
+      s[4] += a1 * b.dense[i * D + L.price];
+      const day = String(b.dense[i * D + L.originDay]);
+      const o = this.origins[day] ?? (this.origins[day] = [0, 0, 0, 0]);
+      o[0] += f1;
+      o[1] += a1;
+      o[2] += fH;
+      o[3] += aH;
+    }
+  }
+
+  state(): MetricState {
+    return { n: this.n, abs1: this.abs1, act1: this.act1, absH: this.absH, actH: this.actH, fc1: this.fc1, items: this.items, origins: this.origins };
+  }
+
+  merge(s: MetricState): void {
+    this.n += Number(s.n) || 0;
+    this.abs1 += Number(s.abs1) || 0;
+    this.act1 += Number(s.act1) || 0;
+    this.absH += Number(s.absH) || 0;
+    this.actH += Number(s.actH) || 0;
+    this.fc1 += Number(s.fc1) || 0;
+    const add = (into: Record<string, number[]>, from: unknown) => {
+      if (!from || typeof from !== 'object') return;
+      for (const [k, v] of Object.entries(from as Record<string, number[]>)) {
+        if (!Array.isArray(v)) continue;
+        const t = into[k] ?? (into[k] = new Array(v.length).fill(0));
+        for (let j = 0; j < v.length; j++) t[j] += Number(v[j]) || 0;
+      }
+    };
+    add(this.items, s.items);
+    add(this.origins, s.origins);
+  }
+
+  counts(): Record<string, number> {
+    return { items: Object.keys(this.items).length, origins: Object.keys(this.origins).length };
+  }
+
+  figures(): Record<string, number> {
+    let rev = 0, w1 = 0, wH = 0, r1 = 0, scored = 0;
+    for (const s of Object.values(this.items)) if (s[1] > 0) rev += s[4];
+    for (const s of Object.values(this.items)) {
+      if (s[1] === 0) continue;
+      const a = Math.sqrt(s[0] / s[1]);
+      const b = Math.sqrt(s[2] / s[3]);
+      r1 += a;
+      scored++;
+      if (rev > 0) { w1 += (s[4] / rev) * a; wH += (s[4] / rev) * b; }
+    }
+    let se1 = 0, sa1 = 0, seH = 0, saH = 0;
+    for (const o of Object.values(this.origins)) {
+      se1 += Math.abs(o[0] - o[1]);
+      sa1 += o[1];
+      seH += Math.abs(o[2] - o[3]);
+      saH += o[3];
+    }
+    const div = (a: number, b: number) => (b > 0 ? a / b : NaN);
+    return {
+      wrmsse1: rev > 0 ? w1 : NaN, wrmsseH: rev > 0 ? wH : NaN, wape1: div(this.abs1, this.act1), wapeH: div(this.absH, this.actH),
+      storeWape1: div(se1, sa1), storeWapeH: div(seH, saH), rmsse1: scored ? r1 / scored : NaN, bias1: div(this.fc1, this.act1) - 1,
+    };
+  }
+}
+
+export const demandMetric: MetricDef = { headline: 'wrmsse1', higherIsBetter: false, create: () => new DemandMetric() };
