@@ -117,9 +117,14 @@ export function validateEvent(raw: unknown, nowMs: number = Date.now()): Flywhee
   return ev;
 }
 
-/** Whether an event is held out of training for the validation gate (permille of events). */
-export function isHeldOut(ev: FlywheelEvent, permille: number): boolean {
-  return permille > 0 && hashString(`${ev.userId}|${ev.itemId}|${ev.ts}`) % 1000 < permille;
+/** What the gate holds out: single events, or every event of some items (a kind that
+ *  aggregates an item's events into examples must see all of them or none). */
+export type HoldoutUnit = 'event' | 'item';
+
+/** Whether an event is held out of training for the validation gate (permille of events or of items). */
+export function isHeldOut(ev: FlywheelEvent, permille: number, by: HoldoutUnit = 'event'): boolean {
+  if (permille <= 0) return false;
+  return (by === 'item' ? hashString(`holdout|${ev.itemId}`) : hashString(`${ev.userId}|${ev.itemId}|${ev.ts}`)) % 1000 < permille;
 }
 
 /** The event shard of a user: every event of one user lands on one shard, in order. */

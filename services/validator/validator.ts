@@ -7,7 +7,7 @@
 import {
   Actor, BatchAccumulator, shardKeyOf, FrozenWeights, decode, decodeCheckpoint, encode, encodeCheckpoint, isHeldOut, subjects,
   type Batch, type ExampleSource, type FlywheelConfig, type FlywheelEvent, type Infra, type Replica, type ServingPointer,
-  type Subscription, type TrainableModel,
+  type HoldoutUnit, type Subscription, type TrainableModel,
 } from '../../shared/index.ts';
 import type { ResolvedModel } from '../../shared/models/registry.ts';
 import { GateRules, type Decision, type Scorer } from './gate.ts';
@@ -23,6 +23,7 @@ export class Validator {
   private serving?: FrozenWeights;
   private readonly examples: ExampleSource;
   private readonly model: TrainableModel;
+  private readonly holdout: HoldoutUnit;
   private readonly pending: BatchAccumulator;
   private readonly actor: Actor<Msg>;
   private sub?: Subscription;
@@ -33,6 +34,7 @@ export class Validator {
     resolved: ResolvedModel, private readonly log: (level: 'info' | 'warn', msg: string, extra?: object) => void,
   ) {
     this.model = resolved.kind.create(replica.spec, resolved.settings);
+    this.holdout = resolved.kind.holdout ?? 'event';
     this.examples = resolved.kind.exampleSource(resolved.settings, cfg.seed + 13);
     this.rules = new GateRules(cfg.gate, this.examples.shape, resolved.kind.metric);
     this.pending = new BatchAccumulator(this.examples.shape);
@@ -49,7 +51,7 @@ export class Validator {
     this.sub = this.infra.transport.subscribe(subjects.events(this.cfg.stream, '*', shardKeyOf(this.cfg)), (m) => {
       try {
         const batch = decode(m.data) as { events?: FlywheelEvent[] };
-        const held = (batch.events ?? []).filter((e) => isHeldOut(e, this.cfg.gate.holdoutPermille));
+        const held = (batch.events ?? []).filter((e) => isHeldOut(e, this.cfg.gate.holdoutPermille, this.holdout));
         if (held.length) this.actor.tell({ kind: 'events', events: held });
       } catch {
         // Ingest validated these; a tap that cannot keep up simply misses some held-out events.

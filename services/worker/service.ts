@@ -51,6 +51,7 @@ export async function startWorker(cfg: FlywheelConfig, index: number, infra: Inf
   const shards = useLeases ? [] : eventShardsOf(index, cfg.workers, cfg.eventShards);
   trainer = new Trainer({
     cfg, workerId, eventShards: shards, transport: infra.transport, eventLog: infra.eventLog, replica, model, examples, baselines, metrics, report,
+    holdout: m.kind.holdout,
     log: (level, msg, extra) => log[level](extra ?? {}, msg),
   });
   await trainer.start();

@@ -6,8 +6,9 @@ import {
   BadMessageError, BatchReservoir, Semaphore, Signal, decode, isHeldOut, sliceBatch, validateEvent,
   type Baseline, type Batch, type ExampleSource, type TrainableModel,
   type EventBatchMessage, type EventConsumer, type EventLog, type EventLogMessage, type FlywheelConfig,
-  type FlywheelEvent, type Replica, type Transport,
+  type FlywheelEvent, type HoldoutUnit, type Replica, type Transport,
 } from '../../shared/index.ts';
+import { DelayedScores } from '../../shared/models/delayed-scores.ts';
 import { AckTracker, type Requirement } from './ack-tracker.ts';
 
 import { GradientSplitter } from './gradient-split.ts';
@@ -26,6 +27,8 @@ export interface TrainerDeps {
   model: TrainableModel;
   examples: ExampleSource;
   baselines?: Baseline[];
+  /** What the gate holds out (the kind's): events never trained on. Default 'event'. */
+  holdout?: HoldoutUnit;
   metrics: WorkerMetrics;
   report: TrainingReport;
   log: (level: 'info' | 'warn' | 'error', msg: string, extra?: object) => void;
@@ -48,9 +51,12 @@ export class Trainer {
   private pushesInFlight = new Set<Promise<unknown>>();
   private readonly replay?: BatchReservoir;
   private keepAlive?: NodeJS.Timeout;
+  /** Scores of forecasts (delayed targets) until their targets arrive. */
+  private readonly delayed: DelayedScores;
 
   constructor(private readonly d: TrainerDeps) {
     const c = d.cfg;
+    this.delayed = new DelayedScores(d.model.predictionWidth);
     this.inFlight = new Semaphore(c.worker.maxInFlightPushes);
     this.pusher = new GradientPusher(d.transport, c.model, c.worker.pushTimeoutMs, () => this.stopping);
     this.splitter = new GradientSplitter(c.psShards);
@@ -140,7 +146,7 @@ export class Trainer {
     const heldOut = this.d.cfg.gate.holdoutPermille;
     for (const g of group) {
       // Events held out for the validation gate are never trained on.
-      for (const e of g.batch.events) if (!isHeldOut(e, heldOut)) events.push(e);
+      for (const e of g.batch.events) if (!isHeldOut(e, heldOut, this.d.holdout)) events.push(e);
       newest = Math.max(newest, g.batch.acceptedAtMs);
       acceptedSum += g.batch.acceptedAtMs * g.batch.events.length;
     }
@@ -195,7 +201,9 @@ export class Trainer {
     const r = this.d.model.trainStep(input, this.d.replica);
     this.replay?.add(b);
     this.d.metrics.stepSeconds.observe((performance.now() - t0) / 1000);
-    this.d.report.addPredictions(r.predictions, b, b.size, r.loss, this.d.baselines);
+    // An example with delayed targets counts with the score it got when first emitted.
+    const paired = this.delayed.pair(b, r.predictions);
+    this.d.report.addPredictions(paired.predictions, b, b.size, r.loss, this.d.baselines, paired.counts);
     this.d.metrics.examples.inc(b.size);
     const parts = this.splitter.split(r.dense, r.sparse);
     // The newest event time of the batch: counter tables decay by it (event time, not arrival).

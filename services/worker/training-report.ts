@@ -16,14 +16,16 @@ export class TrainingReport {
    * Examples [0, n) of `b` with the model's predictions, scored before training on them; each
    * baseline predicts them too, then learns from them (test, then train, like the model).
    */
-  addPredictions(predictions: Float32Array, b: Batch, n: number, loss: number, baselines: readonly Baseline[] = []): void {
+  addPredictions(predictions: Float32Array, b: Batch, n: number, loss: number, baselines: readonly Baseline[] = [], counted?: Uint8Array): void {
     const base = baselines.map((x) => x.predict(b));
     for (const x of baselines) x.learn(b);
-    // Runs of examples in the same bucket go to its accumulators in one call.
+    // Runs of counted examples in the same bucket go to its accumulators in one call; with
+    // `counted`, examples marked 0 (forecasts whose targets come later) are left out.
     for (let i = 0; i < n;) {
+      if (counted && !counted[i]) { i++; continue; }
       const key = Math.floor(b.eventTs[i] / this.bucketMs);
       let j = i + 1;
-      while (j < n && Math.floor(b.eventTs[j] / this.bucketMs) === key) j++;
+      while (j < n && (!counted || counted[j]) && Math.floor(b.eventTs[j] / this.bucketMs) === key) j++;
       let m = this.buckets.get(key);
       if (!m) this.buckets.set(key, (m = new BucketMetrics(this.metric)));
       m.model.add(predictions, b, i, j);

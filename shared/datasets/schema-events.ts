@@ -181,7 +181,7 @@ export async function* schemaEvents(schema: DatasetSchema, opts: SchemaEventsOpt
   };
   const parseTs = timestampParser(f.timestamp);
   const tsCol = f.timestamp.column;
-  const valueCol = f.value ?? (schema.labels.kind === 'threshold' ? schema.labels.column : undefined);
+  const valueCol = f.value ?? (schema.labels?.kind === 'threshold' ? schema.labels.column : undefined);
   const needed = [...new Set([refColumn(f.user), refColumn(f.item), ...(f.category ? [refColumn(f.category)] : []), tsCol,
     ...('column' in f.type ? [f.type.column] : []), ...(valueCol ? [valueCol] : []),
     ...Object.values(f.context ?? {}).map(refColumn), ...numeric.map((n) => n.column), ...filters.map((x) => x.column)])];

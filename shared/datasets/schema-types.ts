@@ -74,10 +74,11 @@ export interface DatasetSchema {
   };
   /** Rows to drop, checked in order; the first that matches names the drop reason. */
   filters?: FilterSpec[];
-  labels: SchemaLabelRule;
+  /** How an event becomes a 0/1 label (kinds that learn one: ctr). */
+  labels?: SchemaLabelRule;
   /** The model: its kind (default ctr), feature fields and any other config overrides
    *  (e.g. { settings: { embLrScale: 20 }, ps: { learningRate: 0.02 } }). */
-  model: { kind?: string; fields: string[]; config?: Record<string, unknown> };
+  model: { kind?: string; fields?: string[]; config?: Record<string, unknown> };
 }
 
 export interface SchemaEventsOptions {

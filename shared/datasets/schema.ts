@@ -153,8 +153,10 @@ export function validateSchema(raw: unknown): DatasetSchema {
     });
   }
   const l = raw.labels;
-  if (!isObj(l)) fail('labels', 'must be { kind: types | implicit | threshold, ... }');
-  if (l.kind === 'types') {
+  if (l === undefined) {
+    // Kinds that learn no 0/1 label (demand) need none; the CTR kind then uses its default rule.
+  } else if (!isObj(l)) fail('labels', 'must be { kind: types | implicit | threshold, ... }');
+  else if (l.kind === 'types') {
     checkKeys(l, ['kind', 'positive'], 'labels');
     if (!Array.isArray(l.positive) || l.positive.length === 0 || !l.positive.every((p) => (EVENT_TYPES as readonly unknown[]).includes(p))) {
       fail('labels.positive', `must list event types (${EVENT_TYPES.join(', ')})`);
@@ -175,6 +177,8 @@ export function validateSchema(raw: unknown): DatasetSchema {
   if (!isObj(m)) fail('model', 'must be { fields: [...] }');
   checkKeys(m, ['kind', 'fields', 'config'], 'model');
   if (m.kind !== undefined && typeof m.kind !== 'string') fail('model.kind', 'must be the name of a model kind');
+  const fieldsRequired = m.kind === undefined || m.kind === 'ctr' || m.kind === 'value';
+  if (m.fields === undefined && !fieldsRequired) return raw as unknown as DatasetSchema;
   if (!Array.isArray(m.fields) || m.fields.length === 0 || !m.fields.every((x) => typeof x === 'string' && KEY_RE.test(x))) {
     fail('model.fields', 'must list feature fields (user, item, category, hour, weekday or a context key)');
   }
@@ -221,11 +225,13 @@ export function resolveSchemaFiles(s: DatasetSchema, baseDir: string): DatasetSc
 
 /** The config overrides a dataset implies: model name, label rule, feature fields. */
 export function schemaConfig(s: DatasetSchema): Partial<FlywheelConfig> & Record<string, unknown> {
-  const labels: LabelRule = s.labels.kind === 'threshold' ? { kind: 'threshold', min: s.labels.min } : s.labels;
+  const labels: LabelRule | undefined = s.labels?.kind === 'threshold' ? { kind: 'threshold', min: s.labels.min } : s.labels;
   const { settings, ...extra } = structuredClone(s.model.config ?? {}) as Record<string, unknown>;
   return {
     model: s.name.replace(/[^A-Za-z0-9_-]/g, '_'), ...extra, kind: s.model.kind ?? 'ctr',
-    settings: { ...((settings as object | undefined) ?? {}), fields: [...s.model.fields], labels },
+    settings: {
+      ...((settings as object | undefined) ?? {}), ...(s.model.fields ? { fields: [...s.model.fields] } : {}), ...(labels ? { labels } : {}),
+    },
   } as Partial<FlywheelConfig> & Record<string, unknown>;
 }
 

@@ -200,6 +200,8 @@ export interface ModelKindSpec<C = unknown> {
   paramSpec(model: string, seed: number, settings: C): ParamSpec;
   /** Default 'user'. */
   shardKey?: ShardKey;
+  /** What the validation gate holds out of training: single events (default) or whole items. */
+  holdout?: import('../events.ts').HoldoutUnit;
 }
 
 export interface ModelKind<C = unknown> extends ModelKindSpec<C> {

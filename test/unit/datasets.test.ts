@@ -179,7 +179,7 @@ t.test('online retail: raw rows through the csv reader match PROVENANCE.md', asy
 t.test('online retail: limit, dates, malformed rows', async (t) => {
   const first = await all(onlineRetailEvents(DEMO_DATA_PATH, { limit: 1000 }));
   t.same(first, (await all(onlineRetailEventBatches(DEMO_DATA_PATH, { limit: 1000 }))).flat(), 'one by one = batches');
-  t.same(first[0], { userId: '17850', itemId: '85123A', type: 'buy', ts: Date.UTC(2010, 11, 1, 8, 26), value: 6, context: { country: 'United Kingdom' } });
+  t.same(first[0], { userId: '17850', itemId: '85123A', type: 'buy', ts: Date.UTC(2010, 11, 1, 8, 26), value: 6, context: { country: 'United Kingdom', price: '2.55' } });
   t.equal(first.length, 1000, 'limit');
   t.equal((await all(onlineRetailEventBatches(DEMO_DATA_PATH, { limit: 5 }))).flat().length, 5, 'limit on batches');
   t.ok(Number.isNaN(parseInvoiceDate('2011-02-30 10:00:00')), 'impossible date');
@@ -192,8 +192,14 @@ t.test('online retail: limit, dates, malformed rows', async (t) => {
   const stats = newLoadStats();
   const got: FlywheelEvent[] = [];
   for await (const e of onlineRetailEvents(join(dir, 'or.csv'), { stats })) got.push(e);
-  t.same(got.map((e) => [e.userId, e.ts, e.value, e.context]), [['12345', Date.UTC(2011, 0, 2, 3, 4, 5), 2, { country: 'France' }]]);
+  t.same(got.map((e) => [e.userId, e.ts, e.value, e.context]), [['12345', Date.UTC(2011, 0, 2, 3, 4, 5), 2, { country: 'France', price: '1.5' }]]);
   t.same(stats, { rowsRead: 7, kept: 1, dropped: { malformed: 3, cancellation: 1, nonPositiveQuantity: 1, invalid: 1 } });
+  // With returns, the cancellation is a 'return' of its units (positive), not a drop.
+  const withReturns: FlywheelEvent[] = [];
+  const rs = newLoadStats();
+  for await (const e of onlineRetailEvents(join(dir, 'or.csv'), { stats: rs, returns: true })) withReturns.push(e);
+  t.same(withReturns.map((e) => [e.type, e.value]), [['buy', 2], ['return', 2]], 'a cancellation row is a return of 2 units');
+  t.same(rs.dropped, { malformed: 3, nonPositiveQuantity: 1, invalid: 1 }, 'nothing dropped as a cancellation');
 });
 
 const haveTaobao = existsSync(TAOBAO_SLICE_PATH);

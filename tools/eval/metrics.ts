@@ -2,6 +2,7 @@
 // kind's metric per window of the stream and overall (the evaluated tail), per segment of the
 // kind's evalExtras, and the figures of its probe sets. Nothing here knows a kind.
 import type { MetricAccumulator, MetricDef } from '../../shared/index.ts';
+import { DelayedScores } from '../../shared/models/delayed-scores.ts';
 import { firstEvalWindow, windowStart, type EvalOptions } from './protocol.ts';
 import type { EvalStream } from './stream.ts';
 
@@ -48,8 +49,11 @@ export function mergeAll(metric: MetricDef, accs: readonly MetricAccumulator[]):
  * Every figure of one way from its predictions of the stream (predictionWidth per example,
  * same order) and, when the kind has probe sets, its predictions of them.
  */
-export function wayFigures(s: EvalStream, metric: MetricDef, predictions: Float32Array, o: EvalOptions, probeScores?: Float32Array): WayFigures {
+export function wayFigures(s: EvalStream, metric: MetricDef, scores: Float32Array, o: EvalOptions, probeScores?: Float32Array): WayFigures {
   const W = o.windows;
+  // Examples with delayed targets count with the score they got when first emitted (their
+  // first copy has NaN targets, which the metric skips).
+  const predictions = s.examples.refs ? new DelayedScores(scores.length / s.size).pair(s.examples, scores).predictions : scores;
   const first = firstEvalWindow(o);
   const perWindow = Array.from({ length: W }, (_, w) => {
     const acc = metric.create();

@@ -35,7 +35,8 @@ export class DaySales {
   }
 
   add(ev: FlywheelEvent): void {
-    const units = ev.value;
+    // A return may be written as negative units (a cancellation row): its size is what counts.
+    const units = ev.type === 'return' && ev.value !== undefined ? Math.abs(ev.value) : ev.value;
     if (units === undefined || !(units > 0) || !Number.isFinite(units)) {
       this.badUnits++;
       return;

@@ -10,4 +10,6 @@ export const demandKindSpec: ModelKindSpec<DemandModelConfig> = {
   paramSpec: demandParamSpec,
   // An item's sales aggregate on one worker: its days close there and its history stays whole.
   shardKey: 'item',
+  // A held-out purchase would be missing from its item's day: the gate holds out whole items.
+  holdout: 'item',
 };
