@@ -1,12 +1,13 @@
 // Inference node: a replica of the model kept current from the weight deltas, serving
 // predictions and top-K recommendations over HTTP with the versions it used.
 import {
-  FrozenWeights, Histogram, Replica, closeServer, decode, decodeCheckpoint, subjects, createLogger, createRegistry,
+  Counter, FrozenWeights, Histogram, Replica, shardKeyOf, type EventBatchMessage, closeServer, decode, decodeCheckpoint, subjects, createLogger, createRegistry,
   startHttpServer, type FlywheelConfig, type Infra, type ServingPlugin, type ServingPointer, type WeightDelta,
 } from '../../shared/index.ts';
 import { resolveModel } from '../../shared/models/registry.ts';
 import { initTensorBackend } from '../../shared/model/backend.ts';
 import { FreshnessTracker } from './freshness.ts';
+import { ShardMerge } from '../../shared/eventlog/shard-merge.ts';
 
 export interface RunningInference {
   port: number;
@@ -21,6 +22,7 @@ export async function startInference(cfg: FlywheelConfig, infra: Infra, portOver
   const registry = createRegistry('inference', { model: cfg.model });
   const freshnessHist = new Histogram({ name: 'fw_inference_freshness_seconds', help: 'Event accepted -> version containing it applied here', buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30], registers: [registry] });
   const latency = new Histogram({ name: 'fw_inference_request_seconds', help: 'Predict/recommend latency', labelNames: ['route'], buckets: [5e-4, 1e-3, 2e-3, 5e-3, 0.01, 0.05, 0.2], registers: [registry] });
+  const badEventMessages = new Counter({ name: 'fw_inference_bad_event_messages_total', help: 'Event messages that did not decode (kinds that read events)', registers: [registry] });
   const m = resolveModel(cfg);
   const spec = m.spec;
   const freshness = new FreshnessTracker();
@@ -63,6 +65,27 @@ export async function startInference(cfg: FlywheelConfig, infra: Infra, portOver
     model: cfg.model, settings: m.settings, spec, predictor: model, maxBatch: cfg.inference.maxBatch,
     weights: () => serving?.weights ?? replica, versionInfo,
   });
+  // A kind that answers from the recent events themselves (demand) gets them from every event shard.
+  // The shards' events are merged in event-time order first, so that the copy aggregates as
+  // one source fed the replay in order would (a day must not close on another shard's news).
+  const merge = new ShardMerge(cfg.eventShards);
+  const eventsSubs = plugin?.onEvents
+    ? Array.from({ length: cfg.eventShards }, (_, shard) => infra.transport.subscribe(subjects.events(cfg.stream, shard, shardKeyOf(cfg)), (msg) => {
+      try {
+        const batch = decode(msg.data) as EventBatchMessage;
+        if (!Array.isArray(batch.events)) throw new Error('no events array');
+        merge.push(shard, batch.events);
+        const ready = merge.drain();
+        if (ready.length) plugin!.onEvents!(ready);
+      } catch (err) {
+        // Ingest validated these; a message that does not decode is counted and skipped.
+        badEventMessages.inc();
+        log.warn({ err: String(err) }, 'an event message did not decode');
+      }
+    }))
+    : [];
+  // A quiet shard stops holding the merge back after a second.
+  const mergeTimer = eventsSubs.length ? setInterval(() => { const ready = merge.drain(); if (ready.length) plugin!.onEvents!(ready); }, 500) : undefined;
   // Each kind route is timed under its path's last segment (predict, recommend, forecast...).
   const kindRoutes = Object.fromEntries(Object.entries(plugin?.routes ?? {}).map(([route, handler]) => {
     const name = route.split('/').pop() ?? route;
@@ -107,5 +130,5 @@ export async function startInference(cfg: FlywheelConfig, infra: Infra, portOver
   });
   const port = (server.address() as import('node:net').AddressInfo).port;
   log.info({ port, backend, versions: replica.versions() }, 'inference running');
-  return { port, replica, freshness, stop: async () => { servingSub.unsubscribe(); plugin?.stop?.(); replica.stop(); await closeServer(server); } };
+  return { port, replica, freshness, stop: async () => { servingSub.unsubscribe(); for (const sub of eventsSubs) sub.unsubscribe(); clearInterval(mergeTimer); plugin?.stop?.(); replica.stop(); await closeServer(server); } };
 }

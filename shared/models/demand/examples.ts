@@ -69,6 +69,12 @@ export class DemandExampleSource implements ExampleSource {
     this.next = new Float64Array(cfg.horizon);
   }
 
+  /** The forecasts of the newest closed day: its day number, batch (targets NaN) and items, row by row. */
+  latestForecasts(): { day: number; batch: Batch; items: readonly ItemHistory[] } | undefined {
+    const o = this.pending[this.pending.length - 1];
+    return o && { day: o.day, batch: o.batch, items: o.items };
+  }
+
   /** The day being aggregated now (undefined before the first event). */
   get openDay(): DaySales | undefined {
     return this.open;

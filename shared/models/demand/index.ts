@@ -6,6 +6,7 @@ import { DemandExampleSource } from './examples.ts';
 import { demandKindSpec } from './kind-spec.ts';
 import { demandMetric } from './metric.ts';
 import { DemandModel } from './model.ts';
+import { demandServing } from './serving.ts';
 
 export const demandKind: ModelKind<DemandModelConfig> = {
   ...demandKindSpec,
@@ -13,4 +14,5 @@ export const demandKind: ModelKind<DemandModelConfig> = {
   create: (_spec, settings) => new DemandModel(settings),
   metric: demandMetric,
   baselines: () => demandBaselines(),
+  serving: demandServing,
 };
