@@ -31,6 +31,8 @@ export interface ReplayOptions {
   onBatch?: (batch: FlywheelEvent[]) => void;
   signal?: AbortSignal;
   onProgress?: (sent: number) => void;
+  /** A request that failed on the network and is sent again (same idempotency key). */
+  onRetry?: (err: Error) => void;
 }
 
 export interface ReplayResult {
@@ -77,7 +79,19 @@ export async function replay(events: AsyncIterable<FlywheelEvent>, o: ReplayOpti
 
   const post = async (batch: FlywheelEvent[], key: string) => {
     for (let attempt = 0; ; attempt++) {
-      const res = await postOnce(batch, key);
+      let res: Response;
+      try {
+        res = await postOnce(batch, key);
+      } catch (err) {
+        // A keep-alive socket the server closed as it was reused fails with a network error;
+        // the same idempotency key makes sending the batch again safe (ingest keeps it once).
+        if (err instanceof ReplayRequestError && err.kind === 'network' && attempt < 5 && !o.signal?.aborted) {
+          o.onRetry?.(err);
+          await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+          continue;
+        }
+        throw err;
+      }
       const text = await res.text();
       if (res.ok) break;
       if (res.status === 503 && attempt < 5) {

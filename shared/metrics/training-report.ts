@@ -90,8 +90,12 @@ export class BucketMetrics {
 export class ReportAggregator {
   readonly buckets = new Map<number, BucketMetrics>();
   readonly workers = new Map<string, WorkerReport>();
+  /** Every bucket merged as reports arrive: overall() costs one figures(), not a merge of all buckets. */
+  private readonly all: BucketMetrics;
 
-  constructor(readonly bucketMs: number, readonly metric: MetricDef) {}
+  constructor(readonly bucketMs: number, readonly metric: MetricDef) {
+    this.all = new BucketMetrics(metric);
+  }
 
   add(r: WorkerReport): void {
     this.workers.set(r.worker, { ...r, buckets: [] });
@@ -99,6 +103,7 @@ export class ReportAggregator {
       let m = this.buckets.get(b.key);
       if (!m) this.buckets.set(b.key, (m = new BucketMetrics(this.metric)));
       m.merge(b);
+      this.all.merge(b);
     }
   }
 
@@ -109,9 +114,7 @@ export class ReportAggregator {
   }
 
   overall(): Omit<WindowFigures, 'fromMs' | 'toMs'> {
-    const all = new BucketMetrics(this.metric);
-    for (const b of this.buckets.values()) all.merge(b);
-    return all.figures();
+    return this.all.figures();
   }
 
   /**
