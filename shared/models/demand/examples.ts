@@ -113,7 +113,7 @@ export class DemandExampleSource implements ExampleSource {
         this.stats.cancelledUnits += d.cancelled;
         if (d.pricedUnits > 0) h.price = d.revenue / d.pricedUnits;
       }
-      h.record(t, wd, demand, d ? d.returned - d.cancelled : 0);
+      h.record(t, wd, demand, d ? d.returned - d.cancelled : 0, d ? d.lines : 0);
       store += demand;
     }
     this.storeRing[t % RING] = store;
@@ -188,6 +188,7 @@ export class DemandExampleSource implements ExampleSource {
     const H = this.cfg.horizon;
     const ma6 = h.mean(t, 6);
     const ma24 = h.mean(t, 24);
+    const lineRate = h.lineRate();
     const n24 = h.span(t, 24);
     let returns = 0, zeros = 0;
     for (let j = 0; j < n24; j++) {
@@ -225,6 +226,10 @@ export class DemandExampleSource implements ExampleSource {
       for (let d = 0; d < 7; d++) x[base + 3 + d] = d === w ? 1 : 0;
       x[off + L.seasonal + k] = seasonal;
       x[off + L.ma24xWeekday + k] = ma24 * ratio;
+      // Half the weekday profile in log space: the item's profile is noisy, and on both
+      // evaluation windows (from 2011-07-03 and 2011-10-02) the line rate x sqrt(ratio) scored
+      // better than x ratio (WRMSSE 1.481 / 1.397 vs 1.485 / 1.407) with the store WAPE alike.
+      x[off + L.lineWeekday + k] = lineRate * Math.sqrt(ratio);
     }
     x[off + L.lag1] = h.at(t);
     x[off + L.ma6] = ma6;
@@ -232,5 +237,6 @@ export class DemandExampleSource implements ExampleSource {
     x[off + L.scale] = h.naiveN > 0 ? h.naiveSq / h.naiveN : NaN;
     x[off + L.price] = Number.isFinite(h.price) ? h.price : 0;
     x[off + L.originDay] = day;
+    x[off + L.lineRate] = lineRate;
   }
 }
