@@ -61,6 +61,8 @@ export class DemandExampleSource implements ExampleSource {
   private readonly categories = new Map<string, string>();
   private nextRef = 0;
   private readonly next: Float64Array;
+  /** Features of the current origin shared by its items: store trend, week of year (sin, cos), days to closure. */
+  private readonly originFeatures = new Float64Array(4);
 
   constructor(private readonly cfg: DemandModelConfig) {
     this.layout = demandLayout(cfg.horizon);
@@ -163,11 +165,18 @@ export class DemandExampleSource implements ExampleSource {
       for (let j = 0; j < k; j++) s += this.storeRing[(t - j) % RING];
       return s / k;
     };
-    const storeTrend = lf(storeMean(6)) - lf(storeMean(24));
+    // The origin's own features, the same for every item: computed once per origin.
+    const year0 = dayOf(Date.UTC(new Date(dayStartMs(day)).getUTCFullYear(), 0, 1));
+    const angle = (2 * Math.PI * (day - year0)) / 365.25;
+    const o = this.originFeatures;
+    o[0] = lf(storeMean(6)) - lf(storeMean(24));
+    o[1] = Math.sin(angle);
+    o[2] = Math.cos(angle);
+    o[3] = Math.min(30, this.calendar.daysToClosure(day)) / 30;
     active.forEach((h, i) => {
       b.ids[i * 2 + ITEM_ID] = h.itemRow;
       b.ids[i * 2 + CATEGORY_ID] = h.categoryRow;
-      this.features(h, t, day, storeTrend, b.dense, i * this.layout.width);
+      this.features(h, t, day, b.dense, i * this.layout.width);
       b.eventTs[i] = closeMs;
       b.refs![i] = this.nextRef = (this.nextRef + 1) & 0x7fffffff;
     });
@@ -183,7 +192,7 @@ export class DemandExampleSource implements ExampleSource {
     return (this.storeWeekdaySum[w] / this.storeWeekdayDays[w]) / (s / n);
   }
 
-  private features(h: ItemHistory, t: number, day: number, storeTrend: number, x: Float32Array, off: number): void {
+  private features(h: ItemHistory, t: number, day: number, x: Float32Array, off: number): void {
     const L = this.layout;
     const H = this.cfg.horizon;
     const ma6 = h.mean(t, 6);
@@ -195,15 +204,14 @@ export class DemandExampleSource implements ExampleSource {
       returns += h.returns[(t - j) % RING];
       if (h.units[(t - j) % RING] === 0) zeros++;
     }
-    const year0 = dayOf(Date.UTC(new Date(dayStartMs(day)).getUTCFullYear(), 0, 1));
-    const angle = (2 * Math.PI * (day - year0)) / 365.25;
-    const common = [
-      lf(h.at(t)), lf(h.at(t - 1)), lf(h.at(t - 5)), lf(h.at(t - 11)), lf(h.at(t - 23)), lf(ma6), lf(ma24),
-      lf(n24 ? returns / n24 : 0), Number.isFinite(h.price) ? lf(h.price) : 0, n24 ? zeros / n24 : 1,
-      lf(t - h.firstSale) / 4, storeTrend, Math.sin(angle), Math.cos(angle),
-      Math.min(30, this.calendar.daysToClosure(day)) / 30, 1,
-    ];
-    for (let c = 0; c < C; c++) x[off + L.common + c] = common[c];
+    // In the order of COMMON_FEATURES, written straight into the row (no array per example).
+    const o = this.originFeatures;
+    let c = off + L.common;
+    x[c++] = lf(h.at(t)); x[c++] = lf(h.at(t - 1)); x[c++] = lf(h.at(t - 5)); x[c++] = lf(h.at(t - 11)); x[c++] = lf(h.at(t - 23));
+    x[c++] = lf(ma6); x[c++] = lf(ma24); x[c++] = lf(n24 ? returns / n24 : 0);
+    x[c++] = Number.isFinite(h.price) ? lf(h.price) : 0; x[c++] = n24 ? zeros / n24 : 1; x[c++] = lf(t - h.firstSale) / 4;
+    x[c++] = o[0]; x[c++] = o[1]; x[c++] = o[2]; x[c++] = o[3]; x[c++] = 1;
+    if (c !== off + L.common + C) throw new Error('demand features out of step with COMMON_FEATURES');
     // The item's units per day since its first sale, for its weekday profile.
     let sum = 0, days = 0;
     for (let w = 0; w < 7; w++) { sum += h.weekdaySum[w]; days += h.weekdayDays[w]; }
