@@ -1,8 +1,10 @@
 // The yardsticks of the demand kind, each a forecast from the item's own history as of the
 // origin (the figures the source wrote beside the model's features), scored by the same
 // metric on the same forecasts: zero, the last day, the seasonal naive (the last trading day
-// of the target's weekday), moving averages over 6 and 24 trading days, and MA24 x the item's
-// weekday profile (shrunk to the store's). None learns anything the source does not keep.
+// of the target's weekday), moving averages over 6 and 24 trading days, MA24 x the item's
+// weekday profile (shrunk to the store's), and the line rate (order lines per day x units per
+// line, item-history.ts) alone and x the square root of that profile — the model's offset, so
+// the report shows what learning adds to it. None learns anything the source does not keep.
 import type { Batch } from '../batch.ts';
 import type { Baseline } from '../types.ts';
 import { demandLayout } from './spec.ts';
@@ -34,5 +36,7 @@ export function demandBaselines(): Baseline[] {
     new HistoryForecast('ma6', (L) => L.ma6),
     new HistoryForecast('ma24', (L) => L.ma24),
     new HistoryForecast('ma24-weekday', (L, h) => L.ma24xWeekday + h),
+    new HistoryForecast('line-rate', (L) => L.lineRate),
+    new HistoryForecast('line-weekday', (L, h) => L.lineWeekday + h),
   ];
 }

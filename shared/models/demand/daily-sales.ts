@@ -16,6 +16,11 @@ export interface ItemDay {
   revenue: number;
   /** Units of the purchases with a price. */
   pricedUnits: number;
+  /**
+   * Purchase events (order lines). Demand = lines x units per line, and the two are very
+   * differently noisy here: the number of lines is steady, units per line are wholesale-spiky.
+   */
+  lines: number;
 }
 
 /** What a closed day holds per item. Demand = bought - cancelled. */
@@ -30,7 +35,7 @@ export class DaySales {
 
   private item(id: string): ItemDay {
     let d = this.items.get(id);
-    if (!d) this.items.set(id, (d = { bought: 0, returned: 0, cancelled: 0, revenue: 0, pricedUnits: 0 }));
+    if (!d) this.items.set(id, (d = { bought: 0, returned: 0, cancelled: 0, revenue: 0, pricedUnits: 0, lines: 0 }));
     return d;
   }
 
@@ -45,6 +50,7 @@ export class DaySales {
     const d = this.item(ev.itemId);
     if (ev.type === 'buy') {
       d.bought += units;
+      d.lines++;
       this.byCustomer.set(key, (this.byCustomer.get(key) ?? 0) + units);
       const price = Number(ev.context?.[this.priceField]);
       if (price > 0 && Number.isFinite(price)) {

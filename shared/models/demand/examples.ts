@@ -64,6 +64,8 @@ export class DemandExampleSource implements ExampleSource {
   private readonly categories = new Map<string, string>();
   private nextRef = 0;
   private readonly next: Float64Array;
+  /** Features of the current origin shared by its items: store trend, week of year (sin, cos), days to closure. */
+  private readonly originFeatures = new Float64Array(4);
 
   constructor(private readonly cfg: DemandModelConfig) {
     this.layout = demandLayout(cfg.horizon);
@@ -122,7 +124,7 @@ export class DemandExampleSource implements ExampleSource {
         this.stats.cancelledUnits += d.cancelled;
         if (d.pricedUnits > 0) h.price = d.revenue / d.pricedUnits;
       }
-      h.record(t, wd, demand, d ? d.returned - d.cancelled : 0);
+      h.record(t, wd, demand, d ? d.returned - d.cancelled : 0, d ? d.lines : 0);
       store += demand;
     }
     this.storeRing[t % RING] = store;
@@ -172,11 +174,18 @@ export class DemandExampleSource implements ExampleSource {
       for (let j = 0; j < k; j++) s += this.storeRing[(t - j) % RING];
       return s / k;
     };
-    const storeTrend = lf(storeMean(6)) - lf(storeMean(24));
+    // The origin's own features, the same for every item: computed once per origin.
+    const year0 = dayOf(Date.UTC(new Date(dayStartMs(day)).getUTCFullYear(), 0, 1));
+    const angle = (2 * Math.PI * (day - year0)) / 365.25;
+    const o = this.originFeatures;
+    o[0] = lf(storeMean(6)) - lf(storeMean(24));
+    o[1] = Math.sin(angle);
+    o[2] = Math.cos(angle);
+    o[3] = Math.min(30, this.calendar.daysToClosure(day)) / 30;
     active.forEach((h, i) => {
       b.ids[i * 2 + ITEM_ID] = h.itemRow;
       b.ids[i * 2 + CATEGORY_ID] = h.categoryRow;
-      this.features(h, t, day, storeTrend, b.dense, i * this.layout.width);
+      this.features(h, t, day, b.dense, i * this.layout.width);
       b.eventTs[i] = closeMs;
       b.refs![i] = this.nextRef = (this.nextRef + 1) & 0x7fffffff;
     });
@@ -192,26 +201,26 @@ export class DemandExampleSource implements ExampleSource {
     return (this.storeWeekdaySum[w] / this.storeWeekdayDays[w]) / (s / n);
   }
 
-  private features(h: ItemHistory, t: number, day: number, storeTrend: number, x: Float32Array, off: number): void {
+  private features(h: ItemHistory, t: number, day: number, x: Float32Array, off: number): void {
     const L = this.layout;
     const H = this.cfg.horizon;
     const ma6 = h.mean(t, 6);
     const ma24 = h.mean(t, 24);
+    const lineRate = h.lineRate();
     const n24 = h.span(t, 24);
     let returns = 0, zeros = 0;
     for (let j = 0; j < n24; j++) {
       returns += h.returns[(t - j) % RING];
       if (h.units[(t - j) % RING] === 0) zeros++;
     }
-    const year0 = dayOf(Date.UTC(new Date(dayStartMs(day)).getUTCFullYear(), 0, 1));
-    const angle = (2 * Math.PI * (day - year0)) / 365.25;
-    const common = [
-      lf(h.at(t)), lf(h.at(t - 1)), lf(h.at(t - 5)), lf(h.at(t - 11)), lf(h.at(t - 23)), lf(ma6), lf(ma24),
-      lf(n24 ? returns / n24 : 0), Number.isFinite(h.price) ? lf(h.price) : 0, n24 ? zeros / n24 : 1,
-      lf(t - h.firstSale) / 4, storeTrend, Math.sin(angle), Math.cos(angle),
-      Math.min(30, this.calendar.daysToClosure(day)) / 30, 1,
-    ];
-    for (let c = 0; c < C; c++) x[off + L.common + c] = common[c];
+    // In the order of COMMON_FEATURES, written straight into the row (no array per example).
+    const o = this.originFeatures;
+    let c = off + L.common;
+    x[c++] = lf(h.at(t)); x[c++] = lf(h.at(t - 1)); x[c++] = lf(h.at(t - 5)); x[c++] = lf(h.at(t - 11)); x[c++] = lf(h.at(t - 23));
+    x[c++] = lf(ma6); x[c++] = lf(ma24); x[c++] = lf(n24 ? returns / n24 : 0);
+    x[c++] = Number.isFinite(h.price) ? lf(h.price) : 0; x[c++] = n24 ? zeros / n24 : 1; x[c++] = lf(t - h.firstSale) / 4;
+    x[c++] = o[0]; x[c++] = o[1]; x[c++] = o[2]; x[c++] = o[3]; x[c++] = 1;
+    if (c !== off + L.common + C) throw new Error('demand features out of step with COMMON_FEATURES');
     // The item's units per day since its first sale, for its weekday profile.
     let sum = 0, days = 0;
     for (let w = 0; w < 7; w++) { sum += h.weekdaySum[w]; days += h.weekdayDays[w]; }
@@ -234,6 +243,10 @@ export class DemandExampleSource implements ExampleSource {
       for (let d = 0; d < 7; d++) x[base + 3 + d] = d === w ? 1 : 0;
       x[off + L.seasonal + k] = seasonal;
       x[off + L.ma24xWeekday + k] = ma24 * ratio;
+      // Half the weekday profile in log space: the item's profile is noisy, and on both
+      // evaluation windows (from 2011-07-03 and 2011-10-02) the line rate x sqrt(ratio) scored
+      // better than x ratio (WRMSSE 1.481 / 1.397 vs 1.485 / 1.407) with the store WAPE alike.
+      x[off + L.lineWeekday + k] = lineRate * Math.sqrt(ratio);
     }
     x[off + L.lag1] = h.at(t);
     x[off + L.ma6] = ma6;
@@ -241,5 +254,6 @@ export class DemandExampleSource implements ExampleSource {
     x[off + L.scale] = h.naiveN > 0 ? h.naiveSq / h.naiveN : NaN;
     x[off + L.price] = Number.isFinite(h.price) ? h.price : 0;
     x[off + L.originDay] = day;
+    x[off + L.lineRate] = lineRate;
   }
 }

@@ -21,9 +21,9 @@ export const P = HORIZON_FEATURES.length;
 
 /**
  * Where things sit in an example's dense row: the model's features, then raw figures the
- * baselines and the metric read (the model does not): units of the origin day, MA6, MA24, per
- * h the seasonal naive and MA24 x weekday forecasts, the item's naive-error scale, its price
- * and the origin's day number.
+ * baselines and the metric read: units of the origin day, MA6, MA24, per h the seasonal naive
+ * and MA24 x weekday forecasts, the item's naive-error scale, its price, the origin's day
+ * number, the line-rate forecast and per h the line rate x weekday (the model's offset).
  */
 export function demandLayout(H: number) {
   const perH = C;
@@ -33,7 +33,8 @@ export function demandLayout(H: number) {
     lag1: aux, ma6: aux + 1, ma24: aux + 2,
     seasonal: aux + 3, ma24xWeekday: aux + 3 + H,
     scale: aux + 3 + 2 * H, price: aux + 4 + 2 * H, originDay: aux + 5 + 2 * H,
-    width: aux + 6 + 2 * H,
+    lineRate: aux + 6 + 2 * H, lineWeekday: aux + 7 + 2 * H,
+    width: aux + 7 + 3 * H,
   };
 }
 export type DemandLayout = ReturnType<typeof demandLayout>;
