@@ -159,6 +159,7 @@ function metricBatch(H: number, rows: { item: number; targets: number[]; scale: 
   };
   rows.forEach((r, i) => {
     b.ids[i * 2] = r.item;
+    b.dense[i * L.width + L.itemKeyLo] = r.item;
     b.targets.set(r.targets, i * H);
     b.dense[i * L.width + L.scale] = r.scale;
     b.dense[i * L.width + L.price] = r.price;
@@ -188,6 +189,11 @@ t.test('metric: WAPE, RMSSE, revenue-weighted WRMSSE and store WAPE, worked by h
   // Store totals: origin 100 forecast 3 vs actual 4, origin 101 forecast 2 vs 2: (1 + 0) / 6.
   t.ok(Math.abs(f.storeWape1 - 1 / 6) < 1e-9, 'store WAPE h=1');
   t.same(m.counts(), { items: 2, origins: 2 });
+  const collide = metricBatch(1, [{ item: 5, targets: [1], scale: 1, price: 1, origin: 1 }, { item: 6, targets: [1], scale: 1, price: 1, origin: 1 }]);
+  collide.ids[2] = collide.ids[0]; // two items hashed to one table row stay two items for the metric
+  const mc = new DemandMetric();
+  mc.add(Float32Array.from([1, 1]), collide, 0, 2);
+  t.equal(mc.counts().items, 2, 'items are told apart by their own key, not their table row');
   const a = new DemandMetric(), c = new DemandMetric();
   a.add(p, b, 0, 2);
   c.add(p, b, 2, 4);
@@ -207,8 +213,13 @@ t.test('baselines read the history the source wrote; zero is zero', (t) => {
   b.dense[L.seasonal + 1] = 4;
   b.dense[L.ma24xWeekday] = 5.5;
   b.dense[L.ma24xWeekday + 1] = 4.5;
-  const got = Object.fromEntries(demandBaselines().map((x) => [x.name, [...x.predict(b)]]));
-  t.same(got, { zero: [0, 0], 'last-day': [7, 7], 'seasonal-naive': [3, 4], ma6: [6, 6], ma24: [5, 5], 'ma24-weekday': [5.5, 4.5] });
+  const got = () => Object.fromEntries(demandBaselines().map((x) => [x.name, [...x.predict(b)]]));
+  b.dense[L.lineRate] = 2;
+  b.dense[L.lineWeekday] = 2.5;
+  b.dense[L.lineWeekday + 1] = 1.5;
+  t.same(got(), {
+    zero: [0, 0], 'last-day': [7, 7], 'seasonal-naive': [3, 4], ma6: [6, 6], ma24: [5, 5], 'ma24-weekday': [5.5, 4.5], 'line-rate': [2, 2], 'line-weekday': [2.5, 1.5],
+  });
   t.end();
 });
 

@@ -254,6 +254,8 @@ export class DemandExampleSource implements ExampleSource {
     x[off + L.scale] = h.naiveN > 0 ? h.naiveSq / h.naiveN : NaN;
     x[off + L.price] = Number.isFinite(h.price) ? h.price : 0;
     x[off + L.originDay] = day;
+    x[off + L.itemKeyHi] = h.itemKey >>> 16;
+    x[off + L.itemKeyLo] = h.itemKey & 0xffff;
     x[off + L.lineRate] = lineRate;
   }
 }

@@ -3,6 +3,8 @@
 // RMSSE scale), its units per weekday and exponentially weighted means of its units and order
 // lines. Plain numbers and a few small typed arrays per item.
 
+import { hashString } from '../../hash.ts';
+
 /** Trading days of history kept: the longest lag and moving average (24) plus slack. */
 export const RING = 28;
 
@@ -34,7 +36,12 @@ export class ItemHistory {
   /** Last unit price seen (NaN: none). */
   price = NaN;
 
-  constructor(readonly itemId: string, readonly itemRow: number, readonly categoryRow: number) {}
+  /** A 32-bit hash of the item id, to tell items apart where table rows collide. */
+  readonly itemKey: number;
+
+  constructor(readonly itemId: string, readonly itemRow: number, readonly categoryRow: number) {
+    this.itemKey = hashString(`item|${itemId}`) >>> 0;
+  }
 
   /** Units of trading day t (t within the last RING days). */
   at(t: number): number {

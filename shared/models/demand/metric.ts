@@ -9,7 +9,7 @@
 // workers (items are sharded, origins are shared) and across buckets of event time.
 import type { Batch } from '../batch.ts';
 import type { MetricAccumulator, MetricDef, MetricState } from '../types.ts';
-import { ITEM_ID, demandLayout } from './spec.ts';
+import { demandLayout } from './spec.ts';
 
 /** Per item: scaled squared errors and counts at h = 1 and H, and revenue of the h = 1 days. */
 type ItemSums = [number, number, number, number, number];
@@ -47,7 +47,7 @@ export class DemandMetric implements MetricAccumulator {
       this.actH += aH;
       this.fc1 += f1;
       const scale = b.dense[i * D + L.scale];
-      const key = String(b.ids[i * b.idWidth + ITEM_ID]);
+      const key = String(b.dense[i * D + L.itemKeyHi] * 65536 + b.dense[i * D + L.itemKeyLo]);
       const s = this.items[key] ?? (this.items[key] = [0, 0, 0, 0, 0]);
       if (scale > 0) {
         s[0] += ((f1 - a1) ** 2) / scale;

@@ -34,7 +34,10 @@ export function demandLayout(H: number) {
     seasonal: aux + 3, ma24xWeekday: aux + 3 + H,
     scale: aux + 3 + 2 * H, price: aux + 4 + 2 * H, originDay: aux + 5 + 2 * H,
     lineRate: aux + 6 + 2 * H, lineWeekday: aux + 7 + 2 * H,
-    width: aux + 7 + 3 * H,
+    // The item's own 32-bit key in two 16-bit halves (exact in float32): the metric scores items
+    // by it, since table rows are hashed into buckets and a few items share one.
+    itemKeyHi: aux + 7 + 3 * H, itemKeyLo: aux + 8 + 3 * H,
+    width: aux + 9 + 3 * H,
   };
 }
 export type DemandLayout = ReturnType<typeof demandLayout>;
