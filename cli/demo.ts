@@ -18,10 +18,13 @@ export interface DemoOptions {
   events?: number;
   embedded?: boolean;
   config?: string;
-  /** Model kinds to run side by side from the one replay (default: ctr). */
+  /** Model kinds to run side by side from the one replay (default: DEMO_KINDS). */
   kinds?: string[];
   say?: (line: string) => void;
 }
+
+/** What the demo trains by default: click prediction and item-day demand, from the one replay. */
+export const DEMO_KINDS: string[] = ['ctr', 'demand'];
 
 /** Each kind's demo settings on Online Retail; a kind not named here runs with its defaults. */
 const DEMO_SETTINGS: Record<string, Record<string, unknown>> = {
@@ -34,7 +37,7 @@ const DEMO_SETTINGS: Record<string, Record<string, unknown>> = {
  * The demo's models: Online Retail purchases, 2 PS shards and 2 workers each. The first kind's
  * model is `retaildemo` (and names the event stream), every further one `retaildemo_<kind>`.
  */
-export function demoConfig(file?: string, kinds: string[] = ['ctr']): FlywheelConfig {
+export function demoConfig(file?: string, kinds: string[] = DEMO_KINDS): FlywheelConfig {
   if (file) return loadConfig({ file });
   return loadConfig({
     overrides: {
@@ -58,7 +61,7 @@ export const spec: CommandSpec = {
   summary: 'run the whole system on the Online Retail stream and print a JSON summary last',
   options: {
     events: { type: 'integer', value: 'N', min: 1, help: 'replay only the first N purchases', defaultText: 'all 397884' },
-    kinds: { type: 'string', value: 'LIST', help: `model kinds trained side by side from the one replay, e.g. ctr,value (known: ${KIND_NAMES.join(', ')})`, default: 'ctr' },
+    kinds: { type: 'string', value: 'LIST', help: `model kinds trained side by side from the one replay, e.g. ctr,value (known: ${KIND_NAMES.join(', ')})`, default: DEMO_KINDS.join(',') },
     embedded: { type: 'boolean', help: 'every service in this process over the in-process transport (one model)' },
     config: { type: 'string', value: 'FILE', help: 'JSON config instead of the demo\'s own settings (every model it declares runs)' },
   },
@@ -67,7 +70,7 @@ export const spec: CommandSpec = {
 export async function run(p: ParsedOptions): Promise<number> {
   const v = p.values as { events?: number; embedded?: boolean; config?: string; kinds?: string };
   if (v.config && p.given.has('kinds')) throw new ConfigError('--kinds', 'give --kinds or --config, not both (a config declares its own models)');
-  const summary = await runDemo({ events: v.events, embedded: v.embedded, config: v.config, kinds: parseKinds(v.kinds ?? 'ctr') });
+  const summary = await runDemo({ events: v.events, embedded: v.embedded, config: v.config, kinds: parseKinds(v.kinds ?? DEMO_KINDS.join(',')) });
   process.stdout.write(`${JSON.stringify(summary)}\n`);
   return 0;
 }
@@ -97,7 +100,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<Record<string, unkno
   const running = embedded ? [modelDecl(cfg)] : cfg.models;
   say(`Flywheel demo: ${running.map((m) => `${m.name} (${m.kind})`).join(' and ')}; ${cfg.psShards} PS shards, ${cfg.workers} workers and 1 inference node per model, one ingest`
     + `${embedded ? ' (embedded mode)' : ', as separate processes over NATS + Redis'}`);
-  say(`data: UCI Online Retail (Chen, 2015; CC0), ${o.events ? `first ${fmt(o.events)} purchases` : 'every purchase'}; logs in ${logDir}`);
+  say(`data: UCI Online Retail (Chen, 2015; CC0), ${o.events ? `first ${fmt(o.events)} purchases and returns` : 'every purchase and return (cancelled invoices)'}; logs in ${logDir}`);
   const t0 = Date.now();
   const cluster = await startLocalCluster(cfg, { embedded, logDir });
   let backend = 'unknown';
