@@ -150,6 +150,8 @@ export class Trainer {
       newest = Math.max(newest, g.batch.acceptedAtMs);
       acceptedSum += g.batch.acceptedAtMs * g.batch.events.length;
     }
+    // Stable: one shard's events keep their order, shards interleave by event time.
+    if (this.d.examples.timeOrdered && group.length > 1) events.sort((a, b) => a.ts - b.ts);
     const received = group.reduce((n, g) => n + g.batch.events.length, 0);
     const mean = received ? acceptedSum / received : newest;
     // The source may hold events back and emit examples of earlier ones (late labels, closed days).

@@ -66,6 +66,12 @@ export interface ExampleSource {
   push(events: readonly FlywheelEvent[]): Batch;
   /** Examples still held back (end of a replay); none by default. */
   flush?(): Batch;
+  /**
+   * The source aggregates across events by time (a day closes on the first event of the next):
+   * the worker then hands it each group of messages sorted by event time, so the event shards
+   * it reads interleave by time rather than by arrival.
+   */
+  readonly timeOrdered?: boolean;
 }
 
 /** Plain data (msgpack-able), so a metric's state travels in worker reports and merges. */

@@ -46,6 +46,7 @@ export class DemandExampleSource implements ExampleSource {
   // none in between). The worker batches events by this figure: a small one would make it
   // wait for thousands of events (batchMaxWaitMs) before handing any over.
   readonly examplesPerEvent = 1;
+  readonly timeOrdered = true;
   readonly layout: DemandLayout;
   readonly calendar: TradingCalendar;
   readonly stats: DemandSourceStats = { daysClosed: 0, lateEvents: 0, badUnits: 0, cancelledUnits: 0, forecasts: 0, trainingExamples: 0 };
