@@ -90,3 +90,33 @@ t.test('for a lower-is-better metric the gate turns round: a higher error is the
   t.match(rejected.reason, /holdout mae .* > serving/);
   t.ok(g.decide(good, noisy)!.accepted, 'the lower error passes');
 });
+
+t.test('the gate on a kind where lower is better: demand forecasts judged by WRMSSE, NaN-target forecasts ignored', async (t) => {
+  const { DemandExampleSource } = await import('../../shared/models/demand/examples.ts');
+  const { demandConfigSchema } = await import('../../shared/models/demand/config.ts');
+  const { demandMetric } = await import('../../shared/models/demand/metric.ts');
+  const { demandLayout } = await import('../../shared/models/demand/spec.ts');
+  const { DEMO_DATA_PATH, onlineRetailEventBatches } = await import('../../shared/datasets/online-retail.ts');
+  const settings = demandConfigSchema.parse({});
+  const src = new DemandExampleSource(settings);
+  const L = demandLayout(settings.horizon);
+  const g = new GateRules({ ...cfg, minHoldoutExamples: 2000 }, src.shape, demandMetric);
+  for await (const evs of onlineRetailEventBatches(DEMO_DATA_PATH, { limit: 30_000, returns: true })) {
+    const b = src.push(evs);
+    if (b.size) g.judgeChunk(b, undefined);
+  }
+  t.ok(g.holdout.size >= 2000, `holdout of ${g.holdout.size} examples, forecasts and completed ones`);
+  // The line-weekday yardstick, and the same forecasts three times too high.
+  const yardstick = (b: Batch) => {
+    const H = b.targetWidth;
+    const out = new Float32Array(b.size * H);
+    for (let i = 0; i < b.size; i++) for (let h = 0; h < H; h++) out[i * H + h] = b.dense[i * b.denseWidth + L.lineWeekday + h];
+    return out;
+  };
+  const tooHigh = (b: Batch) => yardstick(b).map((x) => 3 * x);
+  const worse = g.decide(tooHigh, yardstick)!;
+  t.notOk(worse.accepted, `over-forecasting rejected: ${worse.reason}`);
+  t.equal(worse.metric, 'wrmsse1');
+  t.ok(worse.candidate > worse.serving, 'its WRMSSE is higher');
+  t.ok(g.decide(yardstick, tooHigh)!.accepted, 'the better forecast replaces the worse');
+});
