@@ -9,6 +9,7 @@ import {
   type FlywheelEvent, type HoldoutUnit, type Replica, type Transport,
 } from '../../shared/index.ts';
 import { DelayedScores } from '../../shared/models/delayed-scores.ts';
+import { ShardMerge } from '../../shared/eventlog/shard-merge.ts';
 import { AckTracker, type Requirement } from './ack-tracker.ts';
 
 import { GradientSplitter } from './gradient-split.ts';
@@ -34,7 +35,7 @@ export interface TrainerDeps {
   log: (level: 'info' | 'warn' | 'error', msg: string, extra?: object) => void;
 }
 
-interface Inbound { msg: EventLogMessage; batch: EventBatchMessage }
+interface Inbound { msg: EventLogMessage; batch: EventBatchMessage; shard: number }
 
 export class Trainer {
   readonly acks: AckTracker;
@@ -53,10 +54,13 @@ export class Trainer {
   private keepAlive?: NodeJS.Timeout;
   /** Scores of forecasts (delayed targets) until their targets arrive. */
   private readonly delayed: DelayedScores;
+  /** For a time-ordered source: its event shards' events merged in event-time order. */
+  private readonly merge?: ShardMerge;
 
   constructor(private readonly d: TrainerDeps) {
     const c = d.cfg;
     this.delayed = new DelayedScores(d.model.predictionWidth);
+    if (d.examples.timeOrdered) this.merge = new ShardMerge(c.eventShards);
     this.inFlight = new Semaphore(c.worker.maxInFlightPushes);
     this.pusher = new GradientPusher(d.transport, c.model, c.worker.pushTimeoutMs, () => this.stopping);
     this.splitter = new GradientSplitter(c.psShards);
@@ -85,7 +89,7 @@ export class Trainer {
   /** Starts consuming an event shard (its lease was taken). */
   async addShard(s: number): Promise<void> {
     if (this.consumers.has(s) || this.stopping) return;
-    this.consumers.set(s, await this.d.eventLog.consume(s, (m) => this.receive(m), this.d.cfg.worker.maxUnackedMessages));
+    this.consumers.set(s, await this.d.eventLog.consume(s, (m) => this.receive(m, s), this.d.cfg.worker.maxUnackedMessages));
   }
 
   /** Stops consuming an event shard; what was received from it is still trained and acked. */
@@ -100,7 +104,7 @@ export class Trainer {
   }
 
   /** Decodes and checks one message; a malformed one is counted and dropped, never trained. */
-  private receive(msg: EventLogMessage): void {
+  private receive(msg: EventLogMessage, shard: number): void {
     if (this.stopping) {
       msg.nak();
       return;
@@ -114,7 +118,7 @@ export class Trainer {
       msg.ack();
       return;
     }
-    this.inbox.push({ msg, batch });
+    this.inbox.push({ msg, batch, shard });
     this.inboxEvents += batch.events.length;
     if (this.inboxEvents * this.d.examples.examplesPerEvent >= this.d.cfg.worker.batchSize) this.wake.notify();
   }
@@ -124,7 +128,11 @@ export class Trainer {
     while (!this.stopping) {
       if (this.inbox.length === 0) await this.wake.wait(1000);
       if (this.stopping) break;
-      if (this.inbox.length === 0) continue;
+      if (this.inbox.length === 0) {
+        // Events the merge held for a shard that has since gone quiet are released by time.
+        if (this.merge?.held) await this.trainGroup([]).catch((err) => this.d.log('error', 'training held events failed', { err: String(err) }));
+        continue;
+      }
       if (this.inboxEvents * this.d.examples.examplesPerEvent < batchSize) await this.wake.wait(batchMaxWaitMs);
       if (this.stopping || this.inbox.length === 0) continue;
       const group = this.inbox;
@@ -140,18 +148,22 @@ export class Trainer {
   }
 
   private async trainGroup(group: Inbound[]): Promise<void> {
-    const events: FlywheelEvent[] = [];
+    let events: FlywheelEvent[] = [];
     let newest = 0;
     let acceptedSum = 0;
     const heldOut = this.d.cfg.gate.holdoutPermille;
     for (const g of group) {
       // Events held out for the validation gate are never trained on.
-      for (const e of g.batch.events) if (!isHeldOut(e, heldOut, this.d.holdout)) events.push(e);
+      const kept = g.batch.events.filter((e) => !isHeldOut(e, heldOut, this.d.holdout));
+      if (this.merge) this.merge.push(g.shard, kept);
+      else events.push(...kept);
       newest = Math.max(newest, g.batch.acceptedAtMs);
       acceptedSum += g.batch.acceptedAtMs * g.batch.events.length;
     }
-    // Stable: one shard's events keep their order, shards interleave by event time.
-    if (this.d.examples.timeOrdered && group.length > 1) events.sort((a, b) => a.ts - b.ts);
+    // A time-ordered source gets its shards' events merged by event time: an event waits (in
+    // memory, like the source's own open day) until every shard this worker reads has shown
+    // one as new, so a day never closes on one shard's news while another's is still coming.
+    if (this.merge) events = this.merge.drain();
     const received = group.reduce((n, g) => n + g.batch.events.length, 0);
     const mean = received ? acceptedSum / received : newest;
     // The source may hold events back and emit examples of earlier ones (late labels, closed days).
@@ -176,6 +188,7 @@ export class Trainer {
         this.d.metrics.eventsRetried.inc(received);
         return;
       }
+      if (msgs.length === 0) return; // events released from the merge: their messages were handled with their own group
       this.acks.add(msgs, received, need, (k) => this.d.replica.shards[k] && {
         epoch: this.d.replica.shards[k].epoch,
         version: this.d.replica.shards[k].persistedVersion,

@@ -1,6 +1,7 @@
-// The demand kind through the real services: ingest, two workers on two item-sharded event
-// shards, a PS shard and an inference node over NATS and Redis, fed a real Online Retail
-// prefix with its returns. Each worker closes the days of its own items; the forecasts they
+// The demand kind through the real services: ingest, two workers on four item-sharded event
+// shards (two each, merged by event time), a PS shard and an inference node over NATS and
+// Redis, fed a real Online Retail prefix with its returns. Each worker closes the days of its
+// own items; the forecasts they
 // score are exactly the ones an in-process source makes of the same events; the inference
 // node, which keeps its own copy of the items' days, answers /v1/forecast for items and for
 // the store, dated by the trading calendar, with the versions used.
@@ -22,7 +23,7 @@ t.test('demand: day closes on each worker, forecasts scored before their days, /
   const { cfg: assigned, dir } = await integrationConfig('dem', {
     model: undefined, stream: id,
     models: [{ name: `${id}_demand`, kind: 'demand', settings: SETTINGS }],
-    psShards: 1, workers: 2, eventShards: 2,
+    psShards: 1, workers: 2, eventShards: 4,
     ps: { publishIntervalMs: 50 },
     gate: { holdoutPermille: 0 },
     worker: { leaseTtlMs: 0, metricsIntervalMs: 200, evalBucketMs: 86_400_000 },
