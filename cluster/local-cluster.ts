@@ -88,6 +88,8 @@ export interface LocalCluster {
   /** Rejects when a service process dies. */
   failed: Promise<never>;
   logDir: string;
+  /** The service processes (not in embedded mode), for fault tests: kill, restart. */
+  processes?: ProcessGroup;
   stop(): Promise<void>;
 }
 
@@ -206,7 +208,7 @@ async function startOnce(cfg0: FlywheelConfig, opts: { embedded: boolean; logDir
     throw err;
   }
   return {
-    ...base, transport, failed,
+    ...base, transport, failed, processes: group,
     stop: async () => {
       await group.stop();
       await transport.close();

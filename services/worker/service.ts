@@ -52,6 +52,7 @@ export async function startWorker(cfg: FlywheelConfig, index: number, infra: Inf
   trainer = new Trainer({
     cfg, workerId, eventShards: shards, transport: infra.transport, eventLog: infra.eventLog, replica, model, examples, baselines, metrics, report,
     holdout: m.kind.holdout,
+    newExamples: () => m.kind.exampleSource(m.settings, cfg.seed + 7),
     log: (level, msg, extra) => log[level](extra ?? {}, msg),
   });
   await trainer.start();

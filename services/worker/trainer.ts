@@ -3,13 +3,12 @@
 // the gradients to the PS shards with a bound on pushes in flight, and hand the messages to
 // the AckTracker, which acks them once the PS has persisted their update.
 import {
-  BadMessageError, BatchReservoir, Semaphore, Signal, decode, isHeldOut, sliceBatch, validateEvent,
+  BadMessageError, BatchReservoir, Semaphore, Signal, concatBatches, decode, isHeldOut, sliceBatch, validateEvent,
   type Baseline, type Batch, type ExampleSource, type TrainableModel,
   type EventBatchMessage, type EventConsumer, type EventLog, type EventLogMessage, type FlywheelConfig,
   type FlywheelEvent, type HoldoutUnit, type Replica, type Transport,
 } from '../../shared/index.ts';
 import { DelayedScores } from '../../shared/models/delayed-scores.ts';
-import { ShardMerge } from '../../shared/eventlog/shard-merge.ts';
 import { AckTracker, type Requirement } from './ack-tracker.ts';
 
 import { GradientSplitter } from './gradient-split.ts';
@@ -27,6 +26,8 @@ export interface TrainerDeps {
   /** The kind's model, example source and baselines (shared/models/<kind>). */
   model: TrainableModel;
   examples: ExampleSource;
+  /** A fresh example source of the kind: a stateByShard kind gets one per event shard. */
+  newExamples?: () => ExampleSource;
   baselines?: Baseline[];
   /** What the gate holds out (the kind's): events never trained on. Default 'event'. */
   holdout?: HoldoutUnit;
@@ -54,13 +55,17 @@ export class Trainer {
   private keepAlive?: NodeJS.Timeout;
   /** Scores of forecasts (delayed targets) until their targets arrive. */
   private readonly delayed: DelayedScores;
-  /** For a time-ordered source: its event shards' events merged in event-time order. */
-  private readonly merge?: ShardMerge;
+  /**
+   * For a source whose state follows an event shard (stateByShard): one source per shard read,
+   * with the last stream sequence pushed into it (a redelivered message at or below it is
+   * already in its state).
+   */
+  private readonly bySource?: Map<number, { source: ExampleSource; floor: number }>;
 
   constructor(private readonly d: TrainerDeps) {
     const c = d.cfg;
     this.delayed = new DelayedScores(d.model.predictionWidth);
-    if (d.examples.timeOrdered) this.merge = new ShardMerge(c.eventShards);
+    if (d.examples.stateByShard && d.newExamples) this.bySource = new Map();
     this.inFlight = new Semaphore(c.worker.maxInFlightPushes);
     this.pusher = new GradientPusher(d.transport, c.model, c.worker.pushTimeoutMs, () => this.stopping);
     this.splitter = new GradientSplitter(c.psShards);
@@ -89,7 +94,32 @@ export class Trainer {
   /** Starts consuming an event shard (its lease was taken). */
   async addShard(s: number): Promise<void> {
     if (this.consumers.has(s) || this.stopping) return;
+    if (this.bySource && !this.bySource.has(s)) await this.rebuild(s);
     this.consumers.set(s, await this.d.eventLog.consume(s, (m) => this.receive(m, s), this.d.cfg.worker.maxUnackedMessages));
+  }
+
+  /**
+   * A new source for shard s, fed every message of the shard the log has already delivered
+   * (to this worker before a crash, or to the shard's previous owner): its state is then what
+   * it was, and consumption goes on from there. Its examples were trained when first made.
+   */
+  private async rebuild(s: number): Promise<void> {
+    const source = this.d.newExamples!();
+    const t0 = performance.now();
+    let messages = 0;
+    let events = 0;
+    const floor = await this.d.eventLog.replayDelivered?.(s, (data) => {
+      try {
+        const evs = this.kept(parseEventBatch(data).events);
+        source.push(evs);
+        messages++;
+        events += evs.length;
+      } catch {
+        this.d.metrics.badMessages.inc();
+      }
+    }) ?? 0;
+    this.bySource!.set(s, { source, floor });
+    if (messages) this.d.log('info', 'rebuilt the example source of an event shard from the log', { shard: s, messages, events, ms: Math.round(performance.now() - t0) });
   }
 
   /** Stops consuming an event shard; what was received from it is still trained and acked. */
@@ -97,6 +127,8 @@ export class Trainer {
     const c = this.consumers.get(s);
     this.consumers.delete(s);
     await c?.stop();
+    // Its state goes with it: the next owner rebuilds it from the log.
+    this.bySource?.delete(s);
   }
 
   get shards(): number[] {
@@ -128,11 +160,7 @@ export class Trainer {
     while (!this.stopping) {
       if (this.inbox.length === 0) await this.wake.wait(1000);
       if (this.stopping) break;
-      if (this.inbox.length === 0) {
-        // Events the merge held for a shard that has since gone quiet are released by time.
-        if (this.merge?.held) await this.trainGroup([]).catch((err) => this.d.log('error', 'training held events failed', { err: String(err) }));
-        continue;
-      }
+      if (this.inbox.length === 0) continue;
       if (this.inboxEvents * this.d.examples.examplesPerEvent < batchSize) await this.wake.wait(batchMaxWaitMs);
       if (this.stopping || this.inbox.length === 0) continue;
       const group = this.inbox;
@@ -147,27 +175,39 @@ export class Trainer {
     }
   }
 
+  /** Events held out for the validation gate are never trained on. */
+  private kept(events: readonly FlywheelEvent[]): FlywheelEvent[] {
+    const heldOut = this.d.cfg.gate.holdoutPermille;
+    return heldOut > 0 ? events.filter((e) => !isHeldOut(e, heldOut, this.d.holdout)) : [...events];
+  }
+
   private async trainGroup(group: Inbound[]): Promise<void> {
-    let events: FlywheelEvent[] = [];
+    const events: FlywheelEvent[] = [];
+    const parts: Batch[] = [];
     let newest = 0;
     let acceptedSum = 0;
-    const heldOut = this.d.cfg.gate.holdoutPermille;
     for (const g of group) {
-      // Events held out for the validation gate are never trained on.
-      const kept = g.batch.events.filter((e) => !isHeldOut(e, heldOut, this.d.holdout));
-      if (this.merge) this.merge.push(g.shard, kept);
-      else events.push(...kept);
+      const kept = this.kept(g.batch.events);
+      if (this.bySource) {
+        const own = this.bySource.get(g.shard);
+        // A shard given up while its messages waited here: the new owner trains them.
+        if (!own) { g.msg.nak(); continue; }
+        if (g.msg.seq > own.floor) {
+          own.floor = g.msg.seq;
+          const b = own.source.push(kept);
+          // Each shard's source numbers its refs from 0: put them apart (in a copy: the source
+          // keeps its own arrays) so the delayed scores of two shards never meet.
+          if (b.size) parts.push(b.refs ? { ...b, refs: b.refs.map((r) => (r < 0 ? r : r + (g.shard + 1) * 2 ** 32)) } : b);
+        } else this.d.metrics.redeliveredInState.inc();
+      } else events.push(...kept);
       newest = Math.max(newest, g.batch.acceptedAtMs);
       acceptedSum += g.batch.acceptedAtMs * g.batch.events.length;
     }
-    // A time-ordered source gets its shards' events merged by event time: an event waits (in
-    // memory, like the source's own open day) until every shard this worker reads has shown
-    // one as new, so a day never closes on one shard's news while another's is still coming.
-    if (this.merge) events = this.merge.drain();
+    if (this.bySource) group = group.filter((g) => this.bySource!.has(g.shard));
     const received = group.reduce((n, g) => n + g.batch.events.length, 0);
     const mean = received ? acceptedSum / received : newest;
     // The source may hold events back and emit examples of earlier ones (late labels, closed days).
-    const block = this.d.examples.push(events);
+    const block = this.bySource ? concatBatches(this.d.examples.shape, parts) : this.d.examples.push(events);
     const need = new Map<number, Requirement[]>();
     const failures: string[] = [];
     const pushes: Promise<void>[] = [];
@@ -188,7 +228,6 @@ export class Trainer {
         this.d.metrics.eventsRetried.inc(received);
         return;
       }
-      if (msgs.length === 0) return; // events released from the merge: their messages were handled with their own group
       this.acks.add(msgs, received, need, (k) => this.d.replica.shards[k] && {
         epoch: this.d.replica.shards[k].epoch,
         version: this.d.replica.shards[k].persistedVersion,

@@ -114,6 +114,43 @@ export class JetStreamEventLog implements EventLog {
     };
   }
 
+  async replayDelivered(shard: number, onMessage: (data: Uint8Array, seq: number) => void): Promise<number> {
+    const jsm = await this.manager();
+    const name = streamName(this.stream);
+    const info = await jsm.consumers.info(name, consumerName(this.opts.model, shard));
+    const upto = info.delivered.stream_seq;
+    if (upto === 0) return 0;
+    // An ordered consumer of the shard's subject from the start of what the stream retains
+    // (events older than its max age are gone: the state rebuilt covers the retained window).
+    // A consumer of its own (filter_subject, which NATS 2.9 has; ordered consumers filter with
+    // 2.10's filter_subjects), no acks, deleted when done.
+    const readerName = `${consumerName(this.opts.model, shard)}_rebuild_${Math.random().toString(36).slice(2, 8)}`;
+    await jsm.consumers.add(name, {
+      durable_name: readerName, filter_subject: subjects.events(this.stream, shard, this.key),
+      ack_policy: AckPolicy.None, deliver_policy: DeliverPolicy.All, inactive_threshold: nanos(60_000),
+    });
+    const reader = await this.js.consumers.get(name, readerName);
+    let last = 0;
+    try {
+      for (;;) {
+        const batch = await reader.fetch({ max_messages: 1000, expires: 2000 });
+        let got = 0;
+        let done = false;
+        for await (const m of batch) {
+          got++;
+          if (m.seq > upto) { done = true; break; }
+          onMessage(m.data, m.seq);
+          last = m.seq;
+          if (m.seq === upto || m.info.pending === 0) { done = true; break; }
+        }
+        if (done || got === 0) break;
+      }
+    } finally {
+      await jsm.consumers.delete(name, readerName).catch(() => undefined);
+    }
+    return Math.max(last, upto);
+  }
+
   async backlog(shard: number): Promise<ShardBacklog> {
     const jsm = await this.manager();
     const info = await jsm.consumers.info(streamName(this.stream), consumerName(this.opts.model, shard));

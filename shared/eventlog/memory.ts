@@ -72,6 +72,16 @@ export class MemoryEventLog implements EventLog {
     }
   }
 
+  async replayDelivered(shard: number, onMessage: (data: Uint8Array, seq: number) => void): Promise<number> {
+    let last = 0;
+    for (const e of this.shards[shard].entries) {
+      if (e.deliveries === 0) continue;
+      onMessage(e.data, e.seq);
+      last = e.seq;
+    }
+    return last;
+  }
+
   async backlog(shard: number): Promise<ShardBacklog> {
     const log = this.shards[shard];
     let pending = 0;

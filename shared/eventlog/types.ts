@@ -33,6 +33,13 @@ export interface EventLog {
   /** Delivers an event shard's messages to onMessage, at most maxInFlight unacked at once. */
   consume(shard: number, onMessage: (m: EventLogMessage) => void, maxInFlight: number): Promise<EventConsumer>;
   backlog(shard: number): Promise<ShardBacklog>;
+  /**
+   * Reads back, in order and without acking anything, every retained message of a shard that
+   * this model's consumer has already delivered (acked or not), so a worker can rebuild state
+   * that lives in memory (a demand source's item days) before it consumes. Resolves with the
+   * last such sequence (0: none), after which the consumer's deliveries are new.
+   */
+  replayDelivered?(shard: number, onMessage: (data: Uint8Array, seq: number) => void): Promise<number>;
   /** Deletes the stream and its consumers (tests, fresh demo runs). */
   destroy(): Promise<void>;
 }

@@ -22,7 +22,7 @@ export interface Batch {
    * carry the same ref (>= 0), and the prequential figure pairs the later targets with the
    * earlier score (shared/models/delayed-scores.ts). Absent: every example is scored as trained.
    */
-  refs?: Int32Array;
+  refs?: Float64Array;
 }
 
 /** The widths of a kind's batches; every batch of that kind has exactly these. */
@@ -69,7 +69,7 @@ export function concatBatches(shape: BatchShape, parts: readonly Batch[]): Batch
   const n = parts.reduce((s, p) => s + p.size, 0);
   if (parts.length === 1) return parts[0];
   const out = emptyBatch(shape, n);
-  if (parts.some((p) => p.refs)) out.refs = new Int32Array(n).fill(-1);
+  if (parts.some((p) => p.refs)) out.refs = new Float64Array(n).fill(-1);
   let at = 0;
   for (const p of parts) {
     if (p.refs) out.refs!.set(p.refs.subarray(0, p.size), at);

@@ -67,11 +67,13 @@ export interface ExampleSource {
   /** Examples still held back (end of a replay); none by default. */
   flush?(): Batch;
   /**
-   * The source aggregates across events by time (a day closes on the first event of the next):
-   * the worker then hands it each group of messages sorted by event time, so the event shards
-   * it reads interleave by time rather than by arrival.
+   * The source's state follows the event shard (a demand source's item days, which close on
+   * the first event of the next day in the shard's own order): the worker keeps one source per
+   * event shard it reads, rebuilds it from the log when it takes the shard (after a crash, or
+   * from the previous owner), drops it when it gives the shard up, and never pushes a
+   * redelivered message it already holds.
    */
-  readonly timeOrdered?: boolean;
+  readonly stateByShard?: boolean;
 }
 
 /** Plain data (msgpack-able), so a metric's state travels in worker reports and merges. */

@@ -227,7 +227,7 @@ t.test('delayed scores: the score made when the targets were unknown is the one 
   const d = new DelayedScores(1);
   const mk = (refs: number[], targets: number[]): Batch => ({
     size: refs.length, idWidth: 0, denseWidth: 0, targetWidth: 1, ids: new Int32Array(0), dense: new Float32Array(0),
-    targets: Float32Array.from(targets), eventTs: new Float64Array(refs.length), refs: Int32Array.from(refs),
+    targets: Float32Array.from(targets), eventTs: new Float64Array(refs.length), refs: Float64Array.from(refs),
   });
   const r1 = d.pair(mk([7, 8, -1], [NaN, NaN, 1]), Float32Array.from([0.1, 0.2, 0.3]));
   t.same([...r1.counts], [0, 0, 1], 'forecasts held, an ordinary example counts');

@@ -46,7 +46,7 @@ export class DemandExampleSource implements ExampleSource {
   // none in between). The worker batches events by this figure: a small one would make it
   // wait for thousands of events (batchMaxWaitMs) before handing any over.
   readonly examplesPerEvent = 1;
-  readonly timeOrdered = true;
+  readonly stateByShard = true;
   readonly layout: DemandLayout;
   readonly calendar: TradingCalendar;
   readonly stats: DemandSourceStats = { daysClosed: 0, lateEvents: 0, badUnits: 0, cancelledUnits: 0, forecasts: 0, trainingExamples: 0 };
@@ -151,7 +151,7 @@ export class DemandExampleSource implements ExampleSource {
   private complete(o: Origin): Batch {
     const H = this.cfg.horizon;
     const b = emptyBatch(this.shape, o.batch.size);
-    b.refs = new Int32Array(o.batch.size);
+    b.refs = new Float64Array(o.batch.size);
     for (let i = 0; i < o.batch.size; i++) {
       copyExample(o.batch, i, b, i);
       b.refs[i] = o.batch.refs![i];
@@ -165,7 +165,7 @@ export class DemandExampleSource implements ExampleSource {
     const active: ItemHistory[] = [];
     for (const h of this.items.values()) if (h.lastSale >= 0 && h.lastSale > t - this.cfg.activeDays) active.push(h);
     const b = emptyBatch(this.shape, active.length);
-    b.refs = new Int32Array(active.length);
+    b.refs = new Float64Array(active.length);
     b.targets.fill(NaN);
     this.calendar.nextTradingDays(day, this.cfg.horizon, this.next);
     const closeMs = dayStartMs(day + 1) - 1;
