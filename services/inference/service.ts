@@ -69,21 +69,33 @@ export async function startInference(cfg: FlywheelConfig, infra: Infra, portOver
   // The shards' events are merged in event-time order first, so that the copy aggregates as
   // one source fed the replay in order would (a day must not close on another shard's news).
   const merge = new ShardMerge(cfg.eventShards);
-  const eventsSubs = plugin?.onEvents
-    ? Array.from({ length: cfg.eventShards }, (_, shard) => infra.transport.subscribe(subjects.events(cfg.stream, shard, shardKeyOf(cfg)), (msg) => {
-      try {
-        const batch = decode(msg.data) as EventBatchMessage;
-        if (!Array.isArray(batch.events)) throw new Error('no events array');
-        merge.push(shard, batch.events);
-        const ready = merge.drain();
-        if (ready.length) plugin!.onEvents!(ready);
-      } catch (err) {
-        // Ingest validated these; a message that does not decode is counted and skipped.
-        badEventMessages.inc();
-        log.warn({ err: String(err) }, 'an event message did not decode');
+  const onShardMessage = (shard: number, data: Uint8Array) => {
+    try {
+      const batch = decode(data) as EventBatchMessage;
+      if (!Array.isArray(batch.events)) throw new Error('no events array');
+      merge.push(shard, batch.events);
+      const ready = merge.drain();
+      if (ready.length) plugin!.onEvents!(ready);
+    } catch (err) {
+      // Ingest validated these; a message that does not decode is counted and skipped.
+      badEventMessages.inc();
+      log.warn({ err: String(err) }, 'an event message did not decode');
+    }
+  };
+  // From the log when it can (the retained events first: a restarted node rebuilds its copy),
+  // else from the live subjects.
+  const eventsSubs: { unsubscribe(): void }[] = [];
+  if (plugin?.onEvents) {
+    for (let shard = 0; shard < cfg.eventShards; shard++) {
+      if (infra.eventLog.tail) {
+        if (shard === 0) await infra.eventLog.ensure();
+        const tail = await infra.eventLog.tail(shard, (data) => onShardMessage(shard, data));
+        eventsSubs.push({ unsubscribe: () => void tail.stop() });
+      } else {
+        eventsSubs.push(infra.transport.subscribe(subjects.events(cfg.stream, shard, shardKeyOf(cfg)), (msg) => onShardMessage(shard, msg.data)));
       }
-    }))
-    : [];
+    }
+  }
   // A quiet shard stops holding the merge back after a second.
   const mergeTimer = eventsSubs.length ? setInterval(() => { const ready = merge.drain(); if (ready.length) plugin!.onEvents!(ready); }, 500) : undefined;
   // Each kind route is timed under its path's last segment (predict, recommend, forecast...).

@@ -151,6 +151,29 @@ export class JetStreamEventLog implements EventLog {
     return Math.max(last, upto);
   }
 
+  async tail(shard: number, onMessage: (data: Uint8Array, seq: number) => void): Promise<EventConsumer> {
+    const jsm = await this.manager();
+    const name = streamName(this.stream);
+    // A consumer of this reader alone; the server deletes it a minute after the reader is gone.
+    const readerName = `${consumerName(this.opts.model, shard)}_tail_${Math.random().toString(36).slice(2, 10)}`;
+    await jsm.consumers.add(name, {
+      durable_name: readerName, filter_subject: subjects.events(this.stream, shard, this.key),
+      ack_policy: AckPolicy.None, deliver_policy: DeliverPolicy.All, inactive_threshold: nanos(60_000),
+    });
+    const consumer = await this.js.consumers.get(name, readerName);
+    const messages = await consumer.consume({ max_messages: 1000, expires: 5_000 });
+    const done = (async () => {
+      for await (const m of messages) onMessage(m.data, m.seq);
+    })();
+    return {
+      stop: async () => {
+        const closing = Promise.all([messages.close().catch(() => undefined), done.catch(() => undefined)]);
+        await Promise.race([closing, new Promise((r) => setTimeout(r, 200).unref())]);
+        await jsm.consumers.delete(name, readerName).catch(() => undefined);
+      },
+    };
+  }
+
   async backlog(shard: number): Promise<ShardBacklog> {
     const jsm = await this.manager();
     const info = await jsm.consumers.info(streamName(this.stream), consumerName(this.opts.model, shard));

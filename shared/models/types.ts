@@ -193,9 +193,9 @@ export interface ServingPlugin {
   /** Called after every delta the live replica applied. */
   onDelta?(d: WeightDelta): void;
   /**
-   * Events of every event shard as ingest published them, for a kind whose answers need the
-   * recent history itself (demand: the items' days so far). The inference node subscribes
-   * to the event subjects only when a plugin has this.
+   * Events of every event shard, merged in event-time order, for a kind whose answers need the
+   * recent history itself (demand: the items' days so far). The inference node reads the
+   * event log (from the retained start, then live) only when a plugin has this.
    */
   onEvents?(events: readonly FlywheelEvent[]): void;
   stop?(): void;

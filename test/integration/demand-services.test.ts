@@ -97,6 +97,19 @@ t.test('demand: day closes on each worker, forecasts scored before their days, /
   t.equal(store.items, latest.batch.size, `summed over every active item (${store.items} here, ${latest.batch.size} in-process)`);
   t.ok(store.store.every((x) => x > 0), `store: ${store.store.join(', ')} units`);
   t.equal((await post({ itemIds: ['85123A'], horizonDays: 7 })).status, 400, 'a horizon beyond the kind\'s is refused');
+  // kill -9 the inference node and start it again: it rebuilds its copy of the days from the log.
+  await cluster.processes!.kill('inference');
+  cluster.processes!.restart('inference');
+  let again = { origin: '', items: 0 };
+  await waitFor(async () => {
+    try {
+      const r = await post({ itemIds: 'store' });
+      if (r.status === 200) again = await r.json() as typeof again;
+      return again.origin === body.origin;
+    } catch { return false; }
+  }, 60_000, 'the restarted inference node has read the log up to the last closed day', 200);
+  t.equal(again.origin, body.origin, `after a restart it forecasts from the same last closed day (${again.origin})`);
+  t.equal(again.items, latest.batch.size, 'over the same active items: its copy of the days was rebuilt from the log');
   t.equal((await post({ itemIds: [] })).status, 400, 'no items is refused');
   t.equal((await post({ itemIds: [3] })).status, 400, 'ids must be strings');
 });
