@@ -7,6 +7,8 @@ interface Entry { data: Uint8Array; seq: number; deliveries: number; acked: bool
 interface ShardLog {
   entries: Entry[];
   ready: Entry[];
+  /** Readers that follow every message (tail), acking nothing. */
+  tails: Set<(data: Uint8Array, seq: number) => void>;
   consumer?: { onMessage: (m: EventLogMessage) => void; maxInFlight: number; inFlight: number };
 }
 
@@ -15,7 +17,7 @@ export class MemoryEventLog implements EventLog {
   private seq = 0;
 
   constructor(readonly eventShards: number, private readonly ackWaitMs = 30_000) {
-    for (let s = 0; s < eventShards; s++) this.shards.push({ entries: [], ready: [] });
+    for (let s = 0; s < eventShards; s++) this.shards.push({ entries: [], ready: [], tails: new Set() });
   }
 
   async ensure(): Promise<void> {}
@@ -25,7 +27,15 @@ export class MemoryEventLog implements EventLog {
     const log = this.shards[shard];
     log.entries.push(e);
     log.ready.push(e);
+    for (const f of log.tails) queueMicrotask(() => f(e.data, e.seq));
     this.pump(log);
+  }
+
+  async tail(shard: number, onMessage: (data: Uint8Array, seq: number) => void): Promise<EventConsumer> {
+    const log = this.shards[shard];
+    for (const e of log.entries) onMessage(e.data, e.seq);
+    log.tails.add(onMessage);
+    return { stop: async () => { log.tails.delete(onMessage); } };
   }
 
   async consume(shard: number, onMessage: (m: EventLogMessage) => void, maxInFlight: number): Promise<EventConsumer> {
