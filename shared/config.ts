@@ -142,6 +142,12 @@ const configSchema = z.object({
   models: z.array(modelDeclSchema).min(1).optional(),
   /** Name of the event stream (JetStream FW_<stream>_EVENTS). Default: the first model's name. */
   stream: modelName.optional(),
+  /**
+   * How long the event stream keeps events (hours). It bounds what a worker or inference node
+   * can rebuild from the log: a demand model needs its longest history (24 trading days, so
+   * about 800 h) where it runs on live traffic. Applies when the stream is created. Default 24.
+   */
+  streamRetentionHours: z.number().positive().max(24 * 366 * 10).default(24),
   /** Seed of the deterministic initial values. Default 42. */
   seed: int(0, 2 ** 32 - 1).default(42),
   /** NATS servers, comma-separated. Default nats://127.0.0.1:4222. */

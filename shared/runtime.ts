@@ -43,6 +43,7 @@ export async function connectInfra(cfg: FlywheelConfig, name: string): Promise<I
   const store = new RedisShardStore(redis);
   const eventLog = new JetStreamEventLog(nc, {
     model: cfg.model, stream: cfg.stream, shardKey: shardKeyOf(cfg), eventShards: cfg.eventShards, ackWaitMs: cfg.worker.ackWaitMs,
+    maxAgeMs: cfg.streamRetentionHours * 3_600_000,
   });
   return {
     transport, store, eventLog, serving: new RedisServingStore(redis), leases: new RedisLeaseStore(redis), ledger: new JetStreamLedger(nc), embedded: false,
