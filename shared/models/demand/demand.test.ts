@@ -188,6 +188,9 @@ t.test('metric: WAPE, RMSSE, revenue-weighted WRMSSE and store WAPE, worked by h
   t.ok(Math.abs(f.rmsse1 - (Math.SQRT1_2 + 1) / 2) < 1e-6, 'unweighted mean RMSSE');
   // Store totals: origin 100 forecast 3 vs actual 4, origin 101 forecast 2 vs 2: (1 + 0) / 6.
   t.ok(Math.abs(f.storeWape1 - 1 / 6) < 1e-9, 'store WAPE h=1');
+  // Weeks (h = 1..2): item totals 4 vs 6, 4 vs 6, 6 vs 4 -> (2 + 2 + 2) / 16; store per origin 8 vs 12, 6 vs 4 -> (4 + 2) / 16.
+  t.ok(Math.abs(f.weekWape - 6 / 16) < 1e-9, `week WAPE ${f.weekWape}`);
+  t.ok(Math.abs(f.storeWeekWape - 6 / 16) < 1e-9, `store week WAPE ${f.storeWeekWape}`);
   t.same(m.counts(), { items: 2, origins: 2 });
   const collide = metricBatch(1, [{ item: 5, targets: [1], scale: 1, price: 1, origin: 1 }, { item: 6, targets: [1], scale: 1, price: 1, origin: 1 }]);
   collide.ids[2] = collide.ids[0]; // two items hashed to one table row stay two items for the metric

@@ -4,7 +4,8 @@
 //  - RMSSE per item: sqrt(mean squared error / scale), scale = the item's in-sample one-step
 //    naive MSE from its first sale up to the origin; WRMSSE weights the items by their revenue
 //    over the scored days (M5 uses the last 28 days of training);
-//  - store WAPE: the same for the sum over items per origin (the store total).
+//  - store WAPE: the same for the sum over items per origin (the store total);
+//  - week WAPE: of each item's total over the H days (a trading week at H = 6), and the store's.
 // Lower is better for all; the headline is wrmsse1. Sums per item and per origin merge across
 // workers (items are sharded, origins are shared) and across buckets of event time.
 import type { Batch } from '../batch.ts';
@@ -13,8 +14,8 @@ import { demandLayout } from './spec.ts';
 
 /** Per item: scaled squared errors and counts at h = 1 and H, and revenue of the h = 1 days. */
 type ItemSums = [number, number, number, number, number];
-/** Per origin: forecast and actual store totals at h = 1 and H. */
-type OriginSums = [number, number, number, number];
+/** Per origin: forecast and actual store totals at h = 1 and H, and over all H days (the week). */
+type OriginSums = [number, number, number, number, number, number];
 
 export class DemandMetric implements MetricAccumulator {
   n = 0;
@@ -23,6 +24,9 @@ export class DemandMetric implements MetricAccumulator {
   absH = 0;
   actH = 0;
   fc1 = 0;
+  /** |forecast - actual| and actual of each item's total over the H days (its week). */
+  absW = 0;
+  actW = 0;
   items: Record<string, ItemSums> = {};
   origins: Record<string, OriginSums> = {};
 
@@ -46,6 +50,10 @@ export class DemandMetric implements MetricAccumulator {
       this.act1 += a1;
       this.actH += aH;
       this.fc1 += f1;
+      let fW = 0, aW = 0;
+      for (let h = 0; h < H; h++) { fW += p[i * H + h]; aW += b.targets[i * H + h]; }
+      this.absW += Math.abs(fW - aW);
+      this.actW += aW;
       const scale = b.dense[i * D + L.scale];
       const key = String(b.dense[i * D + L.itemKeyHi] * 65536 + b.dense[i * D + L.itemKeyLo]);
       const s = this.items[key] ?? (this.items[key] = [0, 0, 0, 0, 0]);
@@ -57,16 +65,18 @@ export class DemandMetric implements MetricAccumulator {
       }
       s[4] += a1 * b.dense[i * D + L.price];
       const day = String(b.dense[i * D + L.originDay]);
-      const o = this.origins[day] ?? (this.origins[day] = [0, 0, 0, 0]);
+      const o = this.origins[day] ?? (this.origins[day] = [0, 0, 0, 0, 0, 0]);
       o[0] += f1;
       o[1] += a1;
       o[2] += fH;
       o[3] += aH;
+      o[4] += fW;
+      o[5] += aW;
     }
   }
 
   state(): MetricState {
-    return { n: this.n, abs1: this.abs1, act1: this.act1, absH: this.absH, actH: this.actH, fc1: this.fc1, items: this.items, origins: this.origins };
+    return { n: this.n, abs1: this.abs1, act1: this.act1, absH: this.absH, actH: this.actH, fc1: this.fc1, absW: this.absW, actW: this.actW, items: this.items, origins: this.origins };
   }
 
   merge(s: MetricState): void {
@@ -76,6 +86,8 @@ export class DemandMetric implements MetricAccumulator {
     this.absH += Number(s.absH) || 0;
     this.actH += Number(s.actH) || 0;
     this.fc1 += Number(s.fc1) || 0;
+    this.absW += Number(s.absW) || 0;
+    this.actW += Number(s.actW) || 0;
     const add = (into: Record<string, number[]>, from: unknown) => {
       if (!from || typeof from !== 'object') return;
       for (const [k, v] of Object.entries(from as Record<string, number[]>)) {
@@ -103,17 +115,21 @@ export class DemandMetric implements MetricAccumulator {
       scored++;
       if (rev > 0) { w1 += (s[4] / rev) * a; wH += (s[4] / rev) * b; }
     }
-    let se1 = 0, sa1 = 0, seH = 0, saH = 0;
+    let se1 = 0, sa1 = 0, seH = 0, saH = 0, seW = 0, saW = 0;
     for (const o of Object.values(this.origins)) {
       se1 += Math.abs(o[0] - o[1]);
       sa1 += o[1];
       seH += Math.abs(o[2] - o[3]);
       saH += o[3];
+      seW += Math.abs((o[4] ?? 0) - (o[5] ?? 0));
+      saW += o[5] ?? 0;
     }
     const div = (a: number, b: number) => (b > 0 ? a / b : NaN);
     return {
       wrmsse1: rev > 0 ? w1 : NaN, wrmsseH: rev > 0 ? wH : NaN, wape1: div(this.abs1, this.act1), wapeH: div(this.absH, this.actH),
       storeWape1: div(se1, sa1), storeWapeH: div(seH, saH), rmsse1: scored ? r1 / scored : NaN, bias1: div(this.fc1, this.act1) - 1,
+      // The H days as one period (a trading week at H = 6): per item, and for the store.
+      weekWape: div(this.absW, this.actW), storeWeekWape: div(seW, saW),
     };
   }
 }
