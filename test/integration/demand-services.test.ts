@@ -57,9 +57,11 @@ t.test('demand: day closes on each worker, forecasts scored before their days, /
   await trainedAll(half);
   // kill -9 a worker between the halves and start it again: its per-shard sources (the items'
   // days so far) are rebuilt from the log, so it makes the same examples as if it had not died.
-  await waitFor(() => cluster.models[0] && agg.total('examples') > 0, 30_000, 'examples trained', 100);
+  // Reports are cumulative: one from every worker sent after a moment counts all it trained before it.
+  const reportedSince = (ms: number) => waitFor(() => agg.workers.size > 0 && [...agg.workers.values()].every((w) => w.atMs > ms), 30_000, 'a report from every worker', 50);
+  await reportedSince(Date.now());
   const before = agg.total('examples');
-  await new Promise((r) => setTimeout(r, 600)); // a report interval (200 ms) for the last counts to arrive — not a sync point: checked next
+  await reportedSince(Date.now());
   t.equal(agg.total('examples'), before, 'the first half is trained and reported');
   await cluster.processes!.kill('worker-1');
   cluster.processes!.restart('worker-1');
