@@ -1,7 +1,7 @@
 // Inference node: a replica of the model kept current from the weight deltas, serving
 // predictions and top-K recommendations over HTTP with the versions it used.
 import {
-  Counter, FrozenWeights, Histogram, Replica, shardKeyOf, type EventBatchMessage, closeServer, decode, decodeCheckpoint, subjects, createLogger, createRegistry,
+  Counter, FrozenWeights, Histogram, Replica, type EventBatchMessage, type EventConsumer, closeServer, decode, decodeCheckpoint, subjects, createLogger, createRegistry,
   startHttpServer, type FlywheelConfig, type Infra, type ServingPlugin, type ServingPointer, type WeightDelta,
 } from '../../shared/index.ts';
 import { resolveModel } from '../../shared/models/registry.ts';
@@ -69,35 +69,30 @@ export async function startInference(cfg: FlywheelConfig, infra: Infra, portOver
   // The shards' events are merged in event-time order first, so that the copy aggregates as
   // one source fed the replay in order would (a day must not close on another shard's news).
   const merge = new ShardMerge(cfg.eventShards);
+  const release = () => {
+    const ready = merge.drain();
+    if (ready.length) plugin!.onEvents!(ready);
+  };
   const onShardMessage = (shard: number, data: Uint8Array) => {
     try {
       const batch = decode(data) as EventBatchMessage;
       if (!Array.isArray(batch.events)) throw new Error('no events array');
       merge.push(shard, batch.events);
-      const ready = merge.drain();
-      if (ready.length) plugin!.onEvents!(ready);
+      release();
     } catch (err) {
       // Ingest validated these; a message that does not decode is counted and skipped.
       badEventMessages.inc();
       log.warn({ err: String(err) }, 'an event message did not decode');
     }
   };
-  // From the log when it can (the retained events first: a restarted node rebuilds its copy),
-  // else from the live subjects.
-  const eventsSubs: { unsubscribe(): void }[] = [];
+  // From the log: the retained events first (a restarted node rebuilds its copy), then live.
+  const tails: EventConsumer[] = [];
   if (plugin?.onEvents) {
-    for (let shard = 0; shard < cfg.eventShards; shard++) {
-      if (infra.eventLog.tail) {
-        if (shard === 0) await infra.eventLog.ensure();
-        const tail = await infra.eventLog.tail(shard, (data) => onShardMessage(shard, data));
-        eventsSubs.push({ unsubscribe: () => void tail.stop() });
-      } else {
-        eventsSubs.push(infra.transport.subscribe(subjects.events(cfg.stream, shard, shardKeyOf(cfg)), (msg) => onShardMessage(shard, msg.data)));
-      }
-    }
+    await infra.eventLog.ensure();
+    for (let shard = 0; shard < cfg.eventShards; shard++) tails.push(await infra.eventLog.tail(shard, (data) => onShardMessage(shard, data)));
   }
   // A quiet shard stops holding the merge back after a second.
-  const mergeTimer = eventsSubs.length ? setInterval(() => { const ready = merge.drain(); if (ready.length) plugin!.onEvents!(ready); }, 500) : undefined;
+  const mergeTimer = tails.length ? setInterval(release, 500) : undefined;
   // Each kind route is timed under its path's last segment (predict, recommend, forecast...).
   const kindRoutes = Object.fromEntries(Object.entries(plugin?.routes ?? {}).map(([route, handler]) => {
     const name = route.split('/').pop() ?? route;
@@ -142,5 +137,5 @@ export async function startInference(cfg: FlywheelConfig, infra: Infra, portOver
   });
   const port = (server.address() as import('node:net').AddressInfo).port;
   log.info({ port, backend, versions: replica.versions() }, 'inference running');
-  return { port, replica, freshness, stop: async () => { servingSub.unsubscribe(); for (const sub of eventsSubs) sub.unsubscribe(); clearInterval(mergeTimer); plugin?.stop?.(); replica.stop(); await closeServer(server); } };
+  return { port, replica, freshness, stop: async () => { servingSub.unsubscribe(); for (const tail of tails) void tail.stop(); clearInterval(mergeTimer); plugin?.stop?.(); replica.stop(); await closeServer(server); } };
 }

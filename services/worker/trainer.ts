@@ -108,7 +108,7 @@ export class Trainer {
     const t0 = performance.now();
     let messages = 0;
     let events = 0;
-    const floor = await this.d.eventLog.replayDelivered?.(s, (data) => {
+    const floor = await this.d.eventLog.replayDelivered(s, (data) => {
       try {
         const evs = this.kept(parseEventBatch(data).events);
         source.push(evs);
@@ -117,7 +117,7 @@ export class Trainer {
       } catch {
         this.d.metrics.badMessages.inc();
       }
-    }) ?? 0;
+    });
     this.bySource!.set(s, { source, floor });
     if (messages) this.d.log('info', 'rebuilt the example source of an event shard from the log', { shard: s, messages, events, ms: Math.round(performance.now() - t0) });
   }
@@ -176,9 +176,9 @@ export class Trainer {
   }
 
   /** Events held out for the validation gate are never trained on. */
-  private kept(events: readonly FlywheelEvent[]): FlywheelEvent[] {
+  private kept(events: readonly FlywheelEvent[]): readonly FlywheelEvent[] {
     const heldOut = this.d.cfg.gate.holdoutPermille;
-    return heldOut > 0 ? events.filter((e) => !isHeldOut(e, heldOut, this.d.holdout)) : [...events];
+    return heldOut > 0 ? events.filter((e) => !isHeldOut(e, heldOut, this.d.holdout)) : events;
   }
 
   private async trainGroup(group: Inbound[]): Promise<void> {

@@ -120,16 +120,9 @@ export class JetStreamEventLog implements EventLog {
     const info = await jsm.consumers.info(name, consumerName(this.opts.model, shard));
     const upto = info.delivered.stream_seq;
     if (upto === 0) return 0;
-    // An ordered consumer of the shard's subject from the start of what the stream retains
-    // (events older than its max age are gone: the state rebuilt covers the retained window).
-    // A consumer of its own (filter_subject, which NATS 2.9 has; ordered consumers filter with
-    // 2.10's filter_subjects), no acks, deleted when done.
-    const readerName = `${consumerName(this.opts.model, shard)}_rebuild_${Math.random().toString(36).slice(2, 8)}`;
-    await jsm.consumers.add(name, {
-      durable_name: readerName, filter_subject: subjects.events(this.stream, shard, this.key),
-      ack_policy: AckPolicy.None, deliver_policy: DeliverPolicy.All, inactive_threshold: nanos(60_000),
-    });
-    const reader = await this.js.consumers.get(name, readerName);
+    // From the start of what the stream retains: events older than its max age are gone, and
+    // the state rebuilt covers the retained window.
+    const { reader, close } = await this.ownReader(shard, 'rebuild');
     let last = 0;
     try {
       for (;;) {
@@ -146,22 +139,31 @@ export class JetStreamEventLog implements EventLog {
         if (done || got === 0) break;
       }
     } finally {
-      await jsm.consumers.delete(name, readerName).catch(() => undefined);
+      await close();
     }
     return Math.max(last, upto);
   }
 
-  async tail(shard: number, onMessage: (data: Uint8Array, seq: number) => void): Promise<EventConsumer> {
+  /**
+   * A consumer of one reader alone over a shard's subject, from the start of the stream, with
+   * no acks: filter_subject, which NATS 2.9 has (ordered consumers filter with 2.10's
+   * filter_subjects). The server deletes it a minute after its reader is gone; close() at once.
+   */
+  private async ownReader(shard: number, purpose: string) {
     const jsm = await this.manager();
     const name = streamName(this.stream);
-    // A consumer of this reader alone; the server deletes it a minute after the reader is gone.
-    const readerName = `${consumerName(this.opts.model, shard)}_tail_${Math.random().toString(36).slice(2, 10)}`;
+    const readerName = `${consumerName(this.opts.model, shard)}_${purpose}_${Math.random().toString(36).slice(2, 10)}`;
     await jsm.consumers.add(name, {
       durable_name: readerName, filter_subject: subjects.events(this.stream, shard, this.key),
       ack_policy: AckPolicy.None, deliver_policy: DeliverPolicy.All, inactive_threshold: nanos(60_000),
     });
-    const consumer = await this.js.consumers.get(name, readerName);
-    const messages = await consumer.consume({ max_messages: 1000, expires: 5_000 });
+    const reader = await this.js.consumers.get(name, readerName);
+    return { reader, close: () => jsm.consumers.delete(name, readerName).then(() => undefined, () => undefined) };
+  }
+
+  async tail(shard: number, onMessage: (data: Uint8Array, seq: number) => void): Promise<EventConsumer> {
+    const { reader, close } = await this.ownReader(shard, 'tail');
+    const messages = await reader.consume({ max_messages: 1000, expires: 5_000 });
     const done = (async () => {
       for await (const m of messages) onMessage(m.data, m.seq);
     })();
@@ -169,7 +171,7 @@ export class JetStreamEventLog implements EventLog {
       stop: async () => {
         const closing = Promise.all([messages.close().catch(() => undefined), done.catch(() => undefined)]);
         await Promise.race([closing, new Promise((r) => setTimeout(r, 200).unref())]);
-        await jsm.consumers.delete(name, readerName).catch(() => undefined);
+        await close();
       },
     };
   }

@@ -39,13 +39,13 @@ export interface EventLog {
    * that lives in memory (a demand source's item days) before it consumes. Resolves with the
    * last such sequence (0: none), after which the consumer's deliveries are new.
    */
-  replayDelivered?(shard: number, onMessage: (data: Uint8Array, seq: number) => void): Promise<number>;
+  replayDelivered(shard: number, onMessage: (data: Uint8Array, seq: number) => void): Promise<number>;
   /**
    * Every retained message of a shard from the start, then each new one as it is published,
    * in order, acking nothing and moving no consumer of this model: for a reader that rebuilds
    * its state from the log and then follows it (an inference node's copy of the events).
    */
-  tail?(shard: number, onMessage: (data: Uint8Array, seq: number) => void): Promise<EventConsumer>;
+  tail(shard: number, onMessage: (data: Uint8Array, seq: number) => void): Promise<EventConsumer>;
   /** Deletes the stream and its consumers (tests, fresh demo runs). */
   destroy(): Promise<void>;
 }

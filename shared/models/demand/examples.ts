@@ -153,8 +153,7 @@ export class DemandExampleSource implements ExampleSource {
     const b = emptyBatch(this.shape, o.batch.size);
     b.refs = new Float64Array(o.batch.size);
     for (let i = 0; i < o.batch.size; i++) {
-      copyExample(o.batch, i, b, i);
-      b.refs[i] = o.batch.refs![i];
+      copyExample(o.batch, i, b, i); // refs too: b has them
       for (let h = 0; h < H; h++) b.targets[i * H + h] = o.items[i].at(o.t + 1 + h);
     }
     this.stats.trainingExamples += b.size;

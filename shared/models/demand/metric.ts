@@ -17,43 +17,42 @@ type ItemSums = [number, number, number, number, number];
 /** Per origin: forecast and actual store totals at h = 1 and H, and over all H days (the week). */
 type OriginSums = [number, number, number, number, number, number];
 
+/**
+ * The metric's plain sums: examples; |error| and actual at h = 1 and H; the forecast at h = 1;
+ * |error| and actual of each item's total over the H days (its week).
+ */
+const SUMS = ['n', 'abs1', 'act1', 'absH', 'actH', 'fc1', 'absW', 'actW'] as const;
+
 export class DemandMetric implements MetricAccumulator {
-  n = 0;
-  abs1 = 0;
-  act1 = 0;
-  absH = 0;
-  actH = 0;
-  fc1 = 0;
-  /** |forecast - actual| and actual of each item's total over the H days (its week). */
-  absW = 0;
-  actW = 0;
+  private readonly sums = Object.fromEntries(SUMS.map((k) => [k, 0])) as Record<(typeof SUMS)[number], number>;
   items: Record<string, ItemSums> = {};
   origins: Record<string, OriginSums> = {};
 
   get count(): number {
-    return this.n;
+    return this.sums.n;
   }
 
   add(p: Float32Array, b: Batch, from: number, to: number): void {
     const H = b.targetWidth;
     const L = demandLayout(H);
     const D = b.denseWidth;
+    const S = this.sums;
     for (let i = from; i < to; i++) {
       const a1 = b.targets[i * H];
       if (Number.isNaN(a1)) continue; // a forecast whose days have not happened: scored when they have
       const aH = b.targets[i * H + H - 1];
       const f1 = p[i * H];
       const fH = p[i * H + H - 1];
-      this.n++;
-      this.abs1 += Math.abs(f1 - a1);
-      this.absH += Math.abs(fH - aH);
-      this.act1 += a1;
-      this.actH += aH;
-      this.fc1 += f1;
+      S.n++;
+      S.abs1 += Math.abs(f1 - a1);
+      S.absH += Math.abs(fH - aH);
+      S.act1 += a1;
+      S.actH += aH;
+      S.fc1 += f1;
       let fW = 0, aW = 0;
       for (let h = 0; h < H; h++) { fW += p[i * H + h]; aW += b.targets[i * H + h]; }
-      this.absW += Math.abs(fW - aW);
-      this.actW += aW;
+      S.absW += Math.abs(fW - aW);
+      S.actW += aW;
       const scale = b.dense[i * D + L.scale];
       const key = String(b.dense[i * D + L.itemKeyHi] * 65536 + b.dense[i * D + L.itemKeyLo]);
       const s = this.items[key] ?? (this.items[key] = [0, 0, 0, 0, 0]);
@@ -76,18 +75,11 @@ export class DemandMetric implements MetricAccumulator {
   }
 
   state(): MetricState {
-    return { n: this.n, abs1: this.abs1, act1: this.act1, absH: this.absH, actH: this.actH, fc1: this.fc1, absW: this.absW, actW: this.actW, items: this.items, origins: this.origins };
+    return { ...this.sums, items: this.items, origins: this.origins };
   }
 
   merge(s: MetricState): void {
-    this.n += Number(s.n) || 0;
-    this.abs1 += Number(s.abs1) || 0;
-    this.act1 += Number(s.act1) || 0;
-    this.absH += Number(s.absH) || 0;
-    this.actH += Number(s.actH) || 0;
-    this.fc1 += Number(s.fc1) || 0;
-    this.absW += Number(s.absW) || 0;
-    this.actW += Number(s.actW) || 0;
+    for (const k of SUMS) this.sums[k] += Number(s[k]) || 0;
     const add = (into: Record<string, number[]>, from: unknown) => {
       if (!from || typeof from !== 'object') return;
       for (const [k, v] of Object.entries(from as Record<string, number[]>)) {
@@ -126,10 +118,10 @@ export class DemandMetric implements MetricAccumulator {
     }
     const div = (a: number, b: number) => (b > 0 ? a / b : NaN);
     return {
-      wrmsse1: rev > 0 ? w1 : NaN, wrmsseH: rev > 0 ? wH : NaN, wape1: div(this.abs1, this.act1), wapeH: div(this.absH, this.actH),
-      storeWape1: div(se1, sa1), storeWapeH: div(seH, saH), rmsse1: scored ? r1 / scored : NaN, bias1: div(this.fc1, this.act1) - 1,
+      wrmsse1: rev > 0 ? w1 : NaN, wrmsseH: rev > 0 ? wH : NaN, wape1: div(this.sums.abs1, this.sums.act1), wapeH: div(this.sums.absH, this.sums.actH),
+      storeWape1: div(se1, sa1), storeWapeH: div(seH, saH), rmsse1: scored ? r1 / scored : NaN, bias1: div(this.sums.fc1, this.sums.act1) - 1,
       // The H days as one period (a trading week at H = 6): per item, and for the store.
-      weekWape: div(this.absW, this.actW), storeWeekWape: div(seW, saW),
+      weekWape: div(this.sums.absW, this.sums.actW), storeWeekWape: div(seW, saW),
     };
   }
 }

@@ -47,14 +47,12 @@ export function demandServing(ctx: ServingContext<DemandModelConfig>): ServingPl
         if (ids.length > ctx.maxBatch) throw new HttpError(400, `more than ${ctx.maxBatch} items in one request`);
         const f = latest();
         const rows = store ? [...Array(f.batch.size).keys()] : ids.map((id) => index.get(id)).filter((i): i is number => i !== undefined);
-        const b = emptyBatch(f.batch, rows.length);
-        rows.forEach((r, j) => copyExample(f.batch, r, b, j));
         // The store total is the sum over every active item; it is predicted in pieces of maxBatch.
         const p = new Float32Array(rows.length * H);
         for (let a = 0; a < rows.length; a += ctx.maxBatch) {
           const e = Math.min(rows.length, a + ctx.maxBatch);
           const part = emptyBatch(f.batch, e - a);
-          for (let j = a; j < e; j++) copyExample(b, j, part, j - a);
+          for (let j = a; j < e; j++) copyExample(f.batch, rows[j], part, j - a);
           p.set(ctx.predictor.predict(part, ctx.weights()), a * H);
         }
         const days = new Float64Array(H);
