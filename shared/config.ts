@@ -57,6 +57,14 @@ const workerSchema = z.object({
   maxInFlightPushes: int(1, 64).default(2),
   /** JetStream messages delivered but not yet acked, per event shard. Default 256. */
   maxUnackedMessages: int(1).default(256),
+  /**
+   * Each step waits until the replica it reads holds this worker's previous pushes (their
+   * deltas published back), so no step learns from weights older than its own last update:
+   * the services then train as the in-process twin does, at the cost of a push round trip and
+   * a PS publish interval per step. For small, drifting streams where a few hundred examples
+   * of staleness cost accuracy (risk: docs/MODELS.md). Default false.
+   */
+  readOwnWrites: z.boolean().default(false),
   /** Time to wait for a PS reply before retrying the push. Default 5000 ms. */
   pushTimeoutMs: int(1).default(5000),
   /** How often training metrics are published. Default 1000 ms. */

@@ -24,7 +24,7 @@ export class AckTracker {
   ackedEvents = 0;
   naked = 0;
 
-  constructor(private readonly onSettled?: (events: number, ok: boolean) => void) {}
+  constructor(private readonly onSettled?: (events: number, ok: boolean, msgs: readonly EventLogMessage[]) => void) {}
 
   get pendingGroups(): number {
     return this.groups.length;
@@ -89,7 +89,7 @@ export class AckTracker {
     }
     if (ok) { this.acked += g.msgs.length; this.ackedEvents += g.events; }
     else this.naked += g.msgs.length;
-    this.onSettled?.(g.events, ok);
+    this.onSettled?.(g.events, ok, g.msgs);
   }
 
   /**

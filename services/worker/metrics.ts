@@ -4,9 +4,10 @@ export function workerMetrics(r: Registry) {
   return {
     eventsTrained: new Counter({ name: 'fw_worker_events_trained_total', help: 'Events whose update the PS persisted (acked)', registers: [r] }),
     eventsRetried: new Counter({ name: 'fw_worker_events_retried_total', help: 'Events nak\'ed for redelivery (update lost or rejected)', registers: [r] }),
+    ownWriteWaitTimeouts: new Counter({ name: 'fw_worker_own_write_wait_timeouts_total', help: 'readOwnWrites: steps that went on after pushTimeoutMs without the replica holding this worker\'s last push', registers: [r] }),
     examples: new Counter({ name: 'fw_worker_examples_total', help: 'Examples trained (with sampled negatives)', registers: [r] }),
     badMessages: new Counter({ name: 'fw_worker_bad_messages_total', help: 'Malformed event messages dropped', registers: [r] }),
-    redeliveredInState: new Counter({ name: 'fw_worker_redelivered_in_state_total', help: 'Redelivered messages a per-shard source already holds (not pushed again: their units would count twice)', registers: [r] }),
+    redeliveredInState: new Counter({ name: 'fw_worker_redelivered_in_state_total', help: 'Redelivered messages a per-shard source already holds: not pushed into it again (their units would count twice); the examples they made are trained again unless acked', registers: [r] }),
     pushErrors: new Counter({ name: 'fw_worker_push_errors_total', help: 'Pushes rejected by a PS shard, by code', labelNames: ['code'], registers: [r] }),
     pushRtt: new Histogram({ name: 'fw_worker_push_rtt_seconds', help: 'Push round trip to a PS shard', buckets: [5e-4, 1e-3, 2e-3, 5e-3, 0.01, 0.05, 0.2, 1, 2, 5], registers: [r] }),
     stepSeconds: new Histogram({ name: 'fw_worker_step_seconds', help: 'Forward + backward of one batch', buckets: [1e-3, 5e-3, 0.01, 0.02, 0.05, 0.1, 0.5], registers: [r] }),

@@ -39,7 +39,7 @@ export async function startWorker(cfg: FlywheelConfig, index: number, infra: Inf
   const report = new TrainingReport(workerId, backend, cfg.worker.evalBucketMs, m.kind.metric);
   let trainer: Trainer | undefined;
   const replica = new Replica(spec, cfg.psShards, infra.store, {
-    onDelta: (d) => trainer?.acks.onDelta(d),
+    onDelta: (d) => trainer?.onDelta(d),
     onError: (err) => log.warn({ err: String(err) }, 'replica'),
   });
   await replica.start(infra.transport, cfg.model);

@@ -6,7 +6,7 @@ import {
   BadMessageError, BatchReservoir, Semaphore, Signal, concatBatches, decode, isHeldOut, sliceBatch, validateEvent,
   type Baseline, type Batch, type ExampleSource, type TrainableModel,
   type EventBatchMessage, type EventConsumer, type EventLog, type EventLogMessage, type FlywheelConfig,
-  type FlywheelEvent, type HoldoutUnit, type Replica, type Transport,
+  type FlywheelEvent, type HoldoutUnit, type Replica, type Transport, type WeightDelta,
 } from '../../shared/index.ts';
 import { DelayedScores } from '../../shared/models/delayed-scores.ts';
 import { AckTracker, type Requirement } from './ack-tracker.ts';
@@ -55,26 +55,62 @@ export class Trainer {
   private keepAlive?: NodeJS.Timeout;
   /** Scores of forecasts (delayed targets) until their targets arrive. */
   private readonly delayed: DelayedScores;
+  /** The same for each baseline: it too counts with the score it gave when the example was first seen. */
+  private readonly baselineDelayed: DelayedScores[];
+  /** readOwnWrites: per PS shard, the version this worker's last accepted push made. */
+  private readonly ownVersion: number[];
+  private readonly replicaMoved = new Signal();
+  private lastStep: Promise<unknown> = Promise.resolve();
   /**
    * For a source whose state follows an event shard (stateByShard): one source per shard read,
    * with the last stream sequence pushed into it (a redelivered message at or below it is
    * already in its state).
    */
   private readonly bySource?: Map<number, { source: ExampleSource; floor: number }>;
+  /**
+   * Per stream sequence, the examples a message made in its shard's source but that are not
+   * trained for sure yet (the message is not acked): a redelivered message is already in the
+   * source's state, so these are trained again instead of what it would make a second time.
+   * A rebuild fills it from the messages above the ack floor; an ack removes the entry.
+   */
+  private readonly heldExamples = new Map<number, { shard: number; batch: Batch }>();
 
   constructor(private readonly d: TrainerDeps) {
     const c = d.cfg;
     this.delayed = new DelayedScores(d.model.predictionWidth);
+    this.baselineDelayed = (d.baselines ?? []).map(() => new DelayedScores(d.model.predictionWidth));
+    this.ownVersion = new Array(c.psShards).fill(0);
     if (d.examples.stateByShard && d.newExamples) this.bySource = new Map();
     this.inFlight = new Semaphore(c.worker.maxInFlightPushes);
     this.pusher = new GradientPusher(d.transport, c.model, c.worker.pushTimeoutMs, () => this.stopping);
     this.splitter = new GradientSplitter(c.psShards);
     if (c.worker.replayFraction > 0) this.replay = new BatchReservoir(c.worker.replayCapacity, d.examples.shape, c.seed + 11);
-    this.acks = new AckTracker((events, ok) => {
+    this.acks = new AckTracker((events, ok, msgs) => {
+      if (ok && this.bySource) for (const m of msgs) this.heldExamples.delete(m.seq);
       if (ok) d.metrics.eventsTrained.inc(events);
       else d.metrics.eventsRetried.inc(events);
       d.report.settled(events, ok);
     });
+  }
+
+  /** The replica applied a delta: ack requirements may be met, and a step waiting to read its own writes may go. */
+  onDelta(d: WeightDelta): void {
+    this.acks.onDelta(d);
+    this.replicaMoved.notify();
+  }
+
+  /**
+   * readOwnWrites: resolves once the replica holds every version this worker's accepted pushes
+   * made (or after pushTimeoutMs, counted: a PS that stopped publishing must not stop training).
+   */
+  private async ownWritesVisible(): Promise<void> {
+    const shards = this.d.replica.shards;
+    const deadline = performance.now() + this.d.cfg.worker.pushTimeoutMs;
+    while (!this.stopping && this.ownVersion.some((v, k) => shards[k] && shards[k].version < v)) {
+      const left = deadline - performance.now();
+      if (left <= 0) { this.d.metrics.ownWriteWaitTimeouts.inc(); return; }
+      await this.replicaMoved.wait(Math.min(left, 50));
+    }
   }
 
   /** Starts the training loop and consumes the event shards given at construction (if any). */
@@ -108,10 +144,14 @@ export class Trainer {
     const t0 = performance.now();
     let messages = 0;
     let events = 0;
-    const floor = await this.d.eventLog.replayDelivered(s, (data) => {
+    let held = 0;
+    const floor = await this.d.eventLog.replayDelivered(s, (data, seq, acked) => {
       try {
         const evs = this.kept(parseEventBatch(data).events);
-        source.push(evs);
+        const b = source.push(evs);
+        // An acked message's examples were trained when first made; the others' will be when
+        // the message comes again.
+        if (!acked) { this.heldExamples.set(seq, { shard: s, batch: this.apartRefs(b, s) }); held++; }
         messages++;
         events += evs.length;
       } catch {
@@ -119,7 +159,15 @@ export class Trainer {
       }
     });
     this.bySource!.set(s, { source, floor });
-    if (messages) this.d.log('info', 'rebuilt the example source of an event shard from the log', { shard: s, messages, events, ms: Math.round(performance.now() - t0) });
+    if (messages) this.d.log('info', 'rebuilt the example source of an event shard from the log', { shard: s, messages, events, unacked: held, ms: Math.round(performance.now() - t0) });
+  }
+
+  /**
+   * Each shard's source numbers its refs from 0: put them apart (in a copy: the source keeps
+   * its own arrays) so the delayed scores of two shards never meet.
+   */
+  private apartRefs(b: Batch, shard: number): Batch {
+    return b.refs ? { ...b, refs: b.refs.map((r) => (r < 0 ? r : r + (shard + 1) * 2 ** 32)) } : b;
   }
 
   /** Stops consuming an event shard; what was received from it is still trained and acked. */
@@ -129,6 +177,7 @@ export class Trainer {
     await c?.stop();
     // Its state goes with it: the next owner rebuilds it from the log.
     this.bySource?.delete(s);
+    for (const [seq, h] of this.heldExamples) if (h.shard === s) this.heldExamples.delete(seq);
   }
 
   get shards(): number[] {
@@ -194,11 +243,15 @@ export class Trainer {
         if (!own) { g.msg.nak(); continue; }
         if (g.msg.seq > own.floor) {
           own.floor = g.msg.seq;
-          const b = own.source.push(kept);
-          // Each shard's source numbers its refs from 0: put them apart (in a copy: the source
-          // keeps its own arrays) so the delayed scores of two shards never meet.
-          if (b.size) parts.push(b.refs ? { ...b, refs: b.refs.map((r) => (r < 0 ? r : r + (g.shard + 1) * 2 ** 32)) } : b);
-        } else this.d.metrics.redeliveredInState.inc();
+          const b = this.apartRefs(own.source.push(kept), g.shard);
+          this.heldExamples.set(g.msg.seq, { shard: g.shard, batch: b });
+          if (b.size) parts.push(b);
+        } else {
+          // Redelivered: in the state already; train what it made, if that is not trained yet.
+          this.d.metrics.redeliveredInState.inc();
+          const h = this.heldExamples.get(g.msg.seq);
+          if (h?.batch.size) parts.push(h.batch);
+        }
       } else events.push(...kept);
       newest = Math.max(newest, g.batch.acceptedAtMs);
       acceptedSum += g.batch.acceptedAtMs * g.batch.events.length;
@@ -213,10 +266,13 @@ export class Trainer {
     const pushes: Promise<void>[] = [];
     const B = this.d.cfg.worker.batchSize;
     for (let from = 0; from < block.size; from += B) {
+      // One step at a time, each after the previous one's push was answered.
+      if (this.d.cfg.worker.readOwnWrites) await this.lastStep;
       await this.inFlight.acquire();
       // step() is async: whatever it throws arrives as a rejection, handled where the group settles.
       const p = this.step(sliceBatch(block, from, Math.min(from + B, block.size)), newest, mean, need, failures)
         .finally(() => this.inFlight.release());
+      this.lastStep = p.catch(() => undefined);
       pushes.push(p);
       this.track(p);
     }
@@ -252,12 +308,14 @@ export class Trainer {
     // for the prequential figures (they are the ones not trained on before).
     const k = this.replay ? Math.round(this.d.cfg.worker.replayFraction * b.size) : 0;
     const input = this.replay ? this.replay.mix(b, k) : b;
+    if (this.d.cfg.worker.readOwnWrites) await this.ownWritesVisible();
     const r = this.d.model.trainStep(input, this.d.replica);
     this.replay?.add(b);
     this.d.metrics.stepSeconds.observe((performance.now() - t0) / 1000);
     // An example with delayed targets counts with the score it got when first emitted.
     const paired = this.delayed.pair(b, r.predictions);
-    this.d.report.addPredictions(paired.predictions, b, b.size, r.loss, this.d.baselines, paired.counts);
+    this.d.report.addPredictions(paired.predictions, b, b.size, r.loss, this.d.baselines, paired.counts,
+      b.refs ? (k, p) => this.baselineDelayed[k].pair(b, p).predictions : undefined);
     this.d.metrics.examples.inc(b.size);
     const parts = this.splitter.split(r.dense, r.sparse);
     // The newest event time of the batch: counter tables decay by it (event time, not arrival).
@@ -288,6 +346,7 @@ export class Trainer {
         return;
       }
       this.d.metrics.pushRtt.observe(out.rttMs / 1000);
+      if (out.version > this.ownVersion[k]) this.ownVersion[k] = out.version;
       // One requirement per epoch: the group's earlier updates must survive a restart too.
       const rs = need.get(k) ?? [];
       const same = rs.find((r) => r.epoch === out.epoch);

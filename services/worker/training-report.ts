@@ -16,8 +16,10 @@ export class TrainingReport {
    * Examples [0, n) of `b` with the model's predictions, scored before training on them; each
    * baseline predicts them too, then learns from them (test, then train, like the model).
    */
-  addPredictions(predictions: Float32Array, b: Batch, n: number, loss: number, baselines: readonly Baseline[] = [], counted?: Uint8Array): void {
-    const base = baselines.map((x) => x.predict(b));
+  addPredictions(predictions: Float32Array, b: Batch, n: number, loss: number, baselines: readonly Baseline[] = [], counted?: Uint8Array,
+    pairBaseline?: (k: number, p: Float32Array) => Float32Array): void {
+    // A baseline's delayed examples count with its own first score, as the model's do.
+    const base = baselines.map((x, k) => (pairBaseline ? pairBaseline(k, x.predict(b)) : x.predict(b)));
     for (const x of baselines) x.learn(b);
     // Runs of counted examples in the same bucket go to its accumulators in one call; with
     // `counted`, examples marked 0 (forecasts whose targets come later) are left out.

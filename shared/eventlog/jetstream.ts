@@ -114,12 +114,16 @@ export class JetStreamEventLog implements EventLog {
     };
   }
 
-  async replayDelivered(shard: number, onMessage: (data: Uint8Array, seq: number) => void): Promise<number> {
+  async replayDelivered(shard: number, onMessage: (data: Uint8Array, seq: number, acked: boolean) => void): Promise<number> {
     const jsm = await this.manager();
     const name = streamName(this.stream);
     const info = await jsm.consumers.info(name, consumerName(this.opts.model, shard));
     const upto = info.delivered.stream_seq;
     if (upto === 0) return 0;
+    // Above the ack floor a message may be acked out of order or still pending: it counts as
+    // not acked (the worker trains what it made when it is redelivered; one acked out of order
+    // is never redelivered, so nothing is trained twice).
+    const ackFloor = info.ack_floor.stream_seq;
     // From the start of what the stream retains: events older than its max age are gone, and
     // the state rebuilt covers the retained window.
     const { reader, close } = await this.ownReader(shard, 'rebuild');
@@ -132,7 +136,7 @@ export class JetStreamEventLog implements EventLog {
         for await (const m of batch) {
           got++;
           if (m.seq > upto) { done = true; break; }
-          onMessage(m.data, m.seq);
+          onMessage(m.data, m.seq, m.seq <= ackFloor);
           last = m.seq;
           if (m.seq === upto || m.info.pending === 0) { done = true; break; }
         }

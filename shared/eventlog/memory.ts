@@ -82,11 +82,11 @@ export class MemoryEventLog implements EventLog {
     }
   }
 
-  async replayDelivered(shard: number, onMessage: (data: Uint8Array, seq: number) => void): Promise<number> {
+  async replayDelivered(shard: number, onMessage: (data: Uint8Array, seq: number, acked: boolean) => void): Promise<number> {
     let last = 0;
     for (const e of this.shards[shard].entries) {
       if (e.deliveries === 0) continue;
-      onMessage(e.data, e.seq);
+      onMessage(e.data, e.seq, e.acked);
       last = e.seq;
     }
     return last;

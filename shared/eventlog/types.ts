@@ -36,10 +36,12 @@ export interface EventLog {
   /**
    * Reads back, in order and without acking anything, every retained message of a shard that
    * this model's consumer has already delivered (acked or not), so a worker can rebuild state
-   * that lives in memory (a demand source's item days) before it consumes. Resolves with the
-   * last such sequence (0: none), after which the consumer's deliveries are new.
+   * that lives in memory (a demand source's item days) before it consumes. `acked` is false for
+   * a message that may still be redelivered (above the consumer's ack floor): what it made has
+   * not been trained for sure. Resolves with the last such sequence (0: none), after which the
+   * consumer's deliveries are new.
    */
-  replayDelivered(shard: number, onMessage: (data: Uint8Array, seq: number) => void): Promise<number>;
+  replayDelivered(shard: number, onMessage: (data: Uint8Array, seq: number, acked: boolean) => void): Promise<number>;
   /**
    * Every retained message of a shard from the start, then each new one as it is published,
    * in order, acking nothing and moving no consumer of this model: for a reader that rebuilds
