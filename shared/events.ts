@@ -5,8 +5,13 @@ import { hashString } from './hash.ts';
 
 // 'return': units of an item given back (value = units, positive); sales models net them out,
 // models of interest ignore them.
-export const EVENT_TYPES = ['view', 'click', 'cart', 'fav', 'buy', 'rating', 'return'] as const;
+// 'transaction': something to be scored for risk (a claim, a payment; itemId is its reference),
+// 'outcome': what it turned out to be, later (itemId = the transaction's reference, value = 0/1).
+export const EVENT_TYPES = ['view', 'click', 'cart', 'fav', 'buy', 'rating', 'return', 'transaction', 'outcome'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
+
+/** Types that are not a user's interaction with an item: models of interest (ctr) skip them. */
+export const NON_INTERACTION_TYPES: ReadonlySet<EventType> = new Set<EventType>(['return', 'transaction', 'outcome']);
 
 export interface FlywheelEvent {
   userId: string;
@@ -29,7 +34,9 @@ export interface EventBatchMessage {
 
 export const EVENT_LIMITS = {
   maxIdChars: 128,
-  maxContextKeys: 16,
+  // A claim or a card payment comes with 30-odd attributes; 64 keeps a message bounded
+  // (64 x 128 characters) while leaving room for them.
+  maxContextKeys: 64,
   maxContextValueChars: 128,
   /** Oldest accepted event time: 1990-01-01 (replays of old public datasets must still pass). */
   minTsMs: Date.UTC(1990, 0, 1),

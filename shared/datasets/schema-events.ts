@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
 import { validateEvent, type EventType, type FlywheelEvent } from '../events.ts';
 import { columnIndex, countDrop, newLoadStats, readCsvBatches, type LoadStats } from './csv.ts';
-import { isObj, type ColumnRef, type DatasetSchema, type FilterSpec, type LookupSpec, type SchemaEventsOptions, type SourceSpec, type TimestampSpec } from './schema-types.ts';
+import { isObj, type ColumnRef, type DatasetSchema, type FilterSpec, type LookupSpec, type SchemaEventsOptions, type SourceSpec, type TimestampSpec, type DatePartsSpec } from './schema-types.ts';
 
 const DATE_TOKENS: Record<string, { re: string; part: 'Y' | 'M' | 'D' | 'h' | 'm' | 's' | 'ms' }> = {
   YYYY: { re: '(\\d{4})', part: 'Y' }, MM: { re: '(\\d\\d)', part: 'M' }, DD: { re: '(\\d\\d)', part: 'D' },
@@ -42,13 +42,78 @@ export function parseDateFormat(format: string): (s: string) => number {
   };
 }
 
-/** The epoch-ms parser of a timestamp spec: whole numbers for units, else the date format. */
-export function timestampParser(t: TimestampSpec): (s: string) => number {
+/** The epoch-ms parser of a one-column timestamp spec: whole numbers for units, else the date format. */
+export function timestampParser(t: Exclude<TimestampSpec, { parts: DatePartsSpec }>): (s: string) => number {
   if ('unit' in t) {
     const k = t.unit === 's' ? 1000 : 1;
     return (s) => (/^\d+$/.test(s) ? Number(s) * k : NaN);
   }
   return parseDateFormat(t.format);
+}
+
+const MONTH_NAMES = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
+const WEEKDAY_NAMES = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
+
+/** 1..12 from '3', 'Mar' or 'March'; NaN otherwise. */
+function monthOf(s: string): number {
+  if (/^\d{1,2}$/.test(s)) return +s >= 1 && +s <= 12 ? +s : NaN;
+  const k = MONTH_NAMES.indexOf(s.slice(0, 3).toLowerCase());
+  return k >= 0 && MONTH_NAMES[k].length <= s.length ? k + 1 : NaN;
+}
+
+/** 0 (Monday) .. 6 from 'Monday', 'Mon' or '1'..'7' (ISO); NaN otherwise. */
+function weekdayOf(s: string): number {
+  if (/^[1-7]$/.test(s)) return +s - 1;
+  const k = WEEKDAY_NAMES.indexOf(s.slice(0, 3).toLowerCase());
+  return k >= 0 ? k : NaN;
+}
+
+/** Epoch ms (UTC midnight) of a date given in parts (DatePartsSpec); NaN for a part that does not parse. */
+export function datePartsToMs(year: string, month: string, day: string | undefined, week: string | undefined, weekday: string | undefined): number {
+  const Y = /^\d{4}$/.test(year) ? +year : NaN;
+  const M = monthOf(month);
+  if (Number.isNaN(Y) || Number.isNaN(M)) return NaN;
+  const daysInMonth = new Date(Date.UTC(Y, M, 0)).getUTCDate();
+  let D: number;
+  if (day !== undefined) {
+    D = /^\d{1,2}$/.test(day) ? +day : NaN;
+    if (!(D >= 1 && D <= daysInMonth)) return NaN;
+  } else {
+    const w = /^[1-6]$/.test(week ?? '') ? +week! : NaN;
+    const d = weekday === undefined ? 0 : weekdayOf(weekday);
+    if (Number.isNaN(w) || Number.isNaN(d)) return NaN;
+    D = 1 + Math.min(daysInMonth - 1, Math.floor((((w - 1) * 7 + d) * daysInMonth) / 35));
+  }
+  return Date.UTC(Y, M - 1, D);
+}
+
+/** Columns a timestamp spec reads. */
+export function timestampColumns(t: TimestampSpec): string[] {
+  if (!('parts' in t)) return [t.column];
+  const p = t.parts;
+  return [p.year, p.month, ...(p.day ? [p.day] : []), ...(p.weekOfMonth ? [p.weekOfMonth] : []), ...(p.dayOfWeek ? [p.dayOfWeek] : [])];
+}
+
+/** The epoch ms of a row by a timestamp spec; consecutive rows of the same time parse once. */
+function timestampReader(t: TimestampSpec): (r: string[], col: Record<string, number>) => number {
+  let lastKey: string | undefined;
+  let last = NaN;
+  if (!('parts' in t)) {
+    const parse = timestampParser(t);
+    return (r, col) => {
+      const s = r[col[t.column]];
+      if (s !== lastKey) { lastKey = s; last = parse(s); }
+      return last;
+    };
+  }
+  const p = t.parts;
+  return (r, col) => {
+    const get = (c: string | undefined) => (c === undefined ? undefined : (r[col[c]] ?? '').trim());
+    const parts = [get(p.year)!, get(p.month)!, get(p.day), get(p.weekOfMonth), get(p.dayOfWeek)] as const;
+    const key = parts.join('\u0000');
+    if (key !== lastKey) { lastKey = key; last = datePartsToMs(...parts); }
+    return last;
+  };
 }
 
 /** A number as a categorical value: its log2 bucket ('2^k'), '0' for 0 and '-' for negatives. */
@@ -179,30 +244,36 @@ export async function* schemaEvents(schema: DatasetSchema, opts: SchemaEventsOpt
     for (const [p, t] of typePrefix!.prefixes) if (v.startsWith(p)) return t;
     return typePrefix!.otherwise;
   };
-  const parseTs = timestampParser(f.timestamp);
-  const tsCol = f.timestamp.column;
+  const readTs = timestampReader(f.timestamp);
+  const outcome = f.outcome;
+  const outcomeDelayMs = (opts.outcomeDelayDays ?? outcome?.delayDays ?? 0) * 86_400_000;
+  const outcomePositive = outcome?.positive ? new Set(outcome.positive) : undefined;
   const valueCol = f.value ?? (schema.labels?.kind === 'threshold' ? schema.labels.column : undefined);
-  const needed = [...new Set([refColumn(f.user), refColumn(f.item), ...(f.category ? [refColumn(f.category)] : []), tsCol,
+  const needed = [...new Set([refColumn(f.user), refColumn(f.item), ...(f.category ? [refColumn(f.category)] : []), ...timestampColumns(f.timestamp),
+    ...(outcome ? [outcome.column] : []),
     ...('column' in f.type ? [f.type.column] : []), ...(valueCol ? [valueCol] : []),
     ...Object.values(f.context ?? {}).map(refColumn), ...numeric.map((n) => n.column), ...filters.map((x) => x.column)])];
   const nowMs = Date.now();
   const sorted = schema.sortByTimestamp === true;
   const all: FlywheelEvent[] = [];
   let yielded = 0;
-  let lastTsStr: string | undefined;
-  let lastTs = NaN;
   for (const path of schema.source.files) {
     for await (const b of readRows(schema.source, path, needed)) {
       const c = b.col;
-      const ti = c[tsCol], vi = valueCol ? c[valueCol] : -1, tyi = 'column' in f.type ? c[f.type.column] : -1;
+      const vi = valueCol ? c[valueCol] : -1, tyi = 'column' in f.type ? c[f.type.column] : -1;
       const out: FlywheelEvent[] = [];
       for (const r of b.rows) {
         stats.rowsRead++;
         if (r === null || (b.width > 0 && r.length !== b.width)) { countDrop(stats, 'malformed'); continue; }
-        const tsStr = r[ti];
-        if (tsStr !== lastTsStr) { lastTsStr = tsStr; lastTs = parseTs(tsStr); }
+        const ts = readTs(r, c);
         const value = vi >= 0 ? num(r[vi]) : NaN;
-        if (Number.isNaN(lastTs) || (vi >= 0 && Number.isNaN(value))) { countDrop(stats, 'malformed'); continue; }
+        if (Number.isNaN(ts) || (vi >= 0 && Number.isNaN(value))) { countDrop(stats, 'malformed'); continue; }
+        let outcomeValue = NaN;
+        if (outcome) {
+          const s = (r[c[outcome.column]] ?? '').trim();
+          outcomeValue = outcomePositive ? (outcomePositive.has(s) ? 1 : 0) : num(s);
+          if (Number.isNaN(outcomeValue)) { countDrop(stats, 'malformed'); continue; }
+        }
         let reason: string | undefined;
         let bad = false;
         for (const x of filters) {
@@ -215,7 +286,7 @@ export async function* schemaEvents(schema: DatasetSchema, opts: SchemaEventsOpt
         if (reason !== undefined) { countDrop(stats, reason); continue; }
         const type = typeConst ?? typeOf(r[tyi]);
         if (type === undefined) { countDrop(stats, 'unknownType'); continue; }
-        const raw: Record<string, unknown> = { userId: user(r, c), itemId: item(r, c), type, ts: lastTs };
+        const raw: Record<string, unknown> = { userId: user(r, c), itemId: item(r, c), type, ts };
         const cat = category?.(r, c);
         if (cat !== undefined && cat !== '') raw.categoryId = cat;
         if (vi >= 0) raw.value = value;
@@ -227,6 +298,11 @@ export async function* schemaEvents(schema: DatasetSchema, opts: SchemaEventsOpt
         }
         let ev: FlywheelEvent;
         try { ev = validateEvent(raw, nowMs); } catch { countDrop(stats, 'invalid'); continue; }
+        if (outcome) {
+          // Validated with the row: both or neither (sortByTimestamp is required with an outcome).
+          all.push(ev, { userId: ev.userId, itemId: ev.itemId, type: 'outcome', ts: ev.ts + outcomeDelayMs, value: outcomeValue });
+          continue;
+        }
         if (sorted) { all.push(ev); continue; }
         stats.kept++;
         out.push(ev);

@@ -23,7 +23,24 @@ export interface SourceSpec {
 }
 
 /** Unix time in whole seconds or milliseconds, or a date string read as UTC. */
-export type TimestampSpec = { column: string; unit: 's' | 'ms' } | { column: string; format: string };
+export type TimestampSpec = { column: string; unit: 's' | 'ms' } | { column: string; format: string } | { parts: DatePartsSpec };
+
+/**
+ * A date spread over several columns, as insurance and survey extracts give it: a year, a
+ * month (1..12 or a name, Jan / January), and either a day of the month or a week of the month
+ * (1..5) with a day of the week (Monday / Mon). A week and weekday are placed in the month in
+ * order (week w, weekday d -> day 1 + floor(((w-1)*7 + d) * daysInMonth / 35)), so that time
+ * order is (year, month, week, weekday) order; the day itself is approximate.
+ */
+export interface DatePartsSpec { year: string; month: string; day?: string; weekOfMonth?: string; dayOfWeek?: string }
+
+/**
+ * A 0/1 outcome that becomes known later than its row (a fraud investigation's finding): each
+ * kept row also makes an `outcome` event for the same user and item, `delayDays` after the
+ * row's time, whose value is the outcome (1 when the column's value is in `positive`, or the
+ * column's number otherwise). The row's own event does not carry it.
+ */
+export interface OutcomeSpec { column: string; delayDays: number; positive?: string[] }
 
 /** A second file read whole into a map key -> value, e.g. MovieLens movieId -> first genre. */
 export interface LookupSpec extends Omit<SourceSpec, 'files'> {
@@ -71,6 +88,7 @@ export interface DatasetSchema {
     /** Extra categorical features: context key -> column. */
     context?: Record<string, ColumnRef>;
     numeric?: NumericFeatureSpec[];
+    outcome?: OutcomeSpec;
   };
   /** Rows to drop, checked in order; the first that matches names the drop reason. */
   filters?: FilterSpec[];
@@ -86,6 +104,8 @@ export interface SchemaEventsOptions {
   stats?: LoadStats;
   /** Events per yielded array. Default 1000. */
   batchEvents?: number;
+  /** Days from a row to its outcome event, over fields.outcome.delayDays. */
+  outcomeDelayDays?: number;
 }
 
 export const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);

@@ -81,20 +81,31 @@ export function validateSchema(raw: unknown): DatasetSchema {
   if (raw.sortByTimestamp !== undefined && typeof raw.sortByTimestamp !== 'boolean') fail('sortByTimestamp', 'must be true or false');
   const f = raw.fields;
   if (!isObj(f)) fail('fields', 'must be an object');
-  checkKeys(f, ['user', 'item', 'category', 'timestamp', 'type', 'value', 'context', 'numeric'], 'fields');
+  checkKeys(f, ['user', 'item', 'category', 'timestamp', 'type', 'value', 'context', 'numeric', 'outcome'], 'fields');
   if (f.user === undefined) fail('fields.user', 'is required');
   checkRef(f.user, 'fields.user');
   if (f.item === undefined) fail('fields.item', 'is required');
   checkRef(f.item, 'fields.item');
   if (f.category !== undefined) checkRef(f.category, 'fields.category');
   const ts = f.timestamp;
-  if (!isObj(ts)) fail('fields.timestamp', 'must be { column, unit: "s" | "ms" } or { column, format }');
-  checkKeys(ts, ['column', 'unit', 'format'], 'fields.timestamp');
-  str(ts.column, 'fields.timestamp.column');
-  if ((ts.unit === undefined) === (ts.format === undefined)) fail('fields.timestamp', 'needs exactly one of unit or format');
-  if (ts.unit !== undefined && !['s', 'ms'].includes(ts.unit as string)) fail('fields.timestamp.unit', 'must be s or ms');
-  if (ts.format !== undefined) {
-    try { parseDateFormat(str(ts.format, 'fields.timestamp.format')); } catch (err) { fail('fields.timestamp.format', (err as Error).message); }
+  if (!isObj(ts)) fail('fields.timestamp', 'must be { column, unit: "s" | "ms" }, { column, format } or { parts }');
+  if (ts.parts !== undefined) {
+    checkKeys(ts, ['parts'], 'fields.timestamp');
+    const p = ts.parts;
+    if (!isObj(p)) fail('fields.timestamp.parts', 'must name columns: { year, month, day } or { year, month, weekOfMonth, dayOfWeek }');
+    checkKeys(p, ['year', 'month', 'day', 'weekOfMonth', 'dayOfWeek'], 'fields.timestamp.parts');
+    for (const k of ['year', 'month'] as const) str(p[k], `fields.timestamp.parts.${k}`);
+    for (const k of ['day', 'weekOfMonth', 'dayOfWeek'] as const) if (p[k] !== undefined) str(p[k], `fields.timestamp.parts.${k}`);
+    if ((p.day === undefined) === (p.weekOfMonth === undefined)) fail('fields.timestamp.parts', 'needs exactly one of day or weekOfMonth');
+    if (p.day !== undefined && p.dayOfWeek !== undefined) fail('fields.timestamp.parts.dayOfWeek', 'goes with weekOfMonth, not with day');
+  } else {
+    checkKeys(ts, ['column', 'unit', 'format'], 'fields.timestamp');
+    str(ts.column, 'fields.timestamp.column');
+    if ((ts.unit === undefined) === (ts.format === undefined)) fail('fields.timestamp', 'needs exactly one of unit or format');
+    if (ts.unit !== undefined && !['s', 'ms'].includes(ts.unit as string)) fail('fields.timestamp.unit', 'must be s or ms');
+    if (ts.format !== undefined) {
+      try { parseDateFormat(str(ts.format, 'fields.timestamp.format')); } catch (err) { fail('fields.timestamp.format', (err as Error).message); }
+    }
   }
   const ty = f.type;
   if (!isObj(ty)) fail('fields.type', 'must be { column, map }, { column, prefix, otherwise } or { constant }');
@@ -134,6 +145,18 @@ export function validateSchema(raw: unknown): DatasetSchema {
       if (typeof n.name !== 'string' || !KEY_RE.test(n.name)) fail(`fields.numeric[${i}].name`, `must match ${KEY_RE.source}`);
       str(n.column, `fields.numeric[${i}].column`);
     });
+  }
+  if (f.outcome !== undefined) {
+    const o = f.outcome;
+    if (!isObj(o)) fail('fields.outcome', 'must be { column, delayDays, positive? }');
+    checkKeys(o, ['column', 'delayDays', 'positive'], 'fields.outcome');
+    str(o.column, 'fields.outcome.column');
+    if (!(typeof o.delayDays === 'number' && o.delayDays >= 0 && o.delayDays <= 3650)) fail('fields.outcome.delayDays', 'must be a number of days in 0..3650');
+    if (o.positive !== undefined && !(Array.isArray(o.positive) && o.positive.length > 0 && o.positive.every((x) => typeof x === 'string'))) {
+      fail('fields.outcome.positive', 'must list the column values that mean 1');
+    }
+    // An outcome comes after its row: in a file in row order, the stream would go back in time.
+    if (raw.sortByTimestamp !== true) fail('sortByTimestamp', 'must be true with fields.outcome (outcome events come later than their rows)');
   }
   if (raw.filters !== undefined) {
     if (!Array.isArray(raw.filters)) fail('filters', 'must be a list');

@@ -1,6 +1,6 @@
 // The CTR kind's example source: the label rule, negative sampling for implicit feedback,
 // and hashed feature ids packed example-major into one Int32Array (no object per example).
-import type { FlywheelEvent } from '../../events.ts';
+import { NON_INTERACTION_TYPES, type FlywheelEvent } from '../../events.ts';
 import { featurizeInto } from '../../features.ts';
 import { labelOf } from '../../labels.ts';
 import { PopularityNegativeSampler, type ItemRef } from '../../negative-sampler.ts';
@@ -38,8 +38,8 @@ export class CtrExampleSource implements ExampleSource {
     const eventTs = new Float64Array(cap);
     let n = 0;
     for (const ev of events) {
-      // A return is not an impression: it says nothing about what the user was shown.
-      if (ev.type === 'return') continue;
+      // A return (or a risk transaction, an outcome) is not an impression: it says nothing about what the user was shown.
+      if (NON_INTERACTION_TYPES.has(ev.type)) continue;
       featurizeInto(ev, this.fields, this.rows, ids, n * F);
       targets[n] = labelOf(rule, ev);
       eventTs[n] = ev.ts;
