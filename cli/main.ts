@@ -17,6 +17,7 @@ const COMMANDS: Record<string, { summary: string; service?: true; module: string
   ingest: { summary: 'run the ingest service', service: true, module: '../services/ingest/main.ts' },
   validator: { summary: 'run the validation gate', service: true, module: '../services/validator/main.ts' },
   eval: { summary: 'incremental vs frozen vs periodic retrain on a dataset, for any model kind, beside its baselines', module: '../tools/eval/command.ts' },
+  'label-delays': { summary: 'how the figures degrade when outcomes arrive late (risk schemas)', module: '../tools/eval/label-delays.ts' },
   pretrain: { summary: 'train offline on a prefix and seed the PS shards', module: './pretrain-command.ts' },
   rollback: { summary: 'move the serving pointer back', module: './rollback-command.ts' },
   loadtest: { summary: 'replay traffic and measure throughput, freshness, latency', module: '../loadtest/command.ts' },

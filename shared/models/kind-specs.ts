@@ -4,12 +4,14 @@ import { ConfigError } from '../errors.ts';
 import { ctrKindSpec } from './ctr/kind-spec.ts';
 import { valueKindSpec } from './value/kind-spec.ts';
 import { demandKindSpec } from './demand/kind-spec.ts';
+import { riskKindSpec } from './risk/kind-spec.ts';
 import type { ModelKindSpec } from './types.ts';
 
 const SPECS: Record<string, ModelKindSpec<any>> = {
   [ctrKindSpec.kind]: ctrKindSpec,
   [valueKindSpec.kind]: valueKindSpec,
   [demandKindSpec.kind]: demandKindSpec,
+  [riskKindSpec.kind]: riskKindSpec,
 };
 
 export const KIND_NAMES: readonly string[] = Object.keys(SPECS);

@@ -4,6 +4,7 @@
 import { modelDecl, type FlywheelConfig } from '../config.ts';
 import { ConfigError } from '../errors.ts';
 import { demandKind } from './demand/index.ts';
+import { riskKind } from './risk/index.ts';
 import type { ParamSpec } from '../param-spec.ts';
 import { ctrKind } from './ctr/index.ts';
 import { valueKind } from './value/index.ts';
@@ -14,6 +15,7 @@ const KINDS: Record<string, ModelKind<any>> = {
   [ctrKind.kind]: ctrKind,
   [valueKind.kind]: valueKind,
   [demandKind.kind]: demandKind,
+  [riskKind.kind]: riskKind,
 };
 
 for (const k of KIND_NAMES) if (!KINDS[k]) throw new Error(`model kind ${k} has a spec but no kind in shared/models/registry.ts`);

@@ -30,6 +30,7 @@ export const spec: CommandSpec = {
     schema: { type: 'string', value: 'FILE', required: true, help: 'dataset schema (datasets/*.json)' },
     kind: { type: 'string', value: 'KIND', help: 'model kind to evaluate; another than the schema\'s uses its own default settings (and --config\'s)', defaultText: 'the schema\'s' },
     'max-events': { type: 'integer', value: 'N', help: 'read at most N events', defaultText: 'all' },
+    'outcome-delay-days': { type: 'number', min: 0, max: 3650, value: 'DAYS', help: 'schemas with an outcome: days from a row to its outcome event (0 = labels on time)', defaultText: 'the schema\'s' },
     config: { type: 'string', value: 'FILE', help: 'JSON config over the schema\'s settings' },
     out: { type: 'string', value: 'DIR', help: 'report directory', defaultText: 'reports/eval-<dataset>-<time>' },
     'skip-services': { type: 'boolean', help: 'in-process ways only (no NATS/Redis)' },
@@ -103,7 +104,9 @@ export async function run(p: ParsedOptions): Promise<number> {
 
   const stats = newLoadStats();
   const events: FlywheelEvent[] = [];
-  for await (const b of schemaEvents(schema, { limit: o.maxEvents, stats })) for (const e of b) events.push(e);
+  if (args['outcome-delay-days'] !== undefined && !schema.fields.outcome) throw new Error(`--outcome-delay-days: ${args.schema} has no fields.outcome`);
+  const outcomeDelayDays = args['outcome-delay-days'] !== undefined ? Number(args['outcome-delay-days']) : undefined;
+  for await (const b of schemaEvents(schema, { limit: o.maxEvents, stats, outcomeDelayDays })) for (const e of b) events.push(e);
   if (events.length === 0) throw new Error(`${args.schema}: no events (read ${stats.rowsRead} rows, dropped ${JSON.stringify(stats.dropped)})`);
   const stream = buildEvalStream(events, base, o);
   const probes = stream.extras.probes;

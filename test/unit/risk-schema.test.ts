@@ -1,0 +1,101 @@
+// Risk data by schema: a date given in parts (year, month name, week of month, weekday), an
+// outcome that arrives later as its own event, and the claims file checked against the figures
+// of its PROVENANCE.md (rows, frauds per year, replay order).
+import t from 'tap';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FlywheelEvent } from '../../shared/index.ts';
+import { newLoadStats } from '../../shared/datasets/csv.ts';
+import { SHARED_DATA_DIR } from '../../shared/datasets/movie-ratings.ts';
+import { SchemaError, datePartsToMs, loadSchema, schemaEvents, validateSchema } from '../../shared/datasets/schema.ts';
+
+const CLAIMS = join(SHARED_DATA_DIR, 'risk-claims', 'vehicle_claims_fraud_oracle.csv');
+const SCHEMA = join(import.meta.dirname, '../../datasets/risk-claims.json');
+
+async function all(gen: AsyncIterable<FlywheelEvent[]>): Promise<FlywheelEvent[]> {
+  const out: FlywheelEvent[] = [];
+  for await (const b of gen) for (const e of b) out.push(e);
+  return out;
+}
+
+t.test('a date in parts', async (t) => {
+  t.equal(datePartsToMs('1994', 'Mar', '12', undefined, undefined), Date.UTC(1994, 2, 12), 'year, month name, day');
+  t.equal(datePartsToMs('1994', '3', '12', undefined, undefined), Date.UTC(1994, 2, 12), 'a month number');
+  // week 1 Monday is the 1st; week 5 Sunday ((4*7 + 6) / 35 of January's 31 days) the 31st
+  t.equal(datePartsToMs('1995', 'January', undefined, '1', 'Monday'), Date.UTC(1995, 0, 1));
+  t.equal(datePartsToMs('1995', 'Jan', undefined, '5', 'Sunday'), Date.UTC(1995, 0, 31));
+  t.equal(datePartsToMs('1995', 'Feb', undefined, '5', 'Sunday'), Date.UTC(1995, 1, 28), 'stays in a short month');
+  // order within a month is (week, weekday) order
+  const days: number[] = [];
+  for (let w = 1; w <= 5; w++) for (const d of ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun']) days.push(datePartsToMs('1996', 'Feb', undefined, String(w), d));
+  t.ok(days.every((x, i) => i === 0 || x >= days[i - 1]), 'week and weekday never go back in time');
+  t.ok(Number.isNaN(datePartsToMs('1995', 'Foo', '1', undefined, undefined)), 'an unknown month');
+  t.ok(Number.isNaN(datePartsToMs('1995', 'Feb', '30', undefined, undefined)), 'a day the month has not');
+  t.ok(Number.isNaN(datePartsToMs('1995', 'Feb', undefined, '7', 'Mon')), 'week 7');
+  t.ok(Number.isNaN(datePartsToMs('95', 'Feb', '1', undefined, undefined)), 'a two-digit year');
+});
+
+t.test('an outcome becomes its own event, later; schemas without sortByTimestamp are refused', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'fw-risk-schema-'));
+  const file = join(dir, 'c.csv');
+  writeFileSync(file, 'id,Year,Month,Week,Day,colour,bad\n2,1994,Feb,1,Monday,red,1\n1,1994,Jan,2,Friday,blue,0\n3,1994,Feb,1,Monday,red,x\n4,1994,Feb,1,Monday,red,yes\n');
+  const base = {
+    name: 'claims-fixture', source: { files: [file], format: 'csv' }, sortByTimestamp: true,
+    fields: {
+      user: 'id', item: 'id', type: { constant: 'transaction' },
+      timestamp: { parts: { year: 'Year', month: 'Month', weekOfMonth: 'Week', dayOfWeek: 'Day' } },
+      context: { colour: 'colour' }, outcome: { column: 'bad', delayDays: 10 },
+    },
+    model: { kind: 'risk' },
+  };
+  const stats = newLoadStats();
+  const evs = await all(schemaEvents(validateSchema(base), { stats }));
+  t.same(stats.dropped, { malformed: 2 }, "'x' and 'yes' are not a number: the rows are dropped, not guessed");
+  t.same(evs.map((e) => [e.type, e.itemId, e.value ?? null, new Date(e.ts).toISOString().slice(0, 10)]), [
+    ['transaction', '1', null, '1994-01-10'],
+    ['outcome', '1', 0, '1994-01-20'],
+    ['transaction', '2', null, '1994-02-01'],
+    ['outcome', '2', 1, '1994-02-11'],
+  ], 'rows in time order, each outcome delayDays after its row, the label only on the outcome');
+  t.notOk('bad' in (evs[0].context ?? {}), 'the outcome column is not a feature');
+  const positive = validateSchema({ ...base, fields: { ...base.fields, outcome: { column: 'bad', delayDays: 0, positive: ['1', 'yes'] } } });
+  const onTime = await all(schemaEvents(positive, { outcomeDelayDays: 0 }));
+  t.same(onTime.map((e) => [e.type, e.itemId, e.value ?? null]), [
+    ['transaction', '1', null], ['outcome', '1', 0], ['transaction', '2', null], ['outcome', '2', 1],
+    ['transaction', '3', null], ['outcome', '3', 0], ['transaction', '4', null], ['outcome', '4', 1],
+  ], 'delay 0: each outcome right after its row; `positive` lists the values that mean 1');
+  let refused: unknown;
+  try { validateSchema({ ...base, sortByTimestamp: false }); } catch (err) { refused = err; }
+  t.ok(refused instanceof SchemaError && refused.field === 'sortByTimestamp', 'an outcome needs sortByTimestamp (it names the field)');
+  t.throws(() => validateSchema({ ...base, fields: { ...base.fields, outcome: { column: 'bad', delayDays: -1 } } }), /delayDays/);
+  t.throws(() => validateSchema({ ...base, fields: { ...base.fields, timestamp: { parts: { year: 'Year', month: 'Month' } } } }), /exactly one of day or weekOfMonth/);
+});
+
+t.test('the claims file by datasets/risk-claims.json matches PROVENANCE.md', { skip: existsSync(CLAIMS) ? false : `no claims data at ${CLAIMS} (set FLYWHEEL_DATA_DIR)` }, async (t) => {
+  const stats = newLoadStats();
+  const evs = await all(schemaEvents(loadSchema(SCHEMA), { stats, outcomeDelayDays: 0 }));
+  const claims = evs.filter((e) => e.type === 'transaction');
+  const outcomes = evs.filter((e) => e.type === 'outcome');
+  t.equal(stats.rowsRead, 15_420, '15,420 rows');
+  t.same(stats.dropped, {}, 'none dropped');
+  t.equal(claims.length, 15_420);
+  t.equal(outcomes.length, 15_420);
+  t.equal(outcomes.filter((e) => e.value === 1).length, 923, '923 frauds');
+  const byYear = (y: number) => {
+    const ids = new Set(claims.filter((e) => new Date(e.ts).getUTCFullYear() === y).map((e) => e.itemId));
+    return [ids.size, outcomes.filter((e) => ids.has(e.itemId) && e.value === 1).length];
+  };
+  t.same(byYear(1994), [6142, 409], '1994: 6,142 claims, 409 frauds');
+  t.same(byYear(1995), [5195, 301], '1995: 5,195 claims, 301 frauds');
+  t.same(byYear(1996), [4083, 213], '1996: 4,083 claims, 213 frauds');
+  t.ok(evs.every((e, i) => i === 0 || e.ts >= evs[i - 1].ts), 'in time order');
+  t.equal(Object.keys(claims[0].context ?? {}).length, 31, 'every column but the label and the policy number is a feature');
+  // The first claims in replay order: 1994 January, week 1, Sunday... then by policy number.
+  t.equal(new Date(claims[0].ts).toISOString().slice(0, 7), '1994-01');
+  const firstDay = claims.filter((e) => e.ts === claims[0].ts).map((e) => Number(e.itemId));
+  t.ok(firstDay.every((x, i) => i === 0 || x > firstDay[i - 1]), 'ties in policy-number (file) order');
+  const late = await all(schemaEvents(loadSchema(SCHEMA), {}));
+  const claimTs = new Map(late.filter((e) => e.type === 'transaction').map((e) => [e.itemId, e.ts]));
+  t.ok(late.filter((e) => e.type === 'outcome').every((e) => e.ts - claimTs.get(e.itemId)! === 28 * 86_400_000), "the schema's default: outcomes 28 days after their claim");
+});
