@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
 import { validateEvent, type EventType, type FlywheelEvent } from '../events.ts';
 import { columnIndex, countDrop, newLoadStats, readCsvBatches, type LoadStats } from './csv.ts';
-import { isObj, type ColumnRef, type DatasetSchema, type FilterSpec, type LookupSpec, type SchemaEventsOptions, type SourceSpec, type TimestampSpec, type DatePartsSpec } from './schema-types.ts';
+import { ROW_NUMBER, isObj, type ColumnRef, type DatasetSchema, type FilterSpec, type LookupSpec, type SchemaEventsOptions, type SourceSpec, type TimestampSpec, type DatePartsSpec } from './schema-types.ts';
 
 const DATE_TOKENS: Record<string, { re: string; part: 'Y' | 'M' | 'D' | 'h' | 'm' | 's' | 'ms' }> = {
   YYYY: { re: '(\\d{4})', part: 'Y' }, MM: { re: '(\\d\\d)', part: 'M' }, DD: { re: '(\\d\\d)', part: 'D' },
@@ -46,7 +46,9 @@ export function parseDateFormat(format: string): (s: string) => number {
 export function timestampParser(t: Exclude<TimestampSpec, { parts: DatePartsSpec }>): (s: string) => number {
   if ('unit' in t) {
     const k = t.unit === 's' ? 1000 : 1;
-    return (s) => (/^\d+$/.test(s) ? Number(s) * k : NaN);
+    // A count since a given date (a card file's "seconds since the first transaction").
+    const origin = t.origin ? Date.parse(`${t.origin}T00:00:00Z`) : 0;
+    return (s) => (/^\d+$/.test(s) ? origin + Number(s) * k : NaN);
   }
   return parseDateFormat(t.format);
 }
@@ -193,9 +195,11 @@ async function loadLookup(l: LookupSpec): Promise<Map<string, string>> {
   return map;
 }
 
-type Getter = (r: string[], col: Record<string, number>) => string | undefined;
+/** A field's value in row r (its number `row`, 1 = the first data row, for `$row`). */
+type Getter = (r: string[], col: Record<string, number>, row: number) => string | undefined;
 
 async function getter(ref: ColumnRef, lookups: Map<string, Promise<Map<string, string>>>): Promise<Getter> {
+  if (ref === ROW_NUMBER) return (_r, _col, row) => String(row);
   if (typeof ref === 'string') return (r, col) => r[col[ref]];
   const key = JSON.stringify(ref.lookup);
   if (!lookups.has(key)) lookups.set(key, loadLookup(ref.lookup));
@@ -203,7 +207,7 @@ async function getter(ref: ColumnRef, lookups: Map<string, Promise<Map<string, s
   return (r, col) => map.get(r[col[ref.column]]);
 }
 
-const refColumn = (ref: ColumnRef): string => (typeof ref === 'string' ? ref : ref.column);
+const refColumn = (ref: ColumnRef): string | undefined => (ref === ROW_NUMBER ? undefined : typeof ref === 'string' ? ref : ref.column);
 
 function filterMatches(f: FilterSpec, s: string, v: number): boolean {
   if ('startsWith' in f) return s.startsWith(f.startsWith);
@@ -252,7 +256,9 @@ export async function* schemaEvents(schema: DatasetSchema, opts: SchemaEventsOpt
   const needed = [...new Set([refColumn(f.user), refColumn(f.item), ...(f.category ? [refColumn(f.category)] : []), ...timestampColumns(f.timestamp),
     ...(outcome ? [outcome.column] : []),
     ...('column' in f.type ? [f.type.column] : []), ...(valueCol ? [valueCol] : []),
-    ...Object.values(f.context ?? {}).map(refColumn), ...numeric.map((n) => n.column), ...filters.map((x) => x.column)])];
+    ...Object.values(f.context ?? {}).map(refColumn), ...numeric.map((n) => n.column), ...filters.map((x) => x.column)])]
+    .filter((c): c is string => c !== undefined);
+  let row = 0;
   const nowMs = Date.now();
   const sorted = schema.sortByTimestamp === true;
   const all: FlywheelEvent[] = [];
@@ -264,6 +270,7 @@ export async function* schemaEvents(schema: DatasetSchema, opts: SchemaEventsOpt
       const out: FlywheelEvent[] = [];
       for (const r of b.rows) {
         stats.rowsRead++;
+        row++;
         if (r === null || (b.width > 0 && r.length !== b.width)) { countDrop(stats, 'malformed'); continue; }
         const ts = readTs(r, c);
         const value = vi >= 0 ? num(r[vi]) : NaN;
@@ -286,13 +293,13 @@ export async function* schemaEvents(schema: DatasetSchema, opts: SchemaEventsOpt
         if (reason !== undefined) { countDrop(stats, reason); continue; }
         const type = typeConst ?? typeOf(r[tyi]);
         if (type === undefined) { countDrop(stats, 'unknownType'); continue; }
-        const raw: Record<string, unknown> = { userId: user(r, c), itemId: item(r, c), type, ts };
-        const cat = category?.(r, c);
+        const raw: Record<string, unknown> = { userId: user(r, c, row), itemId: item(r, c, row), type, ts };
+        const cat = category?.(r, c, row);
         if (cat !== undefined && cat !== '') raw.categoryId = cat;
         if (vi >= 0) raw.value = value;
         if (context.length || numeric.length) {
           const ctx: Record<string, string> = {};
-          for (const [k, g] of context) { const v = g(r, c); if (v !== undefined) ctx[k] = v; }
+          for (const [k, g] of context) { const v = g(r, c, row); if (v !== undefined) ctx[k] = v; }
           for (const n of numeric) ctx[n.name] = log2Bucket(num(r[c[n.column]]));
           raw.context = ctx;
         }

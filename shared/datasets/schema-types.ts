@@ -23,7 +23,7 @@ export interface SourceSpec {
 }
 
 /** Unix time in whole seconds or milliseconds, or a date string read as UTC. */
-export type TimestampSpec = { column: string; unit: 's' | 'ms' } | { column: string; format: string } | { parts: DatePartsSpec };
+export type TimestampSpec = { column: string; unit: 's' | 'ms'; origin?: string } | { column: string; format: string } | { parts: DatePartsSpec };
 
 /**
  * A date spread over several columns, as insurance and survey extracts give it: a year, a
@@ -54,8 +54,14 @@ export interface LookupSpec extends Omit<SourceSpec, 'files'> {
   ignore?: string[];
 }
 
-/** A column, or a column whose value is looked up in a second file. */
+/**
+ * A column, or a column whose value is looked up in a second file. The name `$row` is the
+ * row's number in the source (1 = the first data row): a reference for files without an id.
+ */
 export type ColumnRef = string | { column: string; lookup: LookupSpec };
+
+/** The pseudo-column of a row's number. */
+export const ROW_NUMBER = '$row';
 
 export type FilterSpec = { column: string; reason?: string } & (
   | { startsWith: string } | { empty: true } | { equals: string | string[] }

@@ -99,7 +99,11 @@ export function validateSchema(raw: unknown): DatasetSchema {
     if ((p.day === undefined) === (p.weekOfMonth === undefined)) fail('fields.timestamp.parts', 'needs exactly one of day or weekOfMonth');
     if (p.day !== undefined && p.dayOfWeek !== undefined) fail('fields.timestamp.parts.dayOfWeek', 'goes with weekOfMonth, not with day');
   } else {
-    checkKeys(ts, ['column', 'unit', 'format'], 'fields.timestamp');
+    checkKeys(ts, ['column', 'unit', 'format', 'origin'], 'fields.timestamp');
+    if (ts.origin !== undefined) {
+      if (ts.unit === undefined) fail('fields.timestamp.origin', 'goes with unit (a count of seconds or ms since that date)');
+      if (!/^\d{4}-\d\d-\d\d$/.test(String(ts.origin)) || Number.isNaN(Date.parse(String(ts.origin)))) fail('fields.timestamp.origin', 'must be a date YYYY-MM-DD (UTC)');
+    }
     str(ts.column, 'fields.timestamp.column');
     if ((ts.unit === undefined) === (ts.format === undefined)) fail('fields.timestamp', 'needs exactly one of unit or format');
     if (ts.unit !== undefined && !['s', 'ms'].includes(ts.unit as string)) fail('fields.timestamp.unit', 'must be s or ms');

@@ -99,3 +99,30 @@ t.test('the claims file by datasets/risk-claims.json matches PROVENANCE.md', { s
   const claimTs = new Map(late.filter((e) => e.type === 'transaction').map((e) => [e.itemId, e.ts]));
   t.ok(late.filter((e) => e.type === 'outcome').every((e) => e.ts - claimTs.get(e.itemId)! === 28 * 86_400_000), "the schema's default: outcomes 28 days after their claim");
 });
+
+const CARDS = join(SHARED_DATA_DIR, 'risk-claims', 'ulb_creditcard_first5000.csv');
+t.test('the card fixture by datasets/risk-cards.json: 29 numeric columns, a row number for a reference', { skip: existsSync(CARDS) ? false : `no card fixture at ${CARDS}` }, async (t) => {
+  const stats = newLoadStats();
+  const evs = await all(schemaEvents(loadSchema(join(import.meta.dirname, '../../datasets/risk-cards.json')), { stats, outcomeDelayDays: 0 }));
+  const payments = evs.filter((e) => e.type === 'transaction');
+  t.equal(stats.rowsRead, 5000);
+  t.same(stats.dropped, {});
+  t.equal(payments.length, 5000);
+  // PROVENANCE.md: Class 1 on rows 541, 623 and 4,920 (counted from 0; $row counts from 1); Time 0 .. 4,563 s.
+  t.same(evs.filter((e) => e.type === 'outcome' && e.value === 1).map((e) => Number(e.itemId)).sort((a, b) => a - b), [542, 624, 4921], 'the three frauds, by row number');
+  t.equal(payments[0].ts, Date.UTC(2013, 8, 1));
+  t.equal(payments[payments.length - 1].ts, Date.UTC(2013, 8, 1) + 4563_000);
+  t.equal(Object.keys(payments[0].context ?? {}).length, 29, 'V1..V28 and Amount');
+  t.ok(Object.values(payments[0].context ?? {}).every((v) => Number.isFinite(Number(v))), 'every feature a number');
+  // Through the risk kind's source: standardised, so no feature dominates by its scale.
+  const { riskConfigSchema } = await import('../../shared/models/risk/config.ts');
+  const { RiskExampleSource } = await import('../../shared/models/risk/examples.ts');
+  const schema = loadSchema(join(import.meta.dirname, '../../datasets/risk-cards.json'));
+  const src = new RiskExampleSource(riskConfigSchema.parse((schema.model.config as { settings: unknown }).settings));
+  const b = src.push(evs);
+  t.equal(b.size, 10_000, 'each payment scored, then trained with its outcome');
+  t.equal(b.denseWidth, 29);
+  let maxAbs = 0;
+  for (let i = 5000; i < b.dense.length; i++) maxAbs = Math.max(maxAbs, Math.abs(b.dense[i]));
+  t.ok(maxAbs <= 5 && maxAbs > 1, `standardised values within the clip (max |z| ${maxAbs.toFixed(2)})`);
+});
