@@ -11,6 +11,7 @@ export function workerMetrics(r: Registry) {
     pushErrors: new Counter({ name: 'fw_worker_push_errors_total', help: 'Pushes rejected by a PS shard, by code', labelNames: ['code'], registers: [r] }),
     pushRtt: new Histogram({ name: 'fw_worker_push_rtt_seconds', help: 'Push round trip to a PS shard', buckets: [5e-4, 1e-3, 2e-3, 5e-3, 0.01, 0.05, 0.2, 1, 2, 5], registers: [r] }),
     stepSeconds: new Histogram({ name: 'fw_worker_step_seconds', help: 'Forward + backward of one batch', buckets: [1e-3, 5e-3, 0.01, 0.02, 0.05, 0.1, 0.5], registers: [r] }),
+    sourceCounts: new Gauge({ name: 'fw_worker_source_count', help: 'What the example source has seen, by count (e.g. risk: pending, joined, expired, dropped, unmatched, badLabels), over this worker\'s event shards', labelNames: ['count'], registers: [r] }),
     pendingAckMessages: new Gauge({ name: 'fw_worker_pending_ack_messages', help: 'Messages trained, waiting for the PS to persist', registers: [r] }),
   };
 }

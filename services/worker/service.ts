@@ -65,7 +65,10 @@ export async function startWorker(cfg: FlywheelConfig, index: number, infra: Inf
     })
     : undefined;
   await leases?.start();
-  const reportTimer = setInterval(() => report.publish(infra.transport, cfg.model), cfg.worker.metricsIntervalMs);
+  const reportTimer = setInterval(() => {
+    report.publish(infra.transport, cfg.model);
+    for (const [k, v] of Object.entries(t.sourceCounters())) metrics.sourceCounts.set({ count: k }, v);
+  }, cfg.worker.metricsIntervalMs);
   const port = cfg.workerMetricsBasePort ? cfg.workerMetricsBasePort + index : 0;
   const server = port && !infra.embedded
     ? await startHttpServer({ port, registry, onError: (e) => log.error({ err: String(e) }, 'http') })

@@ -127,6 +127,14 @@ export class Trainer {
     this.loop = this.run();
   }
 
+  /** The sources' counters, summed over the shards this worker holds (those with counters). */
+  sourceCounters(): Record<string, number> {
+    const out: Record<string, number> = {};
+    const sources = this.bySource ? [...this.bySource.values()].map((x) => x.source) : [this.d.examples];
+    for (const src of sources) for (const [k, v] of Object.entries(src.counters?.() ?? {})) out[k] = (out[k] ?? 0) + v;
+    return out;
+  }
+
   /** Starts consuming an event shard (its lease was taken). */
   async addShard(s: number): Promise<void> {
     if (this.consumers.has(s) || this.stopping) return;

@@ -74,6 +74,11 @@ export interface ExampleSource {
    * redelivered message it already holds.
    */
   readonly stateByShard?: boolean;
+  /**
+   * What the source has seen so far, as counts (bad labels, outcomes joined, pending examples,
+   * examples dropped at a cap...): the worker exports them, summed over its shards' sources.
+   */
+  counters?(): Record<string, number>;
 }
 
 /** Plain data (msgpack-able), so a metric's state travels in worker reports and merges. */

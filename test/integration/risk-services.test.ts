@@ -105,6 +105,12 @@ t.test('risk: late labels through the services, a worker killed with claims pend
   const lr = overall.baselines['online LR'];
   t.ok(f.auc > 0.7 && f.auc > overall.baselines['running rate'].auc + 0.15, `AUC ${f.auc.toFixed(4)} with outcomes 28 days late (running rate ${overall.baselines['running rate'].auc.toFixed(4)}, online LR ${lr.auc.toFixed(4)})`);
 
+  // The joiner's counts are exported by each worker (worker 0 was never killed).
+  const text = await (await fetch(`http://127.0.0.1:${cluster.cfg.workerMetricsBasePort}/metrics`)).text();
+  const count = (name: string) => Number(new RegExp(`fw_worker_source_count\\{[^}]*count="${name}"[^}]*\\} (\\S+)`).exec(text)?.[1] ?? NaN);
+  t.equal(count('pending'), 0, 'worker 0: nothing pending at the end (every outcome came)');
+  t.ok(count('joined') > 5000 && count('dropped') === 0 && count('badLabels') === 0, `worker 0 joined ${count('joined')} outcomes, dropped none`);
+
   // /v1/score: a score, the version, and why.
   const url = m.inferenceUrl;
   const claim = events.find((e) => e.type === 'transaction')!;

@@ -111,6 +111,10 @@ export class RiskExampleSource implements ExampleSource {
     });
   }
 
+  counters(): Record<string, number> {
+    return { ...this.stats, ...this.joiner.stats, pending: this.joiner.pending };
+  }
+
   push(events: readonly FlywheelEvent[]): Batch {
     const out = this.out;
     const I = this.shape.idWidth, D = this.shape.denseWidth;
