@@ -182,7 +182,7 @@ export function validateSchema(raw: unknown): DatasetSchema {
   const l = raw.labels;
   if (l === undefined) {
     // Kinds that learn no 0/1 label (demand) need none; the CTR kind then uses its default rule.
-  } else if (!isObj(l)) fail('labels', 'must be { kind: types | implicit | threshold, ... }');
+  } else if (!isObj(l)) fail('labels', 'must be { kind: types | implicit | threshold | window, ... }');
   else if (l.kind === 'types') {
     checkKeys(l, ['kind', 'positive'], 'labels');
     if (!Array.isArray(l.positive) || l.positive.length === 0 || !l.positive.every((p) => (EVENT_TYPES as readonly unknown[]).includes(p))) {
@@ -192,6 +192,12 @@ export function validateSchema(raw: unknown): DatasetSchema {
     checkKeys(l, ['kind', 'negatives', 'window'], 'labels');
     if (!(Number.isInteger(l.negatives) && (l.negatives as number) >= 1 && (l.negatives as number) <= 100)) fail('labels.negatives', 'must be an integer in 1..100');
     if (l.window !== undefined && !(Number.isInteger(l.window) && (l.window as number) >= 1)) fail('labels.window', 'must be a positive integer (past positives)');
+  } else if (l.kind === 'window') {
+    checkKeys(l, ['kind', 'positive', 'windowMinutes', 'maxPending'], 'labels');
+    if (!Array.isArray(l.positive) || l.positive.length === 0 || !l.positive.every((p) => (EVENT_TYPES as readonly unknown[]).includes(p))) {
+      fail('labels.positive', `must list event types (${EVENT_TYPES.join(', ')})`);
+    }
+    if (!(typeof l.windowMinutes === 'number' && l.windowMinutes > 0)) fail('labels.windowMinutes', 'must be a positive number of minutes');
   } else if (l.kind === 'threshold') {
     checkKeys(l, ['kind', 'min', 'column'], 'labels');
     if (typeof l.min !== 'number' || !Number.isFinite(l.min)) fail('labels.min', 'must be a number');
@@ -199,7 +205,7 @@ export function validateSchema(raw: unknown): DatasetSchema {
       str(l.column, 'labels.column');
       if (f.value !== undefined && f.value !== l.column) fail('labels.column', `is "${l.column}" but fields.value is "${f.value as string}"`);
     } else if (f.value === undefined) fail('labels.column', 'a threshold needs a column (labels.column or fields.value)');
-  } else fail('labels.kind', 'must be types, implicit or threshold');
+  } else fail('labels.kind', 'must be types, implicit, threshold or window');
   const m = raw.model;
   if (!isObj(m)) fail('model', 'must be { fields: [...] }');
   checkKeys(m, ['kind', 'fields', 'config'], 'model');

@@ -23,7 +23,8 @@ export class BinaryMetric implements MetricAccumulator {
 
   add(predictions: Float32Array, b: Batch, from: number, to: number): void {
     const T = b.targetWidth;
-    for (let i = from; i < to; i++) this.h.add(predictions[i], b.targets[i * T]);
+    // A NaN target is not known yet (a score made before its label): not counted.
+    for (let i = from; i < to; i++) if (!Number.isNaN(b.targets[i * T])) this.h.add(predictions[i], b.targets[i * T]);
   }
 
   state(): MetricState {

@@ -7,7 +7,7 @@
 // lost or trained twice. Time is event time, so a replay closes windows as the stream did.
 //
 // Every row it emits has two targets: [label the metric counts, label trained on], NaN where
-// there is none. With the example's ref (Batch.refs), the metric pairs the label with the score
+// there is none (a kind with one target, as ctr, runs the 'wait' mode: the one target is both). With the example's ref (Batch.refs), the metric pairs the label with the score
 // the example got when it was first seen (shared/models/delayed-scores.ts):
 //   mode 'wait'           at the transaction  [NaN, NaN]  scored, not trained
 //                         outcome y / window  [y, y]      counted with the first score, trained
@@ -41,8 +41,9 @@ export interface LabelJoinerStats {
   duplicates: number;
 }
 
-/** The two targets of a row for `mode`, at admission (`label` undefined) or when labelled. */
-export function joinedTargets(mode: LateLabelMode, label: 0 | 1 | undefined, out: Float32Array, at: number): void {
+/** The targets (1 or 2) of a row for `mode`, at admission (`label` undefined) or when labelled. */
+export function joinedTargets(mode: LateLabelMode, label: 0 | 1 | undefined, out: Float32Array, at: number, width = 2): void {
+  if (width === 1) { out[at] = label ?? NaN; return; }
   if (label === undefined) { out[at] = NaN; out[at + 1] = mode === 'wait' ? NaN : 0; return; }
   out[at] = label;
   out[at + 1] = mode === 'wait' || label === 1 ? label : NaN;
@@ -57,6 +58,7 @@ export class LabelJoiner {
   readonly stats: LabelJoinerStats = { admitted: 0, joined: 0, expired: 0, dropped: 0, unmatched: 0, duplicates: 0 };
   private readonly I: number;
   private readonly D: number;
+  private readonly T: number;
   private cap = 0;
   private head = 0;
   /** Slots used from head on, holes included. */
@@ -68,9 +70,12 @@ export class LabelJoiner {
   private dense = new Float32Array(0);
   private readonly slotOf = new Map<string, number>();
 
-  constructor(shape: { idWidth: number; denseWidth: number }, readonly opts: LabelJoinerOptions) {
+  constructor(shape: { idWidth: number; denseWidth: number; targetWidth?: number }, readonly opts: LabelJoinerOptions) {
     this.I = shape.idWidth;
     this.D = shape.denseWidth;
+    this.T = shape.targetWidth ?? 2;
+    if (this.T !== 1 && this.T !== 2) throw new Error('LabelJoiner: rows have 1 target (wait mode) or 2 (counted, trained)');
+    if (this.T === 1 && opts.mode !== 'wait') throw new Error("LabelJoiner: with one target only the 'wait' mode is possible");
     if (!(opts.maxPending >= 1)) throw new Error('LabelJoiner: maxPending must be at least 1');
     this.grow(Math.min(1024, opts.maxPending));
   }
@@ -91,7 +96,7 @@ export class LabelJoiner {
    */
   admit(key: string, out: BatchBuilder, row: number, ts: number, ref: number): boolean {
     if (this.slotOf.has(key)) { this.stats.duplicates++; return false; }
-    joinedTargets(this.opts.mode, undefined, out.targets, row * 2);
+    joinedTargets(this.opts.mode, undefined, out.targets, row * this.T, this.T);
     if (this.used === this.cap) {
       if (this.cap < this.opts.maxPending) this.grow(Math.min(this.cap * 2, this.opts.maxPending));
       else this.dropHead();
@@ -137,7 +142,7 @@ export class LabelJoiner {
     const i = out.add(this.ts[s], this.refs[s]);
     out.ids.set(this.ids.subarray(s * this.I, (s + 1) * this.I), i * this.I);
     out.dense.set(this.dense.subarray(s * this.D, (s + 1) * this.D), i * this.D);
-    joinedTargets(this.opts.mode, label, out.targets, i * 2);
+    joinedTargets(this.opts.mode, label, out.targets, i * this.T, this.T);
   }
 
   private release(s: number): void {

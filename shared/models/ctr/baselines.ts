@@ -51,6 +51,7 @@ class RateTable {
   learn(b: Batch): void {
     for (let i = 0; i < b.size; i++) {
       const y = b.targets[i * b.targetWidth];
+      if (Number.isNaN(y)) continue; // scored now, labelled later
       for (let c = 0; c < this.columns.length; c++) {
         const r = b.ids[i * b.idWidth + this.columns[c]];
         this.counts[c][2 * r] += 1;
@@ -155,7 +156,9 @@ export class FtrlLogisticRegression implements Baseline {
     checkBatch(this.name, b, this.fields, this.buckets);
     const F = this.fields;
     for (let i = 0; i < b.size; i++) {
-      const g = sigmoid(this.logit(b, i)) - b.targets[i * b.targetWidth];
+      const y = b.targets[i * b.targetWidth];
+      if (Number.isNaN(y)) continue; // scored now, labelled later
+      const g = sigmoid(this.logit(b, i)) - y;
       for (let f = 0; f < F; f++) this.update(f * this.buckets + b.ids[i * b.idWidth + f], g);
       this.update(this.bias, g);
     }

@@ -33,6 +33,9 @@ export function eventOfExamples(cfg: CtrModelConfig, stream: Batch, events: numb
 }
 
 export function ctrEvalExtras(cfg: CtrModelConfig, input: EvalExtrasInput): EvalExtras {
+  // With a window rule an impression's example comes twice (scored, then labelled) and actions
+  // make none: examples are not one per event, which segments and probes rest on.
+  if (cfg.labels.kind === 'window') return { segments: [], notes: ['window labels: no segments or ranking probes (an example is not one per event).'] };
   const { events, stream } = input;
   const F = cfg.fields.length;
   const itemField = cfg.fields.indexOf('item');

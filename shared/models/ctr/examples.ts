@@ -1,10 +1,15 @@
 // The CTR kind's example source: the label rule, negative sampling for implicit feedback,
 // and hashed feature ids packed example-major into one Int32Array (no object per example).
+// With a `window` rule an impression is scored at once and waits in a label joiner until the
+// user acts on the item (a positive) or the window closes (a negative): its state follows the
+// event shard (the kind shards by user, so a user's view and cart meet on one shard).
 import { NON_INTERACTION_TYPES, type FlywheelEvent } from '../../events.ts';
 import { featurizeInto } from '../../features.ts';
 import { labelOf } from '../../labels.ts';
 import { PopularityNegativeSampler, type ItemRef } from '../../negative-sampler.ts';
+import { BatchBuilder } from '../batch-builder.ts';
 import type { Batch, BatchShape } from '../batch.ts';
+import { LabelJoiner } from '../label-joiner.ts';
 import type { ExampleSource } from '../types.ts';
 import type { CtrModelConfig } from './config.ts';
 
@@ -14,6 +19,11 @@ export class CtrExampleSource implements ExampleSource {
   private readonly negs: ItemRef[] = [];
   private readonly rows: number[];
   private readonly fields: string[];
+  readonly stateByShard: boolean;
+  private readonly joiner?: LabelJoiner;
+  private readonly out?: BatchBuilder;
+  private readonly positives?: ReadonlySet<string>;
+  private nextRef = 0;
 
   constructor(private readonly cfg: CtrModelConfig, seed: number) {
     this.fields = cfg.fields;
@@ -22,6 +32,39 @@ export class CtrExampleSource implements ExampleSource {
     const l = cfg.labels;
     // Negatives follow popularity over this many past positives (see negative-sampler.ts).
     this.sampler = new PopularityNegativeSampler(l.kind === 'implicit' && l.window ? l.window : 1_000_000, seed);
+    this.stateByShard = l.kind === 'window';
+    if (l.kind === 'window') {
+      this.joiner = new LabelJoiner(this.shape, { mode: 'wait', windowMs: l.windowMinutes * 60_000, maxPending: l.maxPending ?? 1_000_000 });
+      this.out = new BatchBuilder(this.shape, true, 256);
+      this.positives = new Set(l.positive);
+    }
+  }
+
+  counters(): Record<string, number> {
+    // unmatched: actions with no impression waiting for them (bought without a view in the window).
+    return this.joiner ? { ...this.joiner.stats, pending: this.joiner.pending } : {};
+  }
+
+  /** Window rule: impressions in, each scored now and labelled by the user's action on the item or the window's end. */
+  private pushWindowed(events: readonly FlywheelEvent[]): Batch {
+    const j = this.joiner!, out = this.out!;
+    const F = this.fields.length;
+    for (const ev of events) {
+      if (NON_INTERACTION_TYPES.has(ev.type)) continue;
+      j.expire(ev.ts, out);
+      const key = `${ev.userId}\u0001${ev.itemId}`;
+      if (this.positives!.has(ev.type)) {
+        j.outcome(key, 1, ev.ts, out);
+        continue;
+      }
+      // A second view of an item while the first waits: the first's label will say it.
+      if (j.has(key)) { j.stats.duplicates++; continue; }
+      const ref = this.nextRef++;
+      const i = out.add(ev.ts, ref);
+      featurizeInto(ev, this.fields, this.rows, out.ids, i * F);
+      j.admit(key, out, i, ev.ts, ref);
+    }
+    return out.take();
   }
 
   /** An implicit positive brings its negatives. */
@@ -30,6 +73,7 @@ export class CtrExampleSource implements ExampleSource {
   }
 
   push(events: readonly FlywheelEvent[]): Batch {
+    if (this.joiner) return this.pushWindowed(events);
     const F = this.fields.length;
     const rule = this.cfg.labels;
     const cap = events.length * this.examplesPerEvent;

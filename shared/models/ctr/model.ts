@@ -84,6 +84,20 @@ export class CtrModel implements TrainableModel {
     if (batch.targets.length !== batch.size) {
       throw new WrongShapeError(`batch has ${batch.size} examples but ${batch.targets.length} labels`);
     }
+    // Examples whose label comes later (NaN) are scored now and trained when it arrives: the
+    // step trains the labelled ones and scores them all with the same weights.
+    let unknown = 0;
+    for (let i = 0; i < batch.size; i++) if (Number.isNaN(batch.targets[i])) unknown++;
+    if (unknown > 0) {
+      const predictions = this.predict(batch, weights);
+      if (unknown === batch.size) return { predictions, loss: 0, dense: new Map(), sparse: new Map() };
+      const known: number[] = [];
+      for (let i = 0; i < batch.size; i++) if (!Number.isNaN(batch.targets[i])) known.push(i);
+      const F = this.fields.length;
+      const sub = { size: known.length, ids: new Int32Array(known.length * F), targets: new Float32Array(known.length) };
+      known.forEach((i, j) => { sub.ids.set(batch.ids.subarray(i * F, (i + 1) * F), j * F); sub.targets[j] = batch.targets[i]; });
+      return { ...this.trainStep(sub, weights), predictions };
+    }
     const host = this.hostInputs(batch, weights, batch.targets);
     const F = this.fields.length;
     let logits: tf.Tensor | undefined;
