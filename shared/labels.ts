@@ -28,6 +28,11 @@ export const labelRuleSchema = z.discriminatedUnion('kind', [
     windowMinutes: z.number().positive().max(366 * 24 * 60),
     /** Impressions waiting per event shard at most; beyond it the oldest is dropped (counted). Default 1000000. */
     maxPending: z.number().int().min(1).max(50_000_000).optional(),
+    /**
+     * When a labelled impression is trained (and counted): at the window's end whatever came
+     * (default: every label equally late, see label-joiner.ts), or as soon as the action comes.
+     */
+    release: z.enum(['window', 'outcome']).optional(),
   }).strict(),
 ]);
 

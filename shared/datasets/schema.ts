@@ -193,7 +193,7 @@ export function validateSchema(raw: unknown): DatasetSchema {
     if (!(Number.isInteger(l.negatives) && (l.negatives as number) >= 1 && (l.negatives as number) <= 100)) fail('labels.negatives', 'must be an integer in 1..100');
     if (l.window !== undefined && !(Number.isInteger(l.window) && (l.window as number) >= 1)) fail('labels.window', 'must be a positive integer (past positives)');
   } else if (l.kind === 'window') {
-    checkKeys(l, ['kind', 'positive', 'windowMinutes', 'maxPending'], 'labels');
+    checkKeys(l, ['kind', 'positive', 'windowMinutes', 'maxPending', 'release'], 'labels');
     if (!Array.isArray(l.positive) || l.positive.length === 0 || !l.positive.every((p) => (EVENT_TYPES as readonly unknown[]).includes(p))) {
       fail('labels.positive', `must list event types (${EVENT_TYPES.join(', ')})`);
     }

@@ -25,6 +25,13 @@ export interface LabelJoinerOptions {
   windowMs: number;
   /** Examples held at most; beyond it the oldest is dropped (counted), unlabelled. */
   maxPending: number;
+  /**
+   * When a labelled example goes out: as its outcome arrives (default), or when its window
+   * closes, whatever the outcome. The second keeps every label equally late where only
+   * positives ever arrive (a conversion within seconds, a non-conversion only at the window's
+   * end): otherwise what learns from the stream sees positives early and negatives late.
+   */
+  releaseAt?: 'outcome' | 'window';
 }
 
 export interface LabelJoinerStats {
@@ -66,6 +73,8 @@ export class LabelJoiner {
   private keys: (string | undefined)[] = [];
   private ts = new Float64Array(0);
   private refs = new Float64Array(0);
+  /** releaseAt 'window': the outcome that came, held until the window closes (0 = none yet). */
+  private outcomes = new Uint8Array(0);
   private ids = new Int32Array(0);
   private dense = new Float32Array(0);
   private readonly slotOf = new Map<string, number>();
@@ -106,6 +115,7 @@ export class LabelJoiner {
     this.keys[s] = key;
     this.ts[s] = ts;
     this.refs[s] = ref;
+    this.outcomes[s] = 0;
     this.ids.set(out.ids.subarray(row * this.I, (row + 1) * this.I), s * this.I);
     this.dense.set(out.dense.subarray(row * this.D, (row + 1) * this.D), s * this.D);
     this.slotOf.set(key, s);
@@ -116,10 +126,11 @@ export class LabelJoiner {
   /** The outcome of `key`: its example goes to `out` with its label; false when none is pending. */
   outcome(key: string, label: 0 | 1, ts: number, out: BatchBuilder): boolean {
     const s = this.slotOf.get(key);
-    if (s === undefined) { this.stats.unmatched++; return false; }
+    if (s === undefined || this.outcomes[s] !== 0) { this.stats.unmatched++; return false; }
+    this.stats.joined++;
+    if (this.opts.releaseAt === 'window') { this.outcomes[s] = label + 1; return true; }
     this.emit(s, label, out);
     this.release(s);
-    this.stats.joined++;
     return true;
   }
 
@@ -129,9 +140,10 @@ export class LabelJoiner {
       const s = this.head;
       if (this.keys[s] !== undefined) {
         if (this.ts[s] + this.opts.windowMs > nowMs) return;
-        this.emit(s, 0, out);
+        const o = this.outcomes[s];
+        this.emit(s, o === 2 ? 1 : 0, out);
         this.release(s);
-        this.stats.expired++;
+        if (o === 0) this.stats.expired++;
       }
       this.head = (this.head + 1) % this.cap;
       this.used--;
@@ -162,13 +174,14 @@ export class LabelJoiner {
     const I = this.I, D = this.D;
     const keys: (string | undefined)[] = new Array(n);
     const ts = new Float64Array(n), refs = new Float64Array(n), ids = new Int32Array(n * I), dense = new Float32Array(n * D);
+    const outcomes = new Uint8Array(n);
     for (let k = 0; k < this.used; k++) {
       const s = (this.head + k) % this.cap;
-      keys[k] = this.keys[s]; ts[k] = this.ts[s]; refs[k] = this.refs[s];
+      keys[k] = this.keys[s]; ts[k] = this.ts[s]; refs[k] = this.refs[s]; outcomes[k] = this.outcomes[s];
       ids.set(this.ids.subarray(s * I, (s + 1) * I), k * I);
       dense.set(this.dense.subarray(s * D, (s + 1) * D), k * D);
       if (keys[k] !== undefined) this.slotOf.set(keys[k]!, k);
     }
-    Object.assign(this, { keys, ts, refs, ids, dense, cap: n, head: 0 });
+    Object.assign(this, { keys, ts, refs, outcomes, ids, dense, cap: n, head: 0 });
   }
 }

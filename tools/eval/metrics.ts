@@ -55,22 +55,24 @@ export function wayFigures(s: EvalStream, metric: MetricDef, scores: Float32Arra
   // first copy has NaN targets, which the metric skips).
   const predictions = s.examples.refs ? new DelayedScores(scores.length / s.size).pair(s.examples, scores).predictions : scores;
   const first = firstEvalWindow(o);
-  const perWindow = Array.from({ length: W }, (_, w) => {
-    const acc = metric.create();
-    const a = windowStart(w, s.size, W), b = windowStart(w + 1, s.size, W);
-    if (b > a) acc.add(predictions, s.examples, a, b);
-    return acc;
-  });
-  const evalFrom = windowStart(first, s.size, W);
+  const windowOf = scoredWindows(s);
+  const perWindow = Array.from({ length: W }, () => metric.create());
+  // Runs of examples of the same window go to its accumulator in one call.
+  for (let i = 0; i < s.size;) {
+    const w = windowOf[i];
+    let j = i + 1;
+    while (j < s.size && windowOf[j] === w) j++;
+    perWindow[w].add(predictions, s.examples, i, j);
+    i = j;
+  }
   const segments: WayFigures['segments'] = {};
   for (const seg of s.extras.segments) {
     const accs = seg.groups.map(() => metric.create());
-    // Runs of examples of the same group go to its accumulator in one call.
-    for (let i = evalFrom; i < s.size;) {
+    for (let i = 0; i < s.size;) {
       const g = seg.groupOf[i];
       let j = i + 1;
-      while (j < s.size && seg.groupOf[j] === g) j++;
-      accs[g].add(predictions, s.examples, i, j);
+      while (j < s.size && seg.groupOf[j] === g && (windowOf[j] >= first) === (windowOf[i] >= first)) j++;
+      if (windowOf[i] >= first) accs[g].add(predictions, s.examples, i, j);
       i = j;
     }
     segments[seg.name] = Object.fromEntries(seg.groups.map((g, k) => [g, figuresOf(metric, accs[k])]));
@@ -84,6 +86,28 @@ export function wayFigures(s: EvalStream, metric: MetricDef, scores: Float32Arra
   });
   const overall = { ...figuresOf(metric, mergeAll(metric, perWindow.slice(first))), ...probeFigures((x) => x >= first) };
   return { overall, windows, segments };
+}
+
+/**
+ * The window each example is counted in: its own, or, for one whose targets came later (a
+ * ref), the window of its first copy, where its score was made. Labels that come back at
+ * different delays (a conversion in seconds, a non-conversion when its window ends) are then
+ * compared with scores made at the same time, not with scores made half an hour apart.
+ */
+export function scoredWindows(s: EvalStream): Uint16Array {
+  const out = s.window.slice();
+  const refs = s.examples.refs;
+  if (!refs) return out;
+  const T = s.examples.targetWidth;
+  const firstAt = new Map<number, number>();
+  for (let i = 0; i < s.size; i++) {
+    const r = refs[i];
+    if (r < 0) continue;
+    if (Number.isNaN(s.examples.targets[i * T])) { if (!firstAt.has(r)) firstAt.set(r, i); continue; }
+    const f = firstAt.get(r);
+    if (f !== undefined) { out[i] = s.window[f]; firstAt.delete(r); }
+  }
+  return out;
 }
 
 /** Event time of the first and last example of window w. */

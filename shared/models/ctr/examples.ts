@@ -34,7 +34,9 @@ export class CtrExampleSource implements ExampleSource {
     this.sampler = new PopularityNegativeSampler(l.kind === 'implicit' && l.window ? l.window : 1_000_000, seed);
     this.stateByShard = l.kind === 'window';
     if (l.kind === 'window') {
-      this.joiner = new LabelJoiner(this.shape, { mode: 'wait', windowMs: l.windowMinutes * 60_000, maxPending: l.maxPending ?? 1_000_000 });
+      this.joiner = new LabelJoiner(this.shape, {
+        mode: 'wait', windowMs: l.windowMinutes * 60_000, maxPending: l.maxPending ?? 1_000_000, releaseAt: l.release ?? 'window',
+      });
       this.out = new BatchBuilder(this.shape, true, 256);
       this.positives = new Set(l.positive);
     }
