@@ -7,7 +7,8 @@ import {
   type RowsState,
 } from '../shared/index.ts';
 import { initTensorBackend } from '../shared/model/backend.ts';
-import { loadSchema, schemaConfig, schemaEvents } from '../shared/datasets/schema.ts';
+import { loadSchema, loadSummary, schemaConfig, schemaEvents } from '../shared/datasets/schema.ts';
+import { newLoadStats } from '../shared/datasets/csv.ts';
 import { OfflineLearner } from '../tools/eval/offline.ts';
 import { EVAL_DEFAULTS } from '../tools/eval/protocol.ts';
 import { buildEvalStream } from '../tools/eval/stream.ts';
@@ -54,7 +55,9 @@ export async function run(p: ParsedOptions): Promise<number> {
   const cfg = loadConfig({ file: args.config, overrides: { ...schemaConfig(schema), ...(args.model ? { model: args.model } : {}) } });
   await initTensorBackend(() => undefined);
   const events = [];
-  for await (const b of schemaEvents(schema, { limit: maxEvents })) events.push(...b);
+  const stats = newLoadStats();
+  for await (const b of schemaEvents(schema, { limit: maxEvents, stats })) events.push(...b);
+  for (const l of loadSummary(schema, stats)) process.stdout.write(`${l}\n`);
   const opts = { ...EVAL_DEFAULTS, rankPositivesPerWindow: 0 };
   const s = buildEvalStream(events, cfg, opts);
   const end = Math.round(prefix * s.size);

@@ -27,6 +27,8 @@ export interface LoadStats {
   rowsRead: number;
   kept: number;
   dropped: Record<string, number>;
+  /** Kept rows earlier than a kept row before them (a file not in time order), when not sorted. */
+  outOfOrder?: number;
 }
 
 export function newLoadStats(): LoadStats {

@@ -42,6 +42,19 @@ export function parseDateFormat(format: string): (s: string) => number {
   };
 }
 
+/**
+ * One line on what reading a dataset kept and dropped, and why; and a warning when a file not
+ * in time order was read without sortByTimestamp (a prequential replay would go back in time).
+ */
+export function loadSummary(schema: DatasetSchema, stats: LoadStats): string[] {
+  const dropped = Object.entries(stats.dropped).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${n.toLocaleString('en-US')} ${k}`);
+  const lines = [`${schema.name}: read ${stats.rowsRead.toLocaleString('en-US')} rows, kept ${stats.kept.toLocaleString('en-US')}${dropped.length ? `; dropped ${dropped.join(', ')}` : ''}`];
+  if ((stats.outOfOrder ?? 0) > 0 && schema.sortByTimestamp !== true) {
+    lines.push(`warning: ${stats.outOfOrder!.toLocaleString('en-US')} rows are earlier than a row before them: the file is not in time order; set "sortByTimestamp": true in the schema`);
+  }
+  return lines;
+}
+
 /** The epoch-ms parser of a one-column timestamp spec: whole numbers for units, else the date format. */
 export function timestampParser(t: Exclude<TimestampSpec, { parts: DatePartsSpec }>): (s: string) => number {
   if ('unit' in t) {
@@ -201,13 +214,26 @@ type Getter = (r: string[], col: Record<string, number>, row: number) => string 
 async function getter(ref: ColumnRef, lookups: Map<string, Promise<Map<string, string>>>): Promise<Getter> {
   if (ref === ROW_NUMBER) return (_r, _col, row) => String(row);
   if (typeof ref === 'string') return (r, col) => r[col[ref]];
+  if ('flags' in ref) {
+    const all = ref.take === 'all';
+    return (r, col) => {
+      let out = '';
+      for (const f of ref.flags) {
+        const v = (r[col[f]] ?? '').trim();
+        if (v === '' || v === '0' || v.toLowerCase() === 'false') continue;
+        if (!all) return f;
+        out = out ? `${out}|${f}` : f;
+      }
+      return out;
+    };
+  }
   const key = JSON.stringify(ref.lookup);
   if (!lookups.has(key)) lookups.set(key, loadLookup(ref.lookup));
   const map = await lookups.get(key)!;
   return (r, col) => map.get(r[col[ref.column]]);
 }
 
-const refColumn = (ref: ColumnRef): string | undefined => (ref === ROW_NUMBER ? undefined : typeof ref === 'string' ? ref : ref.column);
+const refColumns = (ref: ColumnRef): string[] => (ref === ROW_NUMBER ? [] : typeof ref === 'string' ? [ref] : 'flags' in ref ? ref.flags : [ref.column]);
 
 function filterMatches(f: FilterSpec, s: string, v: number): boolean {
   if ('startsWith' in f) return s.startsWith(f.startsWith);
@@ -253,12 +279,12 @@ export async function* schemaEvents(schema: DatasetSchema, opts: SchemaEventsOpt
   const outcomeDelayMs = (opts.outcomeDelayDays ?? outcome?.delayDays ?? 0) * 86_400_000;
   const outcomePositive = outcome?.positive ? new Set(outcome.positive) : undefined;
   const valueCol = f.value ?? (schema.labels?.kind === 'threshold' ? schema.labels.column : undefined);
-  const needed = [...new Set([refColumn(f.user), refColumn(f.item), ...(f.category ? [refColumn(f.category)] : []), ...timestampColumns(f.timestamp),
+  const needed = [...new Set([...refColumns(f.user), ...refColumns(f.item), ...(f.category ? refColumns(f.category) : []), ...timestampColumns(f.timestamp),
     ...(outcome ? [outcome.column] : []),
     ...('column' in f.type ? [f.type.column] : []), ...(valueCol ? [valueCol] : []),
-    ...Object.values(f.context ?? {}).map(refColumn), ...numeric.map((n) => n.column), ...filters.map((x) => x.column)])]
-    .filter((c): c is string => c !== undefined);
+    ...Object.values(f.context ?? {}).flatMap(refColumns), ...numeric.map((n) => n.column), ...filters.map((x) => x.column)])];
   let row = 0;
+  let newestTs = -Infinity;
   const nowMs = Date.now();
   const sorted = schema.sortByTimestamp === true;
   const all: FlywheelEvent[] = [];
@@ -304,13 +330,16 @@ export async function* schemaEvents(schema: DatasetSchema, opts: SchemaEventsOpt
           raw.context = ctx;
         }
         let ev: FlywheelEvent;
-        try { ev = validateEvent(raw, nowMs); } catch { countDrop(stats, 'invalid'); continue; }
+        // The reason names the rule the row broke (e.g. "context has more than 64 keys"), not just "invalid".
+        try { ev = validateEvent(raw, nowMs); } catch (err) { countDrop(stats, `invalid: ${(err as Error).message.slice(0, 80)}`); continue; }
         if (outcome) {
           // Validated with the row: both or neither (sortByTimestamp is required with an outcome).
           all.push(ev, { userId: ev.userId, itemId: ev.itemId, type: 'outcome', ts: ev.ts + outcomeDelayMs, value: outcomeValue });
           continue;
         }
         if (sorted) { all.push(ev); continue; }
+        if (ev.ts < newestTs) stats.outOfOrder = (stats.outOfOrder ?? 0) + 1;
+        else newestTs = ev.ts;
         stats.kept++;
         out.push(ev);
         if (++yielded >= limit) break;

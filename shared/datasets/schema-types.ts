@@ -55,10 +55,15 @@ export interface LookupSpec extends Omit<SourceSpec, 'files'> {
 }
 
 /**
- * A column, or a column whose value is looked up in a second file. The name `$row` is the
- * row's number in the source (1 = the first data row): a reference for files without an id.
+ * A column, a column whose value is looked up in a second file, or a set of 0/1 flag columns
+ * (one per genre, say). A field holds one value, so flags give the first column set (`first`,
+ * the default) or every column set, joined by '|' (`all`: the combination, e.g. "Action|Comedy").
+ * The name `$row` is the row's number in the source (1 = the first data row): a reference for
+ * files without an id.
  */
-export type ColumnRef = string | { column: string; lookup: LookupSpec };
+export type ColumnRef = string | { column: string; lookup: LookupSpec } | FlagsSpec;
+
+export interface FlagsSpec { flags: string[]; take?: 'first' | 'all' }
 
 /** The pseudo-column of a row's number. */
 export const ROW_NUMBER = '$row';

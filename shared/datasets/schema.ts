@@ -63,7 +63,13 @@ function checkSource(s: unknown, at: string, single: boolean): void {
 
 function checkRef(v: unknown, at: string): void {
   if (typeof v === 'string') return void str(v, at);
-  if (!isObj(v)) fail(at, 'must be a column name or { column, lookup }');
+  if (!isObj(v)) fail(at, 'must be a column name, { column, lookup } or { flags }');
+  if (v.flags !== undefined) {
+    checkKeys(v, ['flags', 'take'], at);
+    if (!Array.isArray(v.flags) || v.flags.length === 0 || !v.flags.every((c) => typeof c === 'string' && c !== '')) fail(`${at}.flags`, 'must list the 0/1 flag columns');
+    if (v.take !== undefined && v.take !== 'first' && v.take !== 'all') fail(`${at}.take`, 'must be first or all');
+    return;
+  }
   checkKeys(v, ['column', 'lookup'], at);
   str(v.column, `${at}.column`);
   checkSource(v.lookup, `${at}.lookup`, true);
@@ -252,7 +258,7 @@ export function resolveSchemaFiles(s: DatasetSchema, baseDir: string): DatasetSc
   const out = structuredClone(s);
   out.source.files = out.source.files.map((p) => resolveSchemaPath(p, baseDir));
   const refs: ColumnRef[] = [out.fields.user, out.fields.item, ...(out.fields.category ? [out.fields.category] : []), ...Object.values(out.fields.context ?? {})];
-  for (const r of refs) if (typeof r !== 'string') r.lookup.file = resolveSchemaPath(r.lookup.file, baseDir);
+  for (const r of refs) if (typeof r !== 'string' && 'lookup' in r) r.lookup.file = resolveSchemaPath(r.lookup.file, baseDir);
   return out;
 }
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { FlywheelEvent } from '../../shared/index.ts';
 import { newLoadStats } from '../../shared/datasets/csv.ts';
 import { SHARED_DATA_DIR } from '../../shared/datasets/movie-ratings.ts';
-import { SchemaError, datePartsToMs, loadSchema, schemaEvents, validateSchema } from '../../shared/datasets/schema.ts';
+import { SchemaError, datePartsToMs, loadSchema, loadSummary, schemaEvents, validateSchema } from '../../shared/datasets/schema.ts';
 
 const CLAIMS = join(SHARED_DATA_DIR, 'risk-claims', 'vehicle_claims_fraud_oracle.csv');
 const SCHEMA = join(import.meta.dirname, '../../datasets/risk-claims.json');
@@ -125,4 +125,38 @@ t.test('the card fixture by datasets/risk-cards.json: 29 numeric columns, a row 
   let maxAbs = 0;
   for (let i = 5000; i < b.dense.length; i++) maxAbs = Math.max(maxAbs, Math.abs(b.dense[i]));
   t.ok(maxAbs <= 5 && maxAbs > 1, `standardised values within the clip (max |z| ${maxAbs.toFixed(2)})`);
+});
+
+t.test('schemas for data nobody here has seen: flag columns, drop reasons, a file out of time order', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'fw-flags-'));
+  const file = join(dir, 'm.psv');
+  // latin-1, '|'-separated, no header, genres as 0/1 flag columns (MovieLens 100k's u.item layout)
+  writeFileSync(file, Buffer.from('1|Caf\xe9 Noir|0|1|1|1000000100\n2|Heat|1|0|0|1000000050\n3|Nothing|0|0|0|1000000070\n', 'latin1'));
+  const schema = validateSchema({
+    name: 'flags', source: { files: [file], format: 'csv', delimiter: '|', header: false, encoding: 'latin1', columns: ['id', 'title', 'Action', 'Comedy', 'Drama', 't'] },
+    fields: {
+      user: 'title', item: 'id', category: { flags: ['Action', 'Comedy', 'Drama'] }, timestamp: { column: 't', unit: 's' }, type: { constant: 'view' },
+      context: { genres: { flags: ['Action', 'Comedy', 'Drama'], take: 'all' } },
+    },
+    model: { fields: ['user', 'item', 'category', 'genres'] },
+  });
+  const stats = newLoadStats();
+  const evs = await all(schemaEvents(schema, { stats }));
+  t.same(evs.map((e) => [e.userId, e.categoryId ?? null, e.context?.genres]), [['Café Noir', 'Comedy', 'Comedy|Drama'], ['Heat', 'Action', 'Action'], ['Nothing', null, '']],
+    'the first flag set as the category, every flag set as the combination; latin-1 read as such');
+  t.equal(stats.outOfOrder, 2, 'two rows earlier than one before them');
+  const summary = loadSummary(schema, stats);
+  t.match(summary[1], /2 rows are earlier than a row before them.*sortByTimestamp/, `warns: ${summary[1]}`);
+  t.equal(loadSummary({ ...schema, sortByTimestamp: true }, { ...stats }).length, 1, 'no warning when the schema sorts');
+  // A row the event rules refuse is dropped with the rule it broke.
+  const wide = join(dir, 'wide.csv');
+  writeFileSync(wide, `u,i,t,${Array.from({ length: 65 }, (_, k) => `c${k}`).join(',')}\nu1,i1,1000000000,${Array.from({ length: 65 }, () => 'x').join(',')}\n`);
+  const s2 = newLoadStats();
+  await all(schemaEvents(validateSchema({
+    name: 'wide', source: { files: [wide], format: 'csv' },
+    fields: { user: 'u', item: 'i', timestamp: { column: 't', unit: 's' }, type: { constant: 'view' }, context: Object.fromEntries(Array.from({ length: 65 }, (_, k) => [`c${k}`, `c${k}`])) },
+    model: { fields: ['user', 'item'] },
+  }), { stats: s2 }));
+  t.same(s2.dropped, { 'invalid: context has more than 64 keys': 1 }, 'the reason names the rule');
+  t.throws(() => validateSchema({ ...schema, fields: { ...schema.fields, category: { flags: [] } } }), /flag columns/);
 });

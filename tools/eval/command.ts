@@ -10,7 +10,7 @@ import {
   givenAsStrings, loadConfig, serverEnv, type CommandSpec, type FlywheelConfig, type FlywheelEvent, type ParsedOptions,
 } from '../../shared/index.ts';
 import { initTensorBackend } from '../../shared/model/backend.ts';
-import { loadSchema, schemaConfig, schemaEvents, type DatasetSchema } from '../../shared/datasets/schema.ts';
+import { loadSchema, loadSummary, schemaConfig, schemaEvents, type DatasetSchema } from '../../shared/datasets/schema.ts';
 import { newLoadStats } from '../../shared/datasets/csv.ts';
 import { modelKind, resolveModel } from '../../shared/models/registry.ts';
 import { runBaselines } from './baselines.ts';
@@ -108,6 +108,7 @@ export async function run(p: ParsedOptions): Promise<number> {
   const outcomeDelayDays = args['outcome-delay-days'] !== undefined ? Number(args['outcome-delay-days']) : undefined;
   for await (const b of schemaEvents(schema, { limit: o.maxEvents, stats, outcomeDelayDays })) for (const e of b) events.push(e);
   if (events.length === 0) throw new Error(`${args.schema}: no events (read ${stats.rowsRead} rows, dropped ${JSON.stringify(stats.dropped)})`);
+  for (const l of loadSummary(schema, stats)) say(l);
   const stream = buildEvalStream(events, base, o);
   const probes = stream.extras.probes;
   const first = firstEvalWindow(o);
