@@ -18,12 +18,7 @@ export class BatchBuilder {
 
   /** Appends an example (ids, dense and targets zero, ref -1) and returns its index: write its fields at index x width. */
   add(ts: number, ref = -1): number {
-    if (this.size === this.b.size) {
-      const bigger = this.alloc(this.b.size * 2);
-      bigger.ids.set(this.b.ids); bigger.dense.set(this.b.dense); bigger.targets.set(this.b.targets); bigger.eventTs.set(this.b.eventTs);
-      if (bigger.refs) bigger.refs.set(this.b.refs!);
-      this.b = bigger;
-    }
+    if (this.size === this.b.size) this.b = this.copy(this.b.size * 2);
     const i = this.size++;
     this.b.eventTs[i] = ts;
     if (this.b.refs) this.b.refs[i] = ref;
@@ -36,11 +31,17 @@ export class BatchBuilder {
 
   /** The examples so far, as a batch of their own; the builder starts empty again. */
   take(): Batch {
-    const out = sliceBatch(this.b, 0, this.size);
-    const copy = emptyBatch(this.shape, this.size);
-    copy.ids.set(out.ids); copy.dense.set(out.dense); copy.targets.set(out.targets); copy.eventTs.set(out.eventTs);
-    if (out.refs) copy.refs = out.refs.slice();
+    const out = this.copy(this.size);
     this.size = 0;
-    return copy;
+    return out;
+  }
+
+  /** The examples so far at the start of a new batch of `n` (its size: the capacity when growing). */
+  private copy(n: number): Batch {
+    const from = sliceBatch(this.b, 0, this.size);
+    const to = this.alloc(n);
+    to.ids.set(from.ids); to.dense.set(from.dense); to.targets.set(from.targets); to.eventTs.set(from.eventTs);
+    if (to.refs) to.refs.set(from.refs!);
+    return to;
   }
 }

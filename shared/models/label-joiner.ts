@@ -78,6 +78,8 @@ export class LabelJoiner {
   private ids = new Int32Array(0);
   private dense = new Float32Array(0);
   private readonly slotOf = new Map<string, number>();
+  /** Refs of the examples this joiner admits, from 0: the metric pairs a score and its label by it. */
+  private nextRef = 0;
 
   constructor(shape: { idWidth: number; denseWidth: number; targetWidth?: number }, readonly opts: LabelJoinerOptions) {
     this.I = shape.idWidth;
@@ -99,12 +101,15 @@ export class LabelJoiner {
   }
 
   /**
-   * Holds the example of row `row` of `out` (its ids, dense features, time and ref) under
-   * `key`, after writing its admission targets there. False (and counted) when `key` is
-   * already pending: the caller should not emit the row.
+   * Emits the example of `key` to `out` to be scored now, and holds it until its outcome: a new
+   * row with the next ref and its admission targets, whose features `write(row)` fills in.
+   * False (counted as a duplicate, nothing emitted) when `key` is already pending.
    */
-  admit(key: string, out: BatchBuilder, row: number, ts: number, ref: number): boolean {
+  admit(key: string, ts: number, out: BatchBuilder, write: (row: number) => void): boolean {
     if (this.slotOf.has(key)) { this.stats.duplicates++; return false; }
+    const ref = this.nextRef++;
+    const row = out.add(ts, ref);
+    write(row);
     joinedTargets(this.opts.mode, undefined, out.targets, row * this.T, this.T);
     if (this.used === this.cap) {
       if (this.cap < this.opts.maxPending) this.grow(Math.min(this.cap * 2, this.opts.maxPending));

@@ -13,7 +13,7 @@ import { demandConfigSchema } from '../../shared/models/demand/config.ts';
 import { DemandExampleSource } from '../../shared/models/demand/examples.ts';
 import { weekdayOf } from '../../shared/models/demand/calendar.ts';
 import { resetModel, startLocalCluster } from '../../cluster/local-cluster.ts';
-import { integrationConfig, uniqueModel } from '../helpers/integration.ts';
+import { integrationConfig, postEvents, trainedEvents, uniqueModel } from '../helpers/integration.ts';
 
 const N_EVENTS = 60_000;
 const SETTINGS = { closures: [['2010-12-24', '2011-01-03'], ['2011-04-22', '2011-04-25']], buckets: 1 << 14 };
@@ -45,13 +45,8 @@ t.test('demand: day closes on each worker, forecasts scored before their days, /
   const src = new DemandExampleSource(demandConfigSchema.parse(SETTINGS));
   let made = 0;
   for (let i = 0; i < events.length; i += 1000) made += src.push(events.slice(i, i + 1000)).size;
-  const send = async (part: FlywheelEvent[]) => {
-    for (let i = 0; i < part.length; i += 500) {
-      const res = await fetch(`${cluster.ingestUrl}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(part.slice(i, i + 500)) });
-      t.equal(res.status, 200, 'ingest accepts', { diagnostic: false });
-    }
-  };
-  const trainedAll = (n: number) => Promise.race([waitFor(() => agg.total('eventsTrained') >= n, 240_000, `${n} events trained`, 100), cluster.failed]);
+  const send = (part: FlywheelEvent[]) => postEvents(t, cluster.ingestUrl, part);
+  const trainedAll = (n: number) => trainedEvents(agg, cluster.failed, n);
   const half = events.length / 2;
   await send(events.slice(0, half));
   await trainedAll(half);

@@ -16,7 +16,7 @@ import { modelKind } from '../../shared/models/registry.ts';
 import { riskConfigSchema } from '../../shared/models/risk/config.ts';
 import { RiskExampleSource } from '../../shared/models/risk/examples.ts';
 import { resetModel, startLocalCluster } from '../../cluster/local-cluster.ts';
-import { integrationConfig, uniqueModel } from '../helpers/integration.ts';
+import { integrationConfig, postEvents, trainedEvents, uniqueModel } from '../helpers/integration.ts';
 
 const CLAIMS = join(SHARED_DATA_DIR, 'risk-claims', 'vehicle_claims_fraud_oracle.csv');
 const SCHEMA = join(import.meta.dirname, '../../datasets/risk-claims.json');
@@ -47,13 +47,8 @@ t.test('risk: late labels through the services, a worker killed with claims pend
   const events: FlywheelEvent[] = [];
   for await (const b of schemaEvents(schema)) events.push(...b);
   t.equal(events.length, 2 * 15_420, 'every claim and its outcome');
-  const send = async (part: FlywheelEvent[]) => {
-    for (let i = 0; i < part.length; i += 500) {
-      const res = await fetch(`${cluster.ingestUrl}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(part.slice(i, i + 500)) });
-      t.equal(res.status, 200, 'ingest accepts', { diagnostic: false });
-    }
-  };
-  const trainedAll = (n: number) => Promise.race([waitFor(() => agg.total('eventsTrained') >= n, 240_000, `${n} events trained`, 100), cluster.failed]);
+  const send = (part: FlywheelEvent[]) => postEvents(t, cluster.ingestUrl, part);
+  const trainedAll = (n: number) => trainedEvents(agg, cluster.failed, n);
   // Reports are cumulative per worker process: one from each of the two live workers sent after
   // a moment counts all they trained before it (a killed process's last report stays as it was).
   const reportedSince = (ms: number) => waitFor(() => [...agg.workers.values()].filter((w) => w.atMs > ms).length >= 2, 30_000, 'a report from both live workers', 50);

@@ -16,7 +16,7 @@ import { modelKind, resolveModel } from '../../shared/models/registry.ts';
 import { runBaselines } from './baselines.ts';
 import { bucketWindows, countNames, figuresOf, wayFigures, windowSpan, type Figures } from './metrics.ts';
 import { runFrozenAndPeriodic, runIncrementalTwin } from './offline.ts';
-import { EVAL_DEFAULTS, chooseBucketMs, evalOptions, firstEvalWindow } from './protocol.ts';
+import { EVAL_DEFAULTS, TWIN_OPTIONS, chooseBucketMs, evalOptions, firstEvalWindow } from './protocol.ts';
 import { writeReport } from './report.ts';
 import { runThroughServices, type ServicesResult } from './services-run.ts';
 import { buildEvalStream } from './stream.ts';
@@ -31,14 +31,14 @@ export const spec: CommandSpec = {
     kind: { type: 'string', value: 'KIND', help: 'model kind to evaluate; another than the schema\'s uses its own default settings (and --config\'s)', defaultText: 'the schema\'s' },
     'max-events': { type: 'integer', value: 'N', help: 'read at most N events', defaultText: 'all' },
     'outcome-delay-days': { type: 'number', min: 0, max: 3650, value: 'DAYS', help: 'schemas with an outcome: days from a row to its outcome event (0 = labels on time)', defaultText: 'the schema\'s' },
-    config: { type: 'string', value: 'FILE', help: 'JSON config over the schema\'s settings' },
+    config: TWIN_OPTIONS.config,
     out: { type: 'string', value: 'DIR', help: 'report directory', defaultText: 'reports/eval-<dataset>-<time>' },
     'skip-services': { type: 'boolean', help: 'in-process ways only (no NATS/Redis)' },
     windows: { type: 'integer', help: 'windows of equal example count', default: EVAL_DEFAULTS.windows },
     'frozen-fraction': { type: 'number', help: 'frozen way: trained on this leading fraction', default: EVAL_DEFAULTS.frozenFraction },
     'eval-from': { type: 'number', help: 'overall figures cover the examples from this fraction on', default: EVAL_DEFAULTS.evalFromFraction },
     epochs: { type: 'integer', help: 'passes of each offline (re)training', default: EVAL_DEFAULTS.epochs },
-    'batch-size': { type: 'integer', help: 'examples per training step', defaultText: 'worker.batchSize' },
+    'batch-size': TWIN_OPTIONS['batch-size'],
     'rank-positives': { type: 'integer', help: 'ranking probes (kinds that have them): positives per window', default: EVAL_DEFAULTS.rankPositivesPerWindow },
     'rank-candidates': { type: 'integer', help: 'ranking probes: sampled candidates per positive', default: EVAL_DEFAULTS.rankCandidates },
     'rank-k': { type: 'integer', help: 'ranking probes: cut-off K of HR@K and NDCG@K', default: EVAL_DEFAULTS.rankK },

@@ -12,9 +12,9 @@ import { DelayedScores } from '../../shared/models/delayed-scores.ts';
 import { resolveModel } from '../../shared/models/registry.ts';
 import { REPO_ROOT } from '../../cluster/processes.ts';
 import { runBaselines } from './baselines.ts';
-import { figuresOf } from './metrics.ts';
+import { figuresOf, forRuns } from './metrics.ts';
 import { runIncrementalTwin } from './offline.ts';
-import { EVAL_DEFAULTS, evalOptions } from './protocol.ts';
+import { EVAL_DEFAULTS, TWIN_OPTIONS, evalOptions } from './protocol.ts';
 import { BASELINE_COLORS, svgChart, tidy, type Series } from './report.ts';
 import { buildEvalStream } from './stream.ts';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -27,8 +27,7 @@ export const spec: CommandSpec = {
     delays: { type: 'string', value: 'DAYS,...', help: 'outcome delays to compare, in days', default: '0,7,28' },
     modes: { type: 'string', value: 'MODE,...', help: "label-joiner modes to compare (the kind's settings.labels.mode)", default: 'wait,fake-negative' },
     windows: { type: 'integer', help: 'windows of equal row count in the rows\' time order', default: EVAL_DEFAULTS.windows },
-    'batch-size': { type: 'integer', help: 'examples per training step', defaultText: 'worker.batchSize' },
-    config: { type: 'string', value: 'FILE', help: 'JSON config over the schema\'s settings' },
+    ...TWIN_OPTIONS,
     out: { type: 'string', value: 'DIR', help: 'report directory', defaultText: 'reports/label-delays-<dataset>-<time>' },
   },
 };
@@ -67,26 +66,23 @@ export async function run(p: ParsedOptions): Promise<number> {
       const stream = buildEvalStream(events, cfg, o);
       const twin = runIncrementalTwin(stream, cfg, o);
       const width = twin.scores.length / stream.size;
-      const scored = [{ name: 'model', scores: twin.scores }, ...runBaselines(stream, m.kind.baselines?.(m.settings) ?? [], o.batchSize, width)];
+      // Baselines once per delay, on the first mode's rows (the LR baseline learns the rows' trained labels).
+      const baselines = mode === modes[0] ? runBaselines(stream, m.kind.baselines?.(m.settings) ?? [], o.batchSize, width) : [];
+      const scored = [{ name: 'model', scores: twin.scores }, ...baselines];
+      const windowOfExample = Uint16Array.from(stream.examples.eventTs, windowOf);
       for (const s of scored) {
         // Each example counts with the score it got when first seen, before its outcome.
         const paired = stream.examples.refs ? new DelayedScores(width).pair(stream.examples, s.scores).predictions : s.scores;
         const accs: MetricAccumulator[] = Array.from({ length: W }, () => metric.create());
         const all = metric.create();
         const span = Array.from({ length: W }, () => [Infinity, -Infinity]);
-        for (let i = 0; i < stream.size;) {
-          const w = windowOf(stream.examples.eventTs[i]);
-          let j = i + 1;
-          while (j < stream.size && windowOf(stream.examples.eventTs[j]) === w) j++;
+        forRuns(stream.size, (i) => windowOfExample[i], (w, i, j) => {
           accs[w].add(paired, stream.examples, i, j);
           span[w][0] = Math.min(span[w][0], stream.examples.eventTs[i]);
           span[w][1] = Math.max(span[w][1], stream.examples.eventTs[j - 1]);
-          i = j;
-        }
+        });
         for (let w = 1; w < W; w++) all.merge(accs[w].state());
         const name = s.name === 'model' ? `${delay} d, ${mode}` : `${delay} d, ${s.name}`;
-        // A baseline does not depend on the mode: once per delay.
-        if (s.name !== 'model' && runs.some((r) => r.name === name)) continue;
         runs.push({
           delay, mode: s.name === 'model' ? mode : s.name, name, overall: figuresOf(metric, all),
           windows: accs.map((a, w) => ({ window: w, fromMs: span[w][0], toMs: span[w][1], ...figuresOf(metric, a) })),

@@ -57,24 +57,12 @@ export function wayFigures(s: EvalStream, metric: MetricDef, scores: Float32Arra
   const first = firstEvalWindow(o);
   const windowOf = scoredWindows(s);
   const perWindow = Array.from({ length: W }, () => metric.create());
-  // Runs of examples of the same window go to its accumulator in one call.
-  for (let i = 0; i < s.size;) {
-    const w = windowOf[i];
-    let j = i + 1;
-    while (j < s.size && windowOf[j] === w) j++;
-    perWindow[w].add(predictions, s.examples, i, j);
-    i = j;
-  }
+  forRuns(s.size, (i) => windowOf[i], (w, i, j) => perWindow[w].add(predictions, s.examples, i, j));
   const segments: WayFigures['segments'] = {};
   for (const seg of s.extras.segments) {
     const accs = seg.groups.map(() => metric.create());
-    for (let i = 0; i < s.size;) {
-      const g = seg.groupOf[i];
-      let j = i + 1;
-      while (j < s.size && seg.groupOf[j] === g && (windowOf[j] >= first) === (windowOf[i] >= first)) j++;
-      if (windowOf[i] >= first) accs[g].add(predictions, s.examples, i, j);
-      i = j;
-    }
+    // Over the evaluated part only: examples before it are keyed -1.
+    forRuns(s.size, (i) => (windowOf[i] >= first ? seg.groupOf[i] : -1), (g, i, j) => { if (g >= 0) accs[g].add(predictions, s.examples, i, j); });
     segments[seg.name] = Object.fromEntries(seg.groups.map((g, k) => [g, figuresOf(metric, accs[k])]));
   }
   const probes = s.extras.probes;
@@ -86,6 +74,17 @@ export function wayFigures(s: EvalStream, metric: MetricDef, scores: Float32Arra
   });
   const overall = { ...figuresOf(metric, mergeAll(metric, perWindow.slice(first))), ...probeFigures((x) => x >= first) };
   return { overall, windows, segments };
+}
+
+/** Calls add(key, from, to) for each run [from, to) of consecutive examples with the same key (one metric call per run). */
+export function forRuns(n: number, keyOf: (i: number) => number, add: (key: number, from: number, to: number) => void): void {
+  for (let i = 0; i < n;) {
+    const k = keyOf(i);
+    let j = i + 1;
+    while (j < n && keyOf(j) === k) j++;
+    add(k, i, j);
+    i = j;
+  }
 }
 
 /**

@@ -1,7 +1,7 @@
 // The evaluation protocol in one place: what the three ways train on, how the stream is cut
 // into windows, and which part of it the overall figures cover. Every number here is an
 // option with a default taken from the issue's protocol, validated once, failing with its name.
-import { ConfigError } from '../../shared/index.ts';
+import { ConfigError, type OptionSpec } from '../../shared/index.ts';
 
 export interface EvalOptions {
   /** Windows of equal example count the stream is cut into. Default 10. */
@@ -27,6 +27,12 @@ export interface EvalOptions {
   /** Seed of the ranking candidates' sampling. Default 12345. */
   rankSeed: number;
 }
+
+/** Flags every command that trains a kind's twin over a schema takes alike (eval, label-delays). */
+export const TWIN_OPTIONS: Record<'config' | 'batch-size', OptionSpec> = {
+  config: { type: 'string', value: 'FILE', help: 'JSON config over the schema\'s settings' },
+  'batch-size': { type: 'integer', help: 'examples per training step', defaultText: 'worker.batchSize' },
+};
 
 export const EVAL_DEFAULTS: EvalOptions = {
   windows: 10, frozenFraction: 0.3, evalFromFraction: 0.3, epochs: 2, batchSize: 256,

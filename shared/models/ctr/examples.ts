@@ -23,7 +23,6 @@ export class CtrExampleSource implements ExampleSource {
   private readonly joiner?: LabelJoiner;
   private readonly out?: BatchBuilder;
   private readonly positives?: ReadonlySet<string>;
-  private nextRef = 0;
 
   constructor(private readonly cfg: CtrModelConfig, seed: number) {
     this.fields = cfg.fields;
@@ -59,12 +58,8 @@ export class CtrExampleSource implements ExampleSource {
         j.outcome(key, 1, ev.ts, out);
         continue;
       }
-      // A second view of an item while the first waits: the first's label will say it.
-      if (j.has(key)) { j.stats.duplicates++; continue; }
-      const ref = this.nextRef++;
-      const i = out.add(ev.ts, ref);
-      featurizeInto(ev, this.fields, this.rows, out.ids, i * F);
-      j.admit(key, out, i, ev.ts, ref);
+      // A second view of an item while the first waits is not admitted: the first's label will say it.
+      j.admit(key, ev.ts, out, (i) => featurizeInto(ev, this.fields, this.rows, out.ids, i * F));
     }
     return out.take();
   }

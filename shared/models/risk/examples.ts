@@ -99,7 +99,6 @@ export class RiskExampleSource implements ExampleSource {
   readonly joiner: LabelJoiner;
   readonly numericStats: NumericStats;
   private readonly out: BatchBuilder;
-  private nextRef = 0;
 
   constructor(private readonly cfg: RiskModelConfig) {
     this.shape = { idWidth: riskFields(cfg).length, denseWidth: cfg.numeric.length, targetWidth: 2 };
@@ -129,16 +128,15 @@ export class RiskExampleSource implements ExampleSource {
       if (ev.type !== 'transaction') { this.stats.ignored++; continue; }
       const inEvent = ev.value !== undefined;
       if (inEvent && ev.value !== 0 && ev.value !== 1) { this.stats.badLabels++; continue; }
-      if (!inEvent && this.joiner.has(ev.itemId)) { this.joiner.stats.duplicates++; continue; }
-      this.stats.transactions++;
-      const ref = inEvent ? -1 : this.nextRef++;
-      const i = out.add(ev.ts, ref);
-      featurizeTransaction(this.cfg, this.numericStats, ev, out.ids, i * I, out.dense, i * D);
+      const features = (i: number) => featurizeTransaction(this.cfg, this.numericStats, ev, out.ids, i * I, out.dense, i * D);
       if (inEvent) {
+        const i = out.add(ev.ts);
+        features(i);
         out.targets[i * 2] = ev.value!;
         out.targets[i * 2 + 1] = ev.value!;
         this.stats.labelledInEvent++;
-      } else this.joiner.admit(ev.itemId, out, i, ev.ts, ref);
+      } else if (!this.joiner.admit(ev.itemId, ev.ts, out, features)) continue; // its reference is pending already
+      this.stats.transactions++;
       this.cfg.numeric.forEach((name, j) => {
         const x = numericValue(ev, name);
         if (Number.isFinite(x)) this.numericStats.add(j, x);

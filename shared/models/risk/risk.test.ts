@@ -34,7 +34,7 @@ t.test('label joiner: what each mode emits, windows, the cap', async (t) => {
   const run = (mode: 'wait' | 'fake-negative', maxPending = 10) => {
     const j = new LabelJoiner(shape, { mode, windowMs: 10, maxPending });
     const out = new BatchBuilder(shape, true);
-    const admit = (key: string, ts: number, ref: number) => { const i = out.add(ts, ref); out.ids[i] = ref; j.admit(key, out, i, ts, ref); };
+    const admit = (key: string, ts: number, ref: number) => j.admit(key, ts, out, (i) => { out.ids[i] = ref; });
     admit('a', 0, 0);
     admit('b', 1, 1);
     admit('c', 2, 2);
@@ -54,7 +54,7 @@ t.test('label joiner: what each mode emits, windows, the cap', async (t) => {
     'fake-negative: trained at once as a negative; a positive is trained again, a negative only counted');
   const capped = new LabelJoiner(shape, { mode: 'wait', windowMs: 1e9, maxPending: 2 });
   const out = new BatchBuilder(shape, true);
-  for (const [k, ref] of [['x', 0], ['y', 1], ['z', 2]] as const) { const i = out.add(ref, ref); capped.admit(k, out, i, ref, ref); }
+  for (const [k, ts] of [['x', 0], ['y', 1], ['z', 2]] as const) capped.admit(k, ts, out, () => undefined);
   t.equal(capped.stats.dropped, 1, 'beyond maxPending the oldest is dropped, counted');
   t.notOk(capped.has('x'));
   t.ok(capped.has('y') && capped.has('z'));
@@ -62,7 +62,7 @@ t.test('label joiner: what each mode emits, windows, the cap', async (t) => {
   // Growth keeps admission order: 3,000 examples in a joiner that starts at 1,024 slots close in order.
   const big = new LabelJoiner(shape, { mode: 'wait', windowMs: 5, maxPending: 5000 });
   const o2 = new BatchBuilder(shape, true);
-  for (let k = 0; k < 3000; k++) { const i = o2.add(k, k); big.admit(`k${k}`, o2, i, k, k); if (k % 3 === 0) big.outcome(`k${k}`, 1, k, o2); }
+  for (let k = 0; k < 3000; k++) { big.admit(`k${k}`, k, o2, () => undefined); if (k % 3 === 0) big.outcome(`k${k}`, 1, k, o2); }
   o2.take();
   big.expire(1e9, o2);
   const closed = o2.take();

@@ -6,7 +6,7 @@
 import { validateEvent, type FlywheelEvent } from '../../events.ts';
 import { HttpError } from '../../http.ts';
 import { emptyBatch } from '../batch.ts';
-import { parseJsonObject } from '../serving-util.ts';
+import { parseJsonObject, requestEvents } from '../serving-util.ts';
 import type { ServingContext, ServingPlugin } from '../types.ts';
 import type { RiskModelConfig } from './config.ts';
 import { NumericStats, featureValue, featurizeTransaction, numericValue } from './examples.ts';
@@ -27,18 +27,17 @@ export function riskServing(ctx: ServingContext<RiskModelConfig>): ServingPlugin
     k -= cfg.categorical.length;
     if (k < cfg.crosses.length) return `${featureValue(ev, cfg.crosses[k][0])} x ${featureValue(ev, cfg.crosses[k][1])}`;
     k -= cfg.crosses.length;
-    return ev.context?.[cfg.numeric[k % N]] ?? '';
+    return ev.context?.[cfg.numeric[k]] ?? '';
   };
   return {
     routes: {
       'POST /v1/score': (_req, body) => {
         const o = parseJsonObject(body);
-        if (!Array.isArray(o.events) || o.events.length === 0) throw new HttpError(400, 'body must be { "events": [ ... ] } with at least one transaction');
-        if (o.events.length > ctx.maxBatch) throw new HttpError(400, `more than ${ctx.maxBatch} events in one request`);
+        const raws = requestEvents(o, ctx.maxBatch, 'transaction');
         const top = o.top === undefined ? 5 : o.top;
         if (!(Number.isInteger(top) && (top as number) >= 0 && (top as number) <= MAX_TOP)) throw new HttpError(400, `top must be an integer in 0..${MAX_TOP}`);
-        const b = emptyBatch(shape, o.events.length);
-        const events = o.events.map((raw, i) => {
+        const b = emptyBatch(shape, raws.length);
+        const events = raws.map((raw, i) => {
           let ev: FlywheelEvent;
           try {
             ev = validateEvent({ userId: '-', itemId: `score-${i}`, type: 'transaction', ts: Date.now(), ...(raw && typeof raw === 'object' ? raw : {}) });

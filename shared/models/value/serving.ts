@@ -4,7 +4,7 @@ import { validateEvent } from '../../events.ts';
 import { featurizeInto } from '../../features.ts';
 import { HttpError } from '../../http.ts';
 import { emptyBatch } from '../batch.ts';
-import { parseJsonObject } from '../serving-util.ts';
+import { parseJsonObject, requestEvents } from '../serving-util.ts';
 import type { ServingContext, ServingPlugin } from '../types.ts';
 import type { ValueModelConfig } from './config.ts';
 import { valueDenseInto } from './examples.ts';
@@ -17,11 +17,9 @@ export function valueServing(ctx: ServingContext<ValueModelConfig>): ServingPlug
   return {
     routes: {
       'POST /v1/value': (_req, body) => {
-        const o = parseJsonObject(body);
-        if (!Array.isArray(o.events) || o.events.length === 0) throw new HttpError(400, 'body must be { "events": [ ... ] } with at least one event');
-        if (o.events.length > ctx.maxBatch) throw new HttpError(400, `more than ${ctx.maxBatch} events in one request`);
-        const b = emptyBatch(shape, o.events.length);
-        o.events.forEach((raw, i) => {
+        const events = requestEvents(parseJsonObject(body), ctx.maxBatch, 'event');
+        const b = emptyBatch(shape, events.length);
+        events.forEach((raw, i) => {
           let ev;
           try {
             ev = validateEvent({ type: cfg.types[0], ts: Date.now(), ...(raw && typeof raw === 'object' ? raw : {}) });
