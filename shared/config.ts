@@ -65,6 +65,14 @@ const workerSchema = z.object({
    * of staleness cost accuracy (risk: docs/MODELS.md). Default false.
    */
   readOwnWrites: z.boolean().default(false),
+  /**
+   * A step waits (up to pushTimeoutMs, counted) until the replica it reads is at most this many
+   * versions behind, on every PS shard, what this worker's last accepted push made there. Async
+   * pushes with momentum diverge when the gradients come from weights too far behind: how far
+   * behind depends on the machine's speed against the PS publish interval, so the bound is in
+   * versions, not time. Default 16 (docs/ARCHITECTURE.md, "Staleness").
+   */
+  maxReplicaLag: int(0).default(16),
   /** Time to wait for a PS reply before retrying the push. Default 5000 ms. */
   pushTimeoutMs: int(1).default(5000),
   /** How often training metrics are published. Default 1000 ms. */

@@ -4,7 +4,8 @@ export function workerMetrics(r: Registry) {
   return {
     eventsTrained: new Counter({ name: 'fw_worker_events_trained_total', help: 'Events whose update the PS persisted (acked)', registers: [r] }),
     eventsRetried: new Counter({ name: 'fw_worker_events_retried_total', help: 'Events nak\'ed for redelivery (update lost or rejected)', registers: [r] }),
-    ownWriteWaitTimeouts: new Counter({ name: 'fw_worker_own_write_wait_timeouts_total', help: 'readOwnWrites: steps that went on after pushTimeoutMs without the replica holding this worker\'s last push', registers: [r] }),
+    ownWriteWaitTimeouts: new Counter({ name: 'fw_worker_own_write_wait_timeouts_total', help: 'steps that went on after pushTimeoutMs with the replica still further behind this worker\'s last push than maxReplicaLag (0 with readOwnWrites)', registers: [r] }),
+    replicaLagWaits: new Counter({ name: 'fw_worker_replica_lag_waits_total', help: 'steps that waited for the replica to come within maxReplicaLag versions (0 with readOwnWrites) of this worker\'s last push', registers: [r] }),
     examples: new Counter({ name: 'fw_worker_examples_total', help: 'Examples trained (with sampled negatives)', registers: [r] }),
     badMessages: new Counter({ name: 'fw_worker_bad_messages_total', help: 'Malformed event messages dropped', registers: [r] }),
     redeliveredInState: new Counter({ name: 'fw_worker_redelivered_in_state_total', help: 'Redelivered messages a per-shard source already holds: not pushed into it again (their units would count twice); the examples they made are trained again unless acked', registers: [r] }),

@@ -57,8 +57,9 @@ export class Trainer {
   private readonly delayed: DelayedScores;
   /** The same for each baseline: it too counts with the score it gave when the example was first seen. */
   private readonly baselineDelayed: DelayedScores[];
-  /** readOwnWrites: per PS shard, the version this worker's last accepted push made. */
+  /** Per PS shard, the epoch and version this worker's last accepted push made. */
   private readonly ownVersion: number[];
+  private readonly ownEpoch: number[];
   private readonly replicaMoved = new Signal();
   private lastStep: Promise<unknown> = Promise.resolve();
   /**
@@ -80,6 +81,7 @@ export class Trainer {
     this.delayed = new DelayedScores(d.model.predictionWidth);
     this.baselineDelayed = (d.baselines ?? []).map(() => new DelayedScores(d.model.predictionWidth));
     this.ownVersion = new Array(c.psShards).fill(0);
+    this.ownEpoch = new Array(c.psShards).fill(0);
     if (d.examples.stateByShard && d.newExamples) this.bySource = new Map();
     this.inFlight = new Semaphore(c.worker.maxInFlightPushes);
     this.pusher = new GradientPusher(d.transport, c.model, c.worker.pushTimeoutMs, () => this.stopping);
@@ -100,13 +102,18 @@ export class Trainer {
   }
 
   /**
-   * readOwnWrites: resolves once the replica holds every version this worker's accepted pushes
-   * made (or after pushTimeoutMs, counted: a PS that stopped publishing must not stop training).
+   * Resolves once the replica is at most `lag` versions behind, on every PS shard, what this
+   * worker's last accepted push made there (readOwnWrites: lag 0). Bounded by pushTimeoutMs and
+   * counted: a PS that stopped publishing must not stop training. A shard on another epoch than
+   * that push (restarted since) is the replica's resync to follow, not a wait.
    */
-  private async ownWritesVisible(): Promise<void> {
+  private async replicaCaughtUp(lag: number): Promise<void> {
     const shards = this.d.replica.shards;
+    const behind = () => this.ownVersion.some((v, k) => shards[k] && shards[k].epoch === this.ownEpoch[k] && shards[k].version < v - lag);
+    if (!behind()) return;
+    this.d.metrics.replicaLagWaits.inc();
     const deadline = performance.now() + this.d.cfg.worker.pushTimeoutMs;
-    while (!this.stopping && this.ownVersion.some((v, k) => shards[k] && shards[k].version < v)) {
+    while (!this.stopping && behind()) {
       const left = deadline - performance.now();
       if (left <= 0) { this.d.metrics.ownWriteWaitTimeouts.inc(); return; }
       await this.replicaMoved.wait(Math.min(left, 50));
@@ -316,7 +323,7 @@ export class Trainer {
     // for the prequential figures (they are the ones not trained on before).
     const k = this.replay ? Math.round(this.d.cfg.worker.replayFraction * b.size) : 0;
     const input = this.replay ? this.replay.mix(b, k) : b;
-    if (this.d.cfg.worker.readOwnWrites) await this.ownWritesVisible();
+    await this.replicaCaughtUp(this.d.cfg.worker.readOwnWrites ? 0 : this.d.cfg.worker.maxReplicaLag);
     const r = this.d.model.trainStep(input, this.d.replica);
     this.replay?.add(b);
     this.d.metrics.stepSeconds.observe((performance.now() - t0) / 1000);
@@ -354,7 +361,10 @@ export class Trainer {
         return;
       }
       this.d.metrics.pushRtt.observe(out.rttMs / 1000);
-      if (out.version > this.ownVersion[k]) this.ownVersion[k] = out.version;
+      if (out.epoch !== this.ownEpoch[k] || out.version > this.ownVersion[k]) {
+        this.ownEpoch[k] = out.epoch;
+        this.ownVersion[k] = out.version;
+      }
       // One requirement per epoch: the group's earlier updates must survive a restart too.
       const rs = need.get(k) ?? [];
       const same = rs.find((r) => r.epoch === out.epoch);
