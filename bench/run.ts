@@ -1,7 +1,7 @@
 // The benchmark suite (`make bench`): one JSON line per figure on stdout, progress on stderr,
 // a summary line at the end. Each figure holds its value against a reference measured in the
 // same run (see bench/lib/figures.ts).
-//   node --import tsx bench/run.ts [--only dense,kernels,sparse,push,snapshot,codec,train,scaling,memory]
+//   node --import tsx bench/run.ts [--only dense,kernels,sparse,push,snapshot,codec,train,scaling,memory,retrieval]
 //                                  [--scaling-events 40000]
 import { parseArgs } from 'node:util';
 import { allErrors, allFigures, progress } from './lib/figures.ts';
@@ -16,6 +16,7 @@ const SUITES: Record<string, (opts: { scalingEvents: number }) => Promise<void>>
   train: async () => (await import('./train.ts')).benchTrain(),
   scaling: async (o) => (await import('./scaling.ts')).benchScaling(o.scalingEvents),
   memory: async () => (await import('./memory.ts')).benchMemory(),
+  retrieval: async () => (await import('./retrieval.ts')).benchRetrieval(),
 };
 
 async function main(): Promise<number> {

@@ -33,6 +33,10 @@ export class FrozenWeights {
     this.held.readRows(table, rowIds, out);
   }
 
+  heldRows(table: string): Int32Array {
+    return this.held.heldRows(table);
+  }
+
   readSlots(table: string, slot: string, rowIds: Int32Array, out: Float32Array): void {
     this.held.readSlots(table, slot, rowIds, out);
   }

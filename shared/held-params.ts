@@ -117,6 +117,12 @@ export class HeldParams {
     for (let i = 0; i < rowIds.length; i++) a.readRow(rowIds[i], out, i * a.dim);
   }
 
+  /** The rows of `table` held, in arena order (a view). */
+  heldRows(table: string): Int32Array {
+    const a = this.arena(table);
+    return a.rowIds.subarray(0, a.count);
+  }
+
   /** Slot `slot` of rows of `table` (kept slots only), row after row. */
   readSlots(table: string, slot: string, rowIds: Int32Array, out: Float32Array): void {
     readRowSlots(this.arena(table), this.rules.get(table)!, slot, rowIds, out);

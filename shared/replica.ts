@@ -78,6 +78,10 @@ export class Replica {
     this.held.readRows(table, rowIds, out);
   }
 
+  heldRows(table: string): Int32Array {
+    return this.held.heldRows(table);
+  }
+
   /** WeightSource: slot `slot` of rows of a table whose slots this replica keeps. */
   readSlots(table: string, slot: string, rowIds: Int32Array, out: Float32Array): void {
     this.held.readSlots(table, slot, rowIds, out);

@@ -32,6 +32,12 @@ export class LocalParams {
     for (let i = 0; i < rowIds.length; i++) a.readRow(rowIds[i], out, i * a.dim);
   }
 
+  /** The rows of `table` held, in arena order (a view). */
+  heldRows(table: string): Int32Array {
+    const a = this.updater.tables.get(table)!.arena;
+    return a.rowIds.subarray(0, a.count);
+  }
+
   /** Slot `slot` of rows of a table (every slot is kept here). */
   readSlots(table: string, slot: string, rowIds: Int32Array, out: Float32Array): void {
     const t = this.updater.tables.get(table)!;

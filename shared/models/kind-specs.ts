@@ -5,6 +5,7 @@ import { ctrKindSpec } from './ctr/kind-spec.ts';
 import { valueKindSpec } from './value/kind-spec.ts';
 import { demandKindSpec } from './demand/kind-spec.ts';
 import { riskKindSpec } from './risk/kind-spec.ts';
+import { retrievalKindSpec } from './retrieval/kind-spec.ts';
 import type { ModelKindSpec } from './types.ts';
 
 const SPECS: Record<string, ModelKindSpec<any>> = {
@@ -12,6 +13,7 @@ const SPECS: Record<string, ModelKindSpec<any>> = {
   [valueKindSpec.kind]: valueKindSpec,
   [demandKindSpec.kind]: demandKindSpec,
   [riskKindSpec.kind]: riskKindSpec,
+  [retrievalKindSpec.kind]: retrievalKindSpec,
 };
 
 export const KIND_NAMES: readonly string[] = Object.keys(SPECS);

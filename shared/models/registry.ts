@@ -5,6 +5,7 @@ import { modelDecl, type FlywheelConfig } from '../config.ts';
 import { ConfigError } from '../errors.ts';
 import { demandKind } from './demand/index.ts';
 import { riskKind } from './risk/index.ts';
+import { retrievalKind } from './retrieval/index.ts';
 import type { ParamSpec } from '../param-spec.ts';
 import { ctrKind } from './ctr/index.ts';
 import { valueKind } from './value/index.ts';
@@ -16,6 +17,7 @@ const KINDS: Record<string, ModelKind<any>> = {
   [valueKind.kind]: valueKind,
   [demandKind.kind]: demandKind,
   [riskKind.kind]: riskKind,
+  [retrievalKind.kind]: retrievalKind,
 };
 
 for (const k of KIND_NAMES) if (!KINDS[k]) throw new Error(`model kind ${k} has a spec but no kind in shared/models/registry.ts`);

@@ -24,6 +24,9 @@ export interface WeightSource {
   readSlots?(table: string, slot: string, rowIds: Int32Array, out: Float32Array): void;
   /** Rows of a counter table decayed to `nowMs` (event time, ms), written like readRows. */
   readAt?(table: string, rowIds: Int32Array, nowMs: number, out: Float32Array): void;
+  /** The rows of `table` this source holds (trained at least once), in the order they came;
+   *  a view, valid until the source changes. A retrieval catalogue is read from it. */
+  heldRows?(table: string): Int32Array;
 }
 
 export interface TableGrad {
@@ -48,8 +51,12 @@ export interface StepResult {
 export interface TrainableModel {
   /** Values predicted per example (1 for a probability or a regression). */
   readonly predictionWidth: number;
-  /** Predicts with the current weights, then returns the gradients of the batch's loss. */
-  trainStep(b: Batch, w: WeightSource): StepResult;
+  /**
+   * Predicts with the current weights, then returns the gradients of the batch's loss. With
+   * `scores: false` the caller drops the predictions (a retrain's pass over the past): a kind
+   * whose predictions cost more than the step (ranking a catalogue) may leave them NaN.
+   */
+  trainStep(b: Batch, w: WeightSource, opts?: { scores?: boolean }): StepResult;
   /** Predictions with the given weights; targets are not read. */
   predict(b: Batch, w: WeightSource): Float32Array;
 }

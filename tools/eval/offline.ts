@@ -32,7 +32,7 @@ export class OfflineLearner {
     const n = to - from;
     const fresh = sliceBatch(s.examples, from, to);
     const k = this.replay ? Math.round(this.cfg.worker.replayFraction * n) : 0;
-    const r = this.model.trainStep(this.replay ? this.replay.mix(fresh, k) : fresh, this.params);
+    const r = this.model.trainStep(this.replay ? this.replay.mix(fresh, k) : fresh, this.params, { scores: out !== undefined });
     this.replay?.add(fresh);
     // LocalParams clips and applies through the PS shards' own Updater.
     this.params.apply(r);

@@ -1,0 +1,203 @@
+// What the retrieval kind serves: POST /v1/recommend { userId, k?, excludeSeen?, filter?,
+// candidates? } -> the user's top k out of the whole catalogue, with the versions used.
+// The inference node follows the event log (onEvents) for what the weights do not hold: which
+// item id a row is, each user's recent items (the user tower's input) and what they have seen,
+// and a recency-decayed popularity for users with no history. The catalogue index follows the
+// weights: a delta that changes item rows marks them, and the next query upserts them, so a
+// new item is recommendable as soon as its first delta lands here.
+import type { FlywheelEvent } from '../../events.ts';
+import { hashRow } from '../../features.ts';
+import { HttpError } from '../../http.ts';
+import type { WeightDelta } from '../../protocol.ts';
+import { parseJsonObject } from '../serving-util.ts';
+import type { ServingContext, ServingPlugin, WeightSource } from '../types.ts';
+import type { RetrievalModelConfig } from './config.ts';
+import { REPEAT, TABLES } from './spec.ts';
+import { UserHistory } from './user-history.ts';
+import { VectorIndex, type Hit } from './vector-index.ts';
+
+/** Popularity for users without history halves every this many interactions. */
+export const POPULARITY_HALF_LIFE = 10_000;
+
+interface ItemName {
+  itemId: string;
+  categoryId?: string;
+}
+
+export function retrievalServing(ctx: ServingContext<RetrievalModelConfig>): ServingPlugin {
+  const cfg = ctx.settings;
+  const D = cfg.dim;
+  const E = D + 1;
+  const names = new Map<number, ItemName>();
+  const history = new UserHistory(cfg.history, cfg.maxUsers, true);
+  const interactions = new Set<string>(cfg.interactions);
+  // Decayed counts as count * growth: adding `growth` (which doubles every half-life) instead of
+  // 1 decays every other count without touching it.
+  const popularity = new Map<number, number>();
+  let growth = 1;
+  const index = new VectorIndex(E);
+  let indexedFrom: WeightSource | undefined;
+  const dirty = new Set<number>();
+  const stats = { eventsFollowed: 0, indexRebuilds: 0, rowsUpserted: 0 };
+
+  const follow = (ev: FlywheelEvent) => {
+    if (!interactions.has(ev.type)) return;
+    if (cfg.minValue !== undefined && !((ev.value ?? NaN) >= cfg.minValue)) return;
+    stats.eventsFollowed++;
+    const row = hashRow(ev.itemId, cfg.itemBuckets);
+    names.set(row, ev.categoryId ? { itemId: ev.itemId, categoryId: ev.categoryId } : { itemId: ev.itemId });
+    history.add(ev.userId, [row]);
+    growth *= 2 ** (1 / POPULARITY_HALF_LIFE);
+    popularity.set(row, (popularity.get(row) ?? 0) + growth);
+    if (growth > 1e30) {
+      for (const [r, c] of popularity) popularity.set(r, c / growth);
+      growth = 1;
+    }
+  };
+
+  /** The index as of the weights served now: rebuilt when they are another object (a new
+   *  checkpoint), else brought up to date with the rows deltas changed. */
+  const current = (): { w: WeightSource; index: VectorIndex } => {
+    const w = ctx.weights();
+    if (!w.heldRows) throw new HttpError(500, 'these weights cannot list their rows');
+    if (w !== indexedFrom) {
+      index.clear();
+      const rows = w.heldRows(TABLES.item);
+      const all = new Float32Array(rows.length * E);
+      w.readRows(TABLES.item, rows, all);
+      for (let s = 0; s < rows.length; s++) index.upsert(rows[s], all, s * E);
+      indexedFrom = w;
+      dirty.clear();
+      stats.indexRebuilds++;
+    } else if (dirty.size) {
+      const rows = Int32Array.from(dirty);
+      const all = new Float32Array(rows.length * E);
+      w.readRows(TABLES.item, rows, all);
+      for (let s = 0; s < rows.length; s++) index.upsert(rows[s], all, s * E);
+      stats.rowsUpserted += rows.length;
+      dirty.clear();
+    }
+    return { w, index };
+  };
+
+  const userQuery = (w: WeightSource, user: string): { q: Float32Array; recent: Int32Array } => {
+    const recent = new Int32Array(cfg.history);
+    history.writeRecent(user, recent, 0);
+    const q = new Float32Array(E);
+    w.readRows(TABLES.user, Int32Array.of(hashRow(user, cfg.userBuckets)), q);
+    const held = recent.filter((r) => r >= 0);
+    if (held.length) {
+      const h = new Float32Array(held.length * D);
+      w.readRows(TABLES.history, held, h);
+      for (let k = 0; k < held.length; k++) for (let d = 0; d < D; d++) q[d] += h[k * D + d] / held.length;
+    }
+    q[D] = 1;
+    return { q, recent: held };
+  };
+
+  const parseRequest = (o: Record<string, unknown>) => {
+    if ((typeof o.userId !== 'string' || o.userId.length === 0 || o.userId.length > 128) && typeof o.userId !== 'number') {
+      throw new HttpError(400, 'userId is required: a string of 1..128 characters or a number');
+    }
+    const k = o.k === undefined ? 10 : o.k;
+    if (typeof k !== 'number' || !Number.isInteger(k) || k < 1 || k > 1000) throw new HttpError(400, 'k must be an integer (a JSON number) in 1..1000');
+    if (o.excludeSeen !== undefined && typeof o.excludeSeen !== 'boolean') throw new HttpError(400, 'excludeSeen must be true or false');
+    let filter: { categories?: Set<string>; itemIds?: Set<string> } | undefined;
+    if (o.filter !== undefined) {
+      const f = o.filter as Record<string, unknown>;
+      if (f === null || typeof f !== 'object' || Array.isArray(f)) throw new HttpError(400, 'filter must be { categoryId?: id | [ids], itemIds?: [ids] }');
+      const ids = (x: unknown, what: string): Set<string> => {
+        const l = Array.isArray(x) ? x : [x];
+        if (l.length === 0 || l.length > 10_000 || !l.every((s) => typeof s === 'string' || typeof s === 'number')) throw new HttpError(400, `filter.${what} must be an id or a list of 1..10000 ids`);
+        return new Set(l.map(String));
+      };
+      for (const key of Object.keys(f)) if (key !== 'categoryId' && key !== 'itemIds') throw new HttpError(400, `filter.${key} is not a filter (categoryId, itemIds)`);
+      filter = {
+        ...(f.categoryId !== undefined ? { categories: ids(f.categoryId, 'categoryId') } : {}),
+        ...(f.itemIds !== undefined ? { itemIds: ids(f.itemIds, 'itemIds') } : {}),
+      };
+    }
+    if (o.candidates !== undefined && (!Array.isArray(o.candidates) || o.candidates.length === 0 || o.candidates.length > ctx.maxBatch)) {
+      throw new HttpError(400, `candidates must be a list of 1..${ctx.maxBatch} item ids`);
+    }
+    return { user: String(o.userId), k, excludeSeen: o.excludeSeen === true, filter, candidates: o.candidates as unknown[] | undefined };
+  };
+
+  const passes = (row: number, f: { categories?: Set<string>; itemIds?: Set<string> } | undefined): boolean => {
+    const n = names.get(row);
+    if (!n) return false; // a row no event named here cannot be answered with an id
+    if (f?.itemIds && !f.itemIds.has(n.itemId)) return false;
+    if (f?.categories && !(n.categoryId !== undefined && f.categories.has(n.categoryId))) return false;
+    return true;
+  };
+
+  const recommend = (o: Record<string, unknown>) => {
+    const r = parseRequest(o);
+    const { w, index: ix } = current();
+    const seen = r.excludeSeen ? (row: number) => history.hasSeen(r.user, row) : () => false;
+    // A user none of whose events reached this node: the recently popular items, said so.
+    if (!history.has(r.user) && !r.candidates) {
+      const ranked = [...popularity].filter(([row]) => passes(row, r.filter) && ix.has(row)).sort((a, b) => b[1] - a[1]).slice(0, r.k);
+      return {
+        source: 'popularity', reason: 'no history for this user here: recency-decayed popularity',
+        items: ranked.map(([row, c]) => ({ itemId: names.get(row)!.itemId, score: c / growth })), ...ctx.versionInfo(),
+      };
+    }
+    const { q, recent } = userQuery(w, r.user);
+    const beta = cfg.repeatTerm ? w.dense(REPEAT)[0] : 0;
+    const bonus = new Map<number, number>();
+    for (const row of recent) { const s = ix.slotOf(row); if (s >= 0) bonus.set(s, beta); }
+    if (r.candidates) {
+      // Today's re-ranking: the caller's list, in the retrieval score's order; an item not in
+      // the catalogue has no vector yet and comes last.
+      const vec = new Float32Array(E);
+      const scored = [...new Set(r.candidates.map(String))].map((itemId) => {
+        const row = hashRow(itemId, cfg.itemBuckets);
+        if (!ix.has(row)) return { itemId, score: null as number | null };
+        w.readRows(TABLES.item, Int32Array.of(row), vec);
+        let s = bonus.get(ix.slotOf(row)) ?? 0;
+        for (let d = 0; d < E; d++) s += q[d] * vec[d];
+        return { itemId, score: s };
+      });
+      scored.sort((a, b) => (b.score ?? -Infinity) - (a.score ?? -Infinity));
+      return { source: 'model', items: scored.slice(0, r.k), ...ctx.versionInfo() };
+    }
+    let allow: Set<number> | undefined;
+    if (r.filter) {
+      allow = new Set();
+      if (r.filter.itemIds) {
+        for (const id of r.filter.itemIds) { const row = hashRow(id, cfg.itemBuckets); const s = ix.slotOf(row); if (s >= 0 && passes(row, r.filter)) allow.add(s); }
+      } else for (let s = 0; s < ix.size; s++) if (passes(ix.rowAt(s), r.filter)) allow.add(s);
+    }
+    let exclude: Set<number> | undefined;
+    if (r.excludeSeen) {
+      exclude = new Set();
+      for (let s = 0; s < ix.size; s++) if (seen(ix.rowAt(s))) exclude.add(s);
+    }
+    // Rows without a known id are dropped after the search: ask for a few more.
+    let hits: Hit[] = [];
+    for (let want = r.k + 8; ; want *= 4) {
+      hits = ix.search(q, want, { bonus, exclude, allow }).filter((h) => names.has(h.row));
+      if (hits.length >= r.k || want >= ix.size) break;
+    }
+    return {
+      source: 'model',
+      items: hits.slice(0, r.k).map((h) => ({ itemId: names.get(h.row)!.itemId, score: h.score })),
+      ...ctx.versionInfo(),
+    };
+  };
+
+  return {
+    onEvents: (events) => { for (const ev of events) follow(ev); },
+    onDelta: (d: WeightDelta) => {
+      for (const s of d.sparse) if (s.table === TABLES.item) for (const row of s.rows) dirty.add(row);
+    },
+    routes: {
+      'POST /v1/recommend': (_req, body) => recommend(parseJsonObject(body)),
+      'GET /v1/catalogue': () => {
+        const { index: ix } = current();
+        return { items: ix.size, named: names.size, usersWithHistory: history.size, ...stats, ...ctx.versionInfo() };
+      },
+    },
+  };
+}
