@@ -9,6 +9,8 @@ import t from 'tap';
 import { ReportAggregator, waitFor, type FlywheelEvent } from '../../shared/index.ts';
 import { DEMO_DATA_PATH, onlineRetailEventBatches } from '../../shared/datasets/online-retail.ts';
 import { modelKind } from '../../shared/models/registry.ts';
+import { hashRow } from '../../shared/features.ts';
+import { retrievalConfigSchema } from '../../shared/models/retrieval/config.ts';
 import { resetModel, startLocalCluster } from '../../cluster/local-cluster.ts';
 import { integrationConfig, postEvents, trainedEvents, uniqueModel } from '../helpers/integration.ts';
 
@@ -68,8 +70,12 @@ t.test('retrieval: baskets scored over the catalogue, /v1/recommend follows the 
 
   // Freshness: a new item, bought now, becomes recommendable once its first delta lands.
   const lag: number[] = [];
+  // Ids whose hash row no item of the replay has: a colliding one would be in the catalogue already.
+  const buckets = retrievalConfigSchema.parse({}).itemBuckets;
+  const taken = new Set(events.map((e) => hashRow(e.itemId, buckets)));
+  const fresh = Array.from({ length: 50 }, (_, j) => `NEW-${id}-${j}`).filter((x) => !taken.has(hashRow(x, buckets))).slice(0, 5);
   for (let k = 0; k < 5; k++) {
-    const item = `NEW-${id}-${k}`;
+    const item = fresh[k];
     const t0 = Date.now();
     await postEvents(t, cluster.ingestUrl, [{ userId: known, itemId: item, type: 'buy', ts: events[events.length - 1].ts + 1000 * (k + 1) },
       // a later event on every shard closes the basket

@@ -1,10 +1,16 @@
-// The retrieval kind's yardsticks, each ranking the whole catalogue it has learnt (every item
-// it has seen taken) for each basket before learning from it, exactly as the model is scored:
+// The retrieval kind's yardsticks. Each ranks its own catalogue (every item row it has learnt
+// as the item of an example) for each basket before learning from it, scored exactly as the
+// model is: rankOf, ties half, an item it never learnt ranks last, and under newItemsOnly the
+// user's history rows left out of the ranking.
 //   popularity           items by how often they were taken so far
 //   recent-popularity    the same, each count halving every 200 baskets
 //   item-knn             co-occurrence with the user's last 20 items, cosine-normalised by the
 //                        items' counts (Sarwar et al. 2001's item-based kNN), popularity breaking ties
-//   own-then-popularity  the user's own past items (most often taken first), then popularity
+//   own-then-popularity  the user's own past items (most often taken first, then the most
+//                        recent), then every other item by popularity
+// Per-item state sits in typed arrays indexed by a catalogue slot; a basket's scores are
+// computed once and every one of its examples is ranked against them.
+import { WrongShapeError } from '../../errors.ts';
 import type { Batch } from '../batch.ts';
 import type { Baseline } from '../types.ts';
 import type { RetrievalModelConfig } from './config.ts';
@@ -13,56 +19,24 @@ import { ID_HISTORY, ID_ITEM, ID_USER } from './spec.ts';
 
 export const RECENT_HALF_LIFE_BASKETS = 200;
 export const KNN_HISTORY = 20;
-/** Above any popularity count: a user's own items rank first. */
-const OWN = 1e9;
+/** recent-popularity renormalises its counts when the growing weight passes this. */
+const RENORMALISE_ABOVE = 1e30;
 
-type Scorer = (b: Batch, i: number, scores: Float64Array) => void;
-
-/** The catalogue a baseline has learnt, in slots, and how a basket's ranks are read off scores. */
-abstract class CatalogueBaseline implements Baseline {
-  abstract readonly name: string;
-  protected readonly slotOf = new Map<number, number>();
-  protected count = new Float64Array(1024);
-  protected size = 0;
-  private scores = new Float64Array(1024);
-
-  constructor(protected readonly cfg: RetrievalModelConfig) {}
-
-  protected slot(row: number): number {
-    let s = this.slotOf.get(row);
-    if (s === undefined) {
-      s = this.size++;
-      this.slotOf.set(row, s);
-      if (s >= this.count.length) { const c = new Float64Array(this.count.length * 2); c.set(this.count); this.count = c; }
-    }
-    return s;
-  }
-
-  protected abstract score: Scorer;
-
-  predict(b: Batch): Float32Array {
-    const out = new Float32Array(b.size).fill(NaN);
-    const W = b.idWidth, H = this.cfg.history;
-    if (this.scores.length < this.size) this.scores = new Float64Array(this.count.length);
-    const skip: number[] = [];
-    let scoredFor = -1;
-    for (let i = 0; i < b.size; i++) {
-      if (b.targets[i * 2 + 1] !== 1) continue;
-      if (scoredFor < 0 || !sameUserState(b, scoredFor, i, H)) {
-        this.scores.fill(0, 0, this.size);
-        this.score(b, i, this.scores);
-        skip.length = 0;
-        if (this.cfg.newItemsOnly) for (let k = 0; k < H; k++) { const s = this.slotOf.get(b.ids[i * W + ID_HISTORY + k]); if (s !== undefined) skip.push(s); }
-        scoredFor = i;
-      }
-      out[i] = rankOf(this.scores, this.size, this.slotOf.get(b.ids[i * W + ID_ITEM]) ?? -1, skip.length ? skip : undefined);
-    }
-    return out;
-  }
-
-  abstract learn(b: Batch): void;
+function grown(a: Float64Array<ArrayBuffer>, need: number): Float64Array<ArrayBuffer> {
+  if (need <= a.length) return a;
+  const c = new Float64Array(Math.max(need, a.length * 2));
+  c.set(a);
+  return c;
 }
 
+function growInt(a: Int32Array<ArrayBuffer>, need: number): Int32Array<ArrayBuffer> {
+  if (need <= a.length) return a;
+  const c = new Int32Array(Math.max(need, a.length * 2));
+  c.set(a);
+  return c;
+}
+
+/** Whether examples a and c of a batch face the same user state: user, event time, history. */
 function sameUserState(b: Batch, a: number, c: number, H: number): boolean {
   const W = b.idWidth;
   if (b.eventTs[a] !== b.eventTs[c] || b.ids[a * W + ID_USER] !== b.ids[c * W + ID_USER]) return false;
@@ -70,66 +44,236 @@ function sameUserState(b: Batch, a: number, c: number, H: number): boolean {
   return true;
 }
 
+/**
+ * Where the learnt stream's baskets begin: a run of consecutive examples with the same user row
+ * and event time, across learn calls (a basket split over two batches stays one).
+ */
+class BasketClock {
+  private user = -1;
+  private ts = NaN;
+  /** Index of the current basket, from 0; -1 before the first. */
+  index = -1;
+
+  /** Whether example i starts a new basket. */
+  step(b: Batch, i: number): boolean {
+    const u = b.ids[i * b.idWidth + ID_USER];
+    if (this.index >= 0 && u === this.user && b.eventTs[i] === this.ts) return false;
+    this.user = u;
+    this.ts = b.eventTs[i];
+    this.index++;
+    return true;
+  }
+}
+
+/** The catalogue a baseline has learnt, in slots, and how a batch's ranks are read off it. */
+abstract class CatalogueBaseline implements Baseline {
+  abstract readonly name: string;
+  private readonly slots = new Map<number, number>();
+  /** Slots [0, size) are taken, in the order their items were first learnt. */
+  protected size = 0;
+  /** Learnt examples per slot. */
+  protected count = new Float64Array(1024);
+  protected readonly H: number;
+
+  constructor(protected readonly cfg: RetrievalModelConfig) {
+    this.H = cfg.history;
+  }
+
+  protected slotOf(row: number): number {
+    return this.slots.get(row) ?? -1;
+  }
+
+  /** The slot of a learnt item row, taking a new one (count 0) the first time. */
+  protected slotFor(row: number): number {
+    let s = this.slots.get(row);
+    if (s === undefined) {
+      s = this.size++;
+      this.slots.set(row, s);
+      this.count = grown(this.count, this.size);
+      this.grow(this.size);
+    }
+    return s;
+  }
+
+  /** Per-slot arrays of a subclass grow to hold `size` slots. */
+  protected grow(_size: number): void {}
+
+  /** Scores the catalogue for the user state of example i (slots [0, size)). */
+  protected abstract scoreBasket(b: Batch, i: number): void;
+
+  /** Rank of `target` (a slot, or -1) among the last scores, `skip` left out. */
+  protected abstract rank(target: number, skip: readonly number[] | undefined): number;
+
+  protected check(b: Batch): void {
+    if (b.idWidth !== ID_HISTORY + this.H || b.targetWidth !== 2) {
+      throw new WrongShapeError(`retrieval baseline ${this.name}: a batch needs ${ID_HISTORY + this.H} ids and 2 targets per example, got ${b.idWidth} and ${b.targetWidth}`);
+    }
+  }
+
+  predict(b: Batch): Float32Array {
+    this.check(b);
+    const out = new Float32Array(b.size).fill(NaN);
+    const W = b.idWidth, H = this.H;
+    const skip: number[] = [];
+    let scoredFor = -1;
+    for (let i = 0; i < b.size; i++) {
+      // Unscored examples never reach the metric: not ranking them saves a catalogue scan each.
+      if (b.targets[i * 2 + 1] !== 1) continue;
+      if (scoredFor < 0 || !sameUserState(b, scoredFor, i, H)) {
+        this.scoreBasket(b, i);
+        skip.length = 0;
+        if (this.cfg.newItemsOnly) {
+          for (let k = 0; k < H; k++) {
+            const s = this.slotOf(b.ids[i * W + ID_HISTORY + k]);
+            // A repeated history row must not be taken out of the counts twice.
+            if (s >= 0 && !skip.includes(s)) skip.push(s);
+          }
+        }
+        scoredFor = i;
+      }
+      out[i] = this.rank(this.slotOf(b.ids[i * W + ID_ITEM]), this.cfg.newItemsOnly ? skip : undefined);
+    }
+    return out;
+  }
+
+  abstract learn(b: Batch): void;
+}
+
 export class Popularity extends CatalogueBaseline {
   readonly name = 'popularity';
-  protected score: Scorer = (_b, _i, scores) => { scores.set(this.count.subarray(0, this.size)); };
+  // The counts are the scores: nothing per basket.
+  protected scoreBasket(): void {}
+  protected rank(target: number, skip: readonly number[] | undefined): number {
+    return rankOf(this.count, this.size, target, skip);
+  }
   learn(b: Batch): void {
-    for (let i = 0; i < b.size; i++) this.count[this.slot(b.ids[i * b.idWidth + ID_ITEM])]++;
+    this.check(b);
+    for (let i = 0; i < b.size; i++) this.count[this.slotFor(b.ids[i * b.idWidth + ID_ITEM])]++;
   }
 }
 
+/**
+ * Counts that halve every RECENT_HALF_LIFE_BASKETS learnt baskets. Decaying every count at each
+ * basket would cost the catalogue per basket; instead basket k adds 2^((k - base) / half-life),
+ * which keeps every ratio right, and when that weight passes 1e30 all counts are divided by it
+ * and `base` moves to k, long before float64 overflows.
+ */
 export class RecentPopularity extends CatalogueBaseline {
   readonly name = 'recent-popularity';
-  // Counts as count x growth: adding `growth`, which doubles every half-life, decays the others.
-  private growth = 1;
-  private lastUser = -1;
-  private lastTs = NaN;
-  protected score: Scorer = (_b, _i, scores) => { scores.set(this.count.subarray(0, this.size)); };
+  private readonly clock = new BasketClock();
+  private base = 0;
+  private weight = 1;
+  protected scoreBasket(): void {}
+  protected rank(target: number, skip: readonly number[] | undefined): number {
+    return rankOf(this.count, this.size, target, skip);
+  }
   learn(b: Batch): void {
-    const W = b.idWidth;
+    this.check(b);
     for (let i = 0; i < b.size; i++) {
-      const u = b.ids[i * W + ID_USER];
-      if (u !== this.lastUser || b.eventTs[i] !== this.lastTs) {
-        this.lastUser = u; this.lastTs = b.eventTs[i];
-        this.growth *= 2 ** (1 / RECENT_HALF_LIFE_BASKETS);
-        if (this.growth > 1e200) { for (let s = 0; s < this.size; s++) this.count[s] /= this.growth; this.growth = 1; }
+      if (this.clock.step(b, i)) {
+        // From the exponent, not by repeated multiplication: no drift over a long stream.
+        this.weight = 2 ** ((this.clock.index - this.base) / RECENT_HALF_LIFE_BASKETS);
+        if (this.weight > RENORMALISE_ABOVE) {
+          for (let s = 0; s < this.size; s++) this.count[s] /= this.weight;
+          this.base = this.clock.index;
+          this.weight = 1;
+        }
       }
-      this.count[this.slot(b.ids[i * W + ID_ITEM])] += this.growth;
+      this.count[this.slotFor(b.ids[i * b.idWidth + ID_ITEM])] += this.weight;
     }
   }
 }
 
+/** One item's co-occurring items: parallel typed arrays, and where each neighbour sits in them. */
+class Neighbours {
+  private readonly at = new Map<number, number>();
+  slots = new Int32Array(4);
+  counts = new Int32Array(4);
+  length = 0;
+
+  bump(slot: number): void {
+    let k = this.at.get(slot);
+    if (k === undefined) {
+      k = this.length++;
+      this.at.set(slot, k);
+      this.slots = growInt(this.slots, this.length);
+      this.counts = growInt(this.counts, this.length);
+      this.slots[k] = slot;
+    }
+    this.counts[k]++;
+  }
+}
+
+/**
+ * Item-based kNN: cooc(h, i) counts the learnt examples of i whose user had h among the first
+ * min(20, history) rows of the pre-basket history (both ways round). A user's candidate i
+ * scores sum over those rows h of cooc(h, i) / sqrt(count(h) count(i)), plus
+ * count(i) * 1e-9 / (maxCount + 1), below any co-occurrence (each is at least 1 / maxCount),
+ * so that items without one fall back to popularity order. An item is not its own neighbour:
+ * taking again an item of one's history is a repeat, which own-then-popularity measures.
+ */
 export class ItemKnn extends CatalogueBaseline {
   readonly name = 'item-knn';
-  private readonly cooc = new Map<number, Map<number, number>>();
-  protected score: Scorer = (b, i, scores) => {
-    const W = b.idWidth, n = this.size;
-    let max = 0;
-    for (let s = 0; s < n; s++) if (this.count[s] > max) max = this.count[s];
-    const tie = 1e-9 / (max + 1);
-    for (let s = 0; s < n; s++) scores[s] = this.count[s] * tie;
-    for (let k = 0; k < Math.min(KNN_HISTORY, this.cfg.history); k++) {
-      const h = this.slotOf.get(b.ids[i * W + ID_HISTORY + k]);
-      if (h === undefined) continue;
-      const nb = this.cooc.get(h);
-      if (!nb) continue;
-      const ch = this.count[h];
-      for (const [s, c] of nb) scores[s] += c / Math.sqrt(ch * this.count[s]);
-    }
-  };
-  private bump(a: number, c: number): void {
-    let m = this.cooc.get(a);
-    if (!m) this.cooc.set(a, (m = new Map()));
-    m.set(c, (m.get(c) ?? 0) + 1);
+  private neighbours: (Neighbours | undefined)[] = [];
+  private invSqrt = new Float64Array(1024);
+  private maxCount = 0;
+  private scores = new Float64Array(1024);
+  private readonly clock = new BasketClock();
+  /** The current basket's (item -> history slots) pairs already counted. */
+  private readonly counted = new Map<number, number[]>();
+  private readonly reach: number;
+
+  constructor(cfg: RetrievalModelConfig) {
+    super(cfg);
+    this.reach = Math.min(KNN_HISTORY, cfg.history);
   }
+
+  protected override grow(size: number): void {
+    this.invSqrt = grown(this.invSqrt, size);
+    this.scores = grown(this.scores, size);
+  }
+
+  protected scoreBasket(b: Batch, i: number): void {
+    const n = this.size, scores = this.scores, count = this.count, inv = this.invSqrt;
+    const tie = 1e-9 / (this.maxCount + 1);
+    for (let s = 0; s < n; s++) scores[s] = count[s] * tie;
+    const W = b.idWidth;
+    for (let k = 0; k < this.reach; k++) {
+      const h = this.slotOf(b.ids[i * W + ID_HISTORY + k]);
+      if (h < 0) continue;
+      const nb = this.neighbours[h];
+      if (!nb) continue;
+      const ih = inv[h], ns = nb.slots, nc = nb.counts;
+      for (let j = 0; j < nb.length; j++) { const s = ns[j]; scores[s] += nc[j] * ih * inv[s]; }
+    }
+  }
+
+  protected rank(target: number, skip: readonly number[] | undefined): number {
+    return rankOf(this.scores, this.size, target, skip);
+  }
+
+  private bump(a: number, c: number): void {
+    let nb = this.neighbours[a];
+    if (!nb) this.neighbours[a] = nb = new Neighbours();
+    nb.bump(c);
+  }
+
   learn(b: Batch): void {
+    this.check(b);
     const W = b.idWidth;
     for (let i = 0; i < b.size; i++) {
-      const it = this.slot(b.ids[i * W + ID_ITEM]);
-      this.count[it]++;
-      for (let k = 0; k < Math.min(KNN_HISTORY, this.cfg.history); k++) {
-        const h = this.slotOf.get(b.ids[i * W + ID_HISTORY + k]);
-        if (h === undefined || h === it) continue;
+      if (this.clock.step(b, i)) this.counted.clear();
+      const it = this.slotFor(b.ids[i * W + ID_ITEM]);
+      const c = ++this.count[it];
+      this.invSqrt[it] = 1 / Math.sqrt(c);
+      if (c > this.maxCount) this.maxCount = c;
+      let done = this.counted.get(it);
+      if (!done) this.counted.set(it, (done = []));
+      for (let k = 0; k < this.reach; k++) {
+        // A history row the baseline never learnt as an item has no count to normalise by.
+        const h = this.slotOf(b.ids[i * W + ID_HISTORY + k]);
+        if (h < 0 || h === it || done.includes(h)) continue;
+        done.push(h);
         this.bump(h, it);
         this.bump(it, h);
       }
@@ -137,25 +281,103 @@ export class ItemKnn extends CatalogueBaseline {
   }
 }
 
+/** One user's own items: how often and in which of the user's baskets they last took each. */
+interface OwnItems {
+  baskets: number;
+  at: Map<number, number>;
+  slots: number[];
+  times: number[];
+  last: number[];
+}
+
+/**
+ * The user's own past items first, by how many times the user took them, then by the user's
+ * basket they last took them in (the later first), then by popularity; every other item after
+ * them by popularity. Ranked by that key pair exactly (no score large enough to swamp
+ * popularity has to survive float rounding): primary = times * (baskets + 1) + last basket,
+ * exact in float64 for any real stream, 0 for items the user never took; secondary = count.
+ */
 export class OwnThenPopularity extends CatalogueBaseline {
   readonly name = 'own-then-popularity';
-  private readonly own = new Map<number, Map<number, number>>();
-  protected score: Scorer = (b, i, scores) => {
-    scores.set(this.count.subarray(0, this.size));
-    const mine = this.own.get(b.ids[i * b.idWidth + ID_USER]);
-    if (mine) for (const [s, c] of mine) scores[s] += OWN * c;
-  };
-  learn(b: Batch): void {
-    const W = b.idWidth;
-    for (let i = 0; i < b.size; i++) {
-      const s = this.slot(b.ids[i * W + ID_ITEM]);
-      this.count[s]++;
-      const u = b.ids[i * W + ID_USER];
-      let m = this.own.get(u);
-      if (!m) this.own.set(u, (m = new Map()));
-      m.set(s, (m.get(s) ?? 0) + 1);
+  private readonly users = new Map<number, OwnItems>();
+  private readonly clock = new BasketClock();
+  private primary = new Float64Array(1024);
+  /** Slots whose primary the last basket set, to clear for the next. */
+  private dirty: number[] = [];
+
+  protected override grow(size: number): void {
+    this.primary = grown(this.primary, size);
+  }
+
+  protected scoreBasket(b: Batch, i: number): void {
+    for (const s of this.dirty) this.primary[s] = 0;
+    this.dirty.length = 0;
+    const mine = this.users.get(b.ids[i * b.idWidth + ID_USER]);
+    if (!mine) return;
+    const m = mine.baskets + 1;
+    for (let k = 0; k < mine.slots.length; k++) {
+      const s = mine.slots[k];
+      this.primary[s] = mine.times[k] * m + mine.last[k];
+      this.dirty.push(s);
     }
   }
+
+  protected rank(target: number, skip: readonly number[] | undefined): number {
+    return rankOfPair(this.primary, this.count, this.size, target, skip);
+  }
+
+  learn(b: Batch): void {
+    this.check(b);
+    const W = b.idWidth;
+    for (let i = 0; i < b.size; i++) {
+      const user = b.ids[i * W + ID_USER];
+      let mine = this.users.get(user);
+      if (!mine) this.users.set(user, (mine = { baskets: 0, at: new Map(), slots: [], times: [], last: [] }));
+      if (this.clock.step(b, i)) mine.baskets++;
+      const s = this.slotFor(b.ids[i * W + ID_ITEM]);
+      this.count[s]++;
+      let k = mine.at.get(s);
+      if (k === undefined) {
+        k = mine.slots.length;
+        mine.at.set(s, k);
+        mine.slots.push(s);
+        mine.times.push(0);
+        mine.last.push(0);
+      }
+      mine.times[k]++;
+      mine.last[k] = mine.baskets;
+    }
+  }
+}
+
+/**
+ * rankOf for a key pair compared in order (primary, then secondary): how many slots rank above
+ * `target`, ties on both counting half, `skip` left out; target < 0 ranks last (n).
+ */
+export function rankOfPair(primary: Float64Array, secondary: Float64Array, n: number, target: number, skip?: readonly number[]): number {
+  if (target < 0) return n;
+  const p = primary[target], q = secondary[target];
+  let above = 0;
+  let ties = 0;
+  for (let j = 0; j < n; j++) {
+    const a = primary[j];
+    if (a > p) above++;
+    else if (a === p) {
+      const c = secondary[j];
+      if (c > q) above++;
+      else if (c === q) ties++;
+    }
+  }
+  ties--; // the target itself
+  if (skip) {
+    for (const j of skip) {
+      if (j < 0 || j === target) continue;
+      const a = primary[j];
+      if (a > p || (a === p && secondary[j] > q)) above--;
+      else if (a === p && secondary[j] === q) ties--;
+    }
+  }
+  return above + ties / 2;
 }
 
 export function retrievalBaselines(cfg: RetrievalModelConfig): Baseline[] {

@@ -31,7 +31,7 @@ export const retrievalConfigSchema = z.object({
   logQ: z.boolean().default(true),
   /** The estimator's step size alpha (Yi et al. 2019, Algorithm 2). Default 0.05. */
   frequencyAlpha: z.number().gt(0).max(1).default(0.05),
-  /** A learned bonus for items already in the user's history (repeat interactions): one scalar. Default true. */
+  /** A learned bonus for items among the user's recent ones (repeat interactions): one value per history position. Default true. */
   repeatTerm: z.boolean().default(true),
   /** Learning-rate multiplier of the tables (ps.learningRate x this). Default 10 (MovieLens HR@10: 0.019 at 1, 0.029 at 3, 0.032 at 10, 0.027 at 20, 0.006 at 50). */
   lrScale: z.number().positive().default(10),

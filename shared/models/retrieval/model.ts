@@ -98,8 +98,9 @@ export class RetrievalModel implements TrainableModel {
     return { u, users, hist, userSlot, histSlot, userW, histW };
   }
 
-  private repeatWeight(w: WeightSource): number {
-    return this.cfg.repeatTerm ? w.dense(REPEAT)[0] : 0;
+  /** The repeat bonus of each history position (most recent first); zeros without the term. */
+  private repeatWeight(w: WeightSource): Float32Array {
+    return this.cfg.repeatTerm ? w.dense(REPEAT) : new Float32Array(this.H);
   }
 
   /** Loads the catalogue (the item table's held rows) and its vectors. */
@@ -141,7 +142,7 @@ export class RetrievalModel implements TrainableModel {
           if (h < 0) continue;
           const slot = this.catalogue.slotOf(h);
           if (slot < 0) continue;
-          scores[slot] += beta;
+          scores[slot] += beta[k];
           skip.push(slot);
         }
         scoredFor = i;
@@ -183,10 +184,11 @@ export class RetrievalModel implements TrainableModel {
     const invT = 1 / this.cfg.temperature;
     const gU = new Float32Array(B * D);
     const gItem = new Float32Array(items.rows.length * E);
-    let gBeta = 0;
+    const gBeta = new Float32Array(H);
     let loss = 0;
     const z = new Float64Array(B);
-    const inHist = new Uint8Array(B);
+    // Per column: the history position of its item for this row's user, or -1.
+    const inHist = new Int32Array(B);
     for (let i = 0; i < B; i++) {
       const o = i * D;
       const ui = b.ids[i * W + ID_USER], ti = b.eventTs[i], it = b.ids[i * W + ID_ITEM];
@@ -198,10 +200,10 @@ export class RetrievalModel implements TrainableModel {
         const v = itemSlot[j] * E;
         let s = itemW[v + D];
         for (let d = 0; d < D; d++) s += uv.u[o + d] * itemW[v + d];
-        let rep = 0;
-        if (beta !== 0 || this.cfg.repeatTerm) for (let k = 0; k < H; k++) if (b.ids[i * W + ID_HISTORY + k] === jt) { rep = 1; break; }
+        let rep = -1;
+        if (this.cfg.repeatTerm) for (let k = 0; k < H; k++) if (b.ids[i * W + ID_HISTORY + k] === jt) { rep = k; break; }
         inHist[j] = rep;
-        s += beta * rep;
+        if (rep >= 0) s += beta[rep];
         z[j] = s * invT - (this.cfg.logQ ? b.dense[j] : 0);
         if (z[j] > max) max = z[j];
       }
@@ -219,7 +221,7 @@ export class RetrievalModel implements TrainableModel {
           gItem[v + d] += g * uv.u[o + d];
         }
         gItem[v + D] += g;
-        if (inHist[j]) gBeta += g;
+        if (inHist[j] >= 0) gBeta[inHist[j]] += g;
       }
     }
     // Back through the user tower: U[user] takes du, each history row du / n.
@@ -255,7 +257,7 @@ export class RetrievalModel implements TrainableModel {
     ]);
     if (uv.hist.rows.length) sparse.set(TABLES.history, { rows: Int32Array.from(uv.hist.rows), grads: gHist });
     const dense = new Map<string, Float32Array>();
-    if (this.cfg.repeatTerm) dense.set(REPEAT, new Float32Array([gBeta / B]));
+    if (this.cfg.repeatTerm) dense.set(REPEAT, gBeta.map((g) => g / B));
     return { predictions, loss: B ? loss / B : 0, dense, sparse };
   }
 
@@ -289,9 +291,10 @@ export class RetrievalModel implements TrainableModel {
     if (extra.rows.length) w.readRows(TABLES.item, Int32Array.from(extra.rows), extraW);
     const gExtra = new Float32Array(extra.rows.length * E);
     const gU = new Float32Array(B * D);
-    let gBeta = 0;
+    const gBeta = new Float32Array(H);
     let loss = 0;
     const skip: number[] = [];
+    const skipPos: number[] = [];
     const inBasket = new Uint8Array(N);
     for (let a = 0; a < B;) {
       let e = a + 1;
@@ -305,12 +308,14 @@ export class RetrievalModel implements TrainableModel {
         scores[n] = s;
       }
       skip.length = 0;
+      skipPos.length = 0;
       for (let k = 0; k < H; k++) {
         const h = b.ids[a * W + ID_HISTORY + k];
         const slot = h < 0 ? -1 : this.catalogue.slotOf(h);
         if (slot < 0) continue;
-        scores[slot] += beta;
+        scores[slot] += beta[k];
         skip.push(slot);
+        skipPos.push(k);
       }
       if (withScores) {
         for (let i = a; i < e; i++) {
@@ -366,7 +371,7 @@ export class RetrievalModel implements TrainableModel {
         for (let d = 0; d < D; d++) { gU[o + d] += g * cat[c + d]; gCat[c + d] += g * uv.u[o + d]; }
         gCat[c + D] += g;
       }
-      for (const slot of skip) gBeta += gz[slot];
+      for (let x = 0; x < skip.length; x++) gBeta[skipPos[x]] += gz[skip[x]];
       for (let i = a; i < e; i++) { const slot = this.catalogue.slotOf(b.ids[i * W + ID_ITEM]); if (slot >= 0) inBasket[slot] = 0; }
       a = e;
     }
@@ -404,7 +409,7 @@ export class RetrievalModel implements TrainableModel {
     ]);
     if (uv.hist.rows.length) sparse.set(TABLES.history, { rows: Int32Array.from(uv.hist.rows), grads: gHist });
     const dense = new Map<string, Float32Array>();
-    if (this.cfg.repeatTerm) dense.set(REPEAT, new Float32Array([gBeta / B]));
+    if (this.cfg.repeatTerm) dense.set(REPEAT, gBeta.map((g) => g / B));
     return { predictions, loss: B ? loss / B : 0, dense, sparse };
   }
 }

@@ -106,7 +106,7 @@ for (const negatives of ['batch', 'catalogue'] as const) {
     const model = new RetrievalModel(c);
     const all = plantedStream(c, 400);
     for (let a = 0; a < 300; a += 50) p.apply(model.trainStep(sliceBatch(all, a, a + 50), p));
-    p.dense(REPEAT)[0] = 0.3;
+    p.dense(REPEAT).set([0.3, 0.1, -0.2]);
     const b = sliceBatch(all, 300, 340);
     const r = model.trainStep(b, p, { scores: false });
     const lossOf = () => model.trainStep(b, p, { scores: false }).loss;
@@ -139,11 +139,13 @@ for (const negatives of ['batch', 'catalogue'] as const) {
     t.ok(check(TABLES.user, scaled, c.dim) < 2e-3, 'user rows');
     if (negatives === 'catalogue') t.ok(check(TABLES.item, r.sparse.get(TABLES.item)!, c.dim + 1) < 2e-3, 'item rows (every catalogue row, mean over the batch)');
     const beta = p.dense(REPEAT);
-    const x = beta[0];
-    beta[0] = x + 1e-3; const up = lossOf();
-    beta[0] = x - 1e-3; const dn = lossOf();
-    beta[0] = x;
-    t.ok(Math.abs((up - dn) / 2e-3 - r.dense.get(REPEAT)![0]) < 2e-3, 'the repeat bonus');
+    for (let k = 0; k < c.history; k++) {
+      const x = beta[k];
+      beta[k] = x + 1e-3; const up = lossOf();
+      beta[k] = x - 1e-3; const dn = lossOf();
+      beta[k] = x;
+      t.ok(Math.abs((up - dn) / 2e-3 - r.dense.get(REPEAT)![k]) < 2e-3, `the repeat bonus of history position ${k}`);
+    }
   });
 }
 
@@ -154,7 +156,7 @@ t.test('model: its ranks are those of a scan of the catalogue done here', async 
   const model = new RetrievalModel(c);
   const all = plantedStream(c, 600);
   for (let a = 0; a < 500; a += 100) p.apply(model.trainStep(sliceBatch(all, a, a + 100), p));
-  p.dense(REPEAT)[0] = 0.2;
+  p.dense(REPEAT).set([0.2, 0.2, 0.2]);
   const b = sliceBatch(all, 500, 520);
   const ranks = model.predict(b, p);
   const cat = p.heldRows(TABLES.item);

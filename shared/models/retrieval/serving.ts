@@ -144,9 +144,9 @@ export function retrievalServing(ctx: ServingContext<RetrievalModelConfig>): Ser
       };
     }
     const { q, recent } = userQuery(w, r.user);
-    const beta = cfg.repeatTerm ? w.dense(REPEAT)[0] : 0;
+    const beta = cfg.repeatTerm ? w.dense(REPEAT) : new Float32Array(cfg.history);
     const bonus = new Map<number, number>();
-    for (const row of recent) { const s = ix.slotOf(row); if (s >= 0) bonus.set(s, beta); }
+    recent.forEach((row, k) => { const s = ix.slotOf(row); if (s >= 0) bonus.set(s, beta[k]); });
     if (r.candidates) {
       // Today's re-ranking: the caller's list, in the retrieval score's order; an item not in
       // the catalogue has no vector yet and comes last.

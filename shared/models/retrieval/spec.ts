@@ -1,7 +1,7 @@
 // The retrieval kind's parameters and example layout: two towers scored by a dot product.
 //   user tower  u = U[user] + mean over the user's recent items h of H[h]
 //   item tower  v = V[item][0..dim), with a bias V[item][dim]
-//   score(user, item) = <u, v> + bias + repeat * [item among the user's recent items]
+//   score(user, item) = <u, v> + bias + repeat[k] if the item is the user's k-th most recent
 // The item table's held rows are the catalogue: every item trained on at least once, as the
 // weights say (the same in a worker, the gate and inference). The repeat bonus touches at most
 // `history` items per user, so the index still ranks by <[u, 1], [v, bias]> alone and a
@@ -35,7 +35,7 @@ export function retrievalParamSpec(model: string, seed: number, cfg: RetrievalMo
   });
   return {
     model, seed,
-    dense: cfg.repeatTerm ? [{ name: REPEAT, shape: [1], init: { kind: 'zeros' } }] : [],
+    dense: cfg.repeatTerm ? [{ name: REPEAT, shape: [cfg.history], init: { kind: 'zeros' } }] : [],
     tables: [
       t(TABLES.user, cfg.dim, cfg.userBuckets),
       t(TABLES.history, cfg.dim, cfg.itemBuckets),
