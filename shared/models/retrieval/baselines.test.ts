@@ -172,7 +172,7 @@ t.test('item-knn: only the first 20 history rows count, learning and ranking', (
   t.end();
 });
 
-t.test('own-then-popularity: the user\'s own items (by times, then recency, then popularity) above every other', (t) => {
+t.test('own-then-popularity: the user\'s own items (by times, then popularity) above every other', (t) => {
   // history 1: the batch shows one past item only; the baseline keeps all of them.
   const c = cfgOf({ history: 1 });
   const own = new OwnThenPopularity(c);
@@ -187,17 +187,17 @@ t.test('own-then-popularity: the user\'s own items (by times, then recency, then
   // then the others by popularity (X 2 above Y 1).
   t.same(ranks(own, c, [{ u: 1, i: P, ts: 61, h: [X] }, { u: 2, i: P, ts: 61, h: [P] }, { u: 2, i: X, ts: 61, h: [P] }]), [2, 0, 1],
     'u1 ranks P third, u2 first');
-  // u1 takes Z once, later than Y: between two items taken once, the more recent first.
+  // u1 takes Z once, later than Y: items taken equally often are ordered by popularity (both 1): a tie.
   learn(own, c, [{ u: 1, i: Z, ts: 62, h: [X] }]);
   t.same(ranks(own, c, [{ u: 1, i: X, ts: 63, h: [Z] }, { u: 1, i: Z, ts: 63, h: [Z] }, { u: 1, i: Y, ts: 63, h: [Z] }, { u: 1, i: P, ts: 63, h: [Z] }]),
-    [0, 1, 2, 3], 'X (twice), then Z (once, later) above Y (once, earlier), then P');
-  // V and W once each in u1's latest basket: tied on times and recency, and on popularity too.
+    [0, 1.5, 1.5, 3], 'X (twice), then Z and Y (once each, as popular) tied, then P');
+  // V and W once each in u1's latest basket: V, W, Z, Y all taken once, all of popularity 1.
   learn(own, c, [{ u: 1, i: V, ts: 64, h: [Z] }, { u: 1, i: W, ts: 64, h: [Z] }]);
   const now = (): Ex[] => [X, V, W, Z, Y, P].map((i) => ({ u: 1, i, ts: 65, h: [W] }));
-  t.same(ranks(own, c, now()), [0, 1.5, 1.5, 3, 4, 5], 'V and W tie after X, ahead of the older Z and Y');
-  // Another user takes W: popularity breaks the tie between the user's own V and W.
+  t.same(ranks(own, c, now()), [0, 2.5, 2.5, 2.5, 2.5, 5], 'four items taken once tie after X');
+  // Another user takes W: popularity breaks the tie among the user's own items.
   learn(own, c, [{ u: 6, i: W, ts: 66 }]);
-  t.same(ranks(own, c, now()), [0, 2, 1, 3, 4, 5], 'W (more popular) above V');
+  t.same(ranks(own, c, now()), [0, 3, 1, 3, 3, 5], 'W (more popular) first among them');
   t.end();
 });
 
