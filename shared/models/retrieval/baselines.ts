@@ -184,24 +184,59 @@ export class RecentPopularity extends CatalogueBaseline {
   }
 }
 
-/** One item's co-occurring items: parallel typed arrays, and where each neighbour sits in them. */
+/** One item's co-occurring items, in parallel typed arrays: what a ranking gathers over. */
 class Neighbours {
-  private readonly at = new Map<number, number>();
   slots = new Int32Array(4);
   counts = new Int32Array(4);
   length = 0;
+}
 
-  bump(slot: number): void {
-    let k = this.at.get(slot);
-    if (k === undefined) {
-      k = this.length++;
-      this.at.set(slot, k);
-      this.slots = growInt(this.slots, this.length);
-      this.counts = growInt(this.counts, this.length);
-      this.slots[k] = slot;
+/**
+ * (item slot, neighbour slot) -> where the neighbour sits in the item's list: one open-addressed
+ * table (linear probing) for all pairs, millions of them on MovieLens, instead of a Map per item.
+ */
+class PairIndex {
+  private keyA = new Int32Array(1 << 12).fill(-1);
+  private keyB = new Int32Array(1 << 12);
+  private value = new Int32Array(1 << 12);
+  private used = 0;
+
+  /** The value of (a, b); when absent, `fresh` becomes its value and -1 is returned. */
+  take(a: number, b: number, fresh: number): number {
+    if (this.used * 10 >= this.keyA.length * 7) this.rehash();
+    const mask = this.keyA.length - 1;
+    for (let c = pairHash(a, b) & mask; ; c = (c + 1) & mask) {
+      const k = this.keyA[c];
+      if (k === -1) {
+        this.keyA[c] = a; this.keyB[c] = b; this.value[c] = fresh;
+        this.used++;
+        return -1;
+      }
+      if (k === a && this.keyB[c] === b) return this.value[c];
     }
-    this.counts[k]++;
   }
+
+  private rehash(): void {
+    const { keyA, keyB, value } = this;
+    const n = keyA.length * 2, mask = n - 1;
+    this.keyA = new Int32Array(n).fill(-1);
+    this.keyB = new Int32Array(n);
+    this.value = new Int32Array(n);
+    for (let o = 0; o < keyA.length; o++) {
+      const a = keyA[o];
+      if (a === -1) continue;
+      let c = pairHash(a, keyB[o]) & mask;
+      while (this.keyA[c] !== -1) c = (c + 1) & mask;
+      this.keyA[c] = a; this.keyB[c] = keyB[o]; this.value[c] = value[o];
+    }
+  }
+}
+
+function pairHash(a: number, b: number): number {
+  let h = Math.imul(a, 0x9e3779b1) ^ Math.imul(b ^ 0x7f4a7c15, 0x85ebca77);
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x2c1b3c6d);
+  return (h ^ (h >>> 13)) >>> 0;
 }
 
 /**
@@ -215,6 +250,7 @@ class Neighbours {
 export class ItemKnn extends CatalogueBaseline {
   readonly name = 'item-knn';
   private neighbours: (Neighbours | undefined)[] = [];
+  private readonly pairs = new PairIndex();
   private invSqrt = new Float64Array(1024);
   private maxCount = 0;
   private scores = new Float64Array(1024);
@@ -235,17 +271,20 @@ export class ItemKnn extends CatalogueBaseline {
 
   protected scoreBasket(b: Batch, i: number): void {
     const n = this.size, scores = this.scores, count = this.count, inv = this.invSqrt;
-    const tie = 1e-9 / (this.maxCount + 1);
-    for (let s = 0; s < n; s++) scores[s] = count[s] * tie;
+    // sum_h cooc(h, s) / sqrt(count h count s) = inv(s) sum_h cooc(h, s) inv(h): the candidate's
+    // factor is applied once, after the gather over the neighbour lists.
+    scores.fill(0, 0, n);
     const W = b.idWidth;
     for (let k = 0; k < this.reach; k++) {
       const h = this.slotOf(b.ids[i * W + ID_HISTORY + k]);
       if (h < 0) continue;
       const nb = this.neighbours[h];
       if (!nb) continue;
-      const ih = inv[h], ns = nb.slots, nc = nb.counts;
-      for (let j = 0; j < nb.length; j++) { const s = ns[j]; scores[s] += nc[j] * ih * inv[s]; }
+      const ih = inv[h], ns = nb.slots, nc = nb.counts, m = nb.length;
+      for (let j = 0; j < m; j++) scores[ns[j]] += nc[j] * ih;
     }
+    const tie = 1e-9 / (this.maxCount + 1);
+    for (let s = 0; s < n; s++) scores[s] = scores[s] * inv[s] + count[s] * tie;
   }
 
   protected rank(target: number, skip: readonly number[] | undefined): number {
@@ -255,7 +294,14 @@ export class ItemKnn extends CatalogueBaseline {
   private bump(a: number, c: number): void {
     let nb = this.neighbours[a];
     if (!nb) this.neighbours[a] = nb = new Neighbours();
-    nb.bump(c);
+    let k = this.pairs.take(a, c, nb.length);
+    if (k < 0) {
+      k = nb.length++;
+      nb.slots = growInt(nb.slots, nb.length);
+      nb.counts = growInt(nb.counts, nb.length);
+      nb.slots[k] = c;
+    }
+    nb.counts[k]++;
   }
 
   learn(b: Batch): void {
@@ -281,26 +327,23 @@ export class ItemKnn extends CatalogueBaseline {
   }
 }
 
-/** One user's own items: how often and in which of the user's baskets they last took each. */
+/** One user's own items: each slot, and how often the user took it. */
 interface OwnItems {
-  baskets: number;
   at: Map<number, number>;
   slots: number[];
   times: number[];
-  last: number[];
 }
 
 /**
- * The user's own past items first, by how many times the user took them, then by the user's
- * basket they last took them in (the later first), then by popularity; every other item after
- * them by popularity. Ranked by that key pair exactly (no score large enough to swamp
- * popularity has to survive float rounding): primary = times * (baskets + 1) + last basket,
- * exact in float64 for any real stream, 0 for items the user never took; secondary = count.
+ * The user's own past items first, by how many times the user took them (counted from every
+ * learnt example, not only the history rows a batch carries), then by popularity; every other
+ * item after them by popularity. Ranked by that key pair exactly (no score large enough to
+ * swamp popularity has to survive float rounding): primary = times taken by the user, 0 for
+ * items the user never took; secondary = count.
  */
 export class OwnThenPopularity extends CatalogueBaseline {
   readonly name = 'own-then-popularity';
   private readonly users = new Map<number, OwnItems>();
-  private readonly clock = new BasketClock();
   private primary = new Float64Array(1024);
   /** Slots whose primary the last basket set, to clear for the next. */
   private dirty: number[] = [];
@@ -333,8 +376,7 @@ export class OwnThenPopularity extends CatalogueBaseline {
     for (let i = 0; i < b.size; i++) {
       const user = b.ids[i * W + ID_USER];
       let mine = this.users.get(user);
-      if (!mine) this.users.set(user, (mine = { baskets: 0, at: new Map(), slots: [], times: [], last: [] }));
-      if (this.clock.step(b, i)) mine.baskets++;
+      if (!mine) this.users.set(user, (mine = { at: new Map(), slots: [], times: [] }));
       const s = this.slotFor(b.ids[i * W + ID_ITEM]);
       this.count[s]++;
       let k = mine.at.get(s);
@@ -343,10 +385,8 @@ export class OwnThenPopularity extends CatalogueBaseline {
         mine.at.set(s, k);
         mine.slots.push(s);
         mine.times.push(0);
-        mine.last.push(0);
       }
       mine.times[k]++;
-      mine.last[k] = mine.baskets;
     }
   }
 }
