@@ -13,6 +13,7 @@ import { AckTracker, type Requirement } from './ack-tracker.ts';
 
 import { GradientSplitter } from './gradient-split.ts';
 import { GradientPusher } from './pusher.ts';
+import { ReplicaLag } from './replica-lag.ts';
 import type { TrainingReport } from './training-report.ts';
 import type { WorkerMetrics } from './metrics.ts';
 
@@ -57,10 +58,7 @@ export class Trainer {
   private readonly delayed: DelayedScores;
   /** The same for each baseline: it too counts with the score it gave when the example was first seen. */
   private readonly baselineDelayed: DelayedScores[];
-  /** Per PS shard, the epoch and version this worker's last accepted push made. */
-  private readonly ownVersion: number[];
-  private readonly ownEpoch: number[];
-  private readonly replicaMoved = new Signal();
+  private readonly lag: ReplicaLag;
   private lastStep: Promise<unknown> = Promise.resolve();
   /**
    * For a source whose state follows an event shard (stateByShard): one source per shard read,
@@ -80,8 +78,7 @@ export class Trainer {
     const c = d.cfg;
     this.delayed = new DelayedScores(d.model.predictionWidth);
     this.baselineDelayed = (d.baselines ?? []).map(() => new DelayedScores(d.model.predictionWidth));
-    this.ownVersion = new Array(c.psShards).fill(0);
-    this.ownEpoch = new Array(c.psShards).fill(0);
+    this.lag = new ReplicaLag(c.psShards, d.replica.shards);
     if (d.examples.stateByShard && d.newExamples) this.bySource = new Map();
     this.inFlight = new Semaphore(c.worker.maxInFlightPushes);
     this.pusher = new GradientPusher(d.transport, c.model, c.worker.pushTimeoutMs, () => this.stopping);
@@ -98,26 +95,14 @@ export class Trainer {
   /** The replica applied a delta: ack requirements may be met, and a step waiting to read its own writes may go. */
   onDelta(d: WeightDelta): void {
     this.acks.onDelta(d);
-    this.replicaMoved.notify();
+    this.lag.replicaMoved();
   }
 
-  /**
-   * Resolves once the replica is at most `lag` versions behind, on every PS shard, what this
-   * worker's last accepted push made there (readOwnWrites: lag 0). Bounded by pushTimeoutMs and
-   * counted: a PS that stopped publishing must not stop training. A shard on another epoch than
-   * that push (restarted since) is the replica's resync to follow, not a wait.
-   */
+  /** Waits while the replica is more than `lag` versions behind this worker's pushes (readOwnWrites: 0), counted. */
   private async replicaCaughtUp(lag: number): Promise<void> {
-    const shards = this.d.replica.shards;
-    const behind = () => this.ownVersion.some((v, k) => shards[k] && shards[k].epoch === this.ownEpoch[k] && shards[k].version < v - lag);
-    if (!behind()) return;
-    this.d.metrics.replicaLagWaits.inc();
-    const deadline = performance.now() + this.d.cfg.worker.pushTimeoutMs;
-    while (!this.stopping && behind()) {
-      const left = deadline - performance.now();
-      if (left <= 0) { this.d.metrics.ownWriteWaitTimeouts.inc(); return; }
-      await this.replicaMoved.wait(Math.min(left, 50));
-    }
+    const r = await this.lag.caughtUp(lag, this.d.cfg.worker.pushTimeoutMs, () => this.stopping);
+    if (r.waited) this.d.metrics.replicaLagWaits.inc();
+    if (r.timedOut) this.d.metrics.ownWriteWaitTimeouts.inc();
   }
 
   /** Starts the training loop and consumes the event shards given at construction (if any). */
@@ -361,10 +346,7 @@ export class Trainer {
         return;
       }
       this.d.metrics.pushRtt.observe(out.rttMs / 1000);
-      if (out.epoch !== this.ownEpoch[k] || out.version > this.ownVersion[k]) {
-        this.ownEpoch[k] = out.epoch;
-        this.ownVersion[k] = out.version;
-      }
+      this.lag.pushed(k, out.epoch, out.version);
       // One requirement per epoch: the group's earlier updates must survive a restart too.
       const rs = need.get(k) ?? [];
       const same = rs.find((r) => r.epoch === out.epoch);

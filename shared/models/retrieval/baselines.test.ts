@@ -4,7 +4,8 @@
 import t from 'tap';
 import { emptyBatch, type Batch } from '../batch.ts';
 import type { Baseline } from '../types.ts';
-import { ItemKnn, OwnThenPopularity, Popularity, RecentPopularity, rankOfPair, retrievalBaselines } from './baselines.ts';
+import { ItemKnn, OwnThenPopularity, Popularity, RecentPopularity, retrievalBaselines } from './baselines.ts';
+import { rankOfPair } from './ranking.ts';
 import { retrievalConfigSchema, type RetrievalModelConfig } from './config.ts';
 import { ID_HISTORY, ID_ITEM, ID_USER, retrievalShape } from './spec.ts';
 

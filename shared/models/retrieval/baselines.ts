@@ -14,7 +14,7 @@ import { WrongShapeError } from '../../errors.ts';
 import type { Batch } from '../batch.ts';
 import type { Baseline } from '../types.ts';
 import type { RetrievalModelConfig } from './config.ts';
-import { rankOf } from './ranking.ts';
+import { rankOf, rankOfPair, sameUserState } from './ranking.ts';
 import { ID_HISTORY, ID_ITEM, ID_USER } from './spec.ts';
 
 export const RECENT_HALF_LIFE_BASKETS = 200;
@@ -34,14 +34,6 @@ function growInt(a: Int32Array<ArrayBuffer>, need: number): Int32Array<ArrayBuff
   const c = new Int32Array(Math.max(need, a.length * 2));
   c.set(a);
   return c;
-}
-
-/** Whether examples a and c of a batch face the same user state: user, event time, history. */
-function sameUserState(b: Batch, a: number, c: number, H: number): boolean {
-  const W = b.idWidth;
-  if (b.eventTs[a] !== b.eventTs[c] || b.ids[a * W + ID_USER] !== b.ids[c * W + ID_USER]) return false;
-  for (let k = 0; k < H; k++) if (b.ids[a * W + ID_HISTORY + k] !== b.ids[c * W + ID_HISTORY + k]) return false;
-  return true;
 }
 
 /**
@@ -389,36 +381,6 @@ export class OwnThenPopularity extends CatalogueBaseline {
       mine.times[k]++;
     }
   }
-}
-
-/**
- * rankOf for a key pair compared in order (primary, then secondary): how many slots rank above
- * `target`, ties on both counting half, `skip` left out; target < 0 ranks last (n).
- */
-export function rankOfPair(primary: Float64Array, secondary: Float64Array, n: number, target: number, skip?: readonly number[]): number {
-  if (target < 0) return n;
-  const p = primary[target], q = secondary[target];
-  let above = 0;
-  let ties = 0;
-  for (let j = 0; j < n; j++) {
-    const a = primary[j];
-    if (a > p) above++;
-    else if (a === p) {
-      const c = secondary[j];
-      if (c > q) above++;
-      else if (c === q) ties++;
-    }
-  }
-  ties--; // the target itself
-  if (skip) {
-    for (const j of skip) {
-      if (j < 0 || j === target) continue;
-      const a = primary[j];
-      if (a > p || (a === p && secondary[j] > q)) above--;
-      else if (a === p && secondary[j] === q) ties--;
-    }
-  }
-  return above + ties / 2;
 }
 
 export function retrievalBaselines(cfg: RetrievalModelConfig): Baseline[] {

@@ -9,8 +9,13 @@ import { WrongShapeError } from '../../errors.ts';
 import type { Batch } from '../batch.ts';
 import type { StepResult, TableGrad, TrainableModel, WeightSource } from '../types.ts';
 import type { RetrievalModelConfig } from './config.ts';
-import { CatalogueIndex, rankOf } from './ranking.ts';
+import { CatalogueIndex, rankOf, sameUserState } from './ranking.ts';
 import { ID_HISTORY, ID_ITEM, ID_USER, REPEAT, TABLES } from './spec.ts';
+
+/** Divides each row's gradient by how many examples it took part in. */
+function meanPerRow(g: Float32Array, counts: Float32Array, dim: number): void {
+  for (let s = 0; s < counts.length; s++) { const c = counts[s] || 1; for (let d = 0; d < dim; d++) g[s * dim + d] /= c; }
+}
 
 /** Row ids of a batch's examples in one table, each distinct row once. */
 class RowSet {
@@ -129,22 +134,7 @@ export class RetrievalModel implements TrainableModel {
       if (onlyScored && b.targets[i * 2 + 1] !== 1) continue;
       // A basket's examples share user and history: the catalogue is scored once for them.
       if (scoredFor < 0 || !this.sameUserState(b, scoredFor, i)) {
-        const o = i * D;
-        for (let n = 0; n < N; n++) {
-          let s = cat[n * E + D];
-          const c = n * E;
-          for (let d = 0; d < D; d++) s += uv.u[o + d] * cat[c + d];
-          scores[n] = s;
-        }
-        skip.length = 0;
-        for (let k = 0; k < H; k++) {
-          const h = b.ids[i * W + ID_HISTORY + k];
-          if (h < 0) continue;
-          const slot = this.catalogue.slotOf(h);
-          if (slot < 0) continue;
-          scores[slot] += beta[k];
-          skip.push(slot);
-        }
+        this.scoreCatalogue(b, i, uv.u, beta, scores, skip);
         scoredFor = i;
       }
       const target = this.catalogue.slotOf(b.ids[i * W + ID_ITEM]);
@@ -154,10 +144,59 @@ export class RetrievalModel implements TrainableModel {
   }
 
   private sameUserState(b: Batch, a: number, c: number): boolean {
-    const W = b.idWidth;
-    if (b.eventTs[a] !== b.eventTs[c] || b.ids[a * W + ID_USER] !== b.ids[c * W + ID_USER]) return false;
-    for (let k = 0; k < this.H; k++) if (b.ids[a * W + ID_HISTORY + k] !== b.ids[c * W + ID_HISTORY + k]) return false;
-    return true;
+    return sameUserState(b, a, c, this.H);
+  }
+
+  /**
+   * Scores the whole catalogue for example i's user state into `scores`, the repeat bonus
+   * added to the user's recent items, whose catalogue slots (and history positions) go to
+   * `skip` (and `skipPos`).
+   */
+  private scoreCatalogue(b: Batch, i: number, u: Float32Array, beta: Float32Array, scores: Float32Array, skip: number[], skipPos?: number[]): void {
+    const { D, H } = this;
+    const E = D + 1, N = this.catalogue.size, cat = this.catW, o = i * D;
+    for (let n = 0; n < N; n++) {
+      const c = n * E;
+      let s = cat[c + D];
+      for (let d = 0; d < D; d++) s += u[o + d] * cat[c + d];
+      scores[n] = s;
+    }
+    skip.length = 0;
+    if (skipPos) skipPos.length = 0;
+    for (let k = 0; k < H; k++) {
+      const h = b.ids[i * b.idWidth + ID_HISTORY + k];
+      const slot = h < 0 ? -1 : this.catalogue.slotOf(h);
+      if (slot < 0) continue;
+      scores[slot] += beta[k];
+      skip.push(slot);
+      skipPos?.push(k);
+    }
+  }
+
+  /** Back through the user tower: U[user] takes du, each history row du / n; per row, the
+   *  mean over the examples it plays its part in. */
+  private userTowerGrads(uv: UserVectors, gU: Float32Array, B: number): { gUser: Float32Array; gHist: Float32Array } {
+    const { D, H } = this;
+    const gUser = new Float32Array(uv.users.rows.length * D);
+    const gHist = new Float32Array(uv.hist.rows.length * D);
+    const userCount = new Float32Array(uv.users.rows.length);
+    const histCount = new Float32Array(uv.hist.rows.length);
+    for (let i = 0; i < B; i++) {
+      const o = i * D, us = uv.userSlot[i];
+      userCount[us]++;
+      for (let d = 0; d < D; d++) gUser[us * D + d] += gU[o + d];
+      let n = 0;
+      for (let k = 0; k < H; k++) if (uv.histSlot[i * H + k] >= 0) n++;
+      for (let k = 0; k < H; k++) {
+        const s = uv.histSlot[i * H + k];
+        if (s < 0) continue;
+        histCount[s]++;
+        for (let d = 0; d < D; d++) gHist[s * D + d] += gU[o + d] / n;
+      }
+    }
+    meanPerRow(gUser, userCount, D);
+    meanPerRow(gHist, histCount, D);
+    return { gUser, gHist };
   }
 
   predict(b: Batch, w: WeightSource): Float32Array {
@@ -224,33 +263,11 @@ export class RetrievalModel implements TrainableModel {
         if (inHist[j] >= 0) gBeta[inHist[j]] += g;
       }
     }
-    // Back through the user tower: U[user] takes du, each history row du / n.
-    const gUser = new Float32Array(uv.users.rows.length * D);
-    const gHist = new Float32Array(uv.hist.rows.length * D);
-    const userCount = new Float32Array(uv.users.rows.length);
-    const histCount = new Float32Array(uv.hist.rows.length);
+    const { gUser, gHist } = this.userTowerGrads(uv, gU, B);
+    // Per item row, the mean over the examples it is the positive of (as the other kinds do).
     const itemCount = new Float32Array(items.rows.length);
-    for (let i = 0; i < B; i++) {
-      const o = i * D, us = uv.userSlot[i];
-      userCount[us]++;
-      itemCount[itemSlot[i]]++;
-      for (let d = 0; d < D; d++) gUser[us * D + d] += gU[o + d];
-      let n = 0;
-      for (let k = 0; k < H; k++) if (uv.histSlot[i * H + k] >= 0) n++;
-      for (let k = 0; k < H; k++) {
-        const s = uv.histSlot[i * H + k];
-        if (s < 0) continue;
-        histCount[s]++;
-        for (let d = 0; d < D; d++) gHist[s * D + d] += gU[o + d] / n;
-      }
-    }
-    // Per row, the mean over the examples it plays its part in (as the other kinds do).
-    const mean = (g: Float32Array, counts: Float32Array, dim: number) => {
-      for (let s = 0; s < counts.length; s++) { const c = counts[s] || 1; for (let d = 0; d < dim; d++) g[s * dim + d] /= c; }
-    };
-    mean(gUser, userCount, D);
-    mean(gHist, histCount, D);
-    mean(gItem, itemCount, E);
+    for (let i = 0; i < B; i++) itemCount[itemSlot[i]]++;
+    meanPerRow(gItem, itemCount, E);
     const sparse = new Map<string, TableGrad>([
       [TABLES.user, { rows: Int32Array.from(uv.users.rows), grads: gUser }],
       [TABLES.item, { rows: Int32Array.from(items.rows), grads: gItem }],
@@ -301,22 +318,7 @@ export class RetrievalModel implements TrainableModel {
       while (e < B && this.sameUserState(b, a, e)) e++;
       // Examples [a, e) are one basket (or its part in this batch): one user state.
       const o = a * D;
-      for (let n = 0; n < N; n++) {
-        let s = cat[n * E + D];
-        const c = n * E;
-        for (let d = 0; d < D; d++) s += uv.u[o + d] * cat[c + d];
-        scores[n] = s;
-      }
-      skip.length = 0;
-      skipPos.length = 0;
-      for (let k = 0; k < H; k++) {
-        const h = b.ids[a * W + ID_HISTORY + k];
-        const slot = h < 0 ? -1 : this.catalogue.slotOf(h);
-        if (slot < 0) continue;
-        scores[slot] += beta[k];
-        skip.push(slot);
-        skipPos.push(k);
-      }
+      this.scoreCatalogue(b, a, uv.u, beta, scores, skip, skipPos);
       if (withScores) {
         for (let i = a; i < e; i++) {
           if (b.targets[i * 2 + 1] !== 1) continue;
@@ -375,26 +377,7 @@ export class RetrievalModel implements TrainableModel {
       for (let i = a; i < e; i++) { const slot = this.catalogue.slotOf(b.ids[i * W + ID_ITEM]); if (slot >= 0) inBasket[slot] = 0; }
       a = e;
     }
-    // Back through the user tower, as in the in-batch step.
-    const gUser = new Float32Array(uv.users.rows.length * D);
-    const gHist = new Float32Array(uv.hist.rows.length * D);
-    const userCount = new Float32Array(uv.users.rows.length);
-    const histCount = new Float32Array(uv.hist.rows.length);
-    for (let i = 0; i < B; i++) {
-      const o = i * D, us = uv.userSlot[i];
-      userCount[us]++;
-      for (let d = 0; d < D; d++) gUser[us * D + d] += gU[o + d];
-      let n = 0;
-      for (let k = 0; k < H; k++) if (uv.histSlot[i * H + k] >= 0) n++;
-      for (let k = 0; k < H; k++) {
-        const s = uv.histSlot[i * H + k];
-        if (s < 0) continue;
-        histCount[s]++;
-        for (let d = 0; d < D; d++) gHist[s * D + d] += gU[o + d] / n;
-      }
-    }
-    for (let s = 0; s < userCount.length; s++) for (let d = 0; d < D; d++) gUser[s * D + d] /= userCount[s];
-    for (let s = 0; s < histCount.length; s++) for (let d = 0; d < D; d++) gHist[s * D + d] /= histCount[s];
+    const { gUser, gHist } = this.userTowerGrads(uv, gU, B);
     // Item rows: the mean loss's gradient (every row is a negative of every example).
     const itemRows = new Int32Array(N + extra.rows.length);
     itemRows.set(this.catalogue.rows);
