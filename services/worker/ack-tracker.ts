@@ -24,7 +24,16 @@ export class AckTracker {
   ackedEvents = 0;
   naked = 0;
 
-  constructor(private readonly onSettled?: (events: number, ok: boolean, msgs: readonly EventLogMessage[]) => void) {}
+  /**
+   * `onSettled` hears of each group as it settles, before its messages are acked or nak'ed;
+   * `beforeAck` runs once before the acks of the groups settled together are sent. The worker
+   * publishes its report there: on one NATS connection, whatever JetStream saw acked was
+   * counted in a report sent before it, even if the process dies the next moment.
+   */
+  constructor(
+    private readonly onSettled?: (events: number, ok: boolean, msgs: readonly EventLogMessage[]) => void,
+    private readonly beforeAck?: () => void,
+  ) {}
 
   get pendingGroups(): number {
     return this.groups.length;
@@ -40,9 +49,9 @@ export class AckTracker {
   add(msgs: EventLogMessage[], events: number, need: Map<number, Requirement[]>, persisted: (shard: number) => Persisted): void {
     const g: Group = { msgs, events, need };
     for (const k of [...need.keys()]) {
-      if (this.narrow(g, k, persisted(k)) === 'lost') { this.settle(g, false); return; }
+      if (this.narrow(g, k, persisted(k)) === 'lost') { this.settle([g], false); return; }
     }
-    if (need.size === 0) this.settle(g, true);
+    if (need.size === 0) this.settle([g], true);
     else this.groups.push(g);
   }
 
@@ -65,13 +74,17 @@ export class AckTracker {
   onDelta(d: WeightDelta): void {
     if (this.groups.length === 0) return;
     const keep: Group[] = [];
+    const lost: Group[] = [];
+    const done: Group[] = [];
     const p: Persisted = { epoch: d.epoch, version: d.persistedVersion, epochStartVersion: d.epochStartVersion, restoredEpoch: d.restoredEpoch };
     for (const g of this.groups) {
-      if (this.narrow(g, d.shard, p) === 'lost') { this.settle(g, false); continue; }
-      if (g.need.size === 0) this.settle(g, true);
+      if (this.narrow(g, d.shard, p) === 'lost') lost.push(g);
+      else if (g.need.size === 0) done.push(g);
       else keep.push(g);
     }
     this.groups = keep;
+    if (lost.length) this.settle(lost, false);
+    if (done.length) this.settle(done, true);
   }
 
   private check(r: Requirement, p: Persisted): 'ok' | 'wait' | 'lost' {
@@ -82,14 +95,19 @@ export class AckTracker {
     return p.restoredEpoch === r.epoch && p.epochStartVersion >= r.version ? 'ok' : 'lost';
   }
 
-  private settle(g: Group, ok: boolean): void {
-    for (const m of g.msgs) {
-      if (ok) m.ack();
-      else m.nak(500);
+  private settle(gs: readonly Group[], ok: boolean): void {
+    for (const g of gs) {
+      if (ok) { this.acked += g.msgs.length; this.ackedEvents += g.events; }
+      else this.naked += g.msgs.length;
+      this.onSettled?.(g.events, ok, g.msgs);
     }
-    if (ok) { this.acked += g.msgs.length; this.ackedEvents += g.events; }
-    else this.naked += g.msgs.length;
-    this.onSettled?.(g.events, ok, g.msgs);
+    if (ok) this.beforeAck?.();
+    for (const g of gs) {
+      for (const m of g.msgs) {
+        if (ok) m.ack();
+        else m.nak(500);
+      }
+    }
   }
 
   /**
@@ -105,7 +123,8 @@ export class AckTracker {
 
   /** Nak everything still waiting (shutdown): redelivered to whoever takes the shards. */
   nakAll(): void {
-    for (const g of this.groups) this.settle(g, false);
+    const gs = this.groups;
     this.groups = [];
+    this.settle(gs, false);
   }
 }

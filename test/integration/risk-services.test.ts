@@ -90,8 +90,11 @@ t.test('risk: late labels through the services, a worker killed with claims pend
   await cluster.processes!.kill('worker-1');
   cluster.processes!.restart('worker-1');
   await sending;
-  await trainedAll(events.length);
+  await trainedAll(events.length).catch((e: unknown) => {
+    throw new Error(`${String(e)}; reports: ${[...agg.workers.values()].map((w) => `${w.worker} trained ${w.eventsTrained} retried ${w.eventsRetried}`).join(', ')}`);
+  });
   await reportedSince(Date.now());
+  t.comment([...agg.workers.values()].map((w) => `${w.worker} trained ${w.eventsTrained} retried ${w.eventsRetried}`).join(', '));
   t.equal(agg.total('eventsTrained'), events.length, 'every event trained, across both kills');
   const made = 2 * 15_420;
   const examples = agg.total('examples');

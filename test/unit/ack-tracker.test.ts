@@ -94,3 +94,21 @@ t.test('touch keeps the ack deadline of every waiting message alive, and only th
   t.same(waiting.map((m) => worked.get(m)), [1, 1]);
   t.notOk(worked.get(settled), 'an acked message is left alone');
 });
+
+t.test('what is acked was counted first: settlement, then one report, then the acks', async (t) => {
+  const order: string[] = [];
+  const a = new AckTracker((events, ok) => order.push(`settled ${events} ${ok}`), () => order.push('report'));
+  const ms = [msg(), msg(), msg()];
+  for (const m of ms) m.ack = () => { order.push('ack'); };
+  a.add([ms[0]], 4, new Map([[0, [{ epoch: 1, version: 2 }]]]), () => nothing);
+  a.add([ms[1], ms[2]], 6, new Map([[0, [{ epoch: 1, version: 3 }]]]), () => nothing);
+  t.same(order, [], 'nothing persisted yet');
+  a.onDelta(delta({ epoch: 1, version: 3, epochStartVersion: 0, restoredEpoch: 0 }));
+  t.same(order, ['settled 4 true', 'settled 6 true', 'report', 'ack', 'ack', 'ack'], 'both groups settle on one delta, reported once before any ack');
+  order.length = 0;
+  const lost = msg();
+  a.add([lost], 2, new Map([[0, [{ epoch: 1, version: 9 }]]]), () => nothing);
+  a.onDelta(delta({ epoch: 5, version: 1, epochStartVersion: 0, restoredEpoch: 0 }));
+  t.same(order, ['settled 2 false'], 'a lost group is nak\'ed without a report');
+  t.equal(lost.naked, 1);
+});
