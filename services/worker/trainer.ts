@@ -89,7 +89,7 @@ export class Trainer {
       if (ok) d.metrics.eventsTrained.inc(events);
       else d.metrics.eventsRetried.inc(events);
       d.report.settled(events, ok);
-    }, () => d.report.publish(d.transport, c.model));
+    }, () => d.report.publishCounters(d.transport, c.model));
   }
 
   /** The replica applied a delta: ack requirements may be met, and a step waiting to read its own writes may go. */

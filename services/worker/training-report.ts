@@ -58,4 +58,16 @@ export class TrainingReport {
   publish(transport: Transport, model: string): void {
     transport.publish(subjects.metrics(model), encode(this.take()));
   }
+
+  /**
+   * The counters alone, the buckets left for the next full report: a few hundred bytes, cheap
+   * enough to send before every ack (bucket states are tens of kB and go on the interval).
+   */
+  publishCounters(transport: Transport, model: string): void {
+    const r: WorkerReport = {
+      worker: this.worker, backend: this.backend, atMs: Date.now(), eventsTrained: this.eventsTrained,
+      eventsRetried: this.eventsRetried, examples: this.examples, steps: this.steps, lossSum: this.lossSum, buckets: [],
+    };
+    transport.publish(subjects.metrics(model), encode(r));
+  }
 }
