@@ -102,7 +102,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<Record<string, unkno
     + `${embedded ? ' (embedded mode)' : ', as separate processes over NATS + Redis'}`);
   say(`data: UCI Online Retail (Chen, 2015; CC0), ${o.events ? `first ${fmt(o.events)} purchases and returns` : 'every purchase and return (cancelled invoices)'}; logs in ${logDir}`);
   const t0 = Date.now();
-  const cluster = await startLocalCluster(cfg, { embedded, logDir });
+  const cluster = await startLocalCluster(cfg, { embedded, logDir, dashboard: true });
   let backend = 'unknown';
   const models: DemoModel[] = cluster.models.map((m) => {
     const metric = modelKind(m.kind).metric;
@@ -111,6 +111,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<Record<string, unkno
     return { m, metric, agg };
   });
   say(`services up in ${((Date.now() - t0) / 1000).toFixed(1)} s; replaying through ${cluster.ingestUrl}/v1/events`);
+  say(`live dashboard: ${cluster.dashboardUrl} (open it in a browser; it stays up until the replay ends)`);
 
   // The replay waits for the slowest model: every model trains every event.
   const trained = () => Math.min(...models.map((d) => d.agg.total('eventsTrained')));

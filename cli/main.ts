@@ -16,6 +16,7 @@ const COMMANDS: Record<string, { summary: string; service?: true; module: string
   inference: { summary: 'run one inference node', service: true, module: '../services/inference/main.ts' },
   ingest: { summary: 'run the ingest service', service: true, module: '../services/ingest/main.ts' },
   validator: { summary: 'run the validation gate', service: true, module: '../services/validator/main.ts' },
+  dashboard: { summary: 'serve the live dashboard of every model of the config', service: true, module: '../services/dashboard/main.ts' },
   eval: { summary: 'incremental vs frozen vs periodic retrain on a dataset, for any model kind, beside its baselines', module: '../tools/eval/command.ts' },
   'label-delays': { summary: 'how the figures degrade when outcomes arrive late (risk schemas)', module: '../tools/eval/label-delays.ts' },
   pretrain: { summary: 'train offline on a prefix and seed the PS shards', module: './pretrain-command.ts' },

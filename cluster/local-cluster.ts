@@ -13,6 +13,7 @@ import { startInference } from '../services/inference/service.ts';
 import { startPs } from '../services/ps/service.ts';
 import { startWorker } from '../services/worker/service.ts';
 import { startValidator } from '../services/validator/service.ts';
+import { startDashboard } from '../services/dashboard/service.ts';
 import { ProcessGroup } from './processes.ts';
 
 export async function freePort(): Promise<number> {
@@ -88,6 +89,8 @@ export interface LocalCluster {
   /** Rejects when a service process dies. */
   failed: Promise<never>;
   logDir: string;
+  /** The live dashboard of every model, when asked for (opts.dashboard). */
+  dashboardUrl?: string;
   /** The service processes (not in embedded mode), for fault tests: kill, restart. */
   processes?: ProcessGroup;
   stop(): Promise<void>;
@@ -126,7 +129,14 @@ export async function resetModel(cfg: FlywheelConfig): Promise<void> {
  * Starts the cluster; if a service dies while starting (most often a port that was free when
  * chosen and taken before the service bound it), starts once more on fresh ports.
  */
-export async function startLocalCluster(cfg0: FlywheelConfig, opts: { embedded: boolean; logDir: string }): Promise<LocalCluster> {
+export interface LocalClusterOptions {
+  embedded: boolean;
+  logDir: string;
+  /** Start the live dashboard too: on dashboard.port when that is free, else on any free port. */
+  dashboard?: boolean;
+}
+
+export async function startLocalCluster(cfg0: FlywheelConfig, opts: LocalClusterOptions): Promise<LocalCluster> {
   try {
     return await startOnce(cfg0, opts);
   } catch (err) {
@@ -136,10 +146,11 @@ export async function startLocalCluster(cfg0: FlywheelConfig, opts: { embedded: 
   }
 }
 
-async function startOnce(cfg0: FlywheelConfig, opts: { embedded: boolean; logDir: string }): Promise<LocalCluster> {
+async function startOnce(cfg0: FlywheelConfig, opts: LocalClusterOptions): Promise<LocalCluster> {
   // A cluster on this machine runs on whatever Redis the machine has; the shards warn when it
   // keeps nothing on disk (and the ledger catches a loss) instead of refusing to start.
   const first = await assignPorts({ ...cfg0, ps: { ...cfg0.ps, volatileStore: 'allow' } });
+  if (opts.dashboard) first.dashboard = { ...first.dashboard, port: (await portFree(first.dashboard.port)) ? first.dashboard.port : await freePort() };
   // The embedded mode's in-process event log feeds one model (its consumers would split the events).
   const names = opts.embedded ? [first.model] : [first.model, ...first.models.map((m) => m.name).filter((n) => n !== first.model)];
   const cfgs = [first];
@@ -166,6 +177,7 @@ async function startOnce(cfg0: FlywheelConfig, opts: { embedded: boolean; logDir
   const base = {
     cfg: first, embedded: opts.embedded, logDir: opts.logDir, models,
     ingestUrl: `http://127.0.0.1:${first.ingest.port}`,
+    dashboardUrl: opts.dashboard ? `http://127.0.0.1:${first.dashboard.port}/` : undefined,
     inferenceUrl: models[0].inferenceUrl, gateUrl: models[0].gateUrl, onReport: models[0].onReport,
   };
 
@@ -180,6 +192,7 @@ async function startOnce(cfg0: FlywheelConfig, opts: { embedded: boolean; logDir
     stops.push((await startInference(cfg, emb.forService())).stop);
     if (gatePorts[0]) stops.push((await startValidator(cfg, emb.forService(), gatePorts[0])).stop);
     stops.push((await startIngest(cfg, emb.forService())).stop);
+    if (opts.dashboard) stops.push((await startDashboard(cfg, emb.forService())).stop);
     return {
       ...base, transport: watcher.transport, failed: new Promise<never>(() => undefined),
       stop: async () => { for (const s of stops.reverse()) await s(); await emb.eventLog.destroy(); },
@@ -228,11 +241,14 @@ async function startOnce(cfg0: FlywheelConfig, opts: { embedded: boolean; logDir
       if (gatePorts[j]) group.start(tag(c, 'validator'), 'validator', ['--config', files[j], '--port', String(gatePorts[j])]);
     });
     group.start('ingest', 'ingest', ['--config', files[0]]);
+    // The dashboard reads every model from the first config's model list.
+    if (opts.dashboard) group.start('dashboard', 'dashboard', ['--config', files[0]]);
     for (const [j, c] of cfgs.entries()) {
       for (let i = 0; i < c.workers; i++) await ready(`${tag(c, 'worker')}-${i}`, `http://127.0.0.1:${c.workerMetricsBasePort + i}/metrics`);
       await ready(tag(c, 'inference'), `${models[j].inferenceUrl}/healthz`);
       if (models[j].gateUrl) await ready(tag(c, 'validator'), `${models[j].gateUrl}/healthz`);
     }
     await ready('ingest', `${base.ingestUrl}/healthz`);
+    if (base.dashboardUrl) await ready('dashboard', `${base.dashboardUrl}healthz`);
   }
 }

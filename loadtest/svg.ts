@@ -29,6 +29,9 @@ function niceStep(max: number, n: number): number {
 
 const fmt = (v: number) => (Math.abs(v) >= 1000 ? `${+(v / 1000).toFixed(1)}k` : `${+v.toFixed(v < 10 ? 2 : 0)}`);
 
+/** A series of at most this many points gets a marker on each (denser ones would blur). */
+const MARK_EVERY_POINT_UP_TO = 40;
+
 export function lineChart(series: Series[], o: ChartOptions): string {
   const W = o.width ?? 720;
   const H = o.height ?? 260;
@@ -62,15 +65,23 @@ export function lineChart(series: Series[], o: ChartOptions): string {
       `<text x="${W - m.r - 4}" y="${Y(o.target.y) - 4}" text-anchor="end" fill="#c00">${esc(o.target.label)}</text>`);
   }
   series.forEach((s, i) => {
-    // One path per run of non-null points.
+    // One path per run of non-null points. A run of one point is a bare move, which draws
+    // nothing: with few samples, or values between gaps, the chart would look empty. Those
+    // points get a marker, and a short series gets one on every point so each sample shows.
     let d = '';
-    let pen = false;
+    const runs: [number, number][][] = [[]];
     for (const [x, y] of s.points) {
-      if (y === null || !Number.isFinite(y)) { pen = false; continue; }
-      d += `${pen ? 'L' : 'M'}${X(x).toFixed(1)},${Y(y).toFixed(1)}`;
-      pen = true;
+      if (y === null || !Number.isFinite(y)) { if (runs[runs.length - 1].length) runs.push([]); continue; }
+      runs[runs.length - 1].push([X(x), Y(y)]);
     }
+    const shown = runs.filter((r) => r.length > 0);
+    for (const r of shown) if (r.length > 1) d += r.map(([px, py], j) => `${j ? 'L' : 'M'}${px.toFixed(1)},${py.toFixed(1)}`).join('');
     if (d) out.push(`<path d="${d}" fill="none" stroke="${s.color}" stroke-width="1.8"/>`);
+    const markAll = shown.reduce((n, r) => n + r.length, 0) <= MARK_EVERY_POINT_UP_TO;
+    for (const r of shown) {
+      if (r.length > 1 && !markAll) continue;
+      for (const [px, py] of r) out.push(`<circle cx="${px.toFixed(1)}" cy="${py.toFixed(1)}" r="2.5" fill="${s.color}"/>`);
+    }
     const lx = m.l + 10 + i * 170;
     out.push(`<rect x="${lx}" y="${m.t - 2}" width="10" height="3" fill="${s.color}"/>`,
       `<text x="${lx + 14}" y="${m.t + 2}">${esc(s.label)}</text>`);

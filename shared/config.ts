@@ -110,6 +110,11 @@ const inferenceSchema = z.object({
   maxBatch: int(1).default(1000),
 }).strict();
 
+const dashboardSchema = z.object({
+  /** HTTP port of the live dashboard (`flywheel dashboard`). Default 8090. */
+  port: port.default(8090),
+}).strict();
+
 const gateSchema = z.object({
   /** Events per thousand held out of training for validation (by hash of user, item, time);
    *  0 turns the validation gate off and inference serves the newest weights. Default 0. */
@@ -164,6 +169,13 @@ const configSchema = z.object({
    * about 800 h) where it runs on live traffic. Applies when the stream is created. Default 24.
    */
   streamRetentionHours: z.number().positive().max(24 * 366 * 10).default(24),
+  /**
+   * Copies of the event stream JetStream keeps (its num_replicas), each on another NATS server:
+   * with 3 the stream, and every event not yet trained on, survives the loss of one server.
+   * Needs a NATS cluster of at least that many servers; JetStream allows at most 5. Applies
+   * when the stream is created. Default 1.
+   */
+  streamReplicas: int(1, 5).default(1),
   /** Seed of the deterministic initial values. Default 42. */
   seed: int(0, 2 ** 32 - 1).default(42),
   /** NATS servers, comma-separated. Default nats://127.0.0.1:4222. */
@@ -185,6 +197,7 @@ const configSchema = z.object({
   ingest: ingestSchema.default(ingestSchema.parse({})),
   inference: inferenceSchema.default(inferenceSchema.parse({})),
   gate: gateSchema.default(gateSchema.parse({})),
+  dashboard: dashboardSchema.default(dashboardSchema.parse({})),
 }).strict();
 
 export type PsConfig = z.infer<typeof psSchema>;
@@ -192,6 +205,7 @@ export type WorkerConfig = z.infer<typeof workerSchema>;
 export type IngestConfig = z.infer<typeof ingestSchema>;
 export type InferenceConfig = z.infer<typeof inferenceSchema>;
 export type GateConfig = z.infer<typeof gateSchema>;
+export type DashboardConfig = z.infer<typeof dashboardSchema>;
 
 export interface ModelDecl {
   name: string;

@@ -4,6 +4,7 @@ import { STATUS_CODES as NODE_STATUS, createServer, type IncomingMessage, type S
 import { readEnv } from './env.ts';
 import type { Duplex } from 'node:stream';
 import type { Registry } from 'prom-client';
+import { buildOpenApi, packageVersion, type OpenApiInfo, type RouteDocs } from './openapi.ts';
 
 /** A refusal the client should see: status, a reason, and a short machine code (also a metric label). */
 export class HttpError extends Error {
@@ -31,9 +32,24 @@ export interface HttpServerOptions {
   /** Deadline for the request headers. Default min(requestTimeoutMs, 10000) ms. */
   headersTimeoutMs?: number;
   registry?: Registry;
-  /** Answers /healthz: true = 200, false = 503. */
+  /** Answers /healthz (liveness: restart the process when false): true = 200, false = 503. */
   healthy?: () => boolean;
+  /**
+   * Answers /readyz (readiness: send traffic only when ready): true = 200 { ready: true }; a
+   * string, the reason it is not ready, = 503 { ready: false, reason }. An unhealthy service is
+   * never ready. Default: ready when healthy.
+   */
+  ready?: () => true | string;
   routes?: Record<string, Handler>;
+  /**
+   * Routes that write their own response (a page, a script, a server-sent event stream), by
+   * the same "METHOD /path" keys; they take no body.
+   */
+  raw?: Record<string, (req: IncomingMessage, res: ServerResponse) => void | Promise<void>>;
+  /** Descriptions of `routes` for GET /openapi.json, by the same keys. */
+  docs?: RouteDocs;
+  /** The document's title, version and description. Default: "Flywheel" and the package's version. */
+  openapi?: Partial<OpenApiInfo>;
   /** Unexpected failures (answered with 500 "internal error"). */
   onError?: (err: unknown) => void;
   /** Every refusal, including those made before a route runs (413, 408, unparsable requests). */
@@ -82,8 +98,17 @@ function send(res: ServerResponse, status: number, body: unknown, contentType = 
 
 const printable = (s: string, max = 100) => (s.length > max ? `${s.slice(0, max)}...` : s);
 
+/** What /readyz answers: the health check first, then the service's own rule. */
+export function readiness(o: Pick<HttpServerOptions, 'healthy' | 'ready'>): { status: number; body: { ready: true } | { ready: false; reason: string } } {
+  let reason: true | string = o.healthy && !o.healthy() ? 'not healthy (see /healthz)' : true;
+  if (reason === true && o.ready) reason = o.ready();
+  return reason === true ? { status: 200, body: { ready: true } } : { status: 503, body: { ready: false, reason } };
+}
+
 export async function startHttpServer(o: HttpServerOptions): Promise<Server> {
   const maxBody = o.maxBodyBytes ?? 1024 * 1024;
+  // Built once: the routes are fixed when the server starts, and a malformed key fails the start.
+  const openapi = buildOpenApi({ title: 'Flywheel', version: packageVersion(), ...o.openapi }, Object.keys(o.routes ?? {}), o.docs, o.registry !== undefined);
   const requestTimeout = o.requestTimeoutMs ?? 30_000;
   const server = createServer({
     requestTimeout,
@@ -103,6 +128,20 @@ export async function startHttpServer(o: HttpServerOptions): Promise<Server> {
       if (key === 'GET /healthz') {
         const ok = o.healthy ? o.healthy() : true;
         reply(ok ? 200 : 503, { ok });
+        return;
+      }
+      if (key === 'GET /readyz') {
+        const r = readiness(o);
+        reply(r.status, r.body);
+        return;
+      }
+      if (key === 'GET /openapi.json') {
+        reply(200, openapi);
+        return;
+      }
+      const rawRoute = o.raw?.[key];
+      if (rawRoute) {
+        await rawRoute(req, res);
         return;
       }
       const route = o.routes?.[key];

@@ -207,6 +207,8 @@ export const subjects = {
   metrics: (model: string) => `fw.${model}.metrics`,
   /** Gate decisions and serving-pointer moves. */
   serving: (model: string) => `fw.${model}.serving`,
+  /** Each service process says it is alive (and a few of its figures) about once a second. */
+  heartbeat: (model: string) => `fw.${model}.heartbeat`,
   /** Control messages to every PS shard of a model (learning-rate factor). */
   psControl: (model: string) => `fw.${model}.ps.control`,
   control: (what: string) => `fw.ctl.${what}`,

@@ -68,6 +68,23 @@ export class Replica {
     return this.shards.map((s) => s.version);
   }
 
+  /**
+   * Shards this replica has no weights from yet: neither a snapshot nor a delta. Version 0 does
+   * not say so (a shard nobody pushed to is at 0 with its initial weights); epoch 0 does, as a
+   * shard's epochs start at 1.
+   */
+  shardsWithoutWeights(): number[] {
+    const out: number[] = [];
+    this.shards.forEach((s, k) => { if (s.epoch === 0) out.push(k); });
+    return out;
+  }
+
+  /** Readiness of a node that answers from this replica: true, or why not. */
+  readiness(): true | string {
+    const missing = this.shardsWithoutWeights();
+    return missing.length ? `no weights yet from PS shard${missing.length > 1 ? 's' : ''} ${missing.join(', ')} of ${this.shardCount}` : true;
+  }
+
   /** WeightSource for the model: the current values of a dense tensor (do not modify). */
   dense(name: string): Float32Array {
     return this.held.tensor(name);

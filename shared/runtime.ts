@@ -1,7 +1,7 @@
 // Wiring shared by every service's main.ts: the connections a service
 // needs, either real (NATS, JetStream, Redis) or in-process (the embedded mode).
 import { MemoryEventLog } from './eventlog/memory.ts';
-import { JetStreamEventLog } from './eventlog/jetstream.ts';
+import { JetStreamEventLog, type JetStreamLogOptions } from './eventlog/jetstream.ts';
 import type { EventLog } from './eventlog/types.ts';
 import type { FlywheelConfig } from './config.ts';
 import { MemoryShardStore } from './store/memory.ts';
@@ -28,6 +28,14 @@ export interface Infra {
   close(): Promise<void>;
 }
 
+/** The event log's options as the config gives them (apart so that a test can follow an option to the stream). */
+export function eventLogOptions(cfg: FlywheelConfig): JetStreamLogOptions {
+  return {
+    model: cfg.model, stream: cfg.stream, shardKey: shardKeyOf(cfg), eventShards: cfg.eventShards, ackWaitMs: cfg.worker.ackWaitMs,
+    maxAgeMs: cfg.streamRetentionHours * 3_600_000, replicas: cfg.streamReplicas,
+  };
+}
+
 /** Connects to NATS, JetStream and Redis as the config says. */
 export async function connectInfra(cfg: FlywheelConfig, name: string): Promise<Infra> {
   const nc = await connectNats(cfg.natsUrl, name);
@@ -41,10 +49,7 @@ export async function connectInfra(cfg: FlywheelConfig, name: string): Promise<I
   }
   const transport = new NatsTransport(nc);
   const store = new RedisShardStore(redis);
-  const eventLog = new JetStreamEventLog(nc, {
-    model: cfg.model, stream: cfg.stream, shardKey: shardKeyOf(cfg), eventShards: cfg.eventShards, ackWaitMs: cfg.worker.ackWaitMs,
-    maxAgeMs: cfg.streamRetentionHours * 3_600_000,
-  });
+  const eventLog = new JetStreamEventLog(nc, eventLogOptions(cfg));
   return {
     transport, store, eventLog, serving: new RedisServingStore(redis), leases: new RedisLeaseStore(redis), ledger: new JetStreamLedger(nc), embedded: false,
     close: async () => {

@@ -2,12 +2,13 @@
 // predictions and top-K recommendations over HTTP with the versions it used.
 import {
   Counter, FrozenWeights, Histogram, Replica, type EventBatchMessage, type EventConsumer, closeServer, decode, decodeCheckpoint, subjects, createLogger, createRegistry,
-  startHttpServer, type FlywheelConfig, type Infra, type ServingPlugin, type ServingPointer, type WeightDelta,
+  startHeartbeat, startHttpServer, type FlywheelConfig, type Infra, type ServingPlugin, type ServingPointer, type WeightDelta,
 } from '../../shared/index.ts';
 import { resolveModel } from '../../shared/models/registry.ts';
 import { initTensorBackend } from '../../shared/model/backend.ts';
 import { FreshnessTracker } from './freshness.ts';
 import { ShardMerge } from '../../shared/eventlog/shard-merge.ts';
+import { INFERENCE_ROUTE_DOCS } from './route-docs.ts';
 
 export interface RunningInference {
   port: number;
@@ -134,8 +135,29 @@ export async function startInference(cfg: FlywheelConfig, infra: Infra, portOver
   const server = await startHttpServer({
     port: portOverride ?? cfg.inference.port, registry, routes, maxBodyBytes: 4 * 1024 * 1024,
     healthy: () => true, onError: (e) => log.error({ err: String(e) }, 'http'),
+    // Live at once, but ready only with weights to answer from: a validated checkpoint, or every shard's.
+    ready: () => (serving ? true : replica.readiness()),
+    docs: { ...plugin?.docs, ...INFERENCE_ROUTE_DOCS }, openapi: { title: `Flywheel inference (kind ${m.kind.kind})` },
   });
   const port = (server.address() as import('node:net').AddressInfo).port;
   log.info({ port, backend, versions: replica.versions() }, 'inference running');
-  return { port, replica, freshness, stop: async () => { servingSub.unsubscribe(); for (const tail of tails) void tail.stop(); clearInterval(mergeTimer); plugin?.stop?.(); replica.stop(); await closeServer(server); } };
+  const heartbeat = startHeartbeat(infra.transport, {
+    service: 'inference', model: cfg.model, instance: 'inference',
+    // The same rule as /readyz.
+    notReady: () => {
+      const r = serving ? true : replica.readiness();
+      return r === true ? undefined : r;
+    },
+    stats: () => {
+      const now = Date.now();
+      const p50 = freshness.recentQuantileMs(0.5, 10_000, now);
+      const p99 = freshness.recentQuantileMs(0.99, 10_000, now);
+      const served = versionInfo().versions;
+      return {
+        freshnessP50Ms: Number.isFinite(p50.value) ? p50.value : null, freshnessP99Ms: Number.isFinite(p99.value) ? p99.value : null,
+        freshnessSamples: p50.samples, ...Object.fromEntries(served.map((v, k) => [`servedVersion.${k}`, v])),
+      };
+    },
+  });
+  return { port, replica, freshness, stop: async () => { heartbeat.stop(); servingSub.unsubscribe(); for (const tail of tails) void tail.stop(); clearInterval(mergeTimer); plugin?.stop?.(); replica.stop(); await closeServer(server); } };
 }

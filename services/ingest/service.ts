@@ -5,10 +5,11 @@
 // A request is all or nothing: one invalid event and none is published.
 import { createHash } from 'node:crypto';
 import {
-  Counter, Histogram, HttpError, closeServer, createLogger, createRegistry, encode, hashString, startHttpServer, eventShardOf, shardKeyOf,
+  Counter, Histogram, HttpError, closeServer, createLogger, createRegistry, encode, hashString, startHeartbeat, startHttpServer, eventShardOf, shardKeyOf,
   type EventBatchMessage, type FlywheelConfig, type FlywheelEvent, type Infra,
 } from '../../shared/index.ts';
 import { parseEventsBody } from './parse-events.ts';
+import { INGEST_ROUTE_DOCS, eventLogReadiness } from './route-docs.ts';
 
 export interface RunningIngest {
   port: number;
@@ -67,18 +68,24 @@ export async function startIngest(cfg: FlywheelConfig, infra: Infra, portOverrid
     }
     publishSeconds.observe((performance.now() - t0) / 1000);
     accepted.inc(parsed.events.length);
+    acceptedTotal += parsed.events.length;
     return { accepted: parsed.events.length, acceptedAtMs };
   }
 
+  let acceptedTotal = 0;
   const port = portOverride ?? cfg.ingest.port;
   const server = await startHttpServer({
     port, registry, maxBodyBytes: cfg.ingest.maxBodyBytes, ...http,
     routes: { 'POST /v1/events': postEvents },
+    docs: INGEST_ROUTE_DOCS, openapi: { title: 'Flywheel ingest' },
+    ready: () => eventLogReadiness(infra),
     onError: (e) => log.error({ err: String(e) }, 'http'),
     // Every refusal is counted by its code, including 413 and 408 raised before the route runs.
     onRefused: (e) => rejected.inc({ reason: e.code }),
   });
   const actualPort = (server.address() as import('node:net').AddressInfo).port;
   log.info({ port: actualPort, eventShards: S, stream: cfg.stream, shardKeys: keys, models: cfg.models.map((m) => m.name) }, 'ingest running');
-  return { port: actualPort, stop: () => closeServer(server) };
+  // Ingest feeds every model of the config; its heartbeat goes out under the first one's name.
+  const heartbeat = startHeartbeat(infra.transport, { service: 'ingest', model: cfg.model, instance: 'ingest', stats: () => ({ eventsAccepted: acceptedTotal }) });
+  return { port: actualPort, stop: () => { heartbeat.stop(); return closeServer(server); } };
 }

@@ -12,6 +12,7 @@ export class PsShard {
   private controlSub?: Subscription;
   private timer?: NodeJS.Timeout;
   private publishQueued = false;
+  private subscribed = false;
 
   constructor(private readonly d: ShardDeps) {
     this.actor = new Actor<PsMessage>(() => {
@@ -39,6 +40,12 @@ export class PsShard {
   get persistedVersion(): number { return this.state?.persistedVersion ?? 0; }
   get lrFactor(): number { return this.state?.lrFactor ?? 1; }
   get healthy(): boolean { return this.actor.state === 'running'; }
+  /** Ready once restored from the store and subscribed to its pushes and the gate's control, until stopped. */
+  readiness(): true | string {
+    if (this.actor.state === 'starting') return 'restoring from the store';
+    if (this.actor.state !== 'running') return `the shard is ${this.actor.state}`;
+    return this.subscribed ? true : 'not subscribed to its push subject';
+  }
   paramBytes() { return this.state?.paramBytes() ?? { params: 0, bytes: 0 }; }
 
   async start(): Promise<void> {
@@ -62,6 +69,7 @@ export class PsShard {
         // A malformed or refused control message changes nothing; the gate repeats it every round.
       }
     });
+    this.subscribed = true;
     this.timer = setInterval(() => this.requestPublish(), this.d.cfg.publishIntervalMs);
     // A first publish makes the shard's state (at least its meta) exist in the store.
     this.requestPublish();
@@ -92,6 +100,7 @@ export class PsShard {
   /** Publishes what is pending, then stops; idempotent. */
   async stop(): Promise<void> {
     clearInterval(this.timer);
+    this.subscribed = false;
     this.sub?.unsubscribe();
     this.controlSub?.unsubscribe();
     if (this.actor.state === 'running') {

@@ -1,6 +1,6 @@
 // Starts one PS shard over the given infrastructure, with its /metrics and /healthz server.
 import {
-  ConfigError, closeServer, createLogger, createRegistry, paramSpecOf, startHttpServer,
+  ConfigError, closeServer, createLogger, createRegistry, paramSpecOf, startHeartbeat, startHttpServer,
   type FlywheelConfig, type Infra,
 } from '../../shared/index.ts';
 import { psMetrics } from './metrics.ts';
@@ -46,12 +46,21 @@ export async function startPs(cfg: FlywheelConfig, shardIndex: number, infra: In
   await shard.start();
   const port = cfg.psMetricsBasePort ? cfg.psMetricsBasePort + shardIndex : 0;
   const server = port && !infra.embedded
-    ? await startHttpServer({ port, registry, healthy: () => shard.healthy, onError: (e) => log.error({ err: String(e) }, 'http') })
+    ? await startHttpServer({
+      port, registry, healthy: () => shard.healthy, ready: () => shard.readiness(), openapi: { title: 'Flywheel PS shard' },
+      onError: (e) => log.error({ err: String(e) }, 'http'),
+    })
     : undefined;
   log.info({ version: shard.version, epoch: shard.epoch, metricsPort: port || null }, 'ps shard running');
+  const heartbeat = startHeartbeat(infra.transport, {
+    service: 'ps', model: cfg.model, instance: `ps-${shardIndex}`,
+    notReady: () => (shard.healthy ? undefined : 'not healthy (store or restore failing)'),
+    stats: () => ({ shard: shardIndex, version: shard.version, persistedVersion: shard.persistedVersion, epoch: shard.epoch, lrFactor: shard.lrFactor }),
+  });
   return {
     shard,
     stop: async () => {
+      heartbeat.stop();
       await shard.stop();
       await closeServer(server);
     },

@@ -115,6 +115,9 @@ export class ShardState implements Behavior<PsMessage> {
     this.epochStartVersion = this.persistedVersion = this.publishedVersion = this.version;
     await this.recordLedger();
     this.d.metrics.version.set(this.version);
+    // The gate's factor is not stored: a (re)started shard trains at the factor it holds, and
+    // the gauge must say so rather than keep a dead incarnation's value or read 0 until the gate speaks.
+    this.d.metrics.lrFactor.set(this.lrFactor);
     this.d.log('info', snap && !lost ? 'restored from store' : lost ? 'restarted after store loss' : 'no snapshot in store: starting from initial values', {
       version: this.version, epoch: this.epoch, restoredEpoch: this.restoredEpoch, rows: this.rowCount(),
     });
@@ -258,6 +261,7 @@ export class ShardState implements Behavior<PsMessage> {
     }
     this.version++;
     this.d.metrics.restores.inc();
+    this.d.metrics.lrFactor.set(this.lrFactor);
     this.d.log('warn', 'weights and optimizer slots restored to a validated checkpoint by the gate', { checkpointId, version: this.version, rows });
     if (reset.size) this.d.log('warn', 'the checkpoint lacks the optimizer slots of some parameters (older format or another rule): reset to agree with the weights', { params: [...reset] });
   }

@@ -12,6 +12,14 @@ import {
 import type { ResolvedModel } from '../../shared/models/registry.ts';
 import { GateRules, type Decision, type Scorer } from './gate.ts';
 
+/**
+ * What the gate decided, one name per counted event: a candidate accepted or rejected, the PS
+ * weights rolled back (after rejections in a row), new held-out data quarantined or, past the
+ * quarantine limit, admitted as drift.
+ */
+export const GATE_DECISIONS = ['accept', 'reject', 'rollback', 'quarantine', 'admit_drift'] as const;
+export type GateDecisionName = (typeof GATE_DECISIONS)[number];
+
 export interface ValidatorStats { rounds: number; accepted: number; rejected: number; quarantined: number; rollbacks: number; servingCheckpoint: number | null }
 
 type Msg = { kind: 'events'; events: FlywheelEvent[] } | { kind: 'round' };
@@ -32,6 +40,7 @@ export class Validator {
   constructor(
     private readonly cfg: FlywheelConfig, private readonly infra: Infra, private readonly replica: Replica,
     resolved: ResolvedModel, private readonly log: (level: 'info' | 'warn', msg: string, extra?: object) => void,
+    private readonly onDecision: (d: GateDecisionName) => void = () => undefined,
   ) {
     this.model = resolved.kind.create(replica.spec, resolved.settings);
     this.holdout = resolved.kind.holdout ?? 'event';
@@ -82,8 +91,10 @@ export class Validator {
       const verdict = this.rules.judgeChunk(this.pending.take(), this.serving && this.scorer(this.serving));
       if (verdict === 'quarantined') {
         this.stats.quarantined++;
+        this.onDecision('quarantine');
         this.log('warn', 'new held-out data scores far worse than the holdout under the serving model: quarantined (label poisoning or a broken feed?)', { inARow: this.rules.quarantinedInARow });
       } else if (verdict === 'admitted-as-drift') {
+        this.onDecision('admit_drift');
         this.log('warn', 'quarantine limit reached: accepting the new data as real drift');
       }
     }
@@ -101,14 +112,17 @@ export class Validator {
       await this.infra.serving.setPointer(this.cfg.model, pointer, true);
       this.serving = candidate;
       this.stats.accepted++;
+      this.onDecision('accept');
       this.stats.servingCheckpoint = id;
       this.infra.transport.publish(subjects.serving(this.cfg.model), encode({ kind: 'pointer', pointer }));
       this.log('info', 'candidate accepted: serving it', { checkpoint: id, versions: candidateVersions, metric: d.metric, candidate: d.candidate, serving: d.serving });
     } else {
       this.stats.rejected++;
+      this.onDecision('reject');
       this.log('warn', 'candidate rejected: inference stays on the last good version; learning rate decayed', { ...d, lrFactor: this.rules.lrFactor });
       if (this.rules.takeRollback() && this.stats.servingCheckpoint !== null) {
         this.stats.rollbacks++;
+        this.onDecision('rollback');
         this.log('warn', 'rejections in a row: rolling the PS weights back to the serving checkpoint', { checkpoint: this.stats.servingCheckpoint });
         this.infra.transport.publish(subjects.psControl(this.cfg.model), encode({ restoreCheckpoint: this.stats.servingCheckpoint }));
       }

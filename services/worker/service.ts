@@ -2,7 +2,7 @@
 // the model, the trainer on this worker's event shards, and the metrics server.
 import { randomBytes } from 'node:crypto';
 import {
-  Replica, closeServer, createLogger, createRegistry, startHttpServer,
+  Replica, closeServer, createLogger, createRegistry, startHeartbeat, startHttpServer,
   type FlywheelConfig, type Infra,
 } from '../../shared/index.ts';
 import { resolveModel } from '../../shared/models/registry.ts';
@@ -11,6 +11,7 @@ import { workerMetrics } from './metrics.ts';
 import { Trainer } from './trainer.ts';
 import { TrainingReport } from './training-report.ts';
 import { ShardLeases } from './shard-leases.ts';
+import { workerReadiness } from './readiness.ts';
 
 export interface RunningWorker {
   trainer: Trainer;
@@ -71,12 +72,18 @@ export async function startWorker(cfg: FlywheelConfig, index: number, infra: Inf
   }, cfg.worker.metricsIntervalMs);
   const port = cfg.workerMetricsBasePort ? cfg.workerMetricsBasePort + index : 0;
   const server = port && !infra.embedded
-    ? await startHttpServer({ port, registry, onError: (e) => log.error({ err: String(e) }, 'http') })
+    ? await startHttpServer({ port, registry, ready: () => workerReadiness(t.shards, useLeases ? null : shards), openapi: { title: 'Flywheel worker' }, onError: (e) => log.error({ err: String(e) }, 'http') })
     : undefined;
   log.info({ kind: m.kind.kind, baselines: baselines.map((b) => b.name), eventShards: trainer.shards, leases: useLeases, versions: replica.versions(), metricsPort: port || null }, 'worker running');
+  const heartbeat = startHeartbeat(infra.transport, {
+    service: 'worker', model: cfg.model, instance: `worker-${index}`,
+    notReady: () => (trainer!.shards.length ? undefined : 'holds no event shard'),
+    stats: () => ({ eventShards: trainer!.shards.length, eventsTrained: report.eventsTrained }),
+  });
   return {
     trainer, replica, backend, leases,
     stop: async () => {
+      heartbeat.stop();
       await leases?.stop();
       await trainer!.stop();
       clearInterval(reportTimer);

@@ -22,10 +22,26 @@ export interface JetStreamLogOptions {
   ackWaitMs?: number;
   /** How long the stream keeps events. Default 24 h. */
   maxAgeMs?: number;
+  /** Copies of the stream across the NATS cluster (num_replicas). Default 1. */
+  replicas?: number;
 }
 
 export const streamName = (model: string) => `FW_${model}_EVENTS`;
 export const consumerName = (model: string, shard: number) => `fw_${model}_events_${shard}`;
+
+/** The configuration the event stream is created with (apart from ensure() so it can be checked without a NATS cluster). */
+export function eventStreamConfig(opts: Pick<JetStreamLogOptions, 'model' | 'stream' | 'maxAgeMs' | 'replicas'>) {
+  const stream = opts.stream ?? opts.model;
+  return {
+    name: streamName(stream),
+    subjects: [subjects.eventsAll(stream)],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    max_age: nanos(opts.maxAgeMs ?? 24 * 3600 * 1000),
+    duplicate_window: nanos(120_000),
+    num_replicas: opts.replicas ?? 1,
+  };
+}
 
 export class JetStreamEventLog implements EventLog {
   private jsm?: JetStreamManager;
@@ -49,15 +65,8 @@ export class JetStreamEventLog implements EventLog {
     const jsm = await this.manager().catch((err) => {
       throw new UnavailableError(`JetStream is not available (is nats-server running with -js?): ${(err as Error).message}`, err);
     });
-    const name = streamName(this.stream);
-    const cfg = {
-      name,
-      subjects: [subjects.eventsAll(this.stream)],
-      retention: RetentionPolicy.Limits,
-      storage: StorageType.File,
-      max_age: nanos(this.opts.maxAgeMs ?? 24 * 3600 * 1000),
-      duplicate_window: nanos(120_000),
-    };
+    const cfg = eventStreamConfig({ ...this.opts, stream: this.stream });
+    const name = cfg.name;
     try {
       await jsm.streams.info(name);
     } catch {

@@ -202,6 +202,8 @@ export interface ServingContext<C> {
 /** What a kind adds to an inference node: routes, and state that follows the weight deltas. */
 export interface ServingPlugin {
   routes: Record<string, RouteHandler>;
+  /** How each of `routes` is called and answers, by the same keys: the node's /openapi.json. */
+  docs?: import('../openapi.ts').RouteDocs;
   /** Called after every delta the live replica applied. */
   onDelta?(d: WeightDelta): void;
   /**

@@ -113,8 +113,23 @@ export class NatsTransport implements Transport {
   readonly maxPayloadBytes: number;
   private readonly assembler = new ChunkAssembler();
 
+  /** Whether the connection is up now (false between a disconnect and the reconnect). */
+  connected = true;
+
   constructor(readonly nc: NatsConnection, maxPayloadOverride?: number) {
     this.maxPayloadBytes = maxPayloadOverride ?? nc.info?.max_payload ?? 1024 * 1024;
+    void this.followStatus();
+  }
+
+  private async followStatus(): Promise<void> {
+    try {
+      for await (const s of this.nc.status()) {
+        if (s.type === 'disconnect') this.connected = false;
+        else if (s.type === 'reconnect') this.connected = true;
+      }
+    } catch {
+      // The status stream ends with the connection; isClosed() says so from then on.
+    }
   }
 
   /** Chunks dropped by reassembly (expired, overflowed): exported as a metric. */

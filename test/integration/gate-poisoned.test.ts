@@ -101,6 +101,13 @@ t.test('the gate keeps the good version serving through a poisoned stretch', asy
   t.ok(gate.stats.quarantined >= 1, `poisoned held-out data quarantined (${gate.stats.quarantined} chunks)`);
   t.ok(gate.lrFactor < 1, `learning rate decayed to x${gate.lrFactor}`);
   t.ok(gate.stats.rollbacks >= 1, `PS weights rolled back to the serving checkpoint ${gate.stats.rollbacks} time(s)`);
+  // The same decisions as metrics, by model and decision, so rollbacks can be counted and alerted on.
+  const metrics = await (await fetch(`http://127.0.0.1:${gatePort}/metrics`)).text();
+  const counted = (decision: string) => Number(new RegExp(`^fw_gate_decisions_total\\{[^}]*decision="${decision}"[^}]*\\} (\\S+)$`, 'm').exec(metrics)?.[1] ?? NaN);
+  const after = (await (await fetch(`http://127.0.0.1:${gatePort}/v1/gate`)).json() as { stats: { rejected: number; quarantined: number; rollbacks: number } }).stats;
+  t.match(metrics, new RegExp(`fw_gate_decisions_total\\{[^}]*model="${cfg.model}"`), 'the decision counter is labelled with the model');
+  t.ok(counted('rollback') >= 1 && counted('rollback') <= after.rollbacks, `rollbacks counted: ${counted('rollback')} (the gate says ${after.rollbacks})`);
+  t.ok(counted('reject') >= 1 && counted('quarantine') >= 1 && counted('accept') >= 1, 'rejections, quarantines and acceptances counted too');
   // What inference serves still knows the truth: its AUC on clean pairs stays high.
   const pairs = Array.from({ length: 400 }, () => ({ userId: `u${Math.floor(rand() * 800)}`, itemId: `i${Math.floor(rand() * 800)}` }));
   const res = await (await fetch(`${infUrl}/v1/predict`, { method: 'POST', body: JSON.stringify({ events: pairs }) })).json() as { scores: number[] };

@@ -7,6 +7,33 @@ import type { ServingContext, ServingPlugin } from '../types.ts';
 import type { CtrModelConfig } from './config.ts';
 import { emptyBatch } from '../batch.ts';
 import { parseJsonObject } from '../serving-util.ts';
+import { EVENT_SCHEMA, withVersions, type RouteDocs } from '../../openapi.ts';
+
+const CANDIDATE = { oneOf: [{ type: ['string', 'integer'] }, { type: 'object', properties: { itemId: { type: ['string', 'integer'] }, categoryId: { type: ['string', 'integer'] } }, required: ['itemId'] }] };
+
+/** How the routes below are called (the inference node's /openapi.json). */
+export const ctrRouteDocs: RouteDocs = {
+  'POST /v1/predict': {
+    summary: 'The probability of a positive (click, purchase) for each event',
+    request: { type: 'object', properties: { events: { type: 'array', minItems: 1, items: EVENT_SCHEMA, description: 'type and ts may be left out' } }, required: ['events'] },
+    response: withVersions({ properties: { scores: { type: 'array', items: { type: 'number' }, description: 'One per event, in order' } }, required: ['scores'] }),
+  },
+  'POST /v1/recommend': {
+    summary: 'Re-ranks the caller\'s candidate items for a user, best first',
+    request: {
+      type: 'object',
+      properties: {
+        userId: { type: ['string', 'integer'] },
+        candidates: { type: 'array', minItems: 1, items: CANDIDATE, description: 'Item ids or { itemId, categoryId }; a repeated item is ranked once' },
+        k: { type: 'integer', minimum: 1, maximum: 1000, default: 10 },
+        context: { type: 'object', additionalProperties: { type: 'string' } },
+        ts: { type: 'number' },
+      },
+      required: ['userId', 'candidates'],
+    },
+    response: withVersions({ properties: { items: { type: 'array', items: { type: 'object', properties: { itemId: { type: 'string' }, score: { type: 'number' } }, required: ['itemId', 'score'] } } }, required: ['items'] }),
+  },
+};
 
 export function ctrServing(ctx: ServingContext<CtrModelConfig>): ServingPlugin {
   const { fields, buckets } = ctx.settings;
@@ -31,6 +58,7 @@ export function ctrServing(ctx: ServingContext<CtrModelConfig>): ServingPlugin {
   }
 
   return {
+    docs: ctrRouteDocs,
     routes: {
       'POST /v1/predict': (_req, body) => {
         const o = parseJsonObject(body);

@@ -8,11 +8,41 @@ import type { FlywheelEvent } from '../../events.ts';
 import { HttpError } from '../../http.ts';
 import { emptyBatch, copyExample } from '../batch.ts';
 import { parseJsonObject } from '../serving-util.ts';
+import { withVersions, type RouteDocs } from '../../openapi.ts';
 import type { ServingContext, ServingPlugin } from '../types.ts';
 import type { DemandModelConfig } from './config.ts';
 import { DemandExampleSource } from './examples.ts';
 
 const isoDay = (d: number) => new Date(d * 86_400_000).toISOString().slice(0, 10);
+
+const UNITS = { type: 'array', items: { type: 'number' }, description: 'Units per trading day, one per entry of days' };
+
+/** How the route below is called (the inference node's /openapi.json). */
+export const demandRouteDocs: RouteDocs = {
+  'POST /v1/forecast': {
+    summary: 'Units forecast for the next trading days, per item or for the store, from the newest closed day',
+    request: {
+      type: 'object',
+      properties: {
+        itemIds: { oneOf: [{ const: 'store' }, { type: 'array', minItems: 1, items: { type: 'string', minLength: 1, maxLength: 128 } }] },
+        horizonDays: { type: 'integer', minimum: 1, description: 'Default and maximum: the model\'s horizon' },
+      },
+      required: ['itemIds'],
+    },
+    response: withVersions({
+      properties: {
+        origin: { type: 'string', format: 'date', description: 'The newest closed day' },
+        days: { type: 'array', items: { type: 'string', format: 'date' } },
+        forecasts: { type: 'object', additionalProperties: UNITS, description: 'By item (item ids asked for)' },
+        inactive: { type: 'array', items: { type: 'string' }, description: 'Items asked for without a recent sale: not forecast' },
+        store: UNITS,
+        items: { type: 'integer', description: 'Items in the store total' },
+      },
+      required: ['origin', 'days'],
+    }),
+    errors: { 503: 'no trading day has closed on this node yet' },
+  },
+};
 
 export function demandServing(ctx: ServingContext<DemandModelConfig>): ServingPlugin {
   const cfg = ctx.settings;
@@ -31,6 +61,7 @@ export function demandServing(ctx: ServingContext<DemandModelConfig>): ServingPl
     return f;
   };
   return {
+    docs: demandRouteDocs,
     onEvents: (events: readonly FlywheelEvent[]) => { source.push(events); },
     routes: {
       'POST /v1/forecast': (_req, body) => {

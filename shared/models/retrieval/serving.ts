@@ -10,6 +10,7 @@ import { hashRow } from '../../features.ts';
 import { HttpError } from '../../http.ts';
 import type { WeightDelta } from '../../protocol.ts';
 import { parseJsonObject } from '../serving-util.ts';
+import { withVersions, type RouteDocs } from '../../openapi.ts';
 import type { ServingContext, ServingPlugin, WeightSource } from '../types.ts';
 import type { RetrievalModelConfig } from './config.ts';
 import { REPEAT, TABLES } from './spec.ts';
@@ -23,6 +24,48 @@ interface ItemName {
   itemId: string;
   categoryId?: string;
 }
+
+const ID = { type: ['string', 'integer'] };
+
+/** How the routes below are called (the inference node's /openapi.json). */
+export const retrievalRouteDocs: RouteDocs = {
+  'POST /v1/recommend': {
+    summary: 'A user\'s top k items out of the whole catalogue (or the caller\'s candidates re-ranked)',
+    request: {
+      type: 'object',
+      properties: {
+        userId: ID,
+        k: { type: 'integer', minimum: 1, maximum: 1000, default: 10 },
+        excludeSeen: { type: 'boolean', default: false },
+        filter: {
+          type: 'object',
+          properties: { categoryId: { oneOf: [ID, { type: 'array', items: ID, minItems: 1, maxItems: 10000 }] }, itemIds: { type: 'array', items: ID, minItems: 1, maxItems: 10000 } },
+          additionalProperties: false,
+        },
+        candidates: { type: 'array', items: ID, minItems: 1, description: 'Re-rank these instead of searching the catalogue' },
+      },
+      required: ['userId'],
+    },
+    response: withVersions({
+      properties: {
+        source: { type: 'string', enum: ['model', 'popularity'], description: 'popularity: a user none of whose events reached this node' },
+        reason: { type: 'string', description: 'Why popularity was served' },
+        items: { type: 'array', items: { type: 'object', properties: { itemId: { type: 'string' }, score: { type: ['number', 'null'] } }, required: ['itemId', 'score'] } },
+      },
+      required: ['source', 'items'],
+    }),
+  },
+  'GET /v1/catalogue': {
+    summary: 'What this node\'s catalogue index holds',
+    response: withVersions({
+      properties: {
+        items: { type: 'integer' }, named: { type: 'integer' }, usersWithHistory: { type: 'integer' },
+        eventsFollowed: { type: 'integer' }, indexRebuilds: { type: 'integer' }, rowsUpserted: { type: 'integer' },
+      },
+      required: ['items', 'named'],
+    }),
+  },
+};
 
 export function retrievalServing(ctx: ServingContext<RetrievalModelConfig>): ServingPlugin {
   const cfg = ctx.settings;
@@ -188,6 +231,7 @@ export function retrievalServing(ctx: ServingContext<RetrievalModelConfig>): Ser
   };
 
   return {
+    docs: retrievalRouteDocs,
     onEvents: (events) => { for (const ev of events) follow(ev); },
     onDelta: (d: WeightDelta) => {
       for (const s of d.sparse) if (s.table === TABLES.item) for (const row of s.rows) dirty.add(row);

@@ -7,6 +7,7 @@ import { validateEvent, type FlywheelEvent } from '../../events.ts';
 import { HttpError } from '../../http.ts';
 import { emptyBatch } from '../batch.ts';
 import { parseJsonObject, requestEvents } from '../serving-util.ts';
+import { EVENT_SCHEMA, withVersions, type RouteDocs } from '../../openapi.ts';
 import type { ServingContext, ServingPlugin } from '../types.ts';
 import type { RiskModelConfig } from './config.ts';
 import { NumericStats, featureValue, featurizeTransaction, numericValue } from './examples.ts';
@@ -14,6 +15,32 @@ import type { RiskModel } from './model.ts';
 import { riskFields } from './spec.ts';
 
 const MAX_TOP = 20;
+
+/** How the route below is called (the inference node's /openapi.json). */
+export const riskRouteDocs: RouteDocs = {
+  'POST /v1/score': {
+    summary: 'The probability that each transaction turns out bad, with the features that pushed it most',
+    request: {
+      type: 'object',
+      properties: {
+        events: { type: 'array', minItems: 1, items: EVENT_SCHEMA, description: 'Transactions (userId, itemId, type and ts may be left out)' },
+        top: { type: 'integer', minimum: 0, maximum: MAX_TOP, default: 5, description: 'Reasons per transaction' },
+      },
+      required: ['events'],
+    },
+    response: withVersions({
+      properties: {
+        scores: { type: 'array', items: { type: 'number' } },
+        explanations: {
+          type: 'array',
+          items: { type: 'array', items: { type: 'object', properties: { feature: { type: 'string' }, value: { type: 'string' }, contribution: { type: 'number' } }, required: ['feature', 'value', 'contribution'] } },
+        },
+        baseLogit: { type: 'number' },
+      },
+      required: ['scores', 'explanations', 'baseLogit'],
+    }),
+  },
+};
 
 export function riskServing(ctx: ServingContext<RiskModelConfig>): ServingPlugin {
   const cfg = ctx.settings;
@@ -30,6 +57,7 @@ export function riskServing(ctx: ServingContext<RiskModelConfig>): ServingPlugin
     return ev.context?.[cfg.numeric[k]] ?? '';
   };
   return {
+    docs: riskRouteDocs,
     routes: {
       'POST /v1/score': (_req, body) => {
         const o = parseJsonObject(body);
