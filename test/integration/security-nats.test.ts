@@ -15,7 +15,7 @@ import { hasOpenssl, makePki } from '../helpers/pki.ts';
 import { freePort } from '../../cluster/local-cluster.ts';
 
 const NATS = '/usr/sbin/nats-server';
-const PASSWORDS = { WORKER: 'w-secret-1', INFERENCE: 'i-secret-2', INGEST: 'g-secret-3', ADMIN: 'a-secret-4', PS: 'unused' };
+const PASSWORDS = { WORKER: 'w-secret-1', INFERENCE: 'i-secret-2', INGEST: 'g-secret-3', ADMIN: 'a-secret-4', PS: 'unused', VALIDATOR: 'v-secret-5', DASHBOARD: 'd-secret-6' };
 
 
 const canConnect = (port: number) => new Promise<boolean>((r) => {
