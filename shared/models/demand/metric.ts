@@ -80,11 +80,15 @@ export class DemandMetric implements MetricAccumulator {
 
   merge(s: MetricState): void {
     for (const k of SUMS) this.sums[k] += Number(s[k]) || 0;
+    // Thousands of items per bucket, merged for every report and every window: no entry
+    // arrays allocated per item.
     const add = (into: Record<string, number[]>, from: unknown) => {
       if (!from || typeof from !== 'object') return;
-      for (const [k, v] of Object.entries(from as Record<string, number[]>)) {
+      const src = from as Record<string, number[]>;
+      for (const k in src) {
+        const v = src[k];
         if (!Array.isArray(v)) continue;
-        const t = into[k] ?? (into[k] = new Array(v.length).fill(0));
+        const t = into[k] ?? (into[k] = new Array<number>(v.length).fill(0));
         for (let j = 0; j < v.length; j++) t[j] += Number(v[j]) || 0;
       }
     };
