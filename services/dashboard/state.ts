@@ -2,7 +2,8 @@
 // prequential reports (per model), the processes' heartbeats, the validator's gate decisions,
 // and the consumer lag it polls per event shard. Everything the page and the gauges show is a
 // snapshot of this; nothing here does I/O, so it is tested by feeding it messages.
-import { ReportAggregator, type Heartbeat, type MetricDef, type WorkerReport } from '../../shared/index.ts';
+import type { Heartbeat, MetricDef, WorkerReport } from '../../shared/index.ts';
+import { TimeWindows } from './time-windows.ts';
 
 export interface DashboardModel {
   name: string;
@@ -28,8 +29,6 @@ interface ProcessSeen { hb: Heartbeat; seenAtMs: number }
 
 /** How many 1 s samples the time charts keep (15 minutes). */
 const TIMELINE_SAMPLES = 900;
-/** Windows of the prequential chart: equal numbers of examples in event-time order. */
-const CHART_WINDOWS = 20;
 /**
  * Rates are taken over this span: heartbeats and reports come about once a second, like the
  * ticks, so a rate from one tick to the next would swing between 0 and twice the truth.
@@ -39,7 +38,7 @@ const RATE_SPAN_MS = 5000;
 const GONE_LISTED_MS = 60_000;
 
 class ModelBoard {
-  readonly agg: ReportAggregator;
+  readonly agg: TimeWindows;
   readonly lag: (number | null)[];
   readonly decisions: GateDecision[] = [];
   gateStats: { accepted: number; rejected: number; rollbacks: number } | null = null;
@@ -52,7 +51,7 @@ class ModelBoard {
   readonly series = { trainedPerSec: [] as number[], lag: [] as (number | null)[], freshnessP50Ms: [] as (number | null)[], freshnessP99Ms: [] as (number | null)[] };
 
   constructor(readonly m: DashboardModel) {
-    this.agg = new ReportAggregator(m.evalBucketMs, m.metric);
+    this.agg = new TimeWindows(m.evalBucketMs, m.metric);
     this.lag = new Array<number | null>(m.eventShards).fill(null);
   }
 }
@@ -206,8 +205,8 @@ export class DashboardState {
   /** The model's prequential figures: windows, the latest one, overall. */
   private figuresOf(b: ModelBoard) {
     const H = b.m.metric.headline;
-    const hasFigures = b.agg.buckets.size > 0;
-    const windows = hasFigures ? b.agg.windows(Math.min(CHART_WINDOWS, b.agg.buckets.size)) : [];
+    const hasFigures = b.agg.size > 0;
+    const windows = hasFigures ? b.agg.windows() : [];
     const baselineNames = [...new Set(windows.flatMap((w) => Object.keys(w.baselines)))].sort();
     const overall = hasFigures ? b.agg.overall() : undefined;
     const last = windows[windows.length - 1];

@@ -151,3 +151,25 @@ t.test('the windows are merged again at most every figuresEveryMs, and only afte
   s.onReport('m', report('w0', 30, []));
   t.same(s.snapshot(9000).models[0].windows.model, [0.5, 0], 'a counters-only report changes no figure');
 });
+
+t.test('windows of event time: past 40, each takes twice the buckets, figures exact', async (t) => {
+  const s = new DashboardState([model], 0);
+  // Day d: 1 example with error d (the model) and 2d (the baseline), one report per day.
+  for (let d = 0; d < 40; d++) s.onReport('m', report('w0', d + 1, [[d, 1, d, 2 * d, 0]]));
+  let m = s.snapshot(0).models[0];
+  t.equal(m.windows.model.length, 40, 'a window per day up to 40');
+  t.same(m.windows.model.slice(0, 3), [0, 1, 2]);
+  s.onReport('m', report('w0', 41, [[40, 1, 40, 80, 0]]));
+  m = s.snapshot(0).models[0];
+  t.equal(m.windows.model.length, 21, 'the 41st day: two days per window');
+  t.same(m.windows.model.slice(0, 3), [0.5, 2.5, 4.5], 'days 0-1, 2-3, 4-5');
+  t.equal(m.windows.model[20], 40, 'day 40 alone in its window so far');
+  t.same(m.windows.baselines.mean.slice(0, 2), [1, 5]);
+  t.same(m.windows.examples.slice(0, 2), [2, 2]);
+  t.equal(m.windows.toMs[0], 2 * DAY, 'the first window ends after day 1');
+  // A late bucket for an early day changes its window only.
+  s.onReport('m', report('w1', 1, [[1, 1, 11, 0, 0]]));
+  m = s.snapshot(0).models[0];
+  t.same(m.windows.model.slice(0, 2), [(0 + 1 + 11) / 3, 2.5], 'a late report lands in its own window');
+  t.equal(m.overall!.model, (820 + 11) / 42, 'overall: every example once');
+});
