@@ -4,7 +4,7 @@
 // any serialization must at least do once). Medians: encode allocates its output, so its
 // cost includes the allocator and GC, as in the services; the copy allocates too.
 import { decode, encode, type GradientPush } from '../shared/index.ts';
-import { figure, progress, randomF32, timeSync } from './lib/figures.ts';
+import { figure, progress, randomF32, sampled, timeSync, type Timing } from './lib/figures.ts';
 
 const ROWS = 16_000;
 const DIM = 16;
@@ -32,12 +32,12 @@ export async function benchCodec(): Promise<void> {
   // new Uint8Array(buffer) copies; Buffer#slice would only make a view.
   const copy = timeSync(() => { sink += new Uint8Array(bytes).length; }, 60, 10);
   if (sink === 0) progress('unreachable');
-  const gbps = (ms: number) => bytes.length / 1e6 / ms; // bytes per ns = GB/s
-  const ref = { name: 'codec.raw-copy.same-bytes', value: gbps(copy.medianMs), unit: 'GB/s' };
-  figure({ name: 'codec.encode.push-1MB', value: gbps(enc.medianMs), unit: 'GB/s' }, ref, {
+  const gbps = (name: string, t: Timing) => sampled(name, 'GB/s', t.samplesMs.map((ms) => bytes.length / 1e6 / ms)); // bytes per ns = GB/s
+  const ref = gbps('codec.raw-copy.same-bytes', copy);
+  figure(gbps('codec.encode.push-1MB', enc), ref, {
     note: `encode ${(enc.medianMs * 1000).toFixed(0)} us (min ${(enc.minMs * 1000).toFixed(0)}) vs copy ${(copy.medianMs * 1000).toFixed(0)} us (min ${(copy.minMs * 1000).toFixed(0)}); medians of 60`,
   });
-  figure({ name: 'codec.decode.push-1MB', value: gbps(dec.medianMs), unit: 'GB/s' }, ref, {
+  figure(gbps('codec.decode.push-1MB', dec), ref, {
     note: `decode ${(dec.medianMs * 1000).toFixed(0)} us (min ${(dec.minMs * 1000).toFixed(0)}); typed arrays come back as copies (aligned), so one copy is the floor`,
   });
 }

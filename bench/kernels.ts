@@ -6,12 +6,11 @@
 // as the PS calls it (kernel from SIMD_MIN_FLOATS on, loop below), and, bench-only, the f32
 // kernel and the wasm-resident tensor. Each variant is timed in alternation with the others so
 // that load drifts hit all alike; each rep times enough calls for ~2M floats. Figures: the
-// minimum ns/param of the reps against the plain loop (ratio < 1 = faster); the note gives
-// min..max of the reps.
+// median ns/param of the reps (with min and max) against the plain loop (ratio < 1 = faster).
 import { KERNEL, SIMD_MIN_FLOATS, applyUpdateSimd, simdAvailable } from '../shared/kernels/momentum-simd.ts';
 import { UPDATE_RULES, resolveRule } from '../shared/update-rules/registry.ts';
 import { ResidentDense, applyChunked, plainLoop, unrolledMomentum, type KernelParams } from './kernels/variants.ts';
-import { figure, progress, randomF32 } from './lib/figures.ts';
+import { figure, progress, randomF32, sampled } from './lib/figures.ts';
 
 const REPS = 9;
 const WARMUP = 2;
@@ -39,12 +38,10 @@ function measure(variants: Variant[], floatsPerCall: number): Map<string, number
 
 function report(prefix: string, res: Map<string, number[]>, note: string): void {
   const ref = res.get('plain-loop')!;
-  const q = (name: string, xs: number[]) => ({ name: `${prefix}.${name}`, value: Math.min(...xs), unit: 'ns/param' });
+  const q = (name: string, xs: number[]) => sampled(`${prefix}.${name}`, 'ns/param', xs);
   for (const [name, xs] of res) {
     if (name === 'plain-loop') continue;
-    figure(q(name, xs), q('plain-loop', ref), {
-      note: `${note}; min..max of ${REPS} reps: ${Math.min(...xs).toFixed(3)}..${Math.max(...xs).toFixed(3)} vs plain loop ${Math.min(...ref).toFixed(3)}..${Math.max(...ref).toFixed(3)}`,
-    });
+    figure(q(name, xs), q('plain-loop', ref), { note });
   }
 }
 

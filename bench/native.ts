@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { progress } from './lib/figures.ts';
+import { progress, type Reps } from './lib/figures.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const SOURCE = join(here, 'c', 'momentum.c');
@@ -31,10 +31,10 @@ export function buildNative(): string | null {
   return (built = null);
 }
 
-/** Minimum ns per parameter of the C loop (`rule` momentum | nesterov | copy) over `reps`. */
-export function runNative(n: number, reps: number, rule: 'momentum' | 'nesterov' | 'copy'): number | null {
+/** Median, min and max ns per parameter of the C loop (`rule` momentum | nesterov | copy) over `reps`. */
+export function runNative(n: number, reps: number, rule: 'momentum' | 'nesterov' | 'copy'): { median: number; reps: Reps } | null {
   const bin = buildNative();
   if (!bin) return null;
-  const out = execFileSync(bin, [String(n), String(reps), rule], { encoding: 'utf8' });
-  return Number(out.trim().split(/\s+/)[0]);
+  const [median, min, max] = execFileSync(bin, [String(n), String(reps), rule], { encoding: 'utf8' }).trim().split(/\s+/).map(Number);
+  return { median, reps: { n: reps, min, max } };
 }

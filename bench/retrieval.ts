@@ -4,10 +4,12 @@
 // exhaustive search must at least do. Per-query p50 and p99 over 2,000 queries, in process
 // (the HTTP hop is not in it). Targets from the retrieval issue: p99 <= 10 ms at 4k, <= 25 ms at 100k.
 import { VectorIndex } from '../shared/models/retrieval/vector-index.ts';
-import { figure, progress, randomF32 } from './lib/figures.ts';
+import { figure, progress, randomF32, sampled } from './lib/figures.ts';
 
 const WIDTH = 33;
 const QUERIES = 2000;
+/** The queries are cut into this many repetitions; each gives its own p99. */
+const REPS = 5;
 
 function quantile(xs: number[], q: number): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -38,10 +40,12 @@ export async function benchRetrieval(): Promise<void> {
       scan.push(performance.now() - t0);
     }
     if (sink === 0) progress('unreachable');
-    const p99 = quantile(search, 0.99);
-    figure({ name: `retrieval.index.top10.${items}`, value: p99, unit: 'ms p99' }, { name: `retrieval.scan.${items}`, value: quantile(scan, 0.99), unit: 'ms p99' }, {
-      target: `p99 <= ${bound} ms`, check: () => p99 <= bound,
-      note: `search p50 ${quantile(search, 0.5).toFixed(3)} ms, p99 ${p99.toFixed(3)} ms; bare scan p50 ${quantile(scan, 0.5).toFixed(3)} ms; ${QUERIES} queries, width ${WIDTH}; recall@10 is 1 (exhaustive)`,
+    const per = QUERIES / REPS;
+    const p99s = (xs: number[]) => Array.from({ length: REPS }, (_, r) => quantile(xs.slice(r * per, (r + 1) * per), 0.99));
+    const q = sampled(`retrieval.index.top10.${items}`, 'ms p99', p99s(search));
+    figure(q, sampled(`retrieval.scan.${items}`, 'ms p99', p99s(scan)), {
+      target: `p99 <= ${bound} ms`, check: () => q.value <= bound,
+      note: `p99 of each of ${REPS} runs of ${per} queries; search p50 ${quantile(search, 0.5).toFixed(3)} ms, bare scan p50 ${quantile(scan, 0.5).toFixed(3)} ms; width ${WIDTH}; recall@10 is 1 (exhaustive)`,
     });
   }
 }

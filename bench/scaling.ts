@@ -12,7 +12,7 @@ import {
   type EventBatchMessage, type FlywheelConfig, type FlywheelEvent,
 } from '../shared/index.ts';
 import { resetModel, startLocalCluster } from '../cluster/local-cluster.ts';
-import { figure, progress, runId } from './lib/figures.ts';
+import { figure, progress, runId, sampled } from './lib/figures.ts';
 
 export interface RunResult { workers: number; shards: number; eventsPerSec: number; rssBytes: Record<string, number> }
 
@@ -104,17 +104,21 @@ export async function runClusterRetrying(workers: number, shards: number, nEvent
   }
 }
 
-export async function benchScaling(nEvents: number): Promise<void> {
-  const runs: RunResult[] = [];
-  for (const [w, k] of [[1, 1], [2, 1], [2, 2], [2, 4]]) {
-    const r = await runClusterRetrying(w, k, nEvents);
-    runs.push(r);
-    lastRss = r.rssBytes;
+/** `reps` runs of each layout, one of each in turn (so a load drift hits every layout alike). */
+export async function benchScaling(nEvents: number, reps: number): Promise<void> {
+  const layouts = [[1, 1], [2, 1], [2, 2], [2, 4]] as const;
+  const rates: number[][] = layouts.map(() => []);
+  for (let rep = 0; rep < reps; rep++) {
+    for (const [i, [w, k]] of layouts.entries()) {
+      progress(`scaling: repetition ${rep + 1} of ${reps}`);
+      const r = await runClusterRetrying(w, k, nEvents);
+      rates[i].push(r.eventsPerSec);
+      lastRss = r.rssBytes;
+    }
   }
-  const q = (r: RunResult) => ({ name: `scaling.events.${r.workers}W-${r.shards}K`, value: r.eventsPerSec, unit: 'events/s' });
-  const [w1, w2, k2, k4] = runs;
+  const [w1, w2, k2, k4] = layouts.map(([w, k], i) => sampled(`scaling.events.${w}W-${k}K`, 'events/s', rates[i]));
   const cores = 'this machine has 2 cores, shared: each worker is one tfjs-wasm thread, and PS, inference, ingest and NATS/Redis compete for the same cores';
-  figure(q(w2), q(w1), { target: 'near 2x with 2 workers (ratio >= 1.6)', check: (x) => x >= 1.6, note: cores });
-  figure(q(k2), q(w2), { note: '2 workers, 2 PS shards vs 1' });
-  figure(q(k4), q(w2), { note: '2 workers, 4 PS shards vs 1' });
+  figure(w2, w1, { target: 'near 2x with 2 workers (ratio >= 1.6)', check: (x) => x >= 1.6, note: cores });
+  figure(k2, w2, { note: '2 workers, 2 PS shards vs 1' });
+  figure(k4, w2, { note: '2 workers, 4 PS shards vs 1' });
 }

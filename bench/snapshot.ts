@@ -4,7 +4,7 @@
 // (one per hash, pipelined, no MULTI). Rows/s for each; each run its own keys, deleted after.
 import { Redis } from 'ioredis';
 import { DEFAULT_CONFIG, RedisShardStore, connectRedis, type ShardWrite } from '../shared/index.ts';
-import { figure, median, progress, randomF32, recordError, runId } from './lib/figures.ts';
+import { figure, median, progress, randomF32, recordError, runId, sampled } from './lib/figures.ts';
 
 const DIM = 16;
 // 100k rows is a full snapshot of a modest shard; it is where RedisShardStore.write has
@@ -20,7 +20,8 @@ function writeOf(n: number, version: number): ShardWrite {
   };
 }
 
-async function timed(fn: () => Promise<unknown>, reps: number): Promise<number> {
+/** ms of each of `reps` calls, after one warm-up call. */
+async function timed(fn: () => Promise<unknown>, reps: number): Promise<number[]> {
   await fn();
   const ms: number[] = [];
   for (let i = 0; i < reps; i++) {
@@ -28,7 +29,7 @@ async function timed(fn: () => Promise<unknown>, reps: number): Promise<number> 
     await fn();
     ms.push(performance.now() - t0);
   }
-  return median(ms);
+  return ms;
 }
 
 export async function benchSnapshot(): Promise<void> {
@@ -51,7 +52,7 @@ export async function benchSnapshot(): Promise<void> {
       const reps = n >= 50_000 ? 5 : 9;
       progress(`snapshot: ${n} rows x ${DIM} (weights + momentum, ${(bytes / 1e6).toFixed(1)} MB)`);
       let version = 1;
-      let storeMs: number;
+      let storeMs: number[];
       try {
         storeMs = await timed(() => store.write(model, 0, { ...w, meta: { ...w.meta, version: version++ } }), reps);
       } catch (err) {
@@ -69,15 +70,15 @@ export async function benchSnapshot(): Promise<void> {
         for (let i = 0; i < sl.length; i += 8192) p.hset(`${rawKey}:s`, ...sl.slice(i, i + 8192));
         await p.exec();
       }, reps);
-      const rps = (ms: number) => (n * 1000) / ms;
-      const q = { name: `snapshot.redisShardStore.write.${n}`, value: rps(storeMs), unit: 'rows/s' };
-      figure(q, { name: `snapshot.redis.SET.same-bytes.${n}`, value: rps(setMs), unit: 'rows/s' }, {
+      const rps = (name: string, ms: number[]) => sampled(name, 'rows/s', ms.map((x) => (n * 1000) / x));
+      const q = rps(`snapshot.redisShardStore.write.${n}`, storeMs);
+      figure(q, rps(`snapshot.redis.SET.same-bytes.${n}`, setMs), {
         target: '>= 50% of raw (ratio >= 0.5)', check: (x) => x >= 0.5,
-        note: `${(bytes / 1e6).toFixed(1)} MB per write; store ${storeMs.toFixed(1)} ms vs SET ${setMs.toFixed(1)} ms (medians of ${reps})`,
+        note: `${(bytes / 1e6).toFixed(1)} MB per write; store ${median(storeMs).toFixed(1)} ms vs SET ${median(setMs).toFixed(1)} ms (medians of ${reps})`,
       });
-      figure(q, { name: `snapshot.redis.HSET-multi-field.same-bytes.${n}`, value: rps(hsetMs), unit: 'rows/s' }, {
+      figure(q, rps(`snapshot.redis.HSET-multi-field.same-bytes.${n}`, hsetMs), {
         target: '>= 50% of raw (ratio >= 0.5)', check: (x) => x >= 0.5,
-        note: `store ${storeMs.toFixed(1)} ms vs 2 pipelined multi-field HSETs ${hsetMs.toFixed(1)} ms: the per-field encoding cost is shared`,
+        note: `store ${median(storeMs).toFixed(1)} ms vs 2 pipelined multi-field HSETs ${median(hsetMs).toFixed(1)} ms: the per-field encoding cost is shared`,
       });
     }
   } finally {

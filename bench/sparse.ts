@@ -7,7 +7,7 @@ import { SparseArena } from '../shared/sparse-arena.ts';
 import { UPDATE_RULES, resolveRule } from '../shared/update-rules/registry.ts';
 import { plainLoop, type KernelParams as UpdateParams } from './kernels/variants.ts';
 import type { TableSpec } from '../shared/param-spec.ts';
-import { figure, progress, randomF32, timeSync } from './lib/figures.ts';
+import { figure, progress, randomF32, sampled, timeSync, type Timing } from './lib/figures.ts';
 
 const ARENA_ROWS = 1_000_000;
 const PUSH_ROWS = 8000;
@@ -51,13 +51,12 @@ export async function benchSparse(): Promise<void> {
     const w = randomF32(n, 4), slot = new Float32Array(n);
     const dense = timeSync(() => plainLoop(p, w, slot, 0, grads, 0, n, 1), 30, 5);
     const denseSimd = timeSync(() => applyUpdate(w, slot, 0, grads, 0, n), 30, 5);
-    const rowsPerSec = (ms: number) => (PUSH_ROWS * 1000) / ms;
-    const q = (name: string, ms: number) => ({ name: `${name}.dim${dim}`, value: rowsPerSec(ms), unit: 'rows/s' });
+    const q = (name: string, t: Timing) => sampled(`${name}.dim${dim}`, 'rows/s', t.samplesMs.map((ms) => (PUSH_ROWS * 1000) / ms));
     // Medians: the sparse apply touches 1M-row arenas (cache misses), so run-to-run noise is real.
-    figure(q('sparse.apply.rows', sparse.medianMs), q('dense.scalar-loop.same-floats', dense.medianMs), {
+    figure(q('sparse.apply.rows', sparse), q('dense.scalar-loop.same-floats', dense), {
       note: `${PUSH_ROWS} random distinct rows per push in a 1M-row arena (slotOf + rule apply + markDirty); medians of 30`,
     });
-    figure(q('sparse.apply.rows', sparse.medianMs), q('dense.applyUpdate-simd.same-floats', denseSimd.medianMs), {
+    figure(q('sparse.apply.rows', sparse), q('dense.applyUpdate-simd.same-floats', denseSimd), {
       note: 'against the PS dense path (SIMD) on the same floats',
     });
   }

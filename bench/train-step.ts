@@ -67,7 +67,7 @@ function countUnique(batch: CtrBatch, F: number): number {
   return n;
 }
 
-export interface StepResult { backend: string; uniqueRows: number; msMedian: number; msMin: number; msMax: number; leakedTensors: number }
+export interface StepResult { backend: string; uniqueRows: number; msMedian: number; msMin: number; msMax: number; samplesMs: number[]; leakedTensors: number }
 
 /** ms per trainStep of one case on the backend already initialized. */
 export function runCase(c: Case, steps: number, warmup: number): Omit<StepResult, 'backend'> {
@@ -86,9 +86,10 @@ export function runCase(c: Case, steps: number, warmup: number): Omit<StepResult
     model.trainStep(batches[i % batches.length], weights);
     ms.push(performance.now() - t0);
   }
+  const samplesMs = ms.slice();
   ms.sort((a, b) => a - b);
   return {
-    uniqueRows: countUnique(batches[0], c.fields), msMedian: ms[Math.floor(ms.length / 2)], msMin: ms[0],
+    samplesMs, uniqueRows: countUnique(batches[0], c.fields), msMedian: ms[Math.floor(ms.length / 2)], msMin: ms[0],
     msMax: ms[ms.length - 1], leakedTensors: tf.memory().numTensors - tensorsBefore,
   };
 }

@@ -1,7 +1,8 @@
 /* The PS dense momentum loop in C, the native reference for bench/dense.ts.
  * Built at bench time with `cc -O3 -march=native` (auto-vectorized), run as a child process:
  *   momentum <n> <reps> <momentum|nesterov|copy>
- * prints one line: the minimum ns per parameter over the repetitions. Float math, as a C
+ * prints one line: the median, minimum and maximum ns per parameter over the repetitions
+ * (after two warm-up calls), then a checksum. Float math, as a C
  * programmer would write it; `copy` is memcpy of the same size (memory reference). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,11 @@ __attribute__((noinline)) static void nesterov(float *restrict w, float *restric
   }
 }
 
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
 int main(int argc, char **argv) {
   if (argc < 4) { fprintf(stderr, "usage: momentum <n> <reps> <momentum|nesterov|copy>\n"); return 2; }
   size_t n = (size_t)atol(argv[1]);
@@ -44,16 +50,20 @@ int main(int argc, char **argv) {
   float *g = aligned_alloc(64, ((n * 4 + 63) / 64) * 64);
   if (!w || !v || !g) { fprintf(stderr, "out of memory\n"); return 1; }
   for (size_t i = 0; i < n; i++) { w[i] = 0.01f * (float)(i % 97); v[i] = 0; g[i] = 0.001f * (float)(i % 89) - 0.04f; }
-  double best = 1e30;
+  if (reps < 1) reps = 1;
+  double *ns = malloc(sizeof(double) * (size_t)reps);
+  if (!ns) { fprintf(stderr, "out of memory\n"); return 1; }
   for (int r = 0; r < reps + 2; r++) {
     double t0 = now_ns();
     if (strcmp(rule, "nesterov") == 0) nesterov(w, v, g, n, 0.01f, 0.9f, 1.0f);
     else if (strcmp(rule, "copy") == 0) memcpy(v, g, n * 4);
     else momentum(w, v, g, n, 0.01f, 0.9f, 1.0f);
     double dt = now_ns() - t0;
-    if (r >= 2 && dt < best) best = dt; /* the first two warm the pages and caches */
+    if (r >= 2) ns[r - 2] = dt / (double)n; /* the first two warm the pages and caches */
   }
+  qsort(ns, (size_t)reps, sizeof(double), cmp_double);
+  double med = reps % 2 ? ns[reps / 2] : (ns[reps / 2 - 1] + ns[reps / 2]) / 2;
   /* Print a value derived from the data so the loop cannot be optimized away. */
-  printf("%.4f %g\n", best / (double)n, (double)w[n / 2] + (double)v[n / 3]);
+  printf("%.4f %.4f %.4f %g\n", med, ns[0], ns[reps - 1], (double)w[n / 2] + (double)v[n / 3]);
   return 0;
 }
