@@ -2,9 +2,9 @@
 // applies: the default CTR model's dense tensors (8x64 = 512, 64x32 = 2048, 64-float biases;
 // ~5k floats per step in all), 1M floats, and sparse rows of dim 8 and 16 (one call per row).
 // For momentum and Adagrad (the rules with kernels): the plain loop, the loop unrolled by four,
-// the exact SIMD kernel through the chunked scratch (forced, at every size), the rule's apply
-// as the PS calls it (kernel from SIMD_MIN_FLOATS on, loop below), and, bench-only, the f32
-// kernel and the wasm-resident tensor. Each variant is timed in alternation with the others so
+// the f32 SIMD kernel through the chunked scratch (forced, at every size), the rule's apply on
+// heap arrays (kernel from SIMD_MIN_FLOATS on, loop below), the wasm-resident tensor (what the
+// Updater keeps from SIMD_MIN_FLOATS on) and, bench-only, the exact (double-lane) kernel. Each variant is timed in alternation with the others so
 // that load drifts hit all alike; each rep times enough calls for ~2M floats. Figures: the
 // median ns/param of the reps (with min and max) against the plain loop (ratio < 1 = faster).
 import { KERNEL, SIMD_MIN_FLOATS, applyUpdateSimd, simdAvailable } from '../shared/kernels/momentum-simd.ts';
@@ -65,13 +65,14 @@ export async function benchKernels(): Promise<void> {
       if (simd) {
         const r = new ResidentDense(n);
         variants.push(
-          ['simd-exact-chunked', () => applyUpdateSimd(KERNEL[rule], p.lr, p.mu, p.eps, w, s, 0, g, 0, n, 1)],
-          ['simd-f32-chunked', () => applyChunked(p, w, s, 0, g, 0, n, 1, false)],
+          ['simd-chunked', () => applyUpdateSimd(KERNEL[rule], p.lr, p.mu, p.eps, w, s, 0, g, 0, n, 1)],
+          ['simd-exact-chunked', () => applyChunked(p, w, s, 0, g, 0, n, 1, true)],
+          ['resident', () => r.apply(p, g, 1, false)],
           ['resident-exact', () => r.apply(p, g, 1)],
         );
       }
       const where = n >= SIMD_MIN_FLOATS ? 'kernel' : 'loop';
-      report(`kernels.${rule}.dense${n}`, measure(variants, n), `rule-apply = what the PS runs (${where} at this size, SIMD_MIN_FLOATS ${SIMD_MIN_FLOATS})`);
+      report(`kernels.${rule}.dense${n}`, measure(variants, n), `rule-apply = the rule on heap arrays (${where} at this size); the PS keeps tensors of SIMD_MIN_FLOATS (${SIMD_MIN_FLOATS}) or more resident`);
     }
     for (const dim of ROW_DIMS) {
       progress(`kernels: ${rule}, sparse rows of dim ${dim}`);
@@ -85,7 +86,7 @@ export async function benchKernels(): Promise<void> {
         ['rule-apply', rows((o, go) => ps.apply(w, s, o, g, go, dim, 1, 1, hp))],
       ];
       if (rule === 'momentum') variants.push(['unrolled-4', rows((o, go) => unrolledMomentum(p, w, s, o, g, go, dim, 1))]);
-      if (simd) variants.push(['simd-exact-per-row', rows((o, go) => applyUpdateSimd(KERNEL[rule], p.lr, p.mu, p.eps, w, s, o, g, go, dim, 1))]);
+      if (simd) variants.push(['simd-per-row', rows((o, go) => applyUpdateSimd(KERNEL[rule], p.lr, p.mu, p.eps, w, s, o, g, go, dim, 1))]);
       report(`kernels.${rule}.rows-dim${dim}`, measure(variants, 8000 * dim), 'one call per row, 8000 rows');
     }
   }

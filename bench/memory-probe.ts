@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { SparseArena } from '../shared/sparse-arena.ts';
 import type { TableSpec } from '../shared/param-spec.ts';
+import { Updater } from '../shared/update-rules/updater.ts';
 
 const rssBytes = () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))![1]) * 1024;
 
@@ -24,14 +25,16 @@ if (kind === 'sparse') {
   counted = a.bytes;
   keep = a;
 } else if (kind === 'dense') {
-  // ShardState's dense parameter: weights + momentum slot, filled as initDense would.
-  const w = new Float32Array(size).fill(0.01);
-  const slot = new Float32Array(size).fill(0);
-  slot[size - 1] = 1; // touch: a zeroed allocation may not be resident until written
-  for (let i = 0; i < size; i += 1024) slot[i] = 0;
+  // A PS shard's dense parameter as the Updater holds it: weights + momentum slot, and, where the
+  // tensor lives in wasm memory, the gradient region the kernel reads.
+  const up = new Updater({ model: 'probe', seed: 7, dense: [{ name: 'd', shape: [size], init: { kind: 'uniform', scale: 0.01 } }], tables: [] },
+    { learningRate: 0.01, momentum: 0.9, nesterov: false, clipNorm: 0 });
+  const d = up.dense.get('d')!;
+  d.slot.fill(0); // a zeroed allocation may not be resident until written
+  if (d.resident) d.resident.grad.fill(0);
   params = size;
-  counted = w.byteLength + slot.byteLength;
-  keep = [w, slot];
+  counted = d.weights.byteLength + d.slot.byteLength + (d.resident?.grad.byteLength ?? 0);
+  keep = up;
 }
 const after = rssBytes();
 process.stdout.write(`${JSON.stringify({ kind, size, dim, params, counted, rssDelta: after - before, rss: after, kept: keep !== undefined })}\n`);

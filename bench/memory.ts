@@ -34,7 +34,9 @@ export async function benchMemory(): Promise<void> {
     figure(counted, floor, {
       target: sparse ? '<= 10 bytes/param for sparse (ratio to the 8-byte floor <= 1.25)' : undefined,
       check: sparse ? (r) => r * 8 <= 10 : undefined,
-      note: `${p.params} params, ${(p.counted / 1e6).toFixed(0)} MB counted (arena capacity grows by doubling; index, row ids, dirty flags/list included)`,
+      note: sparse
+        ? `${p.params} params, ${(p.counted / 1e6).toFixed(0)} MB counted (arena capacity grows by doubling; index, row ids, dirty flags/list included)`
+        : `${p.params} params, ${(p.counted / 1e6).toFixed(0)} MB counted: weights, momentum and the 4-byte gradient region of a tensor resident in wasm memory`,
     });
     figure({ name: `memory.ps.${c.label}.rss-delta`, value: p.rssDelta / p.params, unit: 'bytes/param' }, counted, {
       note: `process RSS growth ${(p.rssDelta / 1e6).toFixed(0)} MB while building it (untouched capacity is not resident)`,

@@ -1,9 +1,10 @@
 // The optimizer kernel variants that lost their place in the PS path (bench/kernels.ts measures
-// them against the plain loop and the exact kernel that stays in shared/kernels/):
-// - f32: f32x4 lanes throughout (4 per op). Faster to compute, but rounds every intermediate
-//   to f32, so it differs from the scalar loop by an ulp or so: the PS keeps exact results.
-// - resident: weights and slot live in a wasm memory of their own, only g is copied in. The PS
-//   would have to allocate its dense tensors there (and give up plain Float32Array state).
+// them against the plain loop and the f32 kernels that ship in shared/kernels/):
+// - exact: f32 values promoted to f64x2 lanes (2 per op), the math in double, rounded to f32
+//   only on store: bit-identical to a plain f64 loop, and 2-6x slower than C where f32 is
+//   within 2x (bench/dense.ts). The PS ran it until f32 math measured faster.
+// - resident: weights and slot live in a wasm memory of their own, only g is copied in (the
+//   Updater now keeps its large dense tensors so: shared/kernels/resident-dense.ts).
 // - unrolled: the TypeScript loop four floats per iteration.
 import { LOCAL, LOCALS, PARAMS, STEP_FLOATS, f, loopBody, type KernelLayout, type KernelRule, type Region } from '../../shared/kernels/momentum-kernels.ts';
 import { CHUNK_FLOATS, SimdKernels, compileKernels, padToStep, type KernelFn } from '../../shared/kernels/momentum-simd.ts';
@@ -11,52 +12,53 @@ import { ins, simd, type FuncDef } from '../../shared/kernels/wasm-bytes.ts';
 
 const { I, VLR, VMU, VSC, VEPS, V, GI } = LOCAL;
 const W: Region = 'w', S: Region = 's', G: Region = 'g';
-const F32_DEMOTE_F64 = 0xb6;
 const RULES: KernelRule[] = ['momentum', 'nesterov', 'adagrad'];
 
 export interface KernelParams { rule: KernelRule; lr: number; mu: number; eps: number }
 
-const load4 = (L: KernelLayout, r: Region, off: number) => [...ins.get(I), ...ins.mem(simd.v128Load, 2, L[r] + off)];
-const store4 = (L: KernelLayout, r: Region, off: number, value: number[]) => [...ins.get(I), ...value, ...ins.mem(simd.v128Store, 2, L[r] + off)];
+// 2 floats per sub-step, loaded as 64 bits and promoted to f64x2.
+const load2 = (L: KernelLayout, r: Region, off: number) => [...ins.get(I), ...ins.mem(simd.load64Zero, 3, L[r] + off), ...f(simd.f64x2PromoteLowF32x4)];
+const store2 = (L: KernelLayout, r: Region, off: number, value: number[]) =>
+  [...ins.get(I), ...value, ...f(simd.f32x4DemoteF64x2Zero), ...ins.lane(simd.store64Lane, 3, L[r] + off, 0)];
 
-function f32Step(L: KernelLayout, rule: KernelRule, off: number): number[] {
-  const gi = [...ins.get(VSC), ...load4(L, G, off), ...f(simd.f32x4Mul), ...ins.set(GI)];
+function exactStep(L: KernelLayout, rule: KernelRule, off: number): number[] {
+  const gi = [...ins.get(VSC), ...load2(L, G, off), ...f(simd.f64x2Mul), ...ins.set(GI)];
   if (rule === 'adagrad') {
     return [
       ...gi,
-      ...load4(L, S, off), ...ins.get(GI), ...ins.get(GI), ...f(simd.f32x4Mul), ...f(simd.f32x4Add), ...ins.set(V),
-      ...store4(L, S, off, ins.get(V)),
-      ...store4(L, W, off, [...load4(L, W, off), ...ins.get(VLR), ...ins.get(GI), ...f(simd.f32x4Mul),
-        ...ins.get(V), ...f(simd.f32x4Sqrt), ...ins.get(VEPS), ...f(simd.f32x4Add), ...f(simd.f32x4Div), ...f(simd.f32x4Sub)]),
+      ...load2(L, S, off), ...ins.get(GI), ...ins.get(GI), ...f(simd.f64x2Mul), ...f(simd.f64x2Add), ...ins.set(V),
+      ...store2(L, S, off, ins.get(V)),
+      ...store2(L, W, off, [...load2(L, W, off), ...ins.get(VLR), ...ins.get(GI), ...f(simd.f64x2Mul),
+        ...ins.get(V), ...f(simd.f64x2Sqrt), ...ins.get(VEPS), ...f(simd.f64x2Add), ...f(simd.f64x2Div), ...f(simd.f64x2Sub)]),
     ];
   }
-  const v = [...ins.get(VMU), ...load4(L, S, off), ...f(simd.f32x4Mul), ...ins.get(GI), ...f(simd.f32x4Add), ...ins.set(V)];
+  const v = [...ins.get(VMU), ...load2(L, S, off), ...f(simd.f64x2Mul), ...ins.get(GI), ...f(simd.f64x2Add), ...ins.set(V)];
   const step = rule === 'momentum'
-    ? [...ins.get(VLR), ...ins.get(V), ...f(simd.f32x4Mul)]
-    : [...ins.get(VLR), ...ins.get(GI), ...ins.get(VMU), ...ins.get(V), ...f(simd.f32x4Mul), ...f(simd.f32x4Add), ...f(simd.f32x4Mul)];
-  return [...gi, ...v, ...store4(L, S, off, ins.get(V)), ...store4(L, W, off, [...load4(L, W, off), ...step, ...f(simd.f32x4Sub)])];
+    ? [...ins.get(VLR), ...ins.get(V), ...f(simd.f64x2Mul)]
+    : [...ins.get(VLR), ...ins.get(GI), ...ins.get(VMU), ...ins.get(V), ...f(simd.f64x2Mul), ...f(simd.f64x2Add), ...f(simd.f64x2Mul)];
+  return [...gi, ...v, ...store2(L, S, off, ins.get(V)), ...store2(L, W, off, [...load2(L, W, off), ...step, ...f(simd.f64x2Sub)])];
 }
 
-/** The f32 kernels, named `<rule>_f32`, next to the exact ones. */
-export function f32Funcs(layout: KernelLayout): FuncDef[] {
+/** The exact kernels, named `<rule>_exact`, next to the shipped f32 ones. */
+export function exactFuncs(layout: KernelLayout): FuncDef[] {
   return RULES.map((rule) => ({
-    name: `${rule}_f32`, params: PARAMS, locals: LOCALS,
-    body: loopBody(STEP_FLOATS * 4, 16, [F32_DEMOTE_F64, ...f(simd.f32x4Splat)], (off) => f32Step(layout, rule, off)),
+    name: `${rule}_exact`, params: PARAMS, locals: LOCALS,
+    body: loopBody(STEP_FLOATS * 4, 8, f(simd.f64x2Splat), (off) => exactStep(layout, rule, off)),
   }));
 }
 
 function kernelsFor(floats: number): SimdKernels {
-  const m = compileKernels(floats, f32Funcs);
+  const m = compileKernels(floats, exactFuncs);
   if (!m) throw new Error('WebAssembly SIMD is not available');
   return new SimdKernels(m, padToStep(floats));
 }
 
 const run = (k: SimdKernels, p: KernelParams, n: number, scale: number, exact: boolean) =>
-  (k.fn(exact ? p.rule : `${p.rule}_f32`) as KernelFn)(padToStep(n) * 4, p.lr, p.mu, scale, p.eps);
+  (k.fn(exact ? `${p.rule}_exact` : p.rule) as KernelFn)(padToStep(n) * 4, p.lr, p.mu, scale, p.eps);
 
 let scratch: SimdKernels | undefined;
 
-/** The chunked path of shared/kernels/momentum-simd.ts with the f32 (or exact) kernels. */
+/** The chunked path of shared/kernels/momentum-simd.ts with the f32 (shipped) or the exact kernels. */
 export function applyChunked(p: KernelParams, w: Float32Array, slot: Float32Array, wOff: number,
   g: Float32Array, gOff: number, n: number, scale: number, exact: boolean): void {
   const k = (scratch ??= kernelsFor(CHUNK_FLOATS));
@@ -95,7 +97,8 @@ export class ResidentDense {
   }
 }
 
-/** The plain loops as the rules ran them before the registry (momentum, nesterov, adagrad). */
+/** The plain loops in double, rounded only on store, as the rules ran them before they rounded
+ *  every operation to f32 (momentum, nesterov, adagrad): the scalar reference. */
 export function plainLoop(p: KernelParams, w: Float32Array, s: Float32Array, off: number,
   g: Float32Array, gOff: number, n: number, scale: number): void {
   const lr = p.lr, mu = p.mu, eps = p.eps;

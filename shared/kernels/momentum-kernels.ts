@@ -3,12 +3,12 @@
 // and work on three regions (w, slot, g) at byte addresses fixed when the module is emitted:
 // they go into the memarg offsets, so the loop has one index and no address arithmetic
 // (that arithmetic cost more than the math when the addresses were parameters).
-// The exact family: f32 values are promoted to f64 lanes (2 per op), the math runs in double
-// in the same order as the TypeScript loops in shared/update-rules/ (momentum, nesterov,
-// adagrad), and the results are rounded to f32 on store. JavaScript computes
-// `mu * slot[i] + scale * g[i]` in double and rounds only when it stores, so this gives
-// bit-identical results: same IEEE operations, same order. (The f32x4 family, a few ulp off,
-// lost nothing but exactness and lives in bench/kernels/ for the comparison.)
+// They compute in f32x4 lanes, every operation rounded to f32 as C's float math and tfjs do;
+// the rules' scalar loops (shared/update-rules/) round every operation with Math.fround in the
+// same order, so kernel and loop give the same bits (test/unit/simd-kernel.test.ts). The
+// scalars arrive as f64 and are rounded to f32 once, as the loops round them. (An exact family,
+// f64 lanes rounded only on store, was the PS path before: 2-6x slower than C where this one
+// is within 2x; it lives in bench/kernels/ for the comparison.)
 import { F64, I32, V128, ins, op, simd, type FuncDef } from './wasm-bytes.ts';
 
 export type KernelRule = 'momentum' | 'nesterov' | 'adagrad';
@@ -49,40 +49,45 @@ export function loopBody(stepBytes: number, subBytes: number, splat: number[], s
   ];
 }
 
-// exact family: 2 floats per sub-step, loaded as 64 bits and promoted to f64x2.
-const load2 = (L: KernelLayout, r: Region, off: number) => [...ins.get(I), ...ins.mem(simd.load64Zero, 3, L[r] + off), ...f(simd.f64x2PromoteLowF32x4)];
-const store2 = (L: KernelLayout, r: Region, off: number, value: number[]) =>
-  [...ins.get(I), ...value, ...f(simd.f32x4DemoteF64x2Zero), ...ins.lane(simd.store64Lane, 3, L[r] + off, 0)];
+// 4 floats per sub-step, as f32x4.
+const load4 = (L: KernelLayout, r: Region, off: number) => [...ins.get(I), ...ins.mem(simd.v128Load, 2, L[r] + off)];
+const store4 = (L: KernelLayout, r: Region, off: number, value: number[]) => [...ins.get(I), ...value, ...ins.mem(simd.v128Store, 2, L[r] + off)];
 
-function exactStep(L: KernelLayout, rule: KernelRule, off: number): number[] {
+function f32Step(L: KernelLayout, rule: KernelRule, off: number): number[] {
   // gi = scale * g
-  const gi = [...ins.get(VSC), ...load2(L, G, off), ...f(simd.f64x2Mul), ...ins.set(GI)];
+  const gi = [...ins.get(VSC), ...load4(L, G, off), ...f(simd.f32x4Mul), ...ins.set(GI)];
   if (rule === 'adagrad') {
     return [
       ...gi,
-      // a = s + gi*gi  (kept in V, unrounded, as the scalar loop keeps it in a double)
-      ...load2(L, S, off), ...ins.get(GI), ...ins.get(GI), ...f(simd.f64x2Mul), ...f(simd.f64x2Add), ...ins.set(V),
-      ...store2(L, S, off, ins.get(V)),
+      // a = s + gi*gi
+      ...load4(L, S, off), ...ins.get(GI), ...ins.get(GI), ...f(simd.f32x4Mul), ...f(simd.f32x4Add), ...ins.set(V),
+      ...store4(L, S, off, ins.get(V)),
       // w = w - (lr*gi) / (sqrt(a) + eps)
-      ...store2(L, W, off, [...load2(L, W, off), ...ins.get(VLR), ...ins.get(GI), ...f(simd.f64x2Mul),
-        ...ins.get(V), ...f(simd.f64x2Sqrt), ...ins.get(VEPS), ...f(simd.f64x2Add), ...f(simd.f64x2Div), ...f(simd.f64x2Sub)]),
+      ...store4(L, W, off, [...load4(L, W, off), ...ins.get(VLR), ...ins.get(GI), ...f(simd.f32x4Mul),
+        ...ins.get(V), ...f(simd.f32x4Sqrt), ...ins.get(VEPS), ...f(simd.f32x4Add), ...f(simd.f32x4Div), ...f(simd.f32x4Sub)]),
     ];
   }
   // v = mu*s + gi
-  const v = [...ins.get(VMU), ...load2(L, S, off), ...f(simd.f64x2Mul), ...ins.get(GI), ...f(simd.f64x2Add), ...ins.set(V)];
+  const v = [...ins.get(VMU), ...load4(L, S, off), ...f(simd.f32x4Mul), ...ins.get(GI), ...f(simd.f32x4Add), ...ins.set(V)];
   // classic: w - lr*v;  nesterov: w - lr*(gi + mu*v)
   const step = rule === 'momentum'
-    ? [...ins.get(VLR), ...ins.get(V), ...f(simd.f64x2Mul)]
-    : [...ins.get(VLR), ...ins.get(GI), ...ins.get(VMU), ...ins.get(V), ...f(simd.f64x2Mul), ...f(simd.f64x2Add), ...f(simd.f64x2Mul)];
-  return [...gi, ...v, ...store2(L, S, off, ins.get(V)), ...store2(L, W, off, [...load2(L, W, off), ...step, ...f(simd.f64x2Sub)])];
+    ? [...ins.get(VLR), ...ins.get(V), ...f(simd.f32x4Mul)]
+    : [...ins.get(VLR), ...ins.get(GI), ...ins.get(VMU), ...ins.get(V), ...f(simd.f32x4Mul), ...f(simd.f32x4Add), ...f(simd.f32x4Mul)];
+  return [...gi, ...v, ...store4(L, S, off, ins.get(V)), ...store4(L, W, off, [...load4(L, W, off), ...step, ...f(simd.f32x4Sub)])];
+}
+
+/** f64 -> f32 (f32.demote_f64), then splat: the scalars are rounded to f32 once, as the loops do. */
+const F32_DEMOTE_F64 = 0xb6;
+export const SPLAT_F32 = [F32_DEMOTE_F64, ...f(simd.f32x4Splat)];
+
+/** The kernel of `rule` named `name`, over the regions of `layout`. */
+export function kernelFunc(name: string, rule: KernelRule, layout: KernelLayout): FuncDef {
+  return { name, params: PARAMS, locals: LOCALS, body: loopBody(STEP_FLOATS * 4, 16, SPLAT_F32, (off) => f32Step(layout, rule, off)) };
 }
 
 export const KERNEL_RULES: KernelRule[] = ['momentum', 'nesterov', 'adagrad'];
 
-/** Exported functions, named `<rule>`: the exact kernels. */
+/** Exported functions, named `<rule>`: a kernel per rule over one layout. */
 export function kernelFuncs(layout: KernelLayout): FuncDef[] {
-  return KERNEL_RULES.map((rule) => ({
-    name: rule, params: PARAMS, locals: LOCALS,
-    body: loopBody(STEP_FLOATS * 4, 8, f(simd.f64x2Splat), (off) => exactStep(layout, rule, off)),
-  }));
+  return KERNEL_RULES.map((rule) => kernelFunc(rule, rule, layout));
 }

@@ -5,6 +5,8 @@ import { KERNEL, SIMD_MIN_FLOATS, applyUpdateSimd } from '../kernels/momentum-si
 import { baseHp, checkBase, onlyFields, num, zeroSlots } from './hp.ts';
 import type { RuleBase, RuleHp, RuleOptions, UpdateRule } from './types.ts';
 
+const fround = Math.fround;
+
 const SLOTS = ['accum'] as const;
 
 /** Default eps. */
@@ -22,15 +24,21 @@ export const adagrad: UpdateRule = {
   },
   slotsOf: () => SLOTS,
   apply(w, s, off, g, gOff, n, gScale, lrScale, hp) {
-    const lr = hp.lr * lrScale;
-    const eps = hp.eps;
-    if (n >= SIMD_MIN_FLOATS && applyUpdateSimd(KERNEL.adagrad, lr, 0, eps, w, s, off, g, gOff, n, gScale)) return;
+    if (n >= SIMD_MIN_FLOATS && applyUpdateSimd(KERNEL.adagrad, hp.lr * lrScale, 0, hp.eps, w, s, off, g, gOff, n, gScale)) return;
+    // f32 operations, as the kernel does them (see momentum.ts).
+    const lr = fround(hp.lr * lrScale);
+    const eps = fround(hp.eps);
+    const scale = fround(gScale);
     for (let i = 0; i < n; i++) {
-      const gi = gScale * g[gOff + i];
-      const a = s[off + i] + gi * gi;
+      const gi = fround(scale * g[gOff + i]);
+      const a = fround(s[off + i] + fround(gi * gi));
       s[off + i] = a;
-      w[off + i] -= (lr * gi) / (Math.sqrt(a) + eps);
+      w[off + i] -= fround(fround(lr * gi) / fround(fround(Math.sqrt(a)) + eps));
     }
   },
   initSlots: zeroSlots,
+  kernel: 'adagrad',
+  applyResident(t, gScale, lrScale, hp) {
+    t.apply(hp.lr * lrScale, 0, gScale, hp.eps);
+  },
 };

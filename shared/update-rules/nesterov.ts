@@ -4,6 +4,8 @@ import { KERNEL, SIMD_MIN_FLOATS, applyUpdateSimd } from '../kernels/momentum-si
 import { resolveMomentum, zeroSlots } from './hp.ts';
 import type { UpdateRule } from './types.ts';
 
+const fround = Math.fround;
+
 const SLOTS = ['momentum'] as const;
 
 export const nesterov: UpdateRule = {
@@ -14,16 +16,21 @@ export const nesterov: UpdateRule = {
   resolve: resolveMomentum,
   slotsOf: () => SLOTS,
   apply(w, s, off, g, gOff, n, gScale, lrScale, hp) {
-    const scale = gScale * lrScale;
-    const lr = hp.lr;
-    const mu = hp.mu;
-    if (n >= SIMD_MIN_FLOATS && applyUpdateSimd(KERNEL.nesterov, lr, mu, 0, w, s, off, g, gOff, n, scale)) return;
+    if (n >= SIMD_MIN_FLOATS && applyUpdateSimd(KERNEL.nesterov, hp.lr, hp.mu, 0, w, s, off, g, gOff, n, gScale * lrScale)) return;
+    // f32 operations, as the kernel does them (see momentum.ts).
+    const scale = fround(gScale * lrScale);
+    const lr = fround(hp.lr);
+    const mu = fround(hp.mu);
     for (let i = 0; i < n; i++) {
-      const gi = scale * g[gOff + i];
-      const v = mu * s[off + i] + gi;
+      const gi = fround(scale * g[gOff + i]);
+      const v = fround(fround(mu * s[off + i]) + gi);
       s[off + i] = v;
-      w[off + i] -= lr * (gi + mu * v);
+      w[off + i] -= fround(lr * fround(gi + fround(mu * v)));
     }
   },
   initSlots: zeroSlots,
+  kernel: 'nesterov',
+  applyResident(t, gScale, lrScale, hp) {
+    t.apply(hp.lr, hp.mu, gScale * lrScale, 0);
+  },
 };

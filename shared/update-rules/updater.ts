@@ -11,6 +11,8 @@ import { SparseArena } from '../sparse-arena.ts';
 import { resolveRule, slotNames, type RuleChoice, type ResolvedRule } from './registry.ts';
 import type { RuleHp, UpdateRule } from './types.ts';
 import { sumSquares } from './vec.ts';
+import { SIMD_MIN_FLOATS } from '../kernels/momentum-simd.ts';
+import { residentTensors, type ResidentTensor } from '../kernels/resident-dense.ts';
 
 export interface DenseParam {
   readonly name: string;
@@ -21,6 +23,8 @@ export interface DenseParam {
   readonly hp: RuleHp;
   /** Changed since the last publish (the PS shard clears it). */
   dirty: boolean;
+  /** Set when weights and slot live in WebAssembly memory, updated in place by the rule's kernel. */
+  readonly resident?: ResidentTensor;
 }
 
 export interface TableParam {
@@ -60,6 +64,21 @@ export function resolveDenseRule(ps: UpdaterConfig): ResolvedRule {
   return resolveRule(denseRuleChoice(ps), { lr: ps.learningRate, mu: ps.momentum }, 'ps.denseOptimizer');
 }
 
+/**
+ * Resident slots for the dense tensors that take the rule's kernel (from SIMD_MIN_FLOATS on,
+ * the size where the kernel beats the loop), by index in `sizes`; null when none does.
+ */
+function residentDense(dr: ResolvedRule, sizes: number[]): (ResidentTensor | null)[] | null {
+  const kernel = dr.rule.kernel;
+  if (!kernel || !dr.rule.applyResident || dr.hp.slotCount !== 1) return null;
+  const big = sizes.map((n, i) => (n >= SIMD_MIN_FLOATS ? i : -1)).filter((i) => i >= 0);
+  const set = residentTensors(kernel, big.map((i) => sizes[i]));
+  if (!set) return null;
+  const out: (ResidentTensor | null)[] = sizes.map(() => null);
+  big.forEach((i, k) => { out[i] = set[k]; });
+  return out;
+}
+
 export class Updater {
   readonly dense = new Map<string, DenseParam>();
   readonly tables = new Map<string, TableParam>();
@@ -67,10 +86,15 @@ export class Updater {
   /** `ownsDense`: the dense tensors this process updates (a PS shard owns some); default all. */
   constructor(readonly spec: ParamSpec, readonly ps: UpdaterConfig, ownsDense: (name: string) => boolean = () => true) {
     const dr = resolveDenseRule(ps);
-    for (const d of spec.dense) {
-      if (!ownsDense(d.name)) continue;
-      const weights = initDense(d, spec.seed);
-      const p: DenseParam = { name: d.name, weights, slot: new Float32Array(denseSize(d) * dr.hp.slotCount), rule: dr.rule, hp: { ...dr.hp }, dirty: false };
+    const owned = spec.dense.filter((d) => ownsDense(d.name));
+    const resident = residentDense(dr, owned.map(denseSize));
+    for (const [i, d] of owned.entries()) {
+      const init = initDense(d, spec.seed);
+      const r = resident?.[i] ?? undefined;
+      const weights = r ? r.weights : init;
+      if (r) weights.set(init);
+      const slot = r ? r.slot : new Float32Array(denseSize(d) * dr.hp.slotCount);
+      const p: DenseParam = { name: d.name, weights, slot, rule: dr.rule, hp: { ...dr.hp }, dirty: false, ...(r ? { resident: r } : {}) };
       p.rule.initSlots(p.weights, p.slot, 0, p.weights.length, p.hp);
       this.dense.set(d.name, p);
     }
@@ -106,7 +130,12 @@ export class Updater {
     for (const g of p.dense) {
       const d = this.dense.get(g.name)!;
       d.hp.nowMs = now;
-      d.rule.apply(d.weights, d.slot, 0, g.values, 0, g.values.length, clip, lrScale, d.hp);
+      if (d.resident) {
+        d.resident.grad.set(g.values);
+        d.rule.applyResident!(d.resident, clip, lrScale, d.hp);
+      } else {
+        d.rule.apply(d.weights, d.slot, 0, g.values, 0, g.values.length, clip, lrScale, d.hp);
+      }
       d.dirty = true;
     }
     for (const g of p.sparse) this.applyRows(this.tables.get(g.table)!, g.rows, g.grads, clip, lrScale, now);

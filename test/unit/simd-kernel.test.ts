@@ -1,12 +1,14 @@
-// The WebAssembly SIMD kernels against the scalar loop. The exact kernels compute in f64 lanes
-// in the scalar loop's order, so they must match it bit for bit (no tolerance): JavaScript
-// evaluates `mu * slot[i] + scale * g[i]` in double and rounds to f32 only on store, and so do
-// they. The f32 kernels (bench/kernels/, used only by the benchmark) round every step to f32: each step's
-// error is half an ulp of its operands, so the bound is a few ulp of the largest operand
-// (|values| <= 3 here, and mu*v + g can cancel, so the bound is absolute, not relative to the result).
+// The WebAssembly SIMD kernels against the rules' scalar loops. Both round every operation to
+// f32 in the same order (the kernels in f32x4 lanes, the loops with Math.fround), so they must
+// match bit for bit (no tolerance), on heap arrays streamed through the scratch memory and on
+// tensors resident in wasm memory. The exact kernels (bench/kernels/, used only by the
+// benchmark) compute in double and round only on store: each f32 step's error is half an ulp of
+// its operands, so the bound between the two is a few ulp of the largest operand (|values| <= 3
+// here, and mu*v + g can cancel, so the bound is absolute, not relative to the result).
 import t from 'tap';
 import { KERNEL, CHUNK_FLOATS, SIMD_MIN_FLOATS, applyUpdateSimd, simdAvailable } from '../../shared/kernels/momentum-simd.ts';
 import { UPDATE_RULES, resolveRule } from '../../shared/update-rules/registry.ts';
+import { residentTensors } from '../../shared/kernels/resident-dense.ts';
 import { ResidentDense, applyChunked, plainLoop, type KernelParams } from '../../bench/kernels/variants.ts';
 
 const RULES = ['momentum', 'nesterov', 'adagrad'] as const;
@@ -53,7 +55,7 @@ const CASES = [
 ];
 
 for (const rule of RULES) {
-  t.test(`${rule}: exact kernel equals the scalar loop bit for bit`, async (t) => {
+  t.test(`${rule}: the kernel equals the scalar loop bit for bit`, async (t) => {
     for (const c of CASES) {
       const len = c.wOff + c.n + 4;
       const w0 = fill(len, 1 + c.n), s0 = fill(len, 2 + c.n, rule === 'adagrad'), g = fill(c.gOff + c.n + 2, 3 + c.n);
@@ -71,13 +73,13 @@ for (const rule of RULES) {
     }
   });
 
-  t.test(`${rule}: the f32 kernel (bench only) within a few ulp of the scalar loop`, async (t) => {
+  t.test(`${rule}: the exact kernel (bench only) within a few ulp of the scalar loop`, async (t) => {
     const p: KernelParams = { rule, lr: 0.037, mu: 0.9, eps: 1e-8 };
     const n = 1001;
     const w1 = fill(n, 5), s1 = fill(n, 6, rule === 'adagrad'), g = fill(n, 7);
     const w2 = w1.slice(), s2 = s1.slice();
     ruleLoop(rule, 0.037, w1, s1, 0, g, 0, n, 1);
-    applyChunked(p, w2, s2, 0, g, 0, n, 1, false);
+    applyChunked(p, w2, s2, 0, g, 0, n, 1, true);
     let worst = 0;
     for (let i = 0; i < n; i++) worst = Math.max(worst, Math.abs(w1[i] - w2[i]), Math.abs(s1[i] - s2[i]));
     // 4 ulp of the largest operand (~6 for g + 0.9*v, i.e. ulp 2^-21 = 4.8e-7): 1.9e-6.
@@ -85,7 +87,35 @@ for (const rule of RULES) {
   });
 }
 
-t.test('resident dense tensors (bench only) give the same bits as the scalar loop', async (t) => {
+for (const rule of RULES) {
+  t.test(`${rule}: resident tensors give the same bits as the scalar loop, each in its own regions`, async (t) => {
+    // Sizes around the 8-float step, so padded tails sit between the tensors.
+    const sizes = [SIMD_MIN_FLOATS, SIMD_MIN_FLOATS + 5, 1003];
+    const set = residentTensors(rule, sizes);
+    if (!set) { t.fail('no resident set although SIMD is available'); return; }
+    const { hp } = resolveRule(rule, { lr: 0.037, mu: 0.9 }, 'test');
+    for (const [i, n] of sizes.entries()) {
+      const r = set[i];
+      t.equal(r.weights.length, n);
+      const w = fill(n, 30 + i), s = fill(n, 40 + i, rule === 'adagrad'), g = fill(n, 50 + i);
+      r.weights.set(w); r.slot.set(s);
+      for (const scale of [1, 0.5, 0.3]) {
+        ruleLoop(rule, 0.037, w, s, 0, g, 0, n, scale);
+        r.grad.set(g);
+        UPDATE_RULES[rule].applyResident!(r, scale, 1, hp);
+      }
+      t.same(diffs(w, r.weights), [], `weights of tensor ${i} (${n} floats)`);
+      t.same(diffs(s, r.slot), [], `slot of tensor ${i}`);
+    }
+    // A step of one tensor leaves the others as they were.
+    const before = set[0].weights.slice();
+    set[1].grad.fill(1);
+    UPDATE_RULES[rule].applyResident!(set[1], 1, 1, hp);
+    t.same(diffs(before, set[0].weights), []);
+  });
+}
+
+t.test('resident dense tensors with the exact kernel (bench only) give the f64 loop\'s bits', async (t) => {
   const n = 1003;
   const p: KernelParams = { rule: 'nesterov', lr: 0.01, mu: 0.9, eps: 1e-8 };
   const r = new ResidentDense(n);
@@ -112,5 +142,6 @@ t.test('the rules take the SIMD path from SIMD_MIN_FLOATS on, with the same resu
   const w = new Float32Array(n).fill(1), v = new Float32Array(n), gg = new Float32Array(n).fill(0.5);
   UPDATE_RULES.momentum.apply(w, v, 0, gg, 0, n, 1, 1, hp);
   t.equal(v[n - 1], 0.5);
-  t.equal(w[n - 1], Math.fround(1 - 0.1 * 0.5)); // 0.95 rounded to f32
+  // 0.1 is rounded to f32 first, then each operation.
+  t.equal(w[n - 1], Math.fround(1 - Math.fround(Math.fround(0.1) * 0.5)));
 });
