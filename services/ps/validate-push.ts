@@ -6,6 +6,7 @@ import {
   allFinite, denseSize, ownerOfDense, ownerOfRow, tableHash,
   type GradientPush, type ParamSpec, type TableSpec,
 } from '../../shared/index.ts';
+import { DistinctRows } from '../../shared/distinct-rows.ts';
 
 export interface OwnedParams {
   dense: Map<string, number>;
@@ -21,7 +22,7 @@ export function ownedParams(spec: ParamSpec, shard: number, shards: number): Own
 }
 
 // One set reused by every call (a shard validates one push at a time): no allocation per push.
-const seenRows = new Set<number>();
+const seenRows = new DistinctRows();
 
 export function validatePush(p: GradientPush, owned: OwnedParams, spec: ParamSpec, shard: number, shards: number): void {
   const seen = new Set<string>();
@@ -45,14 +46,13 @@ export function validatePush(p: GradientPush, owned: OwnedParams, spec: ParamSpe
       throw new WrongShapeError(`table "${s.table}": ${s.grads.length} gradient values for ${s.rows.length} rows of dim ${t.spec.dim}`);
     }
     const rowsMax = t.spec.rows;
-    seenRows.clear();
+    seenRows.reset(s.rows.length);
     for (let i = 0; i < s.rows.length; i++) {
       const r = s.rows[i];
       if (r < 0 || r >= rowsMax) throw new WrongShapeError(`table "${s.table}": row id ${r} outside 0..${rowsMax - 1}`);
       if (ownerOfRow(t.hash, r, shards) !== shard) throw new NotOwnerError(`table "${s.table}" row ${r} is not owned by shard ${shard}`);
       // A row twice in one push would get its update twice; workers send each row once.
-      if (seenRows.has(r)) throw new WrongShapeError(`table "${s.table}": row ${r} appears twice in one push`);
-      seenRows.add(r);
+      if (!seenRows.add(r)) throw new WrongShapeError(`table "${s.table}": row ${r} appears twice in one push`);
     }
     if (!allFinite(s.grads)) throw new NonFiniteError(`gradient of ${s.table}`);
   }
