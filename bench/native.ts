@@ -1,6 +1,6 @@
-// The C reference of the dense loop (bench/c/momentum.c), built at bench time with the host's
-// compiler and run as a child process. Built every run (it takes ~0.2 s) so -march=native
-// always matches the machine the figures come from.
+// The C references (bench/c/momentum.c: the dense loop; bench/c/sparse.c: the sparse row apply),
+// built at bench time with the host's compiler and run as child processes. Built every run (it
+// takes ~0.2 s each) so -march=native always matches the machine the figures come from.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -8,27 +8,36 @@ import { fileURLToPath } from 'node:url';
 import { progress, type Reps } from './lib/figures.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const SOURCE = join(here, 'c', 'momentum.c');
-const BINARY = join(here, 'build', 'momentum');
+const built = new Map<string, string | null>();
 
-let built: string | null | undefined;
-
-/** Path of the built binary, or null (with a message) where there is no C compiler. */
-export function buildNative(): string | null {
-  if (built !== undefined) return built;
-  mkdirSync(dirname(BINARY), { recursive: true });
+/** Path of the built binary of bench/c/<name>.c, or null (with a message) where there is no C compiler. */
+export function buildNative(name = 'momentum'): string | null {
+  if (built.has(name)) return built.get(name)!;
+  const source = join(here, 'c', `${name}.c`);
+  const binary = join(here, 'build', name);
+  mkdirSync(dirname(binary), { recursive: true });
   for (const cc of [process.env.CC, 'cc', 'gcc', 'clang'].filter(Boolean) as string[]) {
     try {
-      execFileSync(cc, ['-O3', '-march=native', '-o', BINARY, SOURCE], { stdio: ['ignore', 'ignore', 'pipe'] });
-      progress(`built the C reference with ${cc}`);
-      return (built = BINARY);
+      execFileSync(cc, ['-O3', '-march=native', '-o', binary, source], { stdio: ['ignore', 'ignore', 'pipe'] });
+      progress(`built the C reference ${name} with ${cc}`);
+      built.set(name, binary);
+      return binary;
     } catch (err) {
       const e = err as NodeJS.ErrnoException & { stderr?: Buffer };
       if (e.code !== 'ENOENT') progress(`${cc} failed: ${e.stderr?.toString().trim() ?? e.message}`);
     }
   }
   progress('no C compiler (cc, gcc, clang): skipping the C reference figures');
-  return (built = null);
+  built.set(name, null);
+  return null;
+}
+
+/** Median, min and max rows/s of the C sparse row apply (bench/c/sparse.c) over `reps` pushes. */
+export function runNativeSparse(arenaRows: number, dim: number, perPush: number, reps: number): { median: number; reps: Reps } | null {
+  const bin = buildNative('sparse');
+  if (!bin) return null;
+  const [median, min, max] = execFileSync(bin, [arenaRows, dim, perPush, reps].map(String), { encoding: 'utf8' }).trim().split(/\s+/).map(Number);
+  return { median, reps: { n: reps, min, max } };
 }
 
 /** Median, min and max ns per parameter of the C loop (`rule` momentum | nesterov | copy) over `reps`. */

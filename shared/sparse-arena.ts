@@ -2,8 +2,12 @@
 // rule's slots: S planes of dim floats per row, row s at slot[s*dim*S ..]) in flat Float32Array arenas, a RowIndex from row id to slot, and a dirty
 // list of the slots changed since the last publish. Rows absent from the arena have their
 // deterministic initial value (initRow), so they are materialized only when first touched.
+// A PS table whose rule has a SIMD kernel keeps weights and slot in WebAssembly memory
+// (`resident`), where the kernel updates a push's rows ~10x faster than a loop over heap arrays.
 import { initRow, type TableSpec } from './param-spec.ts';
 import { RowIndex } from './row-index.ts';
+import type { KernelRule } from './kernels/momentum-kernels.ts';
+import { ResidentRows } from './kernels/resident-rows.ts';
 
 export class SparseArena {
   readonly dim: number;
@@ -19,14 +23,21 @@ export class SparseArena {
   private dirtyFlags: Uint8Array;
   private dirtyList: Int32Array;
   dirtyCount = 0;
+  /** Where weights and slot live in wasm memory (views of it); null = heap arrays. */
+  resident: ResidentRows | null = null;
 
-  /** `slots`: slots per float (the rule's slot count; true = 1, false = 0 for replicas). */
-  constructor(readonly table: TableSpec, readonly seed: number, slots: number | boolean, initialRows = 1024) {
+  /**
+   * `slots`: slots per float (the rule's slot count; true = 1, false = 0 for replicas).
+   * `kernel`: the rule's SIMD kernel, for a table with one slot plane: the rows then live in
+   * wasm memory where the kernel applies (dims that are not a multiple of 4 stay on the heap).
+   */
+  constructor(readonly table: TableSpec, readonly seed: number, slots: number | boolean, initialRows = 1024, kernel?: KernelRule) {
     this.dim = table.dim;
     this.slotWidth = this.dim * (slots === true ? 1 : slots === false ? 0 : slots);
     this.index = new RowIndex(initialRows);
-    this.weights = new Float32Array(initialRows * this.dim);
-    this.slot = new Float32Array(initialRows * this.slotWidth);
+    this.resident = kernel && this.slotWidth === this.dim ? ResidentRows.create(kernel, this.dim, initialRows) : null;
+    this.weights = this.resident ? this.resident.weights : new Float32Array(initialRows * this.dim);
+    this.slot = this.resident ? this.resident.slot : new Float32Array(initialRows * this.slotWidth);
     this.rowIds = new Int32Array(initialRows);
     this.dirtyFlags = new Uint8Array(initialRows);
     this.dirtyList = new Int32Array(initialRows);
@@ -121,8 +132,16 @@ export class SparseArena {
   private grow(): void {
     const cap = this.capacity * 2;
     const d = this.dim;
-    this.weights = growF32(this.weights, cap * d);
-    if (this.slotWidth) this.slot = growF32(this.slot, cap * this.slotWidth);
+    // Past what one wasm memory holds, the rows move to heap arrays.
+    const next = this.resident?.grown(cap, this.count) ?? null;
+    this.resident = next;
+    if (next) {
+      this.weights = next.weights;
+      this.slot = next.slot;
+    } else {
+      this.weights = growF32(this.weights, cap * d);
+      if (this.slotWidth) this.slot = growF32(this.slot, cap * this.slotWidth);
+    }
     const ids = new Int32Array(cap); ids.set(this.rowIds); this.rowIds = ids;
     const flags = new Uint8Array(cap); flags.set(this.dirtyFlags); this.dirtyFlags = flags;
     const list = new Int32Array(cap); list.set(this.dirtyList); this.dirtyList = list;

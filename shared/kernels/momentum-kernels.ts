@@ -9,7 +9,7 @@
 // scalars arrive as f64 and are rounded to f32 once, as the loops round them. (An exact family,
 // f64 lanes rounded only on store, was the PS path before: 2-6x slower than C where this one
 // is within 2x; it lives in bench/kernels/ for the comparison.)
-import { F64, I32, V128, ins, op, simd, type FuncDef } from './wasm-bytes.ts';
+import { F64, I32, V128, ins, op, simd, uleb, type FuncDef } from './wasm-bytes.ts';
 
 export type KernelRule = 'momentum' | 'nesterov' | 'adagrad';
 
@@ -49,31 +49,34 @@ export function loopBody(stepBytes: number, subBytes: number, splat: number[], s
   ];
 }
 
-// 4 floats per sub-step, as f32x4.
-const load4 = (L: KernelLayout, r: Region, off: number) => [...ins.get(I), ...ins.mem(simd.v128Load, 2, L[r] + off)];
-const store4 = (L: KernelLayout, r: Region, off: number, value: number[]) => [...ins.get(I), ...value, ...ins.mem(simd.v128Store, 2, L[r] + off)];
+// 4 floats per sub-step, as f32x4. `at` names the local holding each region's address (the
+// loop index for dense runs; a row's own address for sparse rows).
+interface Addr { w: number; s: number; g: number }
+const AT_I: Addr = { w: I, s: I, g: I };
+const load4 = (L: KernelLayout, at: Addr, r: Region, off: number) => [...ins.get(at[r]), ...ins.mem(simd.v128Load, 2, L[r] + off)];
+const store4 = (L: KernelLayout, at: Addr, r: Region, off: number, value: number[]) => [...ins.get(at[r]), ...value, ...ins.mem(simd.v128Store, 2, L[r] + off)];
 
-function f32Step(L: KernelLayout, rule: KernelRule, off: number): number[] {
+function f32Step(L: KernelLayout, rule: KernelRule, off: number, at: Addr = AT_I): number[] {
   // gi = scale * g
-  const gi = [...ins.get(VSC), ...load4(L, G, off), ...f(simd.f32x4Mul), ...ins.set(GI)];
+  const gi = [...ins.get(VSC), ...load4(L, at, G, off), ...f(simd.f32x4Mul), ...ins.set(GI)];
   if (rule === 'adagrad') {
     return [
       ...gi,
       // a = s + gi*gi
-      ...load4(L, S, off), ...ins.get(GI), ...ins.get(GI), ...f(simd.f32x4Mul), ...f(simd.f32x4Add), ...ins.set(V),
-      ...store4(L, S, off, ins.get(V)),
+      ...load4(L, at, S, off), ...ins.get(GI), ...ins.get(GI), ...f(simd.f32x4Mul), ...f(simd.f32x4Add), ...ins.set(V),
+      ...store4(L, at, S, off, ins.get(V)),
       // w = w - (lr*gi) / (sqrt(a) + eps)
-      ...store4(L, W, off, [...load4(L, W, off), ...ins.get(VLR), ...ins.get(GI), ...f(simd.f32x4Mul),
+      ...store4(L, at, W, off, [...load4(L, at, W, off), ...ins.get(VLR), ...ins.get(GI), ...f(simd.f32x4Mul),
         ...ins.get(V), ...f(simd.f32x4Sqrt), ...ins.get(VEPS), ...f(simd.f32x4Add), ...f(simd.f32x4Div), ...f(simd.f32x4Sub)]),
     ];
   }
   // v = mu*s + gi
-  const v = [...ins.get(VMU), ...load4(L, S, off), ...f(simd.f32x4Mul), ...ins.get(GI), ...f(simd.f32x4Add), ...ins.set(V)];
+  const v = [...ins.get(VMU), ...load4(L, at, S, off), ...f(simd.f32x4Mul), ...ins.get(GI), ...f(simd.f32x4Add), ...ins.set(V)];
   // classic: w - lr*v;  nesterov: w - lr*(gi + mu*v)
   const step = rule === 'momentum'
     ? [...ins.get(VLR), ...ins.get(V), ...f(simd.f32x4Mul)]
     : [...ins.get(VLR), ...ins.get(GI), ...ins.get(VMU), ...ins.get(V), ...f(simd.f32x4Mul), ...f(simd.f32x4Add), ...f(simd.f32x4Mul)];
-  return [...gi, ...v, ...store4(L, S, off, ins.get(V)), ...store4(L, W, off, [...load4(L, W, off), ...step, ...f(simd.f32x4Sub)])];
+  return [...gi, ...v, ...store4(L, at, S, off, ins.get(V)), ...store4(L, at, W, off, [...load4(L, at, W, off), ...step, ...f(simd.f32x4Sub)])];
 }
 
 /** f64 -> f32 (f32.demote_f64), then splat: the scalars are rounded to f32 once, as the loops do. */
@@ -86,6 +89,29 @@ export function kernelFunc(name: string, rule: KernelRule, layout: KernelLayout)
 }
 
 export const KERNEL_RULES: KernelRule[] = ['momentum', 'nesterov', 'adagrad'];
+
+// The row kernel's extra locals: the row's address in the w and slot regions, its gradient's.
+const ROW = 12, GROW = 13;
+const I32_LOAD = 0x28, I32_MUL = 0x6c;
+
+/**
+ * The kernel of `rule` over sparse rows of `dim` floats (a multiple of 4): for each of the
+ * `bytes`/4 entries of the row-index region `idx` (arena slots, i32), one step of that row in
+ * the w and slot regions (slot s at s*dim floats in each) with its gradient, row i of region g.
+ * Rows in a call must be distinct (a push's are). The same f32 operations as the dense kernel.
+ */
+export function rowKernelFunc(name: string, rule: KernelRule, dim: number, layout: KernelLayout & { idx: number }): FuncDef {
+  if (dim % 4 !== 0 || dim <= 0) throw new Error(`row kernels take a dim that is a multiple of 4, not ${dim}`);
+  const rowBytes = dim * 4;
+  const at: Addr = { w: ROW, s: ROW, g: GROW };
+  const perRow: number[] = [
+    // row = idx[i] * rowBytes; grow = i * dim (i counts bytes of the index: 4 per row)
+    ...ins.get(I), I32_LOAD, 2, ...uleb(layout.idx), ...ins.i32(rowBytes), I32_MUL, ...ins.set(ROW),
+    ...ins.get(I), ...ins.i32(dim), I32_MUL, ...ins.set(GROW),
+  ];
+  for (let off = 0; off < rowBytes; off += 16) perRow.push(...f32Step(layout, rule, off, at));
+  return { name, params: PARAMS, locals: [...LOCALS, I32, I32], body: loopBody(4, 4, SPLAT_F32, (off) => (off === 0 ? perRow : [])) };
+}
 
 /** Exported functions, named `<rule>`: a kernel per rule over one layout. */
 export function kernelFuncs(layout: KernelLayout): FuncDef[] {

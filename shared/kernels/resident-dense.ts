@@ -7,6 +7,7 @@
 import { STEP_FLOATS, kernelFunc, type KernelRule } from './momentum-kernels.ts';
 import { simdAvailable, type KernelFn } from './momentum-simd.ts';
 import { emitModule } from './wasm-bytes.ts';
+import type { KernelArgs } from './resident-rows.ts';
 
 const PAGE_BYTES = 65536;
 /** No set larger than this (the wasm32 limit is 4 GiB; beyond this the heap arrays are used). */
@@ -19,7 +20,7 @@ export interface ResidentTensor {
   /** Where a gradient goes before `apply`. */
   readonly grad: Float32Array;
   /** One step over the whole tensor with the gradient in `grad`; same bits as the rule's loop. */
-  apply(lr: number, mu: number, scale: number, eps: number): void;
+  apply(a: KernelArgs): void;
 }
 
 const pad = (n: number) => Math.ceil(n / STEP_FLOATS) * STEP_FLOATS;
@@ -52,7 +53,7 @@ export function residentTensors(rule: KernelRule, sizes: readonly number[]): Res
       weights: heap.subarray(b, b + n),
       slot: heap.subarray(b + region, b + region + n),
       grad: heap.subarray(b + 2 * region, b + 2 * region + n),
-      apply: (lr, mu, scale, eps) => fn(byteLength, lr, mu, scale, eps),
+      apply: (a) => fn(byteLength, a.lr, a.mu, a.scale, a.eps),
     };
   });
 }

@@ -38,7 +38,5 @@ export const adagrad: UpdateRule = {
   },
   initSlots: zeroSlots,
   kernel: 'adagrad',
-  applyResident(t, gScale, lrScale, hp) {
-    t.apply(hp.lr * lrScale, 0, gScale, hp.eps);
-  },
+  kernelArgs: (gScale, lrScale, hp) => ({ lr: hp.lr * lrScale, mu: 0, scale: gScale, eps: hp.eps }),
 };

@@ -41,7 +41,5 @@ export const momentum: UpdateRule = {
   },
   initSlots: zeroSlots,
   kernel: 'momentum',
-  applyResident(t, gScale, lrScale, hp) {
-    t.apply(hp.lr, hp.mu, gScale * lrScale, 0);
-  },
+  kernelArgs: (gScale, lrScale, hp) => ({ lr: hp.lr, mu: hp.mu, scale: gScale * lrScale, eps: 0 }),
 };

@@ -30,7 +30,5 @@ export const nesterov: UpdateRule = {
   },
   initSlots: zeroSlots,
   kernel: 'nesterov',
-  applyResident(t, gScale, lrScale, hp) {
-    t.apply(hp.lr, hp.mu, gScale * lrScale, 0);
-  },
+  kernelArgs: (gScale, lrScale, hp) => ({ lr: hp.lr, mu: hp.mu, scale: gScale * lrScale, eps: 0 }),
 };

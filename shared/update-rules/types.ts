@@ -11,7 +11,7 @@
 // slots stay together (the store writes them as one blob per row) and no format changed.
 
 import type { KernelRule } from '../kernels/momentum-kernels.ts';
-import type { ResidentTensor } from '../kernels/resident-dense.ts';
+import type { KernelArgs } from '../kernels/resident-rows.ts';
 
 /** Resolved hyperparameters of one tensor or table: one flat shape for every rule, so the
  *  apply loops see one hidden class. Fields a rule does not use are 0. */
@@ -83,9 +83,10 @@ export interface UpdateRule {
   /** Sets the slots of a block whose weights were set from outside (new row, checkpoint,
    *  restored slots that did not fit): zeros, except where the weights derive from the slots. */
   initSlots(w: Float32Array, slots: Float32Array, off: number, n: number, hp: RuleHp): void;
-  /** The SIMD kernel of this rule, for tensors kept in WebAssembly memory (shared/kernels/
-   *  resident-dense.ts); absent = the rule has none. Only one-slot configurations use it. */
+  /** The SIMD kernel of this rule, for tensors and tables kept in WebAssembly memory (shared/
+   *  kernels/resident-dense.ts, resident-rows.ts); absent = the rule has none. Only one-slot
+   *  configurations use it. */
   readonly kernel?: KernelRule;
-  /** One step of a resident tensor whose gradient is already in `t.grad`: the same bits as `apply`. */
-  applyResident?(t: ResidentTensor, gScale: number, lrScale: number, hp: RuleHp): void;
+  /** The kernel's scalars for a step with these scales: the kernel then gives `apply`'s bits. */
+  kernelArgs?(gScale: number, lrScale: number, hp: RuleHp): KernelArgs;
 }

@@ -70,7 +70,7 @@ export function resolveDenseRule(ps: UpdaterConfig): ResolvedRule {
  */
 function residentDense(dr: ResolvedRule, sizes: number[]): (ResidentTensor | null)[] | null {
   const kernel = dr.rule.kernel;
-  if (!kernel || !dr.rule.applyResident || dr.hp.slotCount !== 1) return null;
+  if (!kernel || !dr.rule.kernelArgs || dr.hp.slotCount !== 1) return null;
   const big = sizes.map((n, i) => (n >= SIMD_MIN_FLOATS ? i : -1)).filter((i) => i >= 0);
   const set = residentTensors(kernel, big.map((i) => sizes[i]));
   if (!set) return null;
@@ -82,6 +82,8 @@ function residentDense(dr: ResolvedRule, sizes: number[]): (ResidentTensor | nul
 export class Updater {
   readonly dense = new Map<string, DenseParam>();
   readonly tables = new Map<string, TableParam>();
+  /** Scratch: the arena slots of a push's rows, for the resident tables' kernel. */
+  private rowSlots = new Int32Array(1024);
 
   /** `ownsDense`: the dense tensors this process updates (a PS shard owns some); default all. */
   constructor(readonly spec: ParamSpec, readonly ps: UpdaterConfig, ownsDense: (name: string) => boolean = () => true) {
@@ -101,7 +103,8 @@ export class Updater {
     for (const t of spec.tables) {
       const r = resolveTableRule(t, ps);
       if (r.rule.name === 'counter' && t.init.kind !== 'zeros') throw new ConfigError(`tables.${t.name}.init`, 'a counter table starts at zeros');
-      this.tables.set(t.name, { name: t.name, arena: new SparseArena(t, spec.seed, r.hp.slotCount), rule: r.rule, hp: r.hp });
+      const kernel = r.rule.kernelArgs && r.hp.slotCount === 1 ? r.rule.kernel : undefined;
+      this.tables.set(t.name, { name: t.name, arena: new SparseArena(t, spec.seed, r.hp.slotCount, 1024, kernel), rule: r.rule, hp: r.hp });
     }
   }
 
@@ -132,7 +135,7 @@ export class Updater {
       d.hp.nowMs = now;
       if (d.resident) {
         d.resident.grad.set(g.values);
-        d.rule.applyResident!(d.resident, clip, lrScale, d.hp);
+        d.resident.apply(d.rule.kernelArgs!(clip, lrScale, d.hp));
       } else {
         d.rule.apply(d.weights, d.slot, 0, g.values, 0, g.values.length, clip, lrScale, d.hp);
       }
@@ -146,6 +149,27 @@ export class Updater {
     const { arena: a, rule, hp } = t;
     const dim = a.dim;
     hp.nowMs = now;
+    if (a.resident) {
+      // Every row's slot first (materializing new rows may grow the arena), then one kernel
+      // pass over the rows in wasm memory.
+      const n = rows.length;
+      if (this.rowSlots.length < n) this.rowSlots = new Int32Array(Math.max(n, 2 * this.rowSlots.length));
+      const slots = this.rowSlots;
+      // Marked dirty here already: publishing runs on the same actor, never between the two.
+      for (let i = 0; i < n; i++) {
+        const before = a.count;
+        const s = a.slotOf(rows[i]);
+        if (a.count !== before) rule.initSlots(a.weights, a.slot, s * dim, dim, hp);
+        slots[i] = s;
+        a.markDirty(s);
+      }
+      const store = a.resident;
+      if (store) {
+        store.apply(slots, n, grads, rule.kernelArgs!(clip, lrScale, hp));
+        return;
+      }
+      // The arena grew past one wasm memory: its rows are heap arrays now, updated below.
+    }
     for (let i = 0; i < rows.length; i++) {
       const before = a.count;
       const s = a.slotOf(rows[i]);

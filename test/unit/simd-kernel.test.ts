@@ -102,7 +102,7 @@ for (const rule of RULES) {
       for (const scale of [1, 0.5, 0.3]) {
         ruleLoop(rule, 0.037, w, s, 0, g, 0, n, scale);
         r.grad.set(g);
-        UPDATE_RULES[rule].applyResident!(r, scale, 1, hp);
+        r.apply(UPDATE_RULES[rule].kernelArgs!(scale, 1, hp));
       }
       t.same(diffs(w, r.weights), [], `weights of tensor ${i} (${n} floats)`);
       t.same(diffs(s, r.slot), [], `slot of tensor ${i}`);
@@ -110,7 +110,7 @@ for (const rule of RULES) {
     // A step of one tensor leaves the others as they were.
     const before = set[0].weights.slice();
     set[1].grad.fill(1);
-    UPDATE_RULES[rule].applyResident!(set[1], 1, 1, hp);
+    set[1].apply(UPDATE_RULES[rule].kernelArgs!(1, 1, hp));
     t.same(diffs(before, set[0].weights), []);
   });
 }

@@ -1,0 +1,83 @@
+// A sparse table's weights and slot planes kept in WebAssembly memory, so a push's rows are
+// updated by the f32x4 row kernel (momentum-kernels.ts rowKernelFunc): with the rows at random
+// in a 1M-row arena the JavaScript loop over Float32Arrays managed ~2-3M rows/s here, the same
+// kernel in wasm ~20M (bench/sparse.ts). The memory has a fixed size (initial = maximum): a
+// larger capacity is a new instance, the rows copied over, as a growing Float32Array is, and
+// the arena takes the new views. Each call of `apply` copies the rows' slots and gradients into
+// the memory's index and gradient regions, CHUNK_ROWS rows at a time.
+import { rowKernelFunc, type KernelRule } from './momentum-kernels.ts';
+import { simdAvailable, type KernelFn } from './momentum-simd.ts';
+import { emitModule } from './wasm-bytes.ts';
+
+/** Rows per kernel call: the index and gradient regions' size. */
+export const CHUNK_ROWS = 4096;
+const PAGE_BYTES = 65536;
+/** Largest memory (wasm32 allows 4 GiB); a table beyond it keeps its rows in heap arrays. */
+export const MAX_ROWS_BYTES = 2 ** 32 - PAGE_BYTES;
+
+/** The kernel's scalars, as the rule maps its hyperparameters and scales onto them. */
+export interface KernelArgs { lr: number; mu: number; scale: number; eps: number }
+
+export class ResidentRows {
+  readonly weights: Float32Array;
+  readonly slot: Float32Array;
+  private readonly idx: Int32Array;
+  private readonly grad: Float32Array;
+  private readonly fn: KernelFn;
+
+  private constructor(readonly rule: KernelRule, readonly dim: number, readonly capacity: number, exports: Record<string, unknown>, at: Layout) {
+    const buf = (exports.mem as WebAssembly.Memory).buffer;
+    this.idx = new Int32Array(buf, at.idx, CHUNK_ROWS);
+    this.grad = new Float32Array(buf, at.g, CHUNK_ROWS * dim);
+    this.weights = new Float32Array(buf, at.w, capacity * dim);
+    this.slot = new Float32Array(buf, at.s, capacity * dim);
+    this.fn = exports.rows as KernelFn;
+  }
+
+  /**
+   * Rows of `dim` floats with one slot plane under `rule`, for `capacity` rows, zero-filled;
+   * null where the kernel does not apply (no SIMD, dim not a multiple of 4, beyond 4 GiB).
+   */
+  static create(rule: KernelRule, dim: number, capacity: number): ResidentRows | null {
+    if (!simdAvailable() || dim % 4 !== 0 || dim <= 0) return null;
+    const at = layout(dim, capacity);
+    if (at.bytes > MAX_ROWS_BYTES) return null;
+    const wasm = emitModule([rowKernelFunc('rows', rule, dim, at)], Math.ceil(at.bytes / PAGE_BYTES));
+    if (!WebAssembly.validate(wasm)) return null;
+    const exports = new WebAssembly.Instance(new WebAssembly.Module(wasm)).exports as Record<string, unknown>;
+    return new ResidentRows(rule, dim, capacity, exports, at);
+  }
+
+  /** A store of `capacity` rows holding this one's first `rows` rows; null past 4 GiB. */
+  grown(capacity: number, rows: number): ResidentRows | null {
+    const next = ResidentRows.create(this.rule, this.dim, capacity);
+    if (!next) return null;
+    next.weights.set(this.weights.subarray(0, rows * this.dim));
+    next.slot.set(this.slot.subarray(0, rows * this.dim));
+    return next;
+  }
+
+  /**
+   * One step of each of `count` distinct arena slots `slots[0..count)`, row i's gradient at
+   * g[i*dim ..]: the same bits as the rule's loop on each row.
+   */
+  apply(slots: Int32Array, count: number, g: Float32Array, a: KernelArgs): void {
+    const d = this.dim;
+    for (let done = 0; done < count; done += CHUNK_ROWS) {
+      const m = Math.min(CHUNK_ROWS, count - done);
+      this.idx.set(slots.subarray(done, done + m));
+      this.grad.set(g.subarray(done * d, (done + m) * d));
+      this.fn(m * 4, a.lr, a.mu, a.scale, a.eps);
+    }
+  }
+}
+
+interface Layout { idx: number; g: number; w: number; s: number; bytes: number }
+
+function layout(dim: number, capacity: number): Layout {
+  const idx = 0;
+  const g = CHUNK_ROWS * 4;
+  const w = g + CHUNK_ROWS * dim * 4;
+  const s = w + capacity * dim * 4;
+  return { idx, g, w, s, bytes: s + capacity * dim * 4 };
+}
