@@ -1,9 +1,12 @@
 // Figure 3: a gradient push through the real request/reply path (worker-side encodePush ->
 // NatsTransport.request -> PsShard actor: decode, validate, de-duplicate, apply -> reply), one
 // push in flight, against a raw nats.js request of the same bytes to a responder that only
-// acks. The push is 8,000 rows x 16 dims spread over 26 embedding tables (~550 KB, under
-// max_payload, so unchunked); the shard holds them already (steady state); store in memory,
-// publishing off, so the figure is the push path alone.
+// acks. Two sizes: 8,000 rows x 16 dims spread over 26 embedding tables (~550 KB, under
+// max_payload, so unchunked), and 500 x 16 (~35 KB), near a demo worker's push: fw_ps_push_rows
+// in a 150k-event demo gave a mean of 316 rows per push and shard for CTR (most 300-1000, of
+// dims 8 and below) and 123 for demand. The shard
+// holds the rows already (steady state); store in memory, publishing off, so the figure is the
+// push path alone.
 import type { NatsConnection } from 'nats';
 import {
   DEFAULT_CONFIG, MemoryShardStore, NatsTransport, Registry, connectNats, encodePush, parseReply, subjects,
@@ -15,16 +18,16 @@ import { PsShard } from '../services/ps/ps-shard.ts';
 import { psMetrics } from '../services/ps/metrics.ts';
 import { figure, median, progress, randomF32, runId, sampled } from './lib/figures.ts';
 
-const ROWS = 8000;
+const SIZES = [8000, 500];
 const DIM = 16;
 const FIELDS = 26;
 const ROUNDS = 8;
 const PER_ROUND = 25;
 
-function sparseGrads(): SparseGrad[] {
+function sparseGrads(rows: number): SparseGrad[] {
   const out: SparseGrad[] = [];
-  const per = Math.ceil(ROWS / FIELDS);
-  for (let f = 0, left = ROWS; f < FIELDS && left > 0; f++) {
+  const per = Math.ceil(rows / FIELDS);
+  for (let f = 0, left = rows; f < FIELDS && left > 0; f++) {
     const n = Math.min(per, left);
     left -= n;
     // Distinct ids spread over the table's 2^18 buckets.
@@ -53,45 +56,47 @@ export async function benchPush(): Promise<void> {
   try {
     await shard.start();
     await shard.actor.idle();
-    const sparse = sparseGrads();
-    let seq = 0;
-    let version = shard.version;
-    const pushOnce = async () => {
-      const p: GradientPush = {
-        worker: 'bench', seq: ++seq, baseVersion: version, dense: [], sparse, examples: 1024,
-        newestAcceptedAtMs: Date.now(), meanAcceptedAtMs: Date.now(),
+    for (const rowsPerPush of SIZES) {
+      const sparse = sparseGrads(rowsPerPush);
+      let seq = 0;
+      let version = shard.version;
+      const pushOnce = async () => {
+        const p: GradientPush = {
+          worker: 'bench', seq: ++seq, baseVersion: version, dense: [], sparse, examples: 1024,
+          newestAcceptedAtMs: Date.now(), meanAcceptedAtMs: Date.now(),
+        };
+        const reply = parseReply(await client.request(subjects.push(model, 0), encodePush(p), 10_000));
+        if (!reply.ok) throw new Error(`push refused: ${reply.error.code} ${reply.error.message}`);
+        version = reply.version;
       };
-      const reply = parseReply(await client.request(subjects.push(model, 0), encodePush(p), 10_000));
-      if (!reply.ok) throw new Error(`push refused: ${reply.error.code} ${reply.error.message}`);
-      version = reply.version;
-    };
-    const sample = encodePush({ worker: 'bench', seq: 0, baseVersion: 0, dense: [], sparse, examples: 1024, newestAcceptedAtMs: 0, meanAcceptedAtMs: 0 });
-    const bytes = sample.slice();
-    const rawOnce = async (nc: NatsConnection) => { await nc.request(rawSubject, bytes, { timeout: 10_000 }); };
-    progress(`push: ${ROWS} rows x ${DIM} dims = ${(bytes.length / 1024).toFixed(0)} KiB per push`);
-    for (let i = 0; i < 10; i++) { await pushOnce(); await rawOnce(clientNc); }
-    // Alternate rounds of each so load from other work on the machine hits both alike.
-    const pushRates: number[] = [];
-    const rawRates: number[] = [];
-    for (let r = 0; r < ROUNDS; r++) {
-      let t0 = performance.now();
-      for (let i = 0; i < PER_ROUND; i++) await pushOnce();
-      pushRates.push((PER_ROUND * 1000) / (performance.now() - t0));
-      t0 = performance.now();
-      for (let i = 0; i < PER_ROUND; i++) await rawOnce(clientNc);
-      rawRates.push((PER_ROUND * 1000) / (performance.now() - t0));
+      const sample = encodePush({ worker: 'bench', seq: 0, baseVersion: 0, dense: [], sparse, examples: 1024, newestAcceptedAtMs: 0, meanAcceptedAtMs: 0 });
+      const bytes = sample.slice();
+      const rawOnce = async (nc: NatsConnection) => { await nc.request(rawSubject, bytes, { timeout: 10_000 }); };
+      progress(`push: ${rowsPerPush} rows x ${DIM} dims = ${(bytes.length / 1024).toFixed(0)} KiB per push`);
+      for (let i = 0; i < 10; i++) { await pushOnce(); await rawOnce(clientNc); }
+      // Alternate rounds of each so load from other work on the machine hits both alike.
+      const pushRates: number[] = [];
+      const rawRates: number[] = [];
+      for (let r = 0; r < ROUNDS; r++) {
+        let t0 = performance.now();
+        for (let i = 0; i < PER_ROUND; i++) await pushOnce();
+        pushRates.push((PER_ROUND * 1000) / (performance.now() - t0));
+        t0 = performance.now();
+        for (let i = 0; i < PER_ROUND; i++) await rawOnce(clientNc);
+        rawRates.push((PER_ROUND * 1000) / (performance.now() - t0));
+      }
+      const push = median(pushRates);
+      const raw = median(rawRates);
+      figure(
+        sampled(`push.nats.psShard.${rowsPerPush}x${DIM}`, 'pushes/s', pushRates),
+        sampled(`push.nats.raw-request.same-bytes.${rowsPerPush}x${DIM}`, 'requests/s', rawRates),
+        {
+          target: '>= 70% of raw (ratio >= 0.7)', check: (x) => x >= 0.7,
+          note: `${(bytes.length / 1024).toFixed(0)} KiB per push, 1 in flight; push side includes encodePush, decode, validation and the sparse apply; `
+            + `${((push * bytes.length) / 1e6).toFixed(0)} vs ${((raw * bytes.length) / 1e6).toFixed(0)} MB/s; medians of ${ROUNDS} rounds of ${PER_ROUND}`,
+        },
+      );
     }
-    const push = median(pushRates);
-    const raw = median(rawRates);
-    figure(
-      sampled('push.nats.psShard.8000x16', 'pushes/s', pushRates),
-      sampled('push.nats.raw-request.same-bytes', 'requests/s', rawRates),
-      {
-        target: '>= 70% of raw (ratio >= 0.7)', check: (x) => x >= 0.7,
-        note: `${(bytes.length / 1024).toFixed(0)} KiB per push, 1 in flight; push side includes encodePush, decode, validation and the sparse apply; `
-          + `${((push * bytes.length) / 1e6).toFixed(0)} vs ${((raw * bytes.length) / 1e6).toFixed(0)} MB/s; medians of ${ROUNDS} rounds of ${PER_ROUND}`,
-      },
-    );
   } finally {
     rawSub.unsubscribe();
     await shard.stop();

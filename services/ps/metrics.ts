@@ -9,6 +9,7 @@ export function psMetrics(r: Registry) {
     mailbox: new Gauge({ name: 'fw_ps_mailbox_pending', help: 'Messages waiting in the shard mailbox', registers: [r] }),
     staleness: new Histogram({ name: 'fw_ps_staleness_versions', help: 'version - baseVersion of each push', buckets: [0, 1, 2, 4, 8, 16, 32, 64, 128], registers: [r] }),
     clipped: new Counter({ name: 'fw_ps_clipped_total', help: 'Pushes scaled down by the gradient norm clip', registers: [r] }),
+    pushRows: new Histogram({ name: 'fw_ps_push_rows', help: 'Sparse rows in each applied push (every table)', buckets: [10, 100, 300, 1000, 3000, 10000, 30000], registers: [r] }),
     applySeconds: new Histogram({ name: 'fw_ps_apply_seconds', help: 'Time to apply one push', buckets: [1e-5, 1e-4, 5e-4, 1e-3, 5e-3, 0.02, 0.1], registers: [r] }),
     pushLatency: new Histogram({ name: 'fw_ps_push_queue_seconds', help: 'Receipt to applied, per push', buckets: [1e-4, 1e-3, 5e-3, 0.02, 0.1, 0.5, 2], registers: [r] }),
     publishSeconds: new Histogram({ name: 'fw_ps_publish_seconds', help: 'Store write + broadcast of one delta', buckets: [1e-3, 5e-3, 0.02, 0.1, 0.5, 2], registers: [r] }),

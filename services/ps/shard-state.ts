@@ -205,6 +205,9 @@ export class ShardState implements Behavior<PsMessage> {
     const t0 = performance.now();
     if (this.updater.apply(p, scale) < 1) this.d.metrics.clipped.inc();
     this.d.metrics.applySeconds.observe((performance.now() - t0) / 1000);
+    let rows = 0;
+    for (const s of p.sparse) rows += s.rows.length;
+    this.d.metrics.pushRows.observe(rows);
     this.dedupe.add(p.worker, p.seq);
     this.version++;
     if (p.newestAcceptedAtMs > this.newestAcceptedAtMs) this.newestAcceptedAtMs = p.newestAcceptedAtMs;
