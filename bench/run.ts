@@ -2,7 +2,7 @@
 // a summary line at the end. Each figure holds its value against a reference measured in the
 // same run (see bench/lib/figures.ts).
 //   node --import tsx bench/run.ts [--only dense,kernels,sparse,push,snapshot,codec,train,scaling,memory,retrieval]
-//                                  [--scaling-events 20000] [--scaling-reps 5]
+//                                  [--scaling-events 40000] [--scaling-reps 5]
 import { parseArgs } from 'node:util';
 import { allErrors, allFigures, progress } from './lib/figures.ts';
 import { busyWarning, describeMachine } from './lib/machine.ts';
@@ -24,7 +24,7 @@ async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
       only: { type: 'string' },
-      'scaling-events': { type: 'string', default: '20000' },
+      'scaling-events': { type: 'string', default: '40000' },
       'scaling-reps': { type: 'string', default: '5' },
     },
   });
@@ -56,7 +56,7 @@ async function main(): Promise<number> {
   const figs = allFigures();
   const judged = figs.filter((f) => f.met !== undefined);
   const missed = judged.filter((f) => !f.met).map((f) => f.name);
-  const unsteady = figs.filter((f) => f.warnings?.length).map((f) => f.name);
+  const unsteady = [...new Set(figs.filter((f) => f.warnings?.length).map((f) => f.name))];
   const atEnd = describeMachine().loadAverage;
   process.stdout.write(`${JSON.stringify({
     summary: true, suites: names, failedSuites: failed, figures: figs.length,

@@ -72,9 +72,11 @@ export async function runCluster(workers: number, shards: number, nEvents: numbe
     await Promise.race([waitFor(() => agg.total('eventsTrained') >= nEvents, 240_000, 'every event trained', 100), cluster.failed]);
     const rssBytes = serviceRss(join(logDir, 'flywheel.json'));
     let a = marks.find((m) => m.n >= 0.1 * nEvents)!;
-    const b = marks.find((m) => m.n >= 0.9 * nEvents)!;
-    // A short run can jump past both marks in one report: then count from the first report.
-    if (a === b) a = marks.find((m) => m.n > 0) ?? a;
+    let b = marks.find((m) => m.n >= 0.9 * nEvents)!;
+    // Reports arrive in bursts (each worker's counters go out before each ack): when the two
+    // marks fall within a burst, their distance in time says nothing; then the whole run, first
+    // report to last, is the measure.
+    if (b.at - a.at < MIN_SPAN_MS) { a = marks.find((m) => m.n > 0) ?? a; b = marks[marks.length - 1]; }
     const eventsPerSec = ((b.n - a.n) * 1000) / Math.max(1, b.at - a.at);
     progress(`scaling: ${workers}W/${shards}K: ${Math.round(eventsPerSec)} events/s`);
     return { workers, shards, eventsPerSec, rssBytes };
@@ -85,6 +87,9 @@ export async function runCluster(workers: number, shards: number, nEvents: numbe
     rmSync(logDir, { recursive: true, force: true });
   }
 }
+
+/** Shortest time between the 10% and 90% marks that measures a rate (see runCluster). */
+const MIN_SPAN_MS = 500;
 
 /** The last run's service RSS, for the memory figures. */
 export let lastRss: Record<string, number> | undefined;
