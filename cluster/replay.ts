@@ -3,6 +3,7 @@
 // trained) so the replay runs as fast as the system learns rather than flooding the stream.
 // Load tests add pacing by the events' own timestamps (speedup) and count failed requests
 // instead of stopping at the first one.
+import { randomBytes } from 'node:crypto';
 import type { FlywheelEvent } from '../shared/index.ts';
 
 export interface ReplayOptions {
@@ -55,6 +56,10 @@ export async function replay(events: AsyncIterable<FlywheelEvent>, o: ReplayOpti
   const concurrency = o.concurrency ?? 2;
   const spanMs = o.maxBatchSpanMs ?? 20;
   const t0 = performance.now();
+  // Idempotency keys name one request for a day (ingest.idempotencyTtlSeconds): a second
+  // replay of the same events must not reuse the first one's, or ingest answers it from the
+  // first one's records and publishes nothing.
+  const run = randomBytes(6).toString('hex');
   let sent = 0;
   let requests = 0;
   let failed = 0;
@@ -94,7 +99,8 @@ export async function replay(events: AsyncIterable<FlywheelEvent>, o: ReplayOpti
       }
       const text = await res.text();
       if (res.ok) break;
-      if (res.status === 503 && attempt < 5) {
+      // 503: ingest or the stream is busy or down; 409: an earlier attempt of this request is still in flight.
+      if ((res.status === 503 || res.status === 409) && attempt < 5) {
         await new Promise((r) => setTimeout(r, 200 * 2 ** attempt));
         continue;
       }
@@ -121,7 +127,7 @@ export async function replay(events: AsyncIterable<FlywheelEvent>, o: ReplayOpti
     while (inFlight.size >= concurrency) await Promise.race(inFlight);
     if (firstError) throw firstError;
     o.onBatch?.(b);
-    const p = post(b, `replay-${requests}-${b[0].ts}`).catch((err) => {
+    const p = post(b, `replay-${run}-${requests}`).catch((err) => {
       failed++;
       if (o.onRequestError && err instanceof ReplayRequestError) o.onRequestError(err.kind, err);
       else firstError ??= err as Error;

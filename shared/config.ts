@@ -101,7 +101,24 @@ const ingestSchema = z.object({
   maxEventsPerMessage: int(1).default(128),
   /** Events per request. Default 10000. */
   maxEventsPerRequest: int(1).default(10_000),
-}).strict();
+  /**
+   * How long a request's Idempotency-Key is remembered (with its body's hash and its answer), so
+   * that a retry within it replays the answer instead of publishing again. Default 86400 s (a
+   * day, as Stripe keeps them); at most 30 days.
+   */
+  idempotencyTtlSeconds: int(1, 30 * 86_400).default(86_400),
+  /**
+   * Bytes of request bodies being read or parsed at once, over all requests: past it a request
+   * gets 503 with Retry-After instead of taking memory the process may not have (parsing holds
+   * a few times the body). At least maxBodyBytes. Default 67108864 bytes (64 MiB).
+   */
+  maxInflightBodyBytes: int(1).default(64 * 1024 * 1024),
+}).strict().superRefine((o, ctx) => {
+  // A smaller budget would refuse every body of the largest allowed size, forever.
+  if (o.maxInflightBodyBytes < o.maxBodyBytes) {
+    ctx.addIssue({ code: 'custom', path: ['maxInflightBodyBytes'], message: `must be at least ingest.maxBodyBytes (${o.maxBodyBytes})` });
+  }
+});
 
 const inferenceSchema = z.object({
   /** HTTP port. Default 8081. */

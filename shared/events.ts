@@ -47,14 +47,55 @@ export const EVENT_LIMITS = {
 const TYPE_SET = new Set<string>(EVENT_TYPES);
 const KEY_RE = /^[A-Za-z_][A-Za-z0-9_]{0,31}$/;
 
+// Identifiers (userId, itemId, categoryId) and context values are hashed into feature rows:
+// two strings that look the same but differ in their code points would train two rows, and
+// an invisible character lets one client pose as another's user or item in what a model
+// learns. So they are NFC-normalised (a precomposed "é" and "e" + combining acute are one
+// id), trimmed, and refused when they hold characters that do not show: control characters
+// (C0, DEL and C1, NUL included), zero-width characters and bidirectional controls (which
+// can make an id display as another). docs/ARCHITECTURE.md, "Identifiers", has the rules.
+const INVISIBLE = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]/;
+/** Printable ASCII, no space at either end: already NFC, trimmed and visible (most ids). */
+const PLAIN = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/;
+
+function invisibleKind(c: number): string {
+  if (c <= 0x1f || (c >= 0x7f && c <= 0x9f)) return 'a control character';
+  if (c === 0x200b || c === 0x200c || c === 0x200d || c === 0x2060 || c === 0xfeff) return 'a zero-width character';
+  return 'a bidirectional control character';
+}
+
+const hex4 = (c: number) => `U+${c.toString(16).toUpperCase().padStart(4, '0')}`;
+
+/**
+ * The clean form of an id-like string (NFC, trimmed), or throws BadEventError naming the
+ * rule it broke; `name` is the field as the client wrote it (e.g. "userId", "context.country").
+ * `allowEmpty`: context values may be empty, ids may not.
+ */
+export function cleanIdString(v: string, name: string, maxChars: number, allowEmpty = false): string {
+  if (PLAIN.test(v)) {
+    if (v.length > maxChars) throw new BadEventError(`${name} is longer than ${maxChars} characters`);
+    return v;
+  }
+  // A bound before the work below, which is linear in the length; NFC changes the length of
+  // few strings, and never by more than a factor of 3.
+  if (v.length > 3 * maxChars) throw new BadEventError(`${name} is longer than ${maxChars} characters`);
+  if (hasLoneSurrogate(v)) throw new BadEventError(`${name} is not valid unicode (lone surrogate)`);
+  const bad = INVISIBLE.exec(v);
+  if (bad) {
+    const c = bad[0].charCodeAt(0);
+    throw new BadEventError(`${name} contains ${invisibleKind(c)} (${hex4(c)} at index ${bad.index})`);
+  }
+  const clean = v.normalize('NFC').trim();
+  if (clean.length === 0 && !allowEmpty) throw new BadEventError(v.length === 0 ? `${name} is empty` : `${name} is empty after trimming whitespace`);
+  if (clean.length > maxChars) throw new BadEventError(`${name} is longer than ${maxChars} characters`);
+  return clean;
+}
+
 function checkId(v: unknown, name: string): string {
   if (typeof v === 'number' && Number.isSafeInteger(v)) v = String(v);
   if (v === undefined) throw new BadEventError(`${name} is missing`);
   if (typeof v !== 'string') throw new BadEventError(`${name} must be a string or a safe integer, got ${typeName(v)}`);
-  if (v.length === 0) throw new BadEventError(`${name} is empty`);
-  if (v.length > EVENT_LIMITS.maxIdChars) throw new BadEventError(`${name} is longer than ${EVENT_LIMITS.maxIdChars} characters`);
-  if (hasLoneSurrogate(v)) throw new BadEventError(`${name} is not valid unicode (lone surrogate)`);
-  return v;
+  return cleanIdString(v, name, EVENT_LIMITS.maxIdChars);
 }
 
 function typeName(v: unknown): string {
@@ -116,8 +157,8 @@ export function validateEvent(raw: unknown, nowMs: number = Date.now()): Flywhee
       const v = (c as Record<string, unknown>)[k];
       if (typeof v !== 'string') throw new BadEventError(`context.${k} must be a string`);
       if (v.length > EVENT_LIMITS.maxContextValueChars) throw new BadEventError(`context.${k} is too long`);
-      if (hasLoneSurrogate(v)) throw new BadEventError(`context.${k} is not valid unicode (lone surrogate)`);
-      ctx[k] = v;
+      // A context value is a categorical feature, hashed like an id: the same rules, but it may be empty.
+      ctx[k] = cleanIdString(v, `context.${k}`, EVENT_LIMITS.maxContextValueChars, true);
     }
     ev.context = ctx;
   }

@@ -1,5 +1,6 @@
 // A small HTTP layer over node:http for the services' APIs: JSON in and out, a body size
-// limit, request timeouts, and errors that say what was wrong without leaking internals.
+// limit, a budget of body bytes held at once over all requests, request timeouts, and errors
+// that say what was wrong without leaking internals.
 import { STATUS_CODES as NODE_STATUS, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { readEnv } from './env.ts';
 import type { Duplex } from 'node:stream';
@@ -9,11 +10,62 @@ import { buildOpenApi, packageVersion, type OpenApiInfo, type RouteDocs } from '
 /** A refusal the client should see: status, a reason, and a short machine code (also a metric label). */
 export class HttpError extends Error {
   readonly code: string;
-  constructor(readonly status: number, message: string, readonly details?: unknown, code?: string) {
+  /** Extra response headers, e.g. Retry-After on a 503 or 409. */
+  constructor(readonly status: number, message: string, readonly details?: unknown, code?: string, readonly headers?: Record<string, string>) {
     super(message);
     this.code = code ?? STATUS_CODES[status] ?? (status >= 500 ? 'internal' : 'bad_request');
   }
 }
+
+/** What a route returns when its answer needs headers of its own (or a status other than 200). */
+export class HttpReply {
+  constructor(readonly body: unknown, readonly headers: Record<string, string> = {}, readonly status = 200) {}
+}
+
+/**
+ * Bytes of request bodies held at once over every request of a server: taken as a body's bytes
+ * arrive, given back when its route has answered (the route parses the body, which costs a few
+ * times its size). A limit per body alone lets N concurrent bodies take N times the limit;
+ * past the budget a request is refused (503, Retry-After) instead of taking memory the process
+ * may not have. Bytes are taken as they arrive, not as Content-Length announces them, so a
+ * client that announces a large body and sends nothing holds nothing.
+ */
+export class BodyBudget {
+  private held = 0;
+  constructor(readonly limitBytes: number) {
+    if (!(limitBytes > 0)) throw new RangeError(`a body budget must be positive, got ${limitBytes}`);
+  }
+  get heldBytes(): number { return this.held; }
+  /** A request's share: take() as bytes arrive, release() (idempotent) when it has been answered. */
+  hold(): BodyHold {
+    let mine = 0;
+    return {
+      take: (n) => {
+        if (this.held + n > this.limitBytes) return false;
+        this.held += n;
+        mine += n;
+        return true;
+      },
+      fits: (n) => this.held + n <= this.limitBytes,
+      release: () => {
+        this.held -= mine;
+        mine = 0;
+      },
+    };
+  }
+}
+
+export interface BodyHold {
+  /** Takes n more bytes for this request; false (nothing taken) when the budget has no room. */
+  take(n: number): boolean;
+  /** Whether n more bytes would fit now. */
+  fits(n: number): boolean;
+  release(): void;
+}
+
+const overBudget = (limit: number) => new HttpError(
+  503, `the server is reading too many request bodies at once (over its budget of ${limit} bytes); retry shortly`, undefined, 'overloaded', { 'retry-after': '1' },
+);
 
 const STATUS_CODES: Record<number, string> = {
   400: 'bad_request', 404: 'not_found', 405: 'method_not_allowed', 408: 'request_timeout',
@@ -27,6 +79,8 @@ export interface HttpServerOptions {
   host?: string;
   /** Largest request body accepted; larger ones get 413. Default 1048576 bytes (1 MiB). */
   maxBodyBytes?: number;
+  /** Bytes of bodies held at once over all requests (see BodyBudget); past it, 503. Default: no budget. */
+  bodyBudget?: BodyBudget;
   /** Whole-request deadline (headers and body); a client slower than this gets 408. Default 30000 ms. */
   requestTimeoutMs?: number;
   /** Deadline for the request headers. Default min(requestTimeoutMs, 10000) ms. */
@@ -56,8 +110,11 @@ export interface HttpServerOptions {
   onRefused?: (err: HttpError, route: string) => void;
 }
 
-/** Reads a body up to maxBytes. Past the limit the rest is discarded, not buffered, and 413 is raised. */
-export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+/**
+ * Reads a body up to maxBytes, its bytes taken from `hold` (a BodyBudget's) as they arrive.
+ * Past the limit (413) or the budget (503) the rest is discarded, not buffered.
+ */
+export function readBody(req: IncomingMessage, maxBytes: number, hold?: BodyHold, budgetBytes = 0): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > maxBytes) {
@@ -65,17 +122,30 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer
       req.resume();
       return;
     }
+    // A body announced larger than the room left is refused before a byte of it is read.
+    if (hold && declared > 0 && !hold.fits(declared)) {
+      reject(overBudget(budgetBytes));
+      req.resume();
+      return;
+    }
     const chunks: Buffer[] = [];
     let n = 0;
+    const refuse = (err: HttpError) => {
+      // Keep reading (and dropping) so the client can read the answer instead of a reset;
+      // the request timeout still bounds a client that never stops sending.
+      req.off('data', onData);
+      chunks.length = 0;
+      req.resume();
+      reject(err);
+    };
     const onData = (c: Buffer) => {
       n += c.length;
       if (n > maxBytes) {
-        // Keep reading (and dropping) so the client can read the 413 instead of a reset;
-        // the request timeout still bounds a client that never stops sending.
-        req.off('data', onData);
-        chunks.length = 0;
-        req.resume();
-        reject(new HttpError(413, `body exceeds the limit of ${maxBytes} bytes`));
+        refuse(new HttpError(413, `body exceeds the limit of ${maxBytes} bytes`));
+        return;
+      }
+      if (hold && !hold.take(c.length)) {
+        refuse(overBudget(budgetBytes));
         return;
       }
       chunks.push(c);
@@ -87,10 +157,10 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer
   });
 }
 
-function send(res: ServerResponse, status: number, body: unknown, contentType = 'application/json', close = false): void {
+function send(res: ServerResponse, status: number, body: unknown, contentType = 'application/json', close = false, extra?: Record<string, string>): void {
   if (res.headersSent) return;
   const text = contentType === 'application/json' ? JSON.stringify(body) : String(body);
-  const headers: Record<string, string | number> = { 'content-type': contentType, 'content-length': Buffer.byteLength(text) };
+  const headers: Record<string, string | number> = { ...extra, 'content-type': contentType, 'content-length': Buffer.byteLength(text) };
   if (close) headers.connection = 'close';
   res.writeHead(status, headers);
   res.end(text);
@@ -117,7 +187,10 @@ export async function startHttpServer(o: HttpServerOptions): Promise<Server> {
     connectionsCheckingInterval: Math.max(20, Math.min(1000, Math.floor(requestTimeout / 4))),
   }, async (req, res) => {
     // Whether the server drains is read when the answer goes out: it may start meanwhile.
-    const reply = (status: number, out: unknown, contentType?: string, close = false): void => send(res, status, out, contentType, close || draining.has(server));
+    const reply = (status: number, out: unknown, contentType?: string, close = false, headers?: Record<string, string>): void =>
+      send(res, status, out, contentType, close || draining.has(server), headers);
+    // This request's share of the body budget, given back once it has been answered.
+    const hold = o.bodyBudget?.hold();
     const path = (req.url ?? '/').split('?')[0];
     const key = `${req.method} ${path}`;
     try {
@@ -149,18 +222,22 @@ export async function startHttpServer(o: HttpServerOptions): Promise<Server> {
         const known = Object.keys(o.routes ?? {}).some((k) => k.endsWith(` ${path}`));
         throw new HttpError(known ? 405 : 404, known ? `method ${printable(req.method ?? '')} not allowed on ${printable(path)}` : `no route ${printable(path)}`);
       }
-      const body = req.method === 'POST' || req.method === 'PUT' ? await readBody(req, maxBody) : Buffer.alloc(0);
-      reply(200, await route(req, body));
+      const body = req.method === 'POST' || req.method === 'PUT' ? await readBody(req, maxBody, hold, o.bodyBudget?.limitBytes) : Buffer.alloc(0);
+      const out = await route(req, body);
+      if (out instanceof HttpReply) reply(out.status, out.body, undefined, false, out.headers);
+      else reply(200, out);
     } catch (err) {
       if (err instanceof HttpError) {
         if (req.socket.destroyed) return; // timed out or aborted: already answered and counted
         o.onRefused?.(err, key);
         // An unread body (413) makes the connection unusable for another request.
-        reply(err.status, { error: err.message, code: err.code, ...(err.details ? { details: err.details } : {}) }, 'application/json', !req.complete);
+        reply(err.status, { error: err.message, code: err.code, ...(err.details ? { details: err.details } : {}) }, 'application/json', !req.complete, err.headers);
       } else {
         o.onError?.(err);
         reply(500, { error: 'internal error', code: 'internal' });
       }
+    } finally {
+      hold?.release();
     }
   });
   // Timeouts and unparsable requests never reach the handler: answer and count them here.

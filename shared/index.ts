@@ -52,6 +52,7 @@ export * from './metrics/binary.ts';
 export * from './negative-sampler.ts';
 export * from './store/leases.ts';
 export * from './store/ledger.ts';
+export * from './store/idempotency.ts';
 export * from './cli-options.ts';
 export * from './env.ts';
 export * from './service-main.ts';

@@ -10,6 +10,7 @@ import type { ShardStore } from './store/types.ts';
 import { MemoryServingStore, RedisServingStore, type ServingStore } from './store/serving.ts';
 import { MemoryLeaseStore, RedisLeaseStore, type LeaseStore } from './store/leases.ts';
 import { JetStreamLedger, MemoryLedger, type ShardLedger } from './store/ledger.ts';
+import { MemoryIdempotencyStore, RedisIdempotencyStore, type IdempotencyStore } from './store/idempotency.ts';
 import { MemoryBus, MemoryTransport } from './transport/memory.ts';
 import { NatsTransport, connectNats, redactUrl } from './transport/nats.ts';
 import type { Transport } from './transport/types.ts';
@@ -24,6 +25,8 @@ export interface Infra {
   leases: LeaseStore;
   /** What each PS shard last published, in JetStream: outlives a Redis that keeps nothing. */
   ledger: ShardLedger;
+  /** Ingest's Idempotency-Key records (in the config's Redis; in memory when embedded). */
+  idempotency: IdempotencyStore;
   embedded: boolean;
   close(): Promise<void>;
 }
@@ -51,7 +54,8 @@ export async function connectInfra(cfg: FlywheelConfig, name: string): Promise<I
   const store = new RedisShardStore(redis);
   const eventLog = new JetStreamEventLog(nc, eventLogOptions(cfg));
   return {
-    transport, store, eventLog, serving: new RedisServingStore(redis), leases: new RedisLeaseStore(redis), ledger: new JetStreamLedger(nc), embedded: false,
+    transport, store, eventLog, serving: new RedisServingStore(redis), leases: new RedisLeaseStore(redis), ledger: new JetStreamLedger(nc),
+    idempotency: new RedisIdempotencyStore(redis), embedded: false,
     close: async () => {
       await transport.close().catch(() => undefined);
       await store.close().catch(() => undefined);
@@ -66,6 +70,7 @@ export class EmbeddedInfra {
   readonly serving = new MemoryServingStore();
   readonly leases = new MemoryLeaseStore();
   readonly ledger = new MemoryLedger();
+  readonly idempotency = new MemoryIdempotencyStore();
   readonly eventLog: MemoryEventLog;
   constructor(cfg: FlywheelConfig) {
     this.eventLog = new MemoryEventLog(cfg.eventShards, cfg.worker.ackWaitMs);
@@ -73,6 +78,6 @@ export class EmbeddedInfra {
   /** A view for one service: its own transport on the shared bus. */
   forService(): Infra {
     const transport = new MemoryTransport(this.bus);
-    return { transport, store: this.store, eventLog: this.eventLog, serving: this.serving, leases: this.leases, ledger: this.ledger, embedded: true, close: () => transport.close() };
+    return { transport, store: this.store, eventLog: this.eventLog, serving: this.serving, leases: this.leases, ledger: this.ledger, idempotency: this.idempotency, embedded: true, close: () => transport.close() };
   }
 }

@@ -1,10 +1,11 @@
 // Parses a request body of events (a JSON array, or NDJSON: one object per line) and
 // validates every event. Returns the clean events or the reasons, per event index.
-import { BadEventError, validateEvent, type FlywheelEvent } from '../../shared/index.ts';
+import { BadEventError, EVENT_LIMITS, validateEvent, type FlywheelEvent } from '../../shared/index.ts';
+import { checkJsonShape, type ShapeRefusal } from './json-shape.ts';
 
 export interface Rejection { index: number; reason: string }
 /** Why a body was refused, as a short code: the HTTP error code and the rejection metric's label. */
-export type RefusalCode = 'malformed_body' | 'invalid_event' | 'too_many_events' | 'unsupported_media_type';
+export type RefusalCode = 'malformed_body' | 'invalid_event' | 'unsupported_media_type' | ShapeRefusal['code'];
 export type ParseResult =
   | { ok: true; events: FlywheelEvent[] }
   | { ok: false; code: RefusalCode; reason: string; rejections: Rejection[] };
@@ -12,6 +13,11 @@ export type ParseResult =
 const refuse = (code: RefusalCode, reason: string, rejections: Rejection[] = []): ParseResult => ({ ok: false, code, reason, rejections });
 
 const MAX_REASONS = 100;
+/** A valid event is at most 3 deep (array, event, context); the slack lets a context value
+ *  that is an object still get its per-event reason. */
+export const MAX_JSON_DEPTH = 8;
+/** An event has 7 fields and a context up to 64 keys; twice that leaves the per-event reasons to validateEvent. */
+export const MAX_JSON_MEMBERS = 2 * EVENT_LIMITS.maxContextKeys;
 
 export function parseEventsBody(body: Buffer, contentType: string, maxEvents: number, nowMs = Date.now()): ParseResult {
   const type = contentType.split(';')[0].trim().toLowerCase();
@@ -24,6 +30,9 @@ export function parseEventsBody(body: Buffer, contentType: string, maxEvents: nu
   if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
     return refuse('unsupported_media_type', `charset "${charset.slice(0, 40)}" is not supported: send UTF-8`);
   }
+  // Before decoding: a body whose shape no valid request has is refused without building it.
+  const shape = checkJsonShape(body, !json, { maxDepth: MAX_JSON_DEPTH, maxTopLevelItems: maxEvents, maxMembers: MAX_JSON_MEMBERS });
+  if (shape) return refuse(shape.code, shape.reason);
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(body);

@@ -4,20 +4,25 @@ import { EVENT_SCHEMA, NatsTransport, type Infra, type RouteDocs } from '../../s
 export const INGEST_ROUTE_DOCS: RouteDocs = {
   'POST /v1/events': {
     summary: 'Accepts events: all of a request or none; published to the event stream before the answer',
-    description: 'A JSON array of events, { "events": [...] }, or NDJSON (one event per line). One invalid event refuses the whole request, with every rejection in details.',
+    description: 'A JSON array of events, { "events": [...] }, or NDJSON (one event per line). One invalid event refuses the whole request, with every rejection in details. An answer replayed for a retried Idempotency-Key carries the header Idempotent-Replayed: true.',
     request: { oneOf: [{ type: 'array', items: EVENT_SCHEMA }, { type: 'object', properties: { events: { type: 'array', items: EVENT_SCHEMA } }, required: ['events'] }] },
     requestMediaTypes: ['application/x-ndjson'],
-    headers: { 'Idempotency-Key': 'A retried request with the same key is not published twice (within the stream\'s duplicate window)' },
+    headers: {
+      'Idempotency-Key': 'Up to 255 printable ASCII characters naming this request, bound to its body for ingest.idempotencyTtlSeconds (default a day): a retry with the same key and body gets the first answer again (header Idempotent-Replayed: true) and publishes nothing; the same key with another body is a 422; while the first is in flight, 409. Keys are per client (X-Api-Key, else Authorization; requests with neither share one scope)',
+      'X-Api-Key': 'The client\'s credentials as a gateway checked them: scopes its Idempotency-Keys (else Authorization does)',
+    },
     response: {
       type: 'object',
       properties: { accepted: { type: 'integer', description: 'Events published' }, acceptedAtMs: { type: 'number', description: 'When ingest accepted them (the start of freshness)' } },
       required: ['accepted', 'acceptedAtMs'],
     },
     errors: {
-      400: 'invalid events (details: which and why) or a malformed body',
+      400: 'invalid events (details: which and why), a malformed body, one nested too deep (too_deep) or too wide (too_wide, too_many_events), or a malformed Idempotency-Key',
+      409: 'a request with this Idempotency-Key is still in flight: retry after Retry-After',
       413: 'the body or the number of events exceeds the limit',
       415: 'a content type other than JSON or NDJSON',
-      503: 'the event stream is unavailable: retry with the same Idempotency-Key',
+      422: 'this Idempotency-Key was used before with a different body (idempotency_key_reused)',
+      503: 'the event stream or the idempotency store is unavailable, or too many bodies are being read at once (overloaded): retry after Retry-After with the same Idempotency-Key',
     },
   },
 };

@@ -2,12 +2,16 @@
 // with s = hash(userId) mod S (and, when a model of the config shards by item, once more on
 // fw.<stream>.events.item.<s> with s = hash(itemId) mod S: one ingest feeds every model), packing the events of a shard into few messages (an acked
 // publish per event tops out near 19k/s; per message of 128 events it is no longer the limit).
-// A request is all or nothing: one invalid event and none is published.
+// A request is all or nothing: one invalid event and none is published. With an
+// Idempotency-Key it is done at most once (idempotency.ts). What request bodies cost in memory
+// is bounded twice: every body's shape before it is parsed (json-shape.ts), and the bytes of
+// all bodies held at once (ingest.maxInflightBodyBytes, shared/http.ts BodyBudget).
 import { createHash } from 'node:crypto';
 import {
-  Counter, Histogram, HttpError, closeServer, createLogger, createRegistry, encode, hashString, startHeartbeat, startHttpServer, eventShardOf, shardKeyOf,
+  BodyBudget, Counter, Gauge, Histogram, HttpError, HttpReply, closeServer, createLogger, createRegistry, encode, startHeartbeat, startHttpServer, eventShardOf, shardKeyOf,
   type EventBatchMessage, type FlywheelConfig, type FlywheelEvent, type Infra,
 } from '../../shared/index.ts';
+import { IdempotencyGuard, bodyHashOf, clientScope, idempotencyKeyOf, type Claim } from './idempotency.ts';
 import { parseEventsBody } from './parse-events.ts';
 import { INGEST_ROUTE_DOCS, eventLogReadiness } from './route-docs.ts';
 
@@ -30,6 +34,11 @@ export async function startIngest(cfg: FlywheelConfig, infra: Infra, portOverrid
   const accepted = new Counter({ name: 'fw_ingest_events_accepted_total', help: 'Events published to the stream', registers: [registry] });
   const rejected = new Counter({ name: 'fw_ingest_requests_rejected_total', help: 'Requests refused, by reason', labelNames: ['reason'], registers: [registry] });
   const publishSeconds = new Histogram({ name: 'fw_ingest_publish_seconds', help: 'Time to publish one request\'s events', buckets: [1e-3, 5e-3, 0.02, 0.1, 0.5, 2], registers: [registry] });
+  const replayed = new Counter({ name: 'fw_ingest_idempotent_replays_total', help: 'Retried requests answered from their Idempotency-Key record, publishing nothing', registers: [registry] });
+  const unrecorded = new Counter({ name: 'fw_ingest_idempotency_unrecorded_total', help: 'Requests published whose Idempotency-Key record could not be written (a retry relies on JetStream de-duplication)', registers: [registry] });
+  const budget = new BodyBudget(cfg.ingest.maxInflightBodyBytes);
+  new Gauge({ name: 'fw_ingest_inflight_body_bytes', help: 'Bytes of request bodies being read or parsed now', registers: [registry], collect() { this.set(budget.heldBytes); } });
+  const guard = new IdempotencyGuard(infra.idempotency, cfg.stream, cfg.ingest.idempotencyTtlSeconds * 1000);
   await infra.eventLog.ensure();
   const S = cfg.eventShards;
   const per = cfg.ingest.maxEventsPerMessage;
@@ -37,25 +46,59 @@ export async function startIngest(cfg: FlywheelConfig, infra: Infra, portOverrid
   const keys = infra.embedded ? [shardKeyOf(cfg)] : [...new Set(cfg.models.map((m) => shardKeyOf(cfg, m.name)))];
 
   async function postEvents(req: import('node:http').IncomingMessage, body: Buffer): Promise<unknown> {
-    const parsed = parseEventsBody(body, String(req.headers['content-type'] ?? ''), cfg.ingest.maxEventsPerRequest);
+    const idem = idempotencyKeyOf(req);
+    const contentType = String(req.headers['content-type'] ?? '');
+    const parsed = parseEventsBody(body, contentType, cfg.ingest.maxEventsPerRequest);
     if (!parsed.ok) {
       const status = parsed.code === 'unsupported_media_type' ? 415 : 400;
       throw new HttpError(status, parsed.reason, parsed.rejections.length ? parsed.rejections : undefined, parsed.code);
     }
+    // Only a valid request claims its key: a refused one leaves nothing behind, so the client
+    // can fix the body and send it again under the same key.
+    let claim: Claim | undefined;
+    let scope = '';
+    let bodyHash = '';
+    if (idem !== undefined) {
+      scope = clientScope(req);
+      bodyHash = bodyHashOf(body, contentType.split(';')[0].trim().toLowerCase());
+      const r = await guard.begin(scope, idem, bodyHash);
+      if (r.kind === 'replay') {
+        replayed.inc();
+        return new HttpReply(r.response, { 'idempotent-replayed': 'true' });
+      }
+      claim = r;
+    }
+    let done = false;
+    try {
+      const out = await publishEvents(parsed.events, idem === undefined ? undefined : `${scope}/${idem}/${bodyHash}`);
+      if (claim && !(await claim.complete(out))) {
+        unrecorded.inc();
+        log.warn('published, but the Idempotency-Key record could not be written');
+      }
+      done = true;
+      return out;
+    } finally {
+      // Not recorded as done, so that a retry with the same key publishes (again).
+      if (claim && !done) await claim.release();
+    }
+  }
+
+  /** Publishes a valid request's events; `dedupeId` (scope, key, body) names its messages for JetStream. */
+  async function publishEvents(events: FlywheelEvent[], dedupeId: string | undefined): Promise<{ accepted: number; acceptedAtMs: number }> {
     const acceptedAtMs = Date.now();
-    const idem = req.headers['idempotency-key'];
     const t0 = performance.now();
     const publishes: Promise<void>[] = [];
     for (const key of keys) {
       const byShard: FlywheelEvent[][] = Array.from({ length: S }, () => []);
-      for (const e of parsed.events) byShard[eventShardOf(key === 'user' ? e.userId : e.itemId, S)].push(e);
+      for (const e of events) byShard[eventShardOf(key === 'user' ? e.userId : e.itemId, S)].push(e);
       for (let s = 0; s < S; s++) {
         const evs = byShard[s];
         for (let i = 0, part = 0; i < evs.length; i += per, part++) {
           const msg: EventBatchMessage = { acceptedAtMs, events: evs.slice(i, i + per) };
-          // With an Idempotency-Key, a retried request maps to the same message ids, which
-          // JetStream's duplicate window drops.
-          const msgId = typeof idem === 'string' && idem ? createHash('sha1').update(`${idem}/${key}/${s}/${part}`).digest('hex') : undefined;
+          // The second line of defence behind the key's record: a retried request maps to the
+          // same message ids (per client, key and body), which JetStream's duplicate window
+          // drops, e.g. what a request that failed halfway had published.
+          const msgId = dedupeId !== undefined ? createHash('sha1').update(`${dedupeId}/${key}/${s}/${part}`).digest('hex') : undefined;
           publishes.push(infra.eventLog.publish(s, encode(msg), msgId, key));
         }
       }
@@ -67,15 +110,15 @@ export async function startIngest(cfg: FlywheelConfig, infra: Infra, portOverrid
       throw new HttpError(503, 'the event stream is unavailable; retry with the same Idempotency-Key');
     }
     publishSeconds.observe((performance.now() - t0) / 1000);
-    accepted.inc(parsed.events.length);
-    acceptedTotal += parsed.events.length;
-    return { accepted: parsed.events.length, acceptedAtMs };
+    accepted.inc(events.length);
+    acceptedTotal += events.length;
+    return { accepted: events.length, acceptedAtMs };
   }
 
   let acceptedTotal = 0;
   const port = portOverride ?? cfg.ingest.port;
   const server = await startHttpServer({
-    port, registry, maxBodyBytes: cfg.ingest.maxBodyBytes, ...http,
+    port, registry, maxBodyBytes: cfg.ingest.maxBodyBytes, bodyBudget: budget, ...http,
     routes: { 'POST /v1/events': postEvents },
     docs: INGEST_ROUTE_DOCS, openapi: { title: 'Flywheel ingest' },
     ready: () => eventLogReadiness(infra),

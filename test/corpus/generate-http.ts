@@ -88,10 +88,28 @@ export function httpCases(): HttpCase[] {
   add('chunked body over the limit (no Content-Length)', { chunked: true, bodyRepeat: { prefix: '[', unit: ' ', times: 200000, suffix: ']' } }, 413, 'payload_too_large', 'exceeds the limit of 65536 bytes');
   add('huge userId over the body limit', { json: [{ ...EV, userId: { $repeat: ['x', 70000] } }] }, 413, 'payload_too_large', 'limit of 65536 bytes');
   bad('huge userId within the body limit', { userId: { $repeat: ['x', 60000] } }, 'userId is longer than 128 characters');
-  add('deeply nested arrays', { bodyRepeat: { prefix: '['.repeat(5000), unit: ']', times: 5000 } }, 400, 'invalid_event', '1 of 1 events are invalid', 'event must be an object, got array');
+  // The shape of the body, checked on its bytes before it is parsed (services/ingest/json-shape.ts).
+  add('deeply nested arrays', { bodyRepeat: { prefix: '['.repeat(5000), unit: ']', times: 5000 } }, 400, 'too_deep', 'JSON nested deeper than 8 levels');
+  add('9 levels of arrays (limit 8)', { body: `${'['.repeat(9)}${']'.repeat(9)}` }, 400, 'too_deep', 'deeper than 8 levels');
+  add('deeply nested objects in an event', { body: `[{"userId":"u1","itemId":"i1","type":"view","ts":1700000000000,"context":${'{"a":'.repeat(3000)}1${'}'.repeat(3000)}}]` }, 400, 'too_deep', 'deeper than 8 levels');
+  add('NDJSON: a deeply nested line', { contentType: ND, body: `${JSON.stringify(EV)}\n${'['.repeat(20)}${']'.repeat(20)}\n` }, 400, 'too_deep', 'deeper than 8 levels');
+  // Brackets inside strings (after an escaped backslash, around an escaped quote) are no nesting: the event gets its own reason.
+  add('brackets in strings are not nesting', { json: [{ ...EV, userId: `${'['.repeat(10)}\\`, itemId: `${'{'.repeat(10)}"${'['.repeat(10)}`, type: 'nope' }] }, 400, 'invalid_event', '1 of 1', 'type is unknown');
+  add('51 numbers (limit 50 events), refused before parsing', { bodyRepeat: { prefix: '[', unit: '1,', times: 50, suffix: '1]' } }, 400, 'too_many_events', 'more than 50 events');
+  add('an event with 200 fields', { json: [{ ...EV, ...Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`f${i}`, 1])) }] }, 400, 'too_wide', 'more than 128 members');
+  add('a field holding an array of 1000 numbers', { json: [{ ...EV, value: { $array: [1000, 1] } }] }, 400, 'too_wide', 'more than 128 members');
+  add('NDJSON: a line of an object with 500 keys', { contentType: ND, body: `${JSON.stringify(Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`k${i}`, 0])))}\n` }, 400, 'too_wide', 'more than 128 members');
+
   add('50 invalid events', { json: Array.from({ length: 50 }, () => ({ ...EV, ts: 'x' })) }, 400, 'invalid_event', '50 of 50 events are invalid', 'ts must be a number');
   add('one bad event among valid ones', { json: [EV, EV, { ...EV, type: 'nope' }] }, 400, 'invalid_event', '1 of 3 events are invalid', 'type is unknown');
   add('NDJSON: a line holding an array', { contentType: ND, body: `[${JSON.stringify(EV)}]\n` }, 400, 'invalid_event', '1 of 1', 'event must be an object, got array');
+
+  // Idempotency-Key: bounded printable ASCII (the key's other rules are in test/unit/ingest-idempotency.test.ts).
+  const key = (name: string, k: string, reason: string) => add(`Idempotency-Key ${name}`, { json: [EV], headers: { 'idempotency-key': k } }, 400, 'invalid_idempotency_key', reason);
+  key('of 256 characters', 'k'.repeat(256), 'longer than 255 characters');
+  key('empty', '', 'is empty');
+  key('with a non-ASCII character', 'cl\u00e9', 'printable ASCII');
+  key('with a tab', 'a\tb', 'printable ASCII');
 
   // Routing.
   add('GET /v1/events', { method: 'GET' }, 405, 'method_not_allowed', 'method GET not allowed on /v1/events');
@@ -127,6 +145,20 @@ function httpEventCases(bad: Bad, add: Add): void {
     bad(`${f} lone high surrogate`, { [f]: '\ud800' }, `${f} is not valid unicode (lone surrogate)`);
     bad(`${f} lone low surrogate`, { [f]: 'a\udc00b' }, 'lone surrogate');
     bad(`${f} reversed surrogate pair`, { [f]: '\udc00\ud800' }, 'lone surrogate');
+    // Identifier rules (shared/events.ts cleanIdString): trimmed, visible characters only.
+    for (const [n, v] of [['a space', ' '], ['spaces', '   '], ['NBSP and ideographic space', '\u00a0\u3000'], ['a line separator', '\u2028']] as [string, string][]) {
+      bad(`${f} only ${n}`, { [f]: v }, `${f} is empty after trimming whitespace`);
+    }
+    for (const [n, v, r] of [['NUL', 'a\u0000b', 'a control character (U+0000 at index 1)'], ['a trailing NUL', 'u1\u0000', 'a control character (U+0000'],
+      ['a tab', 'a\tb', 'a control character (U+0009'], ['a newline', 'u1\n', 'a control character (U+000A'], ['DEL', 'a\u007f', 'a control character (U+007F'],
+      ['C1 NEL', 'a\u0085', 'a control character (U+0085'], ['C1 U+009F', '\u009fa', 'a control character (U+009F at index 0)']] as [string, string, string][]) {
+      bad(`${f} with ${n}`, { [f]: v }, `${f} contains ${r}`);
+    }
+    for (const c of [0x200b, 0x200c, 0x200d, 0x2060, 0xfeff]) bad(`${f} with zero-width U+${c.toString(16).toUpperCase()}`, { [f]: `u${String.fromCharCode(c)}1` }, `${f} contains a zero-width character`);
+    for (const c of [0x202a, 0x202b, 0x202c, 0x202d, 0x202e, 0x2066, 0x2067, 0x2068, 0x2069, 0x200e, 0x200f, 0x061c]) {
+      bad(`${f} with bidi control U+${c.toString(16).toUpperCase().padStart(4, '0')}`, { [f]: `${String.fromCharCode(c)}u1` }, `${f} contains a bidirectional control character`);
+    }
+    bad(`${f} of 129 chars after NFC`, { [f]: 'e\u0301'.repeat(129) }, `${f} is longer than 128 characters`);
   }
   for (const [n, v] of [['upper case', 'VIEW'], ['unknown', 'purchase'], ['empty', ''], ['a number', 1], ['null', null],
     ['an array', ['view']], ['trailing space', 'view '], ['__proto__', '__proto__'], ['constructor', 'constructor']] as [string, unknown][]) {
@@ -157,6 +189,9 @@ function httpEventCases(bad: Bad, add: Add): void {
   ctx('65 keys', Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, 'v'])), 'context has more than 64 keys');
   ctx('value of 129 chars', { k: 'v'.repeat(129) }, 'context.k is too long');
   ctx('value with a lone surrogate', { k: 'v\udfff' }, 'context.k is not valid unicode');
+  ctx('value with NUL', { k: 'a\u0000' }, 'context.k contains a control character (U+0000');
+  ctx('value with a zero-width space', { country: 'Fr\u200bance' }, 'context.country contains a zero-width character (U+200B at index 2)');
+  ctx('value with a right-to-left override', { k: '\u202egpj.exe' }, 'context.k contains a bidirectional control character (U+202E at index 0)');
   ctx('__proto__ key (prototype pollution)', JSON.parse('{"__proto__":"x"}'), 'context key "__proto__" is not allowed');
   ctx('__proto__ object (prototype pollution)', JSON.parse('{"__proto__":{"polluted":"yes"}}'), 'context key "__proto__" is not allowed');
   for (const k of ['user_id', 'USERID', 'extra', 'constructor', 'prototype', 'toString', 'items', '\ud800']) bad(`unknown field ${JSON.stringify(k)}`, { [k]: 'x' }, 'unknown field');

@@ -6,7 +6,7 @@ interface Reply { status: number; body: string }
 
 export function send(port: number, i: HttpInput, body: Buffer): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const headers: Record<string, string | number> = {};
+    const headers: Record<string, string | number> = { ...i.headers };
     if (i.contentType) headers['content-type'] = i.contentType;
     if (i.chunked) headers['transfer-encoding'] = 'chunked';
     else if (body.length || i.method !== 'GET') headers['content-length'] = body.length;

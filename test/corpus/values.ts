@@ -61,6 +61,8 @@ export interface HttpInput {
   contentType?: string;
   /** Sent with Transfer-Encoding: chunked (no Content-Length). */
   chunked?: boolean;
+  /** Further request headers, e.g. Idempotency-Key. */
+  headers?: Record<string, string>;
   json?: unknown;
   body?: string;
   bodyHex?: string;

@@ -59,3 +59,14 @@ t.test('file, overrides and environment merge in that order', async (t) => {
   t.equal(cfg.model, 'envmodel');
   t.throws(() => loadConfig({ env: { FLYWHEEL_PS_SHARDS: 'many' } }), /"psShards"/, 'a bad variable names the option it sets');
 });
+
+t.test('ingest: idempotency TTL and in-flight body budget, with their bounds', async (t) => {
+  t.equal(DEFAULT_CONFIG.ingest.idempotencyTtlSeconds, 86_400, 'keys are remembered a day');
+  t.equal(DEFAULT_CONFIG.ingest.maxInflightBodyBytes, 64 * 1024 * 1024, '64 MiB of bodies in flight');
+  t.equal(validateConfig({ ingest: { idempotencyTtlSeconds: 60, maxInflightBodyBytes: 8 * 1024 * 1024 } }).ingest.idempotencyTtlSeconds, 60);
+  fails({ ingest: { idempotencyTtlSeconds: 0 } }, /"ingest\.idempotencyTtlSeconds"/, /too small|>=/i);
+  fails({ ingest: { idempotencyTtlSeconds: 31 * 86_400 } }, /"ingest\.idempotencyTtlSeconds"/, /too big|<=/i);
+  fails({ ingest: { idempotencyTtlSeconds: 1.5 } }, /"ingest\.idempotencyTtlSeconds"/, /integer|int/i);
+  fails({ ingest: { maxInflightBodyBytes: 1024 } }, /"ingest\.maxInflightBodyBytes"/, /at least ingest\.maxBodyBytes \(8388608\)/);
+  fails({ ingest: { maxBodyBytes: 1024, maxInflightBodyBytes: 1023 } }, /"ingest\.maxInflightBodyBytes"/, /at least ingest\.maxBodyBytes \(1024\)/);
+});
