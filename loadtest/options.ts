@@ -10,6 +10,13 @@ export interface LoadtestOptions {
   ratePerSec: number;
   /** --speedup: replay at X times the events' own pace instead of a fixed rate. Default: off. */
   speedup?: number;
+  /**
+   * --capacity-fraction: find the training capacity first (a phase of --saturate seconds sent
+   * faster than the cluster trains), then load at this fraction of it instead of --rate. Default: off.
+   */
+  capacityFraction?: number;
+  /** --saturate: at most this many seconds for the capacity phase's ramp. Default 60. */
+  saturateSec: number;
   /** --duration: seconds of load. Default 60 (20 with --ingest-only); with --events alone, up to 3600. */
   durationSec: number;
   /** --events: stop after this many events. Default: no bound. */
@@ -55,6 +62,8 @@ export const loadtestSpec: CommandSpec = {
     data: { type: 'string', choices: DATASETS, help: 'which real traffic to replay', default: 'retail' },
     rate: { type: 'number', value: 'EVENTS/S', help: 'events/s sent to ingest (ignored with --speedup)', defaultText: '5000' },
     speedup: { type: 'number', value: 'X', help: 'replay at X times the events\' own pace instead of a fixed rate' },
+    'capacity-fraction': { type: 'number', value: 'F', help: 'measure the training capacity first, then load at F (0-1] of it instead of --rate' },
+    saturate: { type: 'number', value: 'S', help: 'at most this many seconds for the capacity phase of --capacity-fraction (a rising rate until training saturates)', defaultText: '60' },
     duration: { type: 'number', value: 'S', help: 'seconds of load', defaultText: '60; 20 with --ingest-only; 3600 with --events alone' },
     events: { type: 'integer', value: 'N', help: 'stop after N events' },
     'predict-rate': { type: 'number', value: 'REQ/S', help: 'inference requests/s, open loop; 0 for none', defaultText: '50' },
@@ -101,6 +110,9 @@ export function parseLoadtestOptions(args: Record<string, string>): LoadtestOpti
     data,
     ratePerSec: num(args, 'rate', 5000, positive, 'events/s > 0'),
     speedup: args.speedup === undefined ? undefined : num(args, 'speedup', 1, positive, 'a factor > 0'),
+    capacityFraction: args['capacity-fraction'] === undefined ? undefined
+      : num(args, 'capacity-fraction', 0.6, (n) => n > 0 && n <= 1, 'a fraction in (0, 1]'),
+    saturateSec: num(args, 'saturate', 60, (n) => n >= 8 && n <= 600, 'seconds in [8, 600]'),
     durationSec: num(args, 'duration', dfltDuration, (n) => positive(n) && n <= 86_400, 'seconds in (0, 86400]'),
     maxEvents,
     predictRatePerSec: num(args, 'predict-rate', ingestOnly ? 0 : 50, (n) => nonNegative(n) && n <= 20_000, 'requests/s in [0, 20000]'),
@@ -119,6 +131,10 @@ export function parseLoadtestOptions(args: Record<string, string>): LoadtestOpti
   if (ingestOnly && (args.rate !== undefined || args.speedup !== undefined)) {
     throw new LoadtestOptionError('ingest-only', 'sends as fast as ingest answers: it takes no --rate or --speedup');
   }
+  if (o.capacityFraction !== undefined && (ingestOnly || args.rate !== undefined || args.speedup !== undefined)) {
+    throw new LoadtestOptionError('capacity-fraction', 'sets the rate from the measured capacity: it takes no --rate, --speedup or --ingest-only');
+  }
+  if (args.saturate !== undefined && o.capacityFraction === undefined) throw new LoadtestOptionError('saturate', 'is the capacity phase of --capacity-fraction');
   if (ingestOnly && o.predictRatePerSec > 0) throw new LoadtestOptionError('predict-rate', 'needs an inference node: not with --ingest-only');
   return o;
 }
@@ -128,6 +144,7 @@ export function settingsOf(o: LoadtestOptions, model: string, eventShards: numbe
   return {
     mode: o.ingestOnly ? 'ingest-only' : 'full', data: o.data, model,
     ratePerSec: o.ingestOnly || o.speedup ? null : o.ratePerSec, speedup: o.speedup ?? null,
+    capacityFraction: o.capacityFraction ?? null,
     durationSec: o.durationSec, maxEvents: o.maxEvents ?? null, predictRatePerSec: o.predictRatePerSec,
     psShards: o.ingestOnly ? 0 : o.psShards, workers: o.ingestOnly ? 0 : o.workers, eventShards,
     batchEvents: o.batchEvents, concurrency: o.concurrency,

@@ -26,6 +26,19 @@ export interface RunCounts {
   versionsSpanSec?: number;
   /** /v1/model at the end of the run (freshness over the inference node's recent pushes). */
   finalModel?: Record<string, unknown>;
+  /** The inference node's freshness over the pushes applied in the last 10 s of load (`freshnessRecent`). */
+  steadyFreshness?: Record<string, unknown>;
+  /** Training capacity measured before the load (--capacity-fraction), events/s. */
+  capacityEventsPerSec?: number | null;
+  /** What the capacity phase left in the cumulative counters, subtracted from the load's figures. */
+  before?: LoadBaseline;
+}
+
+export interface LoadBaseline {
+  /** Ingest's accepted counter at the start of the load. */
+  acceptedServer: number;
+  /** PS versions at the start of the load. */
+  versions: number[];
 }
 
 const r1 = (x: number | null | undefined) => (x === null || x === undefined || !Number.isFinite(x) ? null : Math.round(x * 10) / 10);
@@ -41,17 +54,21 @@ export function summarize(
   pushRtt: Buckets, freshness: Buckets, predict?: PredictLoad, inferenceServer: Buckets = new Map(), ingestPublish: Buckets = new Map(),
 ): Record<string, unknown> {
   const last = points[points.length - 1];
-  const serverAccepted = last?.acceptedServer ?? null;
+  const serverAccepted = last?.acceptedServer == null ? null : last.acceptedServer - (c.before?.acceptedServer ?? 0);
   // Versions per second: the sum over shards (each publishes its own, at most one per
   // publishIntervalMs). The model was reset, so the final versions count from 0; samples can
   // miss /v1/model on a starved machine, the final read is waited for.
   const finalVersions = c.finalModel?.versions as number[] | undefined;
-  const psVersionsPerSec = Array.isArray(finalVersions) && c.versionsSpanSec ? sum(finalVersions) / c.versionsSpanSec : null;
+  const versionsBefore = sum(c.before?.versions ?? []);
+  const psVersionsPerSec = Array.isArray(finalVersions) && c.versionsSpanSec ? (sum(finalVersions) - versionsBefore) / c.versionsSpanSec : null;
   const lat = predict?.latency.percentiles();
   const errors: Record<string, number> = {};
   for (const [k, n] of Object.entries(c.ingestErrors)) errors[`ingest_${k}`] = n;
   for (const [k, n] of Object.entries(predict?.errors ?? {})) errors[`predict_${k}`] = n;
   const freshP99 = c.finalModel?.freshnessP99Ms as number | null | undefined;
+  const steadyP99 = (c.steadyFreshness?.p99Ms ?? null) as number | null;
+  const steadyP50 = (c.steadyFreshness?.p50Ms ?? null) as number | null;
+  const fraction = settings.capacityFraction as number | null | undefined;
   const ingestPerSec = c.eventsAccepted / c.loadSeconds;
   return {
     ...settings,
@@ -72,6 +89,10 @@ export function summarize(
     pushRttP99Ms: r1(ms(histogramQuantile(pushRtt, 0.99))),
     // The histogram's top finite bucket is 1 s: a p99 of 1000 means "1 s or more".
     pushRttP99AtBucketCap: histogramQuantile(pushRtt, 0.99) === Math.max(...[...pushRtt.keys()].filter(Number.isFinite)),
+    capacityEventsPerSec: c.capacityEventsPerSec == null ? null : Math.round(c.capacityEventsPerSec),
+    freshnessSteadyP50Ms: r1(steadyP50),
+    freshnessSteadyP99Ms: r1(steadyP99),
+    freshnessSteadySamples: (c.steadyFreshness?.samples ?? null) as number | null,
     freshnessP50Ms: r1(c.finalModel?.freshnessP50Ms as number | null),
     freshnessP99Ms: r1(freshP99),
     freshnessHistP50Ms: r1(ms(histogramQuantile(freshness, 0.5))),
@@ -97,10 +118,13 @@ export function summarize(
       ingestEventsPerSec: { target: TARGETS.ingestEventsPerSec, measured: Math.round(ingestPerSec), met: ingestPerSec >= TARGETS.ingestEventsPerSec,
         // Only the ingest-only mode pushes ingest as hard as it goes; a paced run measures its pace.
         atTargetLoad: settings.mode === 'ingest-only' },
+      // Judged in the steady state (the last 10 s of load); the whole run's p99 is freshnessP99Ms.
       freshnessP99Ms: {
-        target: TARGETS.freshnessP99Ms, measured: r1(freshP99), met: freshP99 != null && freshP99 <= TARGETS.freshnessP99Ms,
-        // The target is stated for 5k events/s with 2 workers; other settings are for reference.
-        atTargetLoad: settings.ratePerSec === 5000 && settings.workers === 2,
+        target: TARGETS.freshnessP99Ms, measured: r1(steadyP99 ?? freshP99), over: steadyP99 != null ? 'last 10 s of load' : 'the recent pushes at the end',
+        met: (steadyP99 ?? freshP99) != null && (steadyP99 ?? freshP99)! <= TARGETS.freshnessP99Ms,
+        // The target is stated at 60% of the measured capacity (--capacity-fraction 0.6), and
+        // was first stated for 5k events/s with 2 workers; other settings are for reference.
+        atTargetLoad: fraction === 0.6 || (settings.ratePerSec === 5000 && settings.workers === 2 && fraction == null),
       },
     },
   };
