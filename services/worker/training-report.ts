@@ -9,6 +9,8 @@ export class TrainingReport {
   examples = 0;
   steps = 0;
   lossSum = 0;
+  /** Examples put into buckets (cumulative): WorkerReport.scored. */
+  scored = 0;
 
   constructor(private readonly worker: string, private readonly backend: string, private readonly bucketMs: number, private readonly metric: MetricDef) {}
 
@@ -33,6 +35,7 @@ export class TrainingReport {
       m.model.add(predictions, b, i, j);
       baselines.forEach((x, k) => m!.baseline(x.name).add(base[k], b, i, j));
       m.n += j - i;
+      this.scored += j - i;
       i = j;
     }
     this.examples += n;
@@ -51,7 +54,7 @@ export class TrainingReport {
     this.buckets = new Map();
     return {
       worker: this.worker, backend: this.backend, atMs: Date.now(), eventsTrained: this.eventsTrained,
-      eventsRetried: this.eventsRetried, examples: this.examples, steps: this.steps, lossSum: this.lossSum, buckets,
+      eventsRetried: this.eventsRetried, examples: this.examples, steps: this.steps, lossSum: this.lossSum, scored: this.scored, buckets,
     };
   }
 
@@ -66,7 +69,7 @@ export class TrainingReport {
   publishCounters(transport: Transport, model: string): void {
     const r: WorkerReport = {
       worker: this.worker, backend: this.backend, atMs: Date.now(), eventsTrained: this.eventsTrained,
-      eventsRetried: this.eventsRetried, examples: this.examples, steps: this.steps, lossSum: this.lossSum, buckets: [],
+      eventsRetried: this.eventsRetried, examples: this.examples, steps: this.steps, lossSum: this.lossSum, scored: this.scored, buckets: [],
     };
     transport.publish(subjects.metrics(model), encode(r));
   }

@@ -24,6 +24,12 @@ export interface WorkerReport {
   examples: number;
   steps: number;
   lossSum: number;
+  /**
+   * Examples put into buckets so far (cumulative; absent in reports of older workers). The
+   * counters go out before every ack, the bucket increments only every metricsIntervalMs: a
+   * reader has every bucket a report's counters stand for once it has merged this many.
+   */
+  scored?: number;
   buckets: BucketReport[];
 }
 
@@ -89,7 +95,12 @@ export class BucketMetrics {
 /** Merges worker reports into per-bucket metrics and cuts them into windows. */
 export class ReportAggregator {
   readonly buckets = new Map<number, BucketMetrics>();
+  /** Each worker's newest report (its counters may run ahead of the buckets merged). */
   readonly workers = new Map<string, WorkerReport>();
+  /** Each worker's newest report whose buckets are all merged here: what total() sums. */
+  private readonly settledReports = new Map<string, WorkerReport>();
+  /** Examples merged from each worker's buckets. */
+  private readonly merged = new Map<string, number>();
   /** Every bucket merged as reports arrive: overall() costs one figures(), not a merge of all buckets. */
   private readonly all: BucketMetrics;
 
@@ -98,7 +109,16 @@ export class ReportAggregator {
   }
 
   add(r: WorkerReport): void {
-    this.workers.set(r.worker, { ...r, buckets: [] });
+    const prev = this.workers.get(r.worker);
+    let n = 0;
+    for (const b of r.buckets) n += b.n;
+    // A restarted worker of the same name counts from 0 again.
+    const restarted = prev !== undefined && (r.eventsTrained < prev.eventsTrained || (r.scored ?? 0) < (prev.scored ?? 0));
+    const merged = (restarted ? 0 : this.merged.get(r.worker) ?? 0) + n;
+    this.merged.set(r.worker, merged);
+    const counters = { ...r, buckets: [] };
+    this.workers.set(r.worker, counters);
+    if (r.scored === undefined || merged >= r.scored || restarted) this.settledReports.set(r.worker, counters);
     for (const b of r.buckets) {
       let m = this.buckets.get(b.key);
       if (!m) this.buckets.set(b.key, (m = new BucketMetrics(this.metric)));
@@ -107,9 +127,13 @@ export class ReportAggregator {
     }
   }
 
+  /**
+   * A counter summed over the workers, as of each one's newest report whose buckets have all
+   * arrived: once total('eventsTrained') reaches a count, the figures cover those events.
+   */
   total<K extends 'eventsTrained' | 'eventsRetried' | 'examples' | 'steps' | 'lossSum'>(k: K): number {
     let s = 0;
-    for (const w of this.workers.values()) s += w[k];
+    for (const w of this.settledReports.values()) s += w[k];
     return s;
   }
 
