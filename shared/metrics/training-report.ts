@@ -27,7 +27,8 @@ export interface WorkerReport {
   /**
    * Examples put into buckets so far (cumulative; absent in reports of older workers). The
    * counters go out before every ack, the bucket increments only every metricsIntervalMs: a
-   * reader has every bucket a report's counters stand for once it has merged this many.
+   * report with buckets holds every increment up to its `scored`, so a reader has the buckets
+   * a report's counters stand for once it has seen a report with buckets at that count.
    */
   scored?: number;
   buckets: BucketReport[];
@@ -99,8 +100,8 @@ export class ReportAggregator {
   readonly workers = new Map<string, WorkerReport>();
   /** Each worker's newest report whose buckets are all merged here: what total() sums. */
   private readonly settledReports = new Map<string, WorkerReport>();
-  /** Examples merged from each worker's buckets. */
-  private readonly merged = new Map<string, number>();
+  /** Each worker's `scored` in its newest report with buckets: its buckets are here up to it. */
+  private readonly bucketsUpTo = new Map<string, number>();
   /** Every bucket merged as reports arrive: overall() costs one figures(), not a merge of all buckets. */
   private readonly all: BucketMetrics;
 
@@ -110,15 +111,15 @@ export class ReportAggregator {
 
   add(r: WorkerReport): void {
     const prev = this.workers.get(r.worker);
-    let n = 0;
-    for (const b of r.buckets) n += b.n;
     // A restarted worker of the same name counts from 0 again.
     const restarted = prev !== undefined && (r.eventsTrained < prev.eventsTrained || (r.scored ?? 0) < (prev.scored ?? 0));
-    const merged = (restarted ? 0 : this.merged.get(r.worker) ?? 0) + n;
-    this.merged.set(r.worker, merged);
+    if (restarted) this.bucketsUpTo.delete(r.worker);
+    // Counting by report, not by examples merged: a reader that joined late (missed the first
+    // reports) still settles, its figures lacking what it missed as they always did.
+    if (r.buckets.length && r.scored !== undefined) this.bucketsUpTo.set(r.worker, Math.max(this.bucketsUpTo.get(r.worker) ?? 0, r.scored));
     const counters = { ...r, buckets: [] };
     this.workers.set(r.worker, counters);
-    if (r.scored === undefined || merged >= r.scored || restarted) this.settledReports.set(r.worker, counters);
+    if (r.scored === undefined || r.scored <= (this.bucketsUpTo.get(r.worker) ?? 0)) this.settledReports.set(r.worker, counters);
     for (const b of r.buckets) {
       let m = this.buckets.get(b.key);
       if (!m) this.buckets.set(b.key, (m = new BucketMetrics(this.metric)));

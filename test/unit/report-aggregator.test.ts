@@ -50,3 +50,13 @@ t.test('a restarted worker of the same name counts from its own report', async (
   agg.add(report('w', 5, 8, [bucket(1, 4)]));
   t.equal(agg.total('eventsTrained'), 5);
 });
+
+t.test('a reader that missed a worker\'s first reports settles on its next report with buckets', async (t) => {
+  const agg = new ReportAggregator(1000, binaryMetric);
+  // The reports up to scored 50 went out before this reader subscribed.
+  agg.add(report('w', 30, 60, []));
+  t.equal(agg.total('eventsTrained'), 0, 'counters whose buckets it has not seen');
+  agg.add(report('w', 32, 64, [bucket(0, 14)]));
+  t.equal(agg.total('eventsTrained'), 32, 'settled: that report held every increment up to 64');
+  t.equal(agg.overall().examples, 14, 'the figures lack what it missed');
+});
