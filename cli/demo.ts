@@ -150,6 +150,9 @@ export async function runDemo(o: DemoOptions = {}): Promise<Record<string, unkno
       // The first model's figures at the top level (a one-model demo prints only these) ...
       ...figures[0],
       eventsPerSec: Math.round((trained() * 1000) / trainMs),
+      // Each worker process trains on one tfjs thread; every model's workers split the events:
+      // the events one worker trained per second (on 2 cores they share the cores with the rest).
+      eventsPerSecPerWorker: Math.round((trained() * 1000) / trainMs / cfg.workers),
       // ... and every model's, by name, when there are several.
       ...(models.length > 1 ? { models: Object.fromEntries(models.map((d, j) => [d.m.name, figures[j]])) } : {}),
       backend,
