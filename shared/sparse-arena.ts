@@ -8,10 +8,12 @@ import { initRow, type TableSpec } from './param-spec.ts';
 import { RowIndex } from './row-index.ts';
 import type { KernelRule } from './kernels/momentum-kernels.ts';
 import { ResidentRows } from './kernels/resident-rows.ts';
+import type { PairIndex } from './kernels/row-lookup.ts';
 
 export class SparseArena {
   readonly dim: number;
-  readonly index: RowIndex;
+  /** Row id -> slot: in wasm memory when the rows are (resident), else on the heap. */
+  index: RowIndex | PairIndex;
   weights: Float32Array;
   /** The update rule's slots, slotWidth floats per row (see shared/update-rules/types.ts); empty on replicas. */
   slot: Float32Array;
@@ -34,8 +36,8 @@ export class SparseArena {
   constructor(readonly table: TableSpec, readonly seed: number, slots: number | boolean, initialRows = 1024, kernel?: KernelRule) {
     this.dim = table.dim;
     this.slotWidth = this.dim * (slots === true ? 1 : slots === false ? 0 : slots);
-    this.index = new RowIndex(initialRows);
     this.resident = kernel && this.slotWidth === this.dim ? ResidentRows.create(kernel, this.dim, initialRows) : null;
+    this.index = this.resident ? this.resident.index : new RowIndex(initialRows);
     this.weights = this.resident ? this.resident.weights : new Float32Array(initialRows * this.dim);
     this.slot = this.resident ? this.resident.slot : new Float32Array(initialRows * this.slotWidth);
     this.rowIds = new Int32Array(initialRows);
@@ -132,13 +134,20 @@ export class SparseArena {
   private grow(): void {
     const cap = this.capacity * 2;
     const d = this.dim;
-    // Past what one wasm memory holds, the rows move to heap arrays.
-    const next = this.resident?.grown(cap, this.count) ?? null;
+    // Past what one wasm memory holds, the rows (and their index) move to the heap.
+    const wasResident = this.resident !== null;
+    const next = this.resident?.grown(cap, this.count, this.rowIds) ?? null;
     this.resident = next;
     if (next) {
       this.weights = next.weights;
       this.slot = next.slot;
+      this.index = next.index;
     } else {
+      if (wasResident) {
+        const index = new RowIndex(cap);
+        for (let s = 0; s < this.count; s++) index.insert(this.rowIds[s], s);
+        this.index = index;
+      }
       this.weights = growF32(this.weights, cap * d);
       if (this.slotWidth) this.slot = growF32(this.slot, cap * this.slotWidth);
     }

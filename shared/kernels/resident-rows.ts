@@ -3,9 +3,12 @@
 // in a 1M-row arena the JavaScript loop over Float32Arrays managed ~2-3M rows/s here, the same
 // kernel in wasm ~20M (bench/sparse.ts). The memory has a fixed size (initial = maximum): a
 // larger capacity is a new instance, the rows copied over, as a growing Float32Array is, and
-// the arena takes the new views. Each call of `apply` copies the rows' slots and gradients into
-// the memory's index and gradient regions, CHUNK_ROWS rows at a time.
+// the arena takes the new views. The table's row index lives there too (row-lookup.ts), sized
+// with the capacity, so a push's row ids are resolved to slots in wasm as well: a chunk of up
+// to CHUNK_ROWS ids is copied in, `resolve` turns it into slots in place, `applyResolved`
+// updates those rows with the chunk's gradients.
 import { rowKernelFunc, type KernelRule } from './momentum-kernels.ts';
+import { EMPTY, PairIndex, bucketsFor, lookupFunc } from './row-lookup.ts';
 import { simdAvailable, type KernelFn } from './momentum-simd.ts';
 import { emitModule } from './wasm-bytes.ts';
 
@@ -21,17 +24,25 @@ export interface KernelArgs { lr: number; mu: number; scale: number; eps: number
 export class ResidentRows {
   readonly weights: Float32Array;
   readonly slot: Float32Array;
-  private readonly idx: Int32Array;
+  /** Row id -> slot, in this memory. */
+  readonly index: PairIndex;
+  /** After resolve(): the chunk's slots (-1 for an absent row). */
+  readonly slots: Int32Array;
   private readonly grad: Float32Array;
   private readonly fn: KernelFn;
+  private readonly lookupFn: (bytes: number) => void;
 
   private constructor(readonly rule: KernelRule, readonly dim: number, readonly capacity: number, exports: Record<string, unknown>, at: Layout) {
     const buf = (exports.mem as WebAssembly.Memory).buffer;
-    this.idx = new Int32Array(buf, at.idx, CHUNK_ROWS);
+    this.slots = new Int32Array(buf, at.idx, CHUNK_ROWS);
     this.grad = new Float32Array(buf, at.g, CHUNK_ROWS * dim);
     this.weights = new Float32Array(buf, at.w, capacity * dim);
     this.slot = new Float32Array(buf, at.s, capacity * dim);
+    const table = new Int32Array(buf, at.tab, 2 * at.buckets);
+    for (let i = 0; i < table.length; i += 2) table[i] = EMPTY;
+    this.index = new PairIndex(table);
     this.fn = exports.rows as KernelFn;
+    this.lookupFn = exports.lookup as (bytes: number) => void;
   }
 
   /**
@@ -42,42 +53,50 @@ export class ResidentRows {
     if (!simdAvailable() || dim % 4 !== 0 || dim <= 0) return null;
     const at = layout(dim, capacity);
     if (at.bytes > MAX_ROWS_BYTES) return null;
-    const wasm = emitModule([rowKernelFunc('rows', rule, dim, at)], Math.ceil(at.bytes / PAGE_BYTES));
+    const wasm = emitModule([rowKernelFunc('rows', rule, dim, at), lookupFunc('lookup', at, at.buckets)], Math.ceil(at.bytes / PAGE_BYTES));
     if (!WebAssembly.validate(wasm)) return null;
     const exports = new WebAssembly.Instance(new WebAssembly.Module(wasm)).exports as Record<string, unknown>;
     return new ResidentRows(rule, dim, capacity, exports, at);
   }
 
-  /** A store of `capacity` rows holding this one's first `rows` rows; null past 4 GiB. */
-  grown(capacity: number, rows: number): ResidentRows | null {
+  /**
+   * A store of `capacity` rows holding this one's first `rows` rows (slot s is row id
+   * rowIds[s], indexed again); null past 4 GiB.
+   */
+  grown(capacity: number, rows: number, rowIds: Int32Array): ResidentRows | null {
     const next = ResidentRows.create(this.rule, this.dim, capacity);
     if (!next) return null;
     next.weights.set(this.weights.subarray(0, rows * this.dim));
     next.slot.set(this.slot.subarray(0, rows * this.dim));
+    for (let s = 0; s < rows; s++) next.index.insert(rowIds[s], s);
     return next;
   }
 
+  /** Looks up ids[from .. from+m) (m <= CHUNK_ROWS): their slots, or -1, land in `slots`. */
+  resolve(ids: Int32Array, from: number, m: number): void {
+    this.slots.set(ids.subarray(from, from + m));
+    this.lookupFn(m * 4);
+  }
+
   /**
-   * One step of each of `count` distinct arena slots `slots[0..count)`, row i's gradient at
-   * g[i*dim ..]: the same bits as the rule's loop on each row.
+   * One step of the m rows in `slots` (all present, distinct), row i's gradient at
+   * g[(from+i)*dim ..]: the same bits as the rule's loop on each row.
    */
-  apply(slots: Int32Array, count: number, g: Float32Array, a: KernelArgs): void {
+  applyResolved(m: number, g: Float32Array, from: number, a: KernelArgs): void {
     const d = this.dim;
-    for (let done = 0; done < count; done += CHUNK_ROWS) {
-      const m = Math.min(CHUNK_ROWS, count - done);
-      this.idx.set(slots.subarray(done, done + m));
-      this.grad.set(g.subarray(done * d, (done + m) * d));
-      this.fn(m * 4, a.lr, a.mu, a.scale, a.eps);
-    }
+    this.grad.set(g.subarray(from * d, (from + m) * d));
+    this.fn(m * 4, a.lr, a.mu, a.scale, a.eps);
   }
 }
 
-interface Layout { idx: number; g: number; w: number; s: number; bytes: number }
+interface Layout { idx: number; g: number; w: number; s: number; tab: number; buckets: number; bytes: number }
 
 function layout(dim: number, capacity: number): Layout {
   const idx = 0;
   const g = CHUNK_ROWS * 4;
   const w = g + CHUNK_ROWS * dim * 4;
   const s = w + capacity * dim * 4;
-  return { idx, g, w, s, bytes: s + capacity * dim * 4 };
+  const tab = s + capacity * dim * 4;
+  const buckets = bucketsFor(capacity);
+  return { idx, g, w, s, tab, buckets, bytes: tab + buckets * 8 };
 }

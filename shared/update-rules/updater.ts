@@ -13,6 +13,7 @@ import type { RuleHp, UpdateRule } from './types.ts';
 import { sumSquares } from './vec.ts';
 import { SIMD_MIN_FLOATS } from '../kernels/momentum-simd.ts';
 import { residentTensors, type ResidentTensor } from '../kernels/resident-dense.ts';
+import { CHUNK_ROWS } from '../kernels/resident-rows.ts';
 
 export interface DenseParam {
   readonly name: string;
@@ -82,8 +83,6 @@ function residentDense(dr: ResolvedRule, sizes: number[]): (ResidentTensor | nul
 export class Updater {
   readonly dense = new Map<string, DenseParam>();
   readonly tables = new Map<string, TableParam>();
-  /** Scratch: the arena slots of a push's rows, for the resident tables' kernel. */
-  private rowSlots = new Int32Array(1024);
 
   /** `ownsDense`: the dense tensors this process updates (a PS shard owns some); default all. */
   constructor(readonly spec: ParamSpec, readonly ps: UpdaterConfig, ownsDense: (name: string) => boolean = () => true) {
@@ -149,28 +148,38 @@ export class Updater {
     const { arena: a, rule, hp } = t;
     const dim = a.dim;
     hp.nowMs = now;
+    let from = 0;
     if (a.resident) {
-      // Every row's slot first (materializing new rows may grow the arena), then one kernel
-      // pass over the rows in wasm memory.
+      // In chunks: the ids resolved to slots in wasm, rows met for the first time materialized
+      // (which may grow the arena into a new memory) and the chunk resolved again, dirty marks,
+      // then one kernel pass over the chunk's rows.
+      const args = rule.kernelArgs!(clip, lrScale, hp);
       const n = rows.length;
-      if (this.rowSlots.length < n) this.rowSlots = new Int32Array(Math.max(n, 2 * this.rowSlots.length));
-      const slots = this.rowSlots;
-      // Marked dirty here already: publishing runs on the same actor, never between the two.
-      for (let i = 0; i < n; i++) {
-        const before = a.count;
-        const s = a.slotOf(rows[i]);
-        if (a.count !== before) rule.initSlots(a.weights, a.slot, s * dim, dim, hp);
-        slots[i] = s;
-        a.markDirty(s);
+      while (from < n && a.resident) {
+        const m = Math.min(CHUNK_ROWS, n - from);
+        let store = a.resident;
+        store.resolve(rows, from, m);
+        let absent = 0;
+        for (let i = 0; i < m; i++) if (store.slots[i] < 0) absent++;
+        if (absent) {
+          for (let i = 0; i < m; i++) {
+            if (store.slots[i] >= 0) continue;
+            const s = a.slotOf(rows[from + i]);
+            rule.initSlots(a.weights, a.slot, s * dim, dim, hp);
+          }
+          if (!a.resident) break; // grown past one wasm memory: the heap loop below takes the rest
+          store = a.resident;
+          store.resolve(rows, from, m);
+        }
+        // Marked before the update: publishing runs on the same actor, never between the two.
+        const slots = store.slots;
+        for (let i = 0; i < m; i++) a.markDirty(slots[i]);
+        store.applyResolved(m, grads, from, args);
+        from += m;
       }
-      const store = a.resident;
-      if (store) {
-        store.apply(slots, n, grads, rule.kernelArgs!(clip, lrScale, hp));
-        return;
-      }
-      // The arena grew past one wasm memory: its rows are heap arrays now, updated below.
+      if (from === n) return;
     }
-    for (let i = 0; i < rows.length; i++) {
+    for (let i = from; i < rows.length; i++) {
       const before = a.count;
       const s = a.slotOf(rows[i]);
       // A row met for the first time: its slots must agree with its initial weights (FTRL).

@@ -76,3 +76,23 @@ t.test('tables the kernel cannot take stay on the heap', async (t) => {
   t.equal(mk(8, 'adam').resident, null, 'Adam keeps two slots');
   t.not(mk(8, 'adagrad').resident, null);
 });
+
+t.test('the wasm lookup agrees with the index read from JavaScript, absent ids and collisions included', async (t) => {
+  const { ResidentRows, CHUNK_ROWS } = await import('../../shared/kernels/resident-rows.ts');
+  const store = ResidentRows.create('momentum', 4, 2048)!;
+  t.ok(store);
+  // Ids that collide in the low bits (multiples of 4096) and ordinary ones.
+  const held = Int32Array.from({ length: 1500 }, (_, i) => (i % 3 === 0 ? i * 4096 : i * 7 + 1) & 0x7fffffff);
+  const distinct = [...new Set(held)];
+  distinct.forEach((id, s) => store.index.insert(id, s));
+  const ids = new Int32Array(CHUNK_ROWS);
+  for (let i = 0; i < ids.length; i++) ids[i] = i % 2 ? distinct[(i * 13) % distinct.length] : 1_000_000_007 + i; // half absent
+  store.resolve(ids, 0, CHUNK_ROWS);
+  let wrong = 0;
+  for (let i = 0; i < CHUNK_ROWS; i++) if (store.slots[i] !== store.index.get(ids[i])) wrong++;
+  t.equal(wrong, 0, 'every slot as PairIndex.get gives it');
+  t.equal(store.slots[0], -1, 'an absent id resolves to -1');
+  t.equal(store.slots[1], distinct.indexOf(ids[1]));
+  store.resolve(ids, 5, 3);
+  t.same([...store.slots.subarray(0, 3)], [5, 6, 7].map((i) => store.index.get(ids[i])), 'a chunk from an offset');
+});
