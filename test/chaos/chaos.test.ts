@@ -2,7 +2,7 @@
 // fault while a stream is replayed and checks that nothing acknowledged is lost.
 import t from 'tap';
 import { runChaos } from '../../tools/chaos/run.ts';
-import { SCENARIOS } from '../../tools/chaos/scenarios.ts';
+import { SCENARIOS, type PredictStatuses } from '../../tools/chaos/scenarios.ts';
 
 const EVENTS = Number(process.env.FLYWHEEL_CHAOS_EVENTS ?? 20_000);
 
@@ -25,9 +25,13 @@ for (const scenario of Object.keys(SCENARIOS)) {
     }
     if (scenario === 'ps-redis-lost') {
       t.equal(r.details.storeLostCounted, 1, 'the restarted shard saw that its store had lost what it published, and counted it');
-      const statuses = r.details.predictStatuses as Record<string, number>;
-      t.notOk(statuses['500'], `no 500 from inference across the loss (${JSON.stringify(statuses)})`);
-      t.ok((statuses['200'] ?? 0) > 0, 'inference kept answering');
+    }
+    if (scenario === 'ps-kill' || scenario === 'ps-redis-lost') {
+      const p = r.details.predictStatuses as PredictStatuses;
+      const other = Object.keys(p.counts).filter((s) => s !== '200' && s !== '503');
+      t.same(other, [], `inference answered only 200 and 503 across the fault (${JSON.stringify(p.counts)})`);
+      t.equal(p.unavailableWithoutReason, 0, `every 503 said why (${JSON.stringify(p.unavailableReasons)})`);
+      t.ok((p.counts['200'] ?? 0) > 0, 'inference kept answering');
     }
     if (scenario === 'inference-restart') {
       const w = r.details.whileShardDown as { predictStatus: number; shardQuietMs: (number | null)[] };

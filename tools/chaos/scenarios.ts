@@ -33,30 +33,49 @@ async function healthy(url: string): Promise<boolean> {
   return (await fetch(url).catch(() => undefined))?.ok === true;
 }
 
-/** Predictions asked back to back until stop(): how many got each HTTP status (0 = no answer). */
-function predictWhile(ctx: ChaosContext): { stop(): Promise<Record<string, number>> } {
+/** What predictWhile saw: requests per HTTP status (0 = no answer), and the 503s' reasons. */
+export interface PredictStatuses { counts: Record<string, number>; unavailableReasons: string[]; unavailableWithoutReason: number }
+
+/** Predictions asked back to back until stop(). */
+function predictWhile(ctx: ChaosContext): { stop(): Promise<PredictStatuses> } {
   const counts: Record<string, number> = {};
+  const reasons = new Set<string>();
+  let withoutReason = 0;
   let running = true;
   const loop = (async () => {
     while (running) {
-      const status = await fetch(`http://127.0.0.1:${ctx.cfg.inference.port}/v1/predict`, {
+      const r = await fetch(`http://127.0.0.1:${ctx.cfg.inference.port}/v1/predict`, {
         method: 'POST', body: JSON.stringify({ events: [{ userId: 'u1', itemId: 'i3' }] }),
-      }).then((r) => r.status, () => 0);
+      }).catch(() => undefined);
+      const status = r?.status ?? 0;
       counts[status] = (counts[status] ?? 0) + 1;
-      await new Promise((r) => setTimeout(r, 20));
+      const body = await r?.text().catch(() => '') ?? '';
+      if (status === 503) {
+        // A 503 must say why (the body's error), so a client knows it is a transition.
+        const reason = (() => { try { return String((JSON.parse(body) as { error?: unknown }).error ?? ''); } catch { return ''; } })();
+        if (reason) reasons.add(reason); else withoutReason++;
+      }
+      await new Promise((res) => setTimeout(res, 20));
     }
   })();
-  return { stop: async () => { running = false; await loop; return counts; } };
+  return { stop: async () => { running = false; await loop; return { counts, unavailableReasons: [...reasons], unavailableWithoutReason: withoutReason }; } };
 }
 
 export const SCENARIOS: Record<string, Inject> = {
-  /** kill -9 a PS shard and restart it: it resumes from its Redis snapshot. */
+  /**
+   * kill -9 a PS shard and restart it: it resumes from its Redis snapshot. Inference is asked
+   * for predictions all along: a replica in transition answers 200, or 503 with a reason.
+   */
   'ps-kill': async (ctx) => {
+    const predicts = predictWhile(ctx);
     await ctx.group.kill('ps-1');
     ctx.group.restart('ps-1');
     const t = Date.now();
     await waitFor(() => healthy(`http://127.0.0.1:${ctx.cfg.psMetricsBasePort + 1}/healthz`), 60_000, 'ps-1 back', 100);
     ctx.details.psRestartMs = Date.now() - t;
+    // A few more seconds, across the replicas' resync onto the restarted shard's new epoch.
+    await new Promise((r) => setTimeout(r, 3000));
+    ctx.details.predictStatuses = await predicts.stop();
   },
 
   /** kill -9 a worker: leases hand its shards to the other; a new worker then takes its share. */
