@@ -12,6 +12,7 @@ import { readEnv, type FlywheelEnv } from './env.ts';
 import { ConfigError } from './errors.ts';
 import { UPDATE_RULE_NAMES } from './update-rules/registry.ts';
 import { kindSpec, KIND_NAMES } from './models/kind-specs.ts';
+import { AUTH_MODES, AUTH_ROUTES } from './http-auth.ts';
 
 export type { LabelRule } from './labels.ts';
 
@@ -92,9 +93,31 @@ const workerSchema = z.object({
   evalBucketMs: int(1).default(86_400_000),
 }).strict();
 
+const httpSchema = z.object({
+  /**
+   * When the HTTP routes that need an API token (FLYWHEEL_API_TOKENS) require one: auto, when
+   * the server binds an address other than loopback (a loopback server is reachable only from
+   * its machine: the local cluster, tests); required, always; off, never (a warning at start
+   * when bound outside loopback). A server that needs tokens and has none refuses to start.
+   * Default auto.
+   */
+  auth: z.enum(AUTH_MODES).default('auto'),
+  /**
+   * Which routes need a token: writes, every POST/PUT/PATCH/DELETE that changes state
+   * (ingest's POST /v1/events), not the queries that take a body (inference's POST /v1/predict,
+   * /v1/recommend, /v1/forecast, /v1/score, /v1/value); all, every route and /metrics too,
+   * except /healthz, /readyz (probes send no credentials) and /openapi.json. Default writes.
+   */
+  authRoutes: z.enum(AUTH_ROUTES).default('writes'),
+  /** Address of the separate /metrics listener of a service given a metricsPort. Default 127.0.0.1. */
+  metricsHost: z.string().min(1).default('127.0.0.1'),
+}).strict();
+
 const ingestSchema = z.object({
   /** HTTP port. Default 8080. */
   port: port.default(8080),
+  /** Port of a separate /metrics listener (on http.metricsHost); the main port then serves no /metrics. 0 = /metrics on the main port. Default 0. */
+  metricsPort: port.default(0),
   /** Largest request body accepted. Default 8388608 bytes (8 MiB). */
   maxBodyBytes: int(1).default(8 * 1024 * 1024),
   /** Events packed into one JetStream message. Default 128. */
@@ -118,14 +141,19 @@ const ingestSchema = z.object({
   if (o.maxInflightBodyBytes < o.maxBodyBytes) {
     ctx.addIssue({ code: 'custom', path: ['maxInflightBodyBytes'], message: `must be at least ingest.maxBodyBytes (${o.maxBodyBytes})` });
   }
+  if (o.metricsPort !== 0 && o.metricsPort === o.port) ctx.addIssue({ code: 'custom', path: ['metricsPort'], message: `must differ from ingest.port (${o.port})` });
 });
 
 const inferenceSchema = z.object({
   /** HTTP port. Default 8081. */
   port: port.default(8081),
+  /** Same as ingest.metricsPort. Default 0. */
+  metricsPort: port.default(0),
   /** Examples per /v1/predict request. Default 1000. */
   maxBatch: int(1).default(1000),
-}).strict();
+}).strict().superRefine((o, ctx) => {
+  if (o.metricsPort !== 0 && o.metricsPort === o.port) ctx.addIssue({ code: 'custom', path: ['metricsPort'], message: `must differ from inference.port (${o.port})` });
+});
 
 const dashboardSchema = z.object({
   /** HTTP port of the live dashboard (`flywheel dashboard`). Default 8090. */
@@ -209,6 +237,7 @@ const configSchema = z.object({
   psMetricsBasePort: port.default(9100),
   /** Same for worker i. Default 9200. */
   workerMetricsBasePort: port.default(9200),
+  http: httpSchema.default(httpSchema.parse({})),
   ps: psSchema.default(psSchema.parse({})),
   worker: workerSchema.default(workerSchema.parse({})),
   ingest: ingestSchema.default(ingestSchema.parse({})),
@@ -217,6 +246,7 @@ const configSchema = z.object({
   dashboard: dashboardSchema.default(dashboardSchema.parse({})),
 }).strict();
 
+export type HttpConfig = z.infer<typeof httpSchema>;
 export type PsConfig = z.infer<typeof psSchema>;
 export type WorkerConfig = z.infer<typeof workerSchema>;
 export type IngestConfig = z.infer<typeof ingestSchema>;

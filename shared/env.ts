@@ -22,6 +22,8 @@ export const ENV_VARS: readonly EnvVarDoc[] = [
   { name: 'FLYWHEEL_WORKER_INDEX', meaning: 'the index of a worker process started without --index', default: '0' },
   { name: 'FLYWHEEL_LOG_LEVEL', meaning: 'pino log level of the services', default: 'info' },
   { name: 'FLYWHEEL_HTTP_HOST', meaning: 'address the HTTP servers bind', default: '127.0.0.1' },
+  { name: 'FLYWHEEL_API_TOKENS', meaning: 'API tokens (comma-separated, 16+ printable characters each) accepted on the HTTP routes that need one (http.auth)', default: 'none' },
+  { name: 'FLYWHEEL_API_TOKENS_FILE', meaning: 'file of API tokens, one a line (# comments), read with FLYWHEEL_API_TOKENS', default: 'none' },
   { name: 'FLYWHEEL_TF_BACKEND', meaning: 'cpu | wasm | tensorflow: forces a tfjs backend', default: 'first that loads: tfjs-node-gpu, tfjs-node, wasm, cpu' },
   { name: 'FLYWHEEL_DATA_DIR', meaning: 'datasets kept outside the repository (Taobao, MovieLens)', default: '../shared/data beside the checkout' },
   { name: 'FLYWHEEL_NATS_USER', meaning: 'NATS user (with FLYWHEEL_NATS_PASSWORD)', default: 'none' },
@@ -55,6 +57,8 @@ export interface FlywheelEnv {
   workerIndex?: string;
   logLevel?: string;
   httpHost?: string;
+  apiTokens?: string;
+  apiTokensFile?: string;
   tfBackend?: string;
   dataDir?: string;
   nats: {
@@ -69,7 +73,8 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): FlywheelEnv {
   return {
     config: v('FLYWHEEL_CONFIG'), model: v('FLYWHEEL_MODEL'), natsUrl: v('FLYWHEEL_NATS_URL'), redisUrl: v('FLYWHEEL_REDIS_URL'),
     psShards: v('FLYWHEEL_PS_SHARDS'), workers: v('FLYWHEEL_WORKERS'), psShard: v('FLYWHEEL_PS_SHARD'), workerIndex: v('FLYWHEEL_WORKER_INDEX'),
-    logLevel: v('FLYWHEEL_LOG_LEVEL'), httpHost: v('FLYWHEEL_HTTP_HOST'), tfBackend: v('FLYWHEEL_TF_BACKEND')?.trim() || undefined,
+    logLevel: v('FLYWHEEL_LOG_LEVEL'), httpHost: v('FLYWHEEL_HTTP_HOST'),
+    apiTokens: v('FLYWHEEL_API_TOKENS'), apiTokensFile: v('FLYWHEEL_API_TOKENS_FILE'), tfBackend: v('FLYWHEEL_TF_BACKEND')?.trim() || undefined,
     dataDir: v('FLYWHEEL_DATA_DIR'),
     nats: {
       user: v('FLYWHEEL_NATS_USER'), password: v('FLYWHEEL_NATS_PASSWORD') ?? v('FLYWHEEL_NATS_PASS'), token: v('FLYWHEEL_NATS_TOKEN'),

@@ -1,11 +1,13 @@
 // A small HTTP layer over node:http for the services' APIs: JSON in and out, a body size
 // limit, a budget of body bytes held at once over all requests, request timeouts, and errors
-// that say what was wrong without leaking internals.
+// that say what was wrong without leaking internals. Routes that change state need an API
+// token where the server is reachable from other machines (shared/http-auth.ts).
 import { STATUS_CODES as NODE_STATUS, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { readEnv } from './env.ts';
 import type { Duplex } from 'node:stream';
 import type { Registry } from 'prom-client';
 import { buildOpenApi, packageVersion, type OpenApiInfo, type RouteDocs } from './openapi.ts';
+import { resolveHttpAuth, type HttpAuthOptions } from './http-auth.ts';
 
 /** A refusal the client should see: status, a reason, and a short machine code (also a metric label). */
 export class HttpError extends Error {
@@ -68,7 +70,7 @@ const overBudget = (limit: number) => new HttpError(
 );
 
 const STATUS_CODES: Record<number, string> = {
-  400: 'bad_request', 404: 'not_found', 405: 'method_not_allowed', 408: 'request_timeout',
+  400: 'bad_request', 401: 'unauthorized', 404: 'not_found', 405: 'method_not_allowed', 408: 'request_timeout',
   413: 'payload_too_large', 415: 'unsupported_media_type', 503: 'unavailable',
 };
 
@@ -104,6 +106,21 @@ export interface HttpServerOptions {
   docs?: RouteDocs;
   /** The document's title, version and description. Default: "Flywheel" and the package's version. */
   openapi?: Partial<OpenApiInfo>;
+  /**
+   * Who may call which route (shared/http-auth.ts): by default a token (FLYWHEEL_API_TOKENS) on
+   * every POST/PUT/PATCH/DELETE route not in `queries` when the server binds outside loopback.
+   */
+  auth?: HttpAuthOptions;
+  /** Routes of `routes` that take a body but only read (a query): never writes for `auth`. */
+  queries?: readonly string[];
+  /**
+   * Serve /metrics from a second listener on this port (host default 127.0.0.1) instead of the
+   * main one, so that the scrape can stay on a private interface while the API is public.
+   * Port 0 picks a free one (metricsServerOf tells which). Default: /metrics on the main port.
+   */
+  metrics?: { port: number; host?: string };
+  /** Warnings at start (auth off on a public bind). Default process.emitWarning. */
+  onWarning?: (message: string) => void;
   /** Unexpected failures (answered with 500 "internal error"). */
   onError?: (err: unknown) => void;
   /** Every refusal, including those made before a route runs (413, 408, unparsable requests). */
@@ -175,10 +192,23 @@ export function readiness(o: Pick<HttpServerOptions, 'healthy' | 'ready'>): { st
   return reason === true ? { status: 200, body: { ready: true } } : { status: 503, body: { ready: false, reason } };
 }
 
+/** The refusal of a request without a valid token: one message whatever was missing or wrong. */
+const unauthorized = () => new HttpError(
+  401, 'this route needs a valid API token: send "Authorization: Bearer <token>" or "X-Api-Key: <token>"', undefined, 'unauthorized',
+  { 'www-authenticate': 'Bearer realm="flywheel"' },
+);
+
 export async function startHttpServer(o: HttpServerOptions): Promise<Server> {
   const maxBody = o.maxBodyBytes ?? 1024 * 1024;
+  // Loopback unless told otherwise (FLYWHEEL_HTTP_HOST=0.0.0.0 in a container).
+  const host = o.host ?? readEnv().httpHost ?? '127.0.0.1';
+  const metricsHere = o.registry !== undefined && !o.metrics;
   // Built once: the routes are fixed when the server starts, and a malformed key fails the start.
-  const openapi = buildOpenApi({ title: 'Flywheel', version: packageVersion(), ...o.openapi }, Object.keys(o.routes ?? {}), o.docs, o.registry !== undefined);
+  const openapi = buildOpenApi({ title: 'Flywheel', version: packageVersion(), ...o.openapi }, Object.keys(o.routes ?? {}), o.docs, metricsHere);
+  // Decided once, by the address bound, not by where a request comes from: a proxy in front
+  // makes every request look local. Throws when a route needs a token and none is configured.
+  const served = [...Object.keys(o.routes ?? {}), ...Object.keys(o.raw ?? {}), ...(metricsHere ? ['GET /metrics'] : [])];
+  const auth = resolveHttpAuth(o.auth, host, served, o.queries, o.onWarning);
   const requestTimeout = o.requestTimeoutMs ?? 30_000;
   const server = createServer({
     requestTimeout,
@@ -194,7 +224,8 @@ export async function startHttpServer(o: HttpServerOptions): Promise<Server> {
     const path = (req.url ?? '/').split('?')[0];
     const key = `${req.method} ${path}`;
     try {
-      if (key === 'GET /metrics' && o.registry) {
+      if (key === 'GET /metrics' && metricsHere && o.registry) {
+        if (auth.protects(key) && !auth.allows(req)) throw unauthorized();
         reply(200, await o.registry.metrics(), o.registry.contentType);
         return;
       }
@@ -213,6 +244,8 @@ export async function startHttpServer(o: HttpServerOptions): Promise<Server> {
         return;
       }
       const rawRoute = o.raw?.[key];
+      // Before a byte of the body is read: a refused request holds no memory and changes nothing.
+      if ((rawRoute || o.routes?.[key]) && auth.protects(key) && !auth.allows(req)) throw unauthorized();
       if (rawRoute) {
         await rawRoute(req, res);
         return;
@@ -256,11 +289,48 @@ export async function startHttpServer(o: HttpServerOptions): Promise<Server> {
     socket.end(`HTTP/1.1 ${e.status} ${NODE_STATUS[e.status] ?? 'Bad Request'}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
   });
   server.keepAliveTimeout = 5_000;
-  await new Promise<void>((resolve, reject) => {
+  await listen(server, o.port, host);
+  if (o.metrics && o.registry) {
+    try {
+      metricsServers.set(server, await startMetricsServer(o.registry, o.metrics.port, o.metrics.host ?? '127.0.0.1'));
+    } catch (err) {
+      server.close();
+      throw err;
+    }
+  }
+  return server;
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    // Loopback unless told otherwise (FLYWHEEL_HTTP_HOST=0.0.0.0 in a container).
-    server.listen(o.port, o.host ?? readEnv().httpHost ?? '127.0.0.1', () => resolve());
+    server.listen(port, host, () => { server.off('error', reject); resolve(); });
   });
+}
+
+/** The second listeners of servers started with `metrics`: closed with them. */
+const metricsServers = new WeakMap<Server, Server>();
+
+/** The separate /metrics listener of a server started with `metrics`, if any. */
+export function metricsServerOf(s: Server): Server | undefined {
+  return metricsServers.get(s);
+}
+
+/** GET /metrics and nothing else; its bind address is what keeps the scrape private. */
+async function startMetricsServer(registry: Registry, port: number, host: string): Promise<Server> {
+  const server = createServer({ requestTimeout: 10_000, headersTimeout: 10_000 }, (req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' || path !== '/metrics') {
+      send(res, 404, { error: `no route ${printable(path)} (this listener serves GET /metrics only)`, code: 'not_found' });
+      return;
+    }
+    registry.metrics().then(
+      (text) => send(res, 200, text, registry.contentType),
+      () => send(res, 500, { error: 'internal error', code: 'internal' }),
+    );
+  });
+  server.keepAliveTimeout = 5_000;
+  await listen(server, port, host);
   return server;
 }
 
@@ -274,6 +344,11 @@ const draining = new WeakSet<Server>();
  */
 export function closeServer(s: Server | undefined, drainMs = 5000): Promise<void> {
   if (!s) return Promise.resolve();
+  const metrics = metricsServers.get(s);
+  if (metrics) {
+    metricsServers.delete(s);
+    return Promise.all([closeServer(metrics, drainMs), closeServer(s, drainMs)]).then(() => undefined);
+  }
   draining.add(s);
   return new Promise((r) => {
     const cut = setTimeout(() => s.closeAllConnections(), drainMs);

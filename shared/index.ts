@@ -30,6 +30,7 @@ export * from './eventlog/memory.ts';
 export * from './eventlog/jetstream.ts';
 export * from './metrics/registry.ts';
 export * from './http.ts';
+export * from './http-auth.ts';
 export * from './openapi.ts';
 export * from './log.ts';
 export * from './runtime.ts';

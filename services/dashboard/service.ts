@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
-  Gauge, closeServer, connectInfra, createLogger, createRegistry, decode, forModel, parseHeartbeat, startHeartbeat, startHttpServer, subjects,
+  Gauge, closeServer, httpAuthOf, connectInfra, createLogger, createRegistry, decode, forModel, parseHeartbeat, startHeartbeat, startHttpServer, subjects,
   type EventLog, type FlywheelConfig, type Infra, type Subscription, type WorkerReport,
 } from '../../shared/index.ts';
 import { modelDecl } from '../../shared/config.ts';
@@ -133,6 +133,7 @@ export async function startDashboard(cfg: FlywheelConfig, infra: Infra, o: Dashb
   };
   const server = await startHttpServer({
     port: o.port ?? cfg.dashboard.port, registry, raw,
+    auth: httpAuthOf(cfg), onWarning: (msg) => log.warn(msg),
     routes: { 'GET /v1/dashboard': () => latest },
     onError: (e) => log.error({ err: String(e) }, 'http'),
   });

@@ -2,7 +2,7 @@
 // predictions and top-K recommendations over HTTP with the versions it used.
 import {
   Counter, FrozenWeights, Histogram, Replica, type EventBatchMessage, type EventConsumer, closeServer, decode, decodeCheckpoint, subjects, createLogger, createRegistry,
-  startHeartbeat, startHttpServer, type FlywheelConfig, type Infra, type ServingPlugin, type ServingPointer, type WeightDelta,
+  httpAuthOf, metricsServerOf, startHeartbeat, startHttpServer, type FlywheelConfig, type Infra, type ServingPlugin, type ServingPointer, type WeightDelta,
 } from '../../shared/index.ts';
 import { resolveModel } from '../../shared/models/registry.ts';
 import { initTensorBackend } from '../../shared/model/backend.ts';
@@ -135,12 +135,19 @@ export async function startInference(cfg: FlywheelConfig, infra: Infra, portOver
   const server = await startHttpServer({
     port: portOverride ?? cfg.inference.port, registry, routes, maxBodyBytes: 4 * 1024 * 1024,
     healthy: () => true, onError: (e) => log.error({ err: String(e) }, 'http'),
+    // Every route of an inference node is a query (a kind's serving routes compute answers from
+    // the weights and change nothing): under http.authRoutes "writes" none needs a token; under
+    // "all" they all do.
+    auth: httpAuthOf(cfg), queries: Object.keys(routes),
+    metrics: cfg.inference.metricsPort ? { port: cfg.inference.metricsPort, host: cfg.http.metricsHost } : undefined,
+    onWarning: (msg) => log.warn(msg),
     // Live at once, but ready only with weights to answer from: a validated checkpoint, or every shard's.
     ready: () => (serving ? true : replica.readiness()),
     docs: { ...plugin?.docs, ...INFERENCE_ROUTE_DOCS }, openapi: { title: `Flywheel inference (kind ${m.kind.kind})` },
   });
   const port = (server.address() as import('node:net').AddressInfo).port;
-  log.info({ port, backend, versions: replica.versions() }, 'inference running');
+  const metricsServer = metricsServerOf(server);
+  log.info({ port, metricsPort: metricsServer ? (metricsServer.address() as import('node:net').AddressInfo).port : null, backend, versions: replica.versions() }, 'inference running');
   const heartbeat = startHeartbeat(infra.transport, {
     service: 'inference', model: cfg.model, instance: 'inference',
     // The same rule as /readyz.

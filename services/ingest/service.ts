@@ -8,8 +8,8 @@
 // all bodies held at once (ingest.maxInflightBodyBytes, shared/http.ts BodyBudget).
 import { createHash } from 'node:crypto';
 import {
-  BodyBudget, Counter, Gauge, Histogram, HttpError, HttpReply, closeServer, createLogger, createRegistry, encode, startHeartbeat, startHttpServer, eventShardOf, shardKeyOf,
-  type EventBatchMessage, type FlywheelConfig, type FlywheelEvent, type Infra,
+  BodyBudget, Counter, Gauge, Histogram, HttpError, HttpReply, closeServer, httpAuthOf, metricsServerOf, createLogger, createRegistry, encode, startHeartbeat, startHttpServer, eventShardOf, shardKeyOf,
+  type ApiTokens, type EventBatchMessage, type FlywheelConfig, type FlywheelEvent, type Infra,
 } from '../../shared/index.ts';
 import { IdempotencyGuard, bodyHashOf, clientScope, idempotencyKeyOf, type Claim } from './idempotency.ts';
 import { parseEventsBody } from './parse-events.ts';
@@ -17,11 +17,17 @@ import { INGEST_ROUTE_DOCS, eventLogReadiness } from './route-docs.ts';
 
 export interface RunningIngest {
   port: number;
+  /** The separate /metrics listener's port (ingest.metricsPort), else null. */
+  metricsPort: number | null;
   stop(): Promise<void>;
 }
 
-/** HTTP deadlines of the ingest server (tests shorten them). */
+/** HTTP deadlines, bind address and API tokens of the ingest server (tests set them). */
 export interface IngestHttpOptions {
+  /** Default FLYWHEEL_HTTP_HOST, else 127.0.0.1. */
+  host?: string;
+  /** Default those of FLYWHEEL_API_TOKENS / FLYWHEEL_API_TOKENS_FILE. */
+  tokens?: ApiTokens;
   /** Whole-request deadline: a client that has not sent its whole body by then gets 408. Default 30000 ms. */
   requestTimeoutMs?: number;
   /** Deadline for the request headers. Default min(requestTimeoutMs, 10000) ms. */
@@ -118,17 +124,25 @@ export async function startIngest(cfg: FlywheelConfig, infra: Infra, portOverrid
   let acceptedTotal = 0;
   const port = portOverride ?? cfg.ingest.port;
   const server = await startHttpServer({
-    port, registry, maxBodyBytes: cfg.ingest.maxBodyBytes, bodyBudget: budget, ...http,
+    port, registry, maxBodyBytes: cfg.ingest.maxBodyBytes, bodyBudget: budget,
+    host: http.host, requestTimeoutMs: http.requestTimeoutMs, headersTimeoutMs: http.headersTimeoutMs,
+    // POST /v1/events is a write: a token where ingest is reachable from other machines (http.auth).
+    auth: { ...httpAuthOf(cfg), tokens: http.tokens },
+    metrics: cfg.ingest.metricsPort ? { port: cfg.ingest.metricsPort, host: cfg.http.metricsHost } : undefined,
+    onWarning: (msg) => log.warn(msg),
     routes: { 'POST /v1/events': postEvents },
     docs: INGEST_ROUTE_DOCS, openapi: { title: 'Flywheel ingest' },
     ready: () => eventLogReadiness(infra),
     onError: (e) => log.error({ err: String(e) }, 'http'),
-    // Every refusal is counted by its code, including 413 and 408 raised before the route runs.
+    // Every refusal is counted by its code, including 413 and 408 raised before the route runs
+    // and 401 (unauthorized) raised before the body is read.
     onRefused: (e) => rejected.inc({ reason: e.code }),
   });
   const actualPort = (server.address() as import('node:net').AddressInfo).port;
-  log.info({ port: actualPort, eventShards: S, stream: cfg.stream, shardKeys: keys, models: cfg.models.map((m) => m.name) }, 'ingest running');
+  const metricsServer = metricsServerOf(server);
+  const metricsPort = metricsServer ? (metricsServer.address() as import('node:net').AddressInfo).port : null;
+  log.info({ port: actualPort, metricsPort, eventShards: S, stream: cfg.stream, shardKeys: keys, models: cfg.models.map((m) => m.name) }, 'ingest running');
   // Ingest feeds every model of the config; its heartbeat goes out under the first one's name.
   const heartbeat = startHeartbeat(infra.transport, { service: 'ingest', model: cfg.model, instance: 'ingest', stats: () => ({ eventsAccepted: acceptedTotal }) });
-  return { port: actualPort, stop: () => { heartbeat.stop(); return closeServer(server); } };
+  return { port: actualPort, metricsPort, stop: () => { heartbeat.stop(); return closeServer(server); } };
 }

@@ -1,7 +1,7 @@
 // Starts the validator (the validation gate) with its replica and a /metrics, /healthz and
 // GET /v1/gate server.
 import {
-  Counter, Replica, closeServer, createLogger, createRegistry, startHeartbeat, startHttpServer,
+  Counter, Replica, closeServer, httpAuthOf, createLogger, createRegistry, startHeartbeat, startHttpServer,
   type FlywheelConfig, type Infra,
 } from '../../shared/index.ts';
 import { resolveModel } from '../../shared/models/registry.ts';
@@ -29,7 +29,7 @@ export async function startValidator(cfg: FlywheelConfig, infra: Infra, port = 0
   await validator.start();
   const server = port || !infra.embedded
     ? await startHttpServer({
-      port, registry,
+      port, registry, auth: httpAuthOf(cfg), onWarning: (msg) => log.warn(msg),
       ready: () => replica.readiness(), docs: VALIDATOR_ROUTE_DOCS, openapi: { title: 'Flywheel validator' },
       routes: { 'GET /v1/gate': () => ({ stats: validator.stats, lrFactor: validator.rules.lrFactor, holdout: validator.rules.holdout.size, decisions: validator.decisions.slice(-50) }) },
     })

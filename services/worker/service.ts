@@ -2,7 +2,7 @@
 // the model, the trainer on this worker's event shards, and the metrics server.
 import { randomBytes } from 'node:crypto';
 import {
-  Replica, closeServer, createLogger, createRegistry, startHeartbeat, startHttpServer,
+  Replica, closeServer, createLogger, httpAuthOf, createRegistry, startHeartbeat, startHttpServer,
   type FlywheelConfig, type Infra,
 } from '../../shared/index.ts';
 import { resolveModel } from '../../shared/models/registry.ts';
@@ -72,7 +72,7 @@ export async function startWorker(cfg: FlywheelConfig, index: number, infra: Inf
   }, cfg.worker.metricsIntervalMs);
   const port = cfg.workerMetricsBasePort ? cfg.workerMetricsBasePort + index : 0;
   const server = port && !infra.embedded
-    ? await startHttpServer({ port, registry, ready: () => workerReadiness(t.shards, useLeases ? null : shards), openapi: { title: 'Flywheel worker' }, onError: (e) => log.error({ err: String(e) }, 'http') })
+    ? await startHttpServer({ port, registry, ready: () => workerReadiness(t.shards, useLeases ? null : shards), openapi: { title: 'Flywheel worker' }, auth: httpAuthOf(cfg), onWarning: (msg) => log.warn(msg), onError: (e) => log.error({ err: String(e) }, 'http') })
     : undefined;
   log.info({ kind: m.kind.kind, baselines: baselines.map((b) => b.name), eventShards: trainer.shards, leases: useLeases, versions: replica.versions(), metricsPort: port || null }, 'worker running');
   const heartbeat = startHeartbeat(infra.transport, {

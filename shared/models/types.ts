@@ -201,6 +201,11 @@ export interface ServingContext<C> {
 
 /** What a kind adds to an inference node: routes, and state that follows the weight deltas. */
 export interface ServingPlugin {
+  /**
+   * Queries only: a serving route computes an answer from the weights and changes no state, so
+   * the inference node treats its POSTs as reads (http.authRoutes, shared/http-auth.ts); a kind
+   * that needs a route that writes must not add it here.
+   */
   routes: Record<string, RouteHandler>;
   /** How each of `routes` is called and answers, by the same keys: the node's /openapi.json. */
   docs?: import('../openapi.ts').RouteDocs;

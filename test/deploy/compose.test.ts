@@ -11,6 +11,7 @@
 import t from 'tap';
 import { join, resolve } from 'node:path';
 import { loadConfig } from '../../shared/config.ts';
+import { isLoopbackHost } from '../../shared/http-auth.ts';
 import { CODE_ENV_VARS, ROOT, dockerfileEnv, imageHas, isDir, isFile, readYamlDocs, type Obj } from '../helpers/deploy.ts';
 
 const COMPOSE = join(ROOT, 'deploy/compose.yaml');
@@ -77,6 +78,11 @@ function composeProblems(compose: Obj): string[] {
     workers = cfg.workers;
     if (service === 'ps') claim(`ps shard ${flag('--shard') ?? env.FLYWHEEL_PS_SHARD ?? 0}`, name);
     if (service === 'worker') claim(`worker ${flag('--index') ?? env.FLYWHEEL_WORKER_INDEX ?? 0}`, name);
+    // A service with write routes (ingest's POST /v1/events) bound outside loopback needs API
+    // tokens under http.auth auto or required, or it refuses to start (shared/http-auth.ts).
+    const bound = env.FLYWHEEL_HTTP_HOST ?? '127.0.0.1';
+    const needsTokens = service === 'ingest' && (cfg.http.auth === 'required' || (cfg.http.auth === 'auto' && !isLoopbackHost(bound)));
+    if (needsTokens && !env.FLYWHEEL_API_TOKENS && !env.FLYWHEEL_API_TOKENS_FILE) p(`binds ${bound} with http.auth ${cfg.http.auth} but has no FLYWHEEL_API_TOKENS or FLYWHEEL_API_TOKENS_FILE: it would not start`);
     const listens: Record<string, number | undefined> = {
       ingest: cfg.ingest.port, inference: cfg.inference.port, dashboard: cfg.dashboard.port,
       ps: cfg.psMetricsBasePort + Number(flag('--shard') ?? 0), worker: cfg.workerMetricsBasePort + Number(flag('--index') ?? 0),
@@ -126,5 +132,6 @@ t.test('a compose file with a broken path, variable, port or dependency is repor
   t.match(broken((c) => { c.services.ingest.depends_on = { ...c.services.ingest.depends_on, kafka: { condition: 'service_started' } }; }), /ingest: depends_on kafka, which is not a service/);
   t.match(broken((c) => { delete c.services['worker-1']; }), /worker 1 runs in no service; exactly one expected/);
   t.match(broken((c) => { c.services['ps-1'].command = c.services['ps-0'].command; }), /ps shard 0 runs in ps-0, ps-1/);
+  t.match(broken((c) => { delete c.services.ingest.environment.FLYWHEEL_API_TOKENS; }), /ingest: binds 0\.0\.0\.0 with http\.auth auto but has no FLYWHEEL_API_TOKENS/);
   t.match(broken((c) => { c.services.nats.volumes = ['nats-dat:/data']; }), /nats: mounts volume nats-dat, which is not declared/);
 });

@@ -13,6 +13,8 @@ import t, { type Test } from 'tap';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig, type FlywheelConfig } from '../../shared/config.ts';
+import { readEnv } from '../../shared/env.ts';
+import { loadApiTokens } from '../../shared/http-auth.ts';
 import {
   CODE_ENV_VARS, ROOT, containersOf, isFile, renderKustomization, validateK8s, type Obj,
 } from '../helpers/deploy.ts';
@@ -34,7 +36,7 @@ const flywheel = workloads.flatMap((w) => containersOf(w).filter((c) => /\/flywh
 t.test('the rendering holds every manifest of the base, namespaced and labelled', async (t) => {
   for (const [kind, name] of [['Deployment', 'flywheel-validator'], ['Deployment', 'flywheel-dashboard'], ['Service', 'flywheel-dashboard'],
     ['Deployment', 'flywheel-inference'], ['Deployment', 'flywheel-ingest'], ['StatefulSet', 'flywheel-ps'], ['StatefulSet', 'flywheel-worker'],
-    ['StatefulSet', 'nats'], ['StatefulSet', 'redis'], ['Secret', 'flywheel-nats-users'], ['ConfigMap', 'flywheel-config']]) {
+    ['StatefulSet', 'nats'], ['StatefulSet', 'redis'], ['Secret', 'flywheel-nats-users'], ['Secret', 'flywheel-api-tokens'], ['ConfigMap', 'flywheel-config']]) {
     t.ok(find(kind, name), `${kind} ${name} is rendered`);
   }
   for (const o of objects) {
@@ -165,6 +167,12 @@ t.test('each Flywheel container runs a service that exists, with a config the lo
         `${label(w)}: the base port is lowered by the pod's index`);
       t.match(script, /--config \/tmp\/flywheel\.json/, `${label(w)}: runs on the config with the lowered base`);
     }
+    if (service === 'ingest') {
+      // POST /v1/events on 0.0.0.0 under http.auth auto: without a token ingest does not start.
+      const names = new Set((c.env as Obj[]).map((e) => e.name));
+      t.ok(names.has('FLYWHEEL_API_TOKENS') || names.has('FLYWHEEL_API_TOKENS_FILE'), `${label(w)}: has API tokens (it binds outside loopback)`);
+      t.equal(cfg.http.auth, 'auto', `${label(w)}: http.auth auto`);
+    }
     if (service === 'ps') t.equal(w.spec.replicas, cfg.psShards, 'PS replicas = psShards');
     if (service === 'worker') t.equal(w.spec.replicas, cfg.workers, 'worker replicas = workers');
     if (service === 'validator') {
@@ -199,7 +207,7 @@ t.test('every Flywheel workload with a metrics port is announced to Prometheus',
     t.ok(ports.includes(Number(a['prometheus.io/port'])), `${label(w)}: prometheus.io/port ${a['prometheus.io/port']} is a container port`);
     t.equal(a['prometheus.io/path'], '/metrics', `${label(w)}: prometheus.io/path`);
   }
-  t.equal(byKind('Secret').length, 1, 'one Secret');
+  t.equal(byKind('Secret').length, 2, 'two Secrets: NATS users, API tokens');
 });
 
 t.test('the dev Secret is marked as development credentials to replace', async (t) => {
@@ -207,4 +215,12 @@ t.test('the dev Secret is marked as development credentials to replace', async (
   const keys = Object.keys(gen.data).sort();
   t.same(keys, ['admin', 'dashboard', 'inference', 'ingest', 'ps', 'validator', 'worker']);
   for (const k of keys) t.match(Buffer.from(gen.data[k], 'base64').toString(), /^[A-Za-z0-9]+$/, `${k}: URL-safe (it goes into nats://user:password@)`);
+});
+
+t.test('the dev API tokens are marked as development tokens to replace, and load', async (t) => {
+  const gen = find('Secret', 'flywheel-api-tokens')!;
+  t.same(Object.keys(gen.data), ['tokens']);
+  const tokens = Buffer.from(gen.data.tokens, 'base64').toString();
+  t.match(tokens, /^dev0replace0me/, 'a placeholder that says so');
+  t.equal(loadApiTokens(readEnv({ FLYWHEEL_API_TOKENS: tokens })).size, 1, 'accepted by the loader');
 });
