@@ -1,6 +1,6 @@
 // Starts one PS shard over the given infrastructure, with its /metrics and /healthz server.
 import {
-  ConfigError, closeServer, createLogger, createRegistry, paramSpecOf, startHeartbeat, startHttpServer,
+  ConfigError, closeServer, createLogger, createRegistry, httpAuthOf, paramSpecOf, startHeartbeat, startHttpServer,
   type FlywheelConfig, type Infra,
 } from '../../shared/index.ts';
 import { psMetrics } from './metrics.ts';
@@ -48,7 +48,7 @@ export async function startPs(cfg: FlywheelConfig, shardIndex: number, infra: In
   const server = port && !infra.embedded
     ? await startHttpServer({
       port, registry, healthy: () => shard.healthy, ready: () => shard.readiness(), openapi: { title: 'Flywheel PS shard' },
-      onError: (e) => log.error({ err: String(e) }, 'http'),
+      auth: httpAuthOf(cfg), onWarning: (msg) => log.warn(msg), onError: (e) => log.error({ err: String(e) }, 'http'),
     })
     : undefined;
   log.info({ version: shard.version, epoch: shard.epoch, metricsPort: port || null }, 'ps shard running');
