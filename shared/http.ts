@@ -203,12 +203,12 @@ export async function startHttpServer(o: HttpServerOptions): Promise<Server> {
   // Loopback unless told otherwise (FLYWHEEL_HTTP_HOST=0.0.0.0 in a container).
   const host = o.host ?? readEnv().httpHost ?? '127.0.0.1';
   const metricsHere = o.registry !== undefined && !o.metrics;
-  // Built once: the routes are fixed when the server starts, and a malformed key fails the start.
-  const openapi = buildOpenApi({ title: 'Flywheel', version: packageVersion(), ...o.openapi }, Object.keys(o.routes ?? {}), o.docs, metricsHere);
   // Decided once, by the address bound, not by where a request comes from: a proxy in front
   // makes every request look local. Throws when a route needs a token and none is configured.
   const served = [...Object.keys(o.routes ?? {}), ...Object.keys(o.raw ?? {}), ...(metricsHere ? ['GET /metrics'] : [])];
   const auth = resolveHttpAuth(o.auth, host, served, o.queries, o.onWarning);
+  // Built once: the routes are fixed when the server starts, and a malformed key fails the start.
+  const openapi = buildOpenApi({ title: 'Flywheel', version: packageVersion(), ...o.openapi }, Object.keys(o.routes ?? {}), o.docs, metricsHere, (k) => auth.protects(k));
   const requestTimeout = o.requestTimeoutMs ?? 30_000;
   const server = createServer({
     requestTimeout,

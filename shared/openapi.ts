@@ -115,7 +115,10 @@ export function parseRouteKey(key: string): { method: string; path: string } {
 const operationId = (method: string, path: string) =>
   method.toLowerCase() + path.split(/[^A-Za-z0-9]+/).filter(Boolean).map((w) => w[0].toUpperCase() + w.slice(1)).join('');
 
-function operation(method: string, path: string, doc: RouteDoc | undefined): Record<string, unknown> {
+/** Either header carries the token (shared/http-auth.ts). */
+const TOKEN_SECURITY = [{ bearerToken: [] }, { apiKeyHeader: [] }];
+
+function operation(method: string, path: string, doc: RouteDoc | undefined, needsToken: boolean): Record<string, unknown> {
   const d: RouteDoc = doc ?? { summary: `${method} ${path} (undocumented)`, response: {} };
   const responses: Record<string, unknown> = {};
   if (path === '/metrics') responses['200'] = { description: 'OK', content: { 'text/plain': { schema: d.response } } };
@@ -124,9 +127,11 @@ function operation(method: string, path: string, doc: RouteDoc | undefined): Rec
     const { description, schema } = typeof e === 'string' ? { description: e, schema: ERROR_REF } : e;
     responses[status] = { description, content: { 'application/json': { schema } } };
   }
+  if (needsToken) responses['401'] = { $ref: '#/components/responses/Unauthorized' };
   responses['4XX'] = { $ref: '#/components/responses/Refused' };
   responses['5XX'] = { $ref: '#/components/responses/Failed' };
   const op: Record<string, unknown> = { operationId: operationId(method, path), summary: d.summary, responses };
+  if (needsToken) op.security = TOKEN_SECURITY;
   if (d.description) op.description = d.description;
   if (!doc) op['x-undocumented'] = true;
   if (d.headers) op.parameters = Object.entries(d.headers).map(([name, description]) => ({ name, in: 'header', required: false, description, schema: { type: 'string' } }));
@@ -139,17 +144,20 @@ function operation(method: string, path: string, doc: RouteDoc | undefined): Rec
 }
 
 /**
- * The document of a service answering `routes` (its own route keys) beside the built-in ones.
+ * The document of a service answering `routes` (its own route keys) beside the built-in ones;
+ * `needsToken` says which routes this server guards with an API token (as it was started).
  * Throws on a malformed route key: a route the document cannot describe is a programming error.
  */
-export function buildOpenApi(info: OpenApiInfo, routes: readonly string[], docs: RouteDocs = {}, withMetrics = false): Record<string, unknown> {
+export function buildOpenApi(info: OpenApiInfo, routes: readonly string[], docs: RouteDocs = {}, withMetrics = false,
+  needsToken: (key: string) => boolean = () => false): Record<string, unknown> {
   const all: RouteDocs = { ...BUILTIN_ROUTE_DOCS, ...(withMetrics ? { 'GET /metrics': METRICS_DOC } : {}) };
   const keys = [...Object.keys(all), ...routes];
   const paths: Record<string, Record<string, unknown>> = {};
   for (const key of keys) {
     const { method, path } = parseRouteKey(key);
-    (paths[path] ??= {})[method.toLowerCase()] = operation(method, path, docs[key] ?? all[key]);
+    (paths[path] ??= {})[method.toLowerCase()] = operation(method, path, docs[key] ?? all[key], needsToken(key));
   }
+  const guarded = keys.some(needsToken);
   return {
     openapi: '3.1.0',
     info,
@@ -159,7 +167,14 @@ export function buildOpenApi(info: OpenApiInfo, routes: readonly string[], docs:
       responses: {
         Refused: { description: 'The request was refused (bad input, unknown route, too large, too slow)', content: { 'application/json': { schema: ERROR_REF } } },
         Failed: { description: 'The service failed or a dependency is unavailable (503: retry later)', content: { 'application/json': { schema: ERROR_REF } } },
+        ...(guarded ? { Unauthorized: { description: 'No valid API token (FLYWHEEL_API_TOKENS on the server)', content: { 'application/json': { schema: ERROR_REF } } } } : {}),
       },
+      ...(guarded ? {
+        securitySchemes: {
+          bearerToken: { type: 'http', scheme: 'bearer', description: 'Authorization: Bearer <token>' },
+          apiKeyHeader: { type: 'apiKey', in: 'header', name: 'X-Api-Key' },
+        },
+      } : {}),
     },
   };
 }

@@ -240,3 +240,18 @@ t.test('config: http.auth, http.authRoutes, metricsPort are validated', async (t
   t.throws(() => loadConfig({ overrides: { ingest: { port: 9000, metricsPort: 9000 } }, env: {} }), { message: /"ingest\.metricsPort": must differ/ });
   t.throws(() => loadConfig({ overrides: { inference: { metricsPort: 8081 } }, env: {} }), { message: /"inference\.metricsPort": must differ/ });
 });
+
+t.test('/openapi.json says which routes need a token, as this server was started', async (t) => {
+  const { o } = writeServer({ auth: { mode: 'required', tokens } });
+  const { call } = await serve(t, o);
+  const doc = (await call('GET', '/openapi.json')).body as Record<string, any>;
+  t.same(doc.paths['/v1/events'].post.security, [{ bearerToken: [] }, { apiKeyHeader: [] }], 'a write route names both headers');
+  t.ok(doc.paths['/v1/events'].post.responses['401'], 'and its 401');
+  t.notOk(doc.paths['/v1/predict'].post.security, 'a declared query needs none');
+  t.notOk(doc.paths['/healthz'].get.security, 'nor the probes');
+  t.same(Object.keys(doc.components.securitySchemes), ['bearerToken', 'apiKeyHeader']);
+  const open = await serve(t, writeServer().o);
+  const plain = (await open.call('GET', '/openapi.json')).body as Record<string, any>;
+  t.notOk(plain.paths['/v1/events'].post.security, 'on loopback in auto mode no route needs one');
+  t.notOk(plain.components.securitySchemes, 'and no scheme is declared');
+});
