@@ -81,7 +81,9 @@ t.test('the dashboard shows the run live and agrees with the services', { skip: 
   await pageShows(`${half} events trained`, (f) => f.trained >= half);
   const a = await read();
   await postEvents(t, cluster.ingestUrl, events.slice(half));
-  await pageShows(`${events.length} events trained`, (f) => f.trained >= events.length);
+  // The counters go out before every ack, the bucket states every metricsIntervalMs: wait for
+  // both, or the charts can be read a report short of the count.
+  await pageShows(`${events.length} events trained and a window of AUC`, (f) => f.trained >= events.length && f.windows.some((x) => x !== null));
   const b = await read();
   t.equal(b.trained, events.length, `the page counts every event trained (${b.trained}), once`);
   t.ok(b.frames > a.frames && b.timeline > a.timeline, `new snapshots kept coming (${a.frames} -> ${b.frames} frames, ${a.timeline} -> ${b.timeline} samples)`);
