@@ -34,10 +34,24 @@ export class HttpReply {
  */
 export class BodyBudget {
   private held = 0;
+  private readonly listeners = new Set<(heldBytes: number) => void>();
   constructor(readonly limitBytes: number) {
     if (!(limitBytes > 0)) throw new RangeError(`a body budget must be positive, got ${limitBytes}`);
   }
   get heldBytes(): number { return this.held; }
+
+  /** Resolves once the bytes held satisfy `cond` (now or at a later take or release). */
+  until(cond: (heldBytes: number) => boolean): Promise<void> {
+    if (cond(this.held)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const check = (held: number) => { if (cond(held)) { this.listeners.delete(check); resolve(); } };
+      this.listeners.add(check);
+    });
+  }
+
+  private changed(): void {
+    if (this.listeners.size) for (const l of [...this.listeners]) l(this.held);
+  }
   /** A request's share: take() as bytes arrive, release() (idempotent) when it has been answered. */
   hold(): BodyHold {
     let mine = 0;
@@ -46,12 +60,15 @@ export class BodyBudget {
         if (this.held + n > this.limitBytes) return false;
         this.held += n;
         mine += n;
+        this.changed();
         return true;
       },
       fits: (n) => this.held + n <= this.limitBytes,
       release: () => {
+        if (!mine) return;
         this.held -= mine;
         mine = 0;
+        this.changed();
       },
     };
   }

@@ -19,6 +19,8 @@ export interface RunningIngest {
   port: number;
   /** The separate /metrics listener's port (ingest.metricsPort), else null. */
   metricsPort: number | null;
+  /** The bytes of request bodies held now (ingest.maxInflightBodyBytes): tests wait on it. */
+  bodyBudget: BodyBudget;
   stop(): Promise<void>;
 }
 
@@ -144,5 +146,5 @@ export async function startIngest(cfg: FlywheelConfig, infra: Infra, portOverrid
   log.info({ port: actualPort, metricsPort, eventShards: S, stream: cfg.stream, shardKeys: keys, models: cfg.models.map((m) => m.name) }, 'ingest running');
   // Ingest feeds every model of the config; its heartbeat goes out under the first one's name.
   const heartbeat = startHeartbeat(infra.transport, { service: 'ingest', model: cfg.model, instance: 'ingest', stats: () => ({ eventsAccepted: acceptedTotal }) });
-  return { port: actualPort, metricsPort, stop: () => { heartbeat.stop(); return closeServer(server); } };
+  return { port: actualPort, metricsPort, bodyBudget: budget, stop: () => { heartbeat.stop(); return closeServer(server); } };
 }

@@ -83,11 +83,12 @@ t.test('Idempotency-Key with Redis and JetStream', async (t) => {
   await t.test('while a request is in flight its key gets 409 from every ingest', async (t) => {
     let open!: () => void;
     const gate = new Promise<void>((r) => { open = r; });
-    hook.before = () => gate;
+    let entered!: () => void;
+    const publishing = new Promise<void>((r) => { entered = r; });
+    hook.before = () => { entered(); return gate; };
     const body = events(4, 'f');
-    const before = hook.calls;
     const first = post(a, body, 'k-flight');
-    while (hook.calls === before) await new Promise((r) => setTimeout(r, 5));
+    await publishing;
     t.equal((await post(b, body, 'k-flight')).status, 409, 'another ingest: 409');
     t.equal((await post(a, body, 'k-flight')).status, 409, 'the same ingest: 409');
     hook.before = async () => undefined;
@@ -117,7 +118,11 @@ t.test('Idempotency-Key with Redis and JetStream', async (t) => {
     t.equal(await store.claim(cfg.stream, 'scope1', 'lease', 'h', t1, 200), null, 'claimed');
     t.same(await store.claim(cfg.stream, 'scope1', 'lease', 'h', t2, 200), { state: 'pending', bodyHash: 'h' }, 'held');
     t.equal(await store.claim(cfg.stream, 'scope2', 'lease', 'h', t2, 200), null, 'another scope is another key');
-    await new Promise((r) => setTimeout(r, 300));
+    // The claim carries its lease as the key's expiry; expiring it now stands for the lease passing.
+    const key = idempotencyKey(cfg.stream, 'scope1', 'lease');
+    const pttl = await redis.pttl(key);
+    t.ok(pttl > 0 && pttl <= 200, `the claim expires with its lease (PTTL ${pttl} ms)`);
+    await redis.pexpire(key, 0);
     t.equal(await store.claim(cfg.stream, 'scope1', 'lease', 'h', t2, 10_000), null, 'free again after the lease');
     t.equal(await store.complete(cfg.stream, 'scope1', 'lease', t1, '{}', 10_000), false, 'the expired claimant cannot record');
     await store.release(cfg.stream, 'scope1', 'lease', t1);

@@ -40,8 +40,10 @@ t.test('BodyBudget: take, refuse, release once', async (t) => {
   h1.release();
   h1.release();
   t.equal(b.heldBytes, 40, 'release gives back what the hold took, once');
+  const emptied = b.until((held) => held === 0);
   h2.release();
-  t.equal(b.heldBytes, 0);
+  await emptied;
+  t.equal(b.heldBytes, 0, 'until() resolves on the release that empties it');
   t.throws(() => new BodyBudget(0), RangeError);
 });
 
@@ -62,11 +64,7 @@ async function server(t: Test, ingest: Record<string, unknown> = {}) {
     for (let s = 0; s < cfg.eventShards; s++) n += (await emb.eventLog.backlog(s)).pending;
     return n;
   };
-  const until = async (what: string, f: () => Promise<boolean>) => {
-    for (let i = 0; i < 500; i++) { if (await f()) return; await new Promise((r) => setTimeout(r, 10)); }
-    throw new Error(`timed out waiting for ${what}`);
-  };
-  return { port: srv.port, base, metric, messages, until };
+  return { port: srv.port, base, metric, messages, budget: srv.bodyBudget };
 }
 
 /** A valid one-event body padded with spaces to `size` bytes. */
@@ -92,7 +90,7 @@ t.test('the in-flight budget: a body that does not fit gets 503 with Retry-After
   const full = padded(60 * KiB);
   // A slow client holds the 40 KiB it has sent (not the 60 KiB it announced).
   const slow = await stalled(s.port, full.length, full.subarray(0, 40 * KiB));
-  await s.until('the slow body to be held', async () => (await s.metric('fw_ingest_inflight_body_bytes')) >= 40 * KiB);
+  await s.budget.until((held) => held >= 40 * KiB);
   t.equal(await s.metric('fw_ingest_inflight_body_bytes'), 40 * KiB, 'the budget holds what arrived');
   const post = (body: Buffer, chunked = false) => fetch(`${s.base}/v1/events`, {
     method: 'POST', headers: { 'content-type': 'application/json' },
@@ -110,7 +108,7 @@ t.test('the in-flight budget: a body that does not fit gets 503 with Retry-After
   t.equal(await s.metric('fw_ingest_requests_rejected_total', 'reason="overloaded"'), 2, 'both refusals counted');
   t.equal(await s.messages(), 1, 'the refused bodies published nothing');
   slow.destroy();
-  await s.until('the aborted body to be given back', async () => (await s.metric('fw_ingest_inflight_body_bytes')) === 0);
+  await s.budget.until((held) => held === 0);
   t.pass('an aborted request gives its bytes back');
   const big = await post(padded(60 * KiB));
   t.equal(big.status, 200, 'and then a body of the whole budget fits');
@@ -137,7 +135,7 @@ t.test('8 concurrent 7 MB nested bodies are refused, cheaply, with nothing publi
   const MiB = 1024 * 1024;
   const tight = await server(t, { maxInflightBodyBytes: 16 * MiB });
   const slow = [await stalled(tight.port, nested.length, nested.subarray(0, 5 * MiB)), await stalled(tight.port, nested.length, nested.subarray(0, 5 * MiB))];
-  await tight.until('the slow bodies to be held', async () => (await tight.metric('fw_ingest_inflight_body_bytes')) === 10 * MiB);
+  await tight.budget.until((held) => held === 10 * MiB);
   const refused = await Promise.all(Array.from({ length: 8 }, async () => {
     const res = await fetch(`${tight.base}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: nested });
     return `${res.status} ${(await res.json() as { code: string }).code} ${res.headers.get('retry-after')}`;
@@ -145,5 +143,5 @@ t.test('8 concurrent 7 MB nested bodies are refused, cheaply, with nothing publi
   t.same(refused, Array(8).fill('503 overloaded 1'), 'over the budget: 503 with Retry-After');
   t.equal(await tight.metric('fw_ingest_requests_rejected_total', 'reason="overloaded"'), 8, 'each counted');
   for (const sock of slow) sock.destroy();
-  await tight.until('the budget to come back', async () => (await tight.metric('fw_ingest_inflight_body_bytes')) === 0);
+  await tight.budget.until((held) => held === 0);
 });

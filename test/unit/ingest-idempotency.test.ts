@@ -95,10 +95,12 @@ t.test('a request with a key in flight: the same key gets 409, another body 422'
   const s = await setup(t);
   let open!: () => void;
   const gate = new Promise<void>((r) => { open = r; });
-  s.hook.before = () => gate;
+  let entered!: () => void;
+  const publishing = new Promise<void>((r) => { entered = r; });
+  s.hook.before = () => { entered(); return gate; };
   const body = events(3);
   const first = s.post(body, { 'idempotency-key': 'slow' });
-  while (s.hook.calls === 0) await new Promise((r) => setTimeout(r, 5));
+  await publishing;
   const dup = await s.post(body, { 'idempotency-key': 'slow' });
   t.equal(dup.status, 409, 'same key and body while the first is publishing: 409');
   t.equal(dup.body.code, 'idempotency_in_flight');
@@ -177,10 +179,13 @@ t.test('refused requests and requests without a key leave no record', async (t) 
 });
 
 t.test('records last ingest.idempotencyTtlSeconds', async (t) => {
-  const s = await setup(t, { ingest: { idempotencyTtlSeconds: 1 } });
+  // The store's clock is the test's: the TTL passes when the test says, not after a sleep.
+  let clock = Date.now();
+  const s = await setup(t, { ingest: { idempotencyTtlSeconds: 1 } }, () => new MemoryIdempotencyStore(() => clock));
   t.equal((await s.post(events(1, 'a'), { 'idempotency-key': 'ttl' })).status, 200);
+  clock += 999;
   t.equal((await s.post(events(1, 'b'), { 'idempotency-key': 'ttl' })).status, 422, 'within the TTL the key is bound');
-  await new Promise((r) => setTimeout(r, 1100));
+  clock += 2;
   const later = await s.post(events(1, 'b'), { 'idempotency-key': 'ttl' });
   t.equal(later.status, 200, 'after it the key is free');
   t.equal(later.headers.get('idempotent-replayed'), null);
