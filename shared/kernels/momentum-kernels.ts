@@ -9,7 +9,7 @@
 // scalars arrive as f64 and are rounded to f32 once, as the loops round them. (An exact family,
 // f64 lanes rounded only on store, was the PS path before: 2-6x slower than C where this one
 // is within 2x; it lives in bench/kernels/ for the comparison.)
-import { F64, I32, V128, ins, op, simd, uleb, type FuncDef } from './wasm-bytes.ts';
+import { F64, I32, V128, ins, op, simd, type FuncDef } from './wasm-bytes.ts';
 
 export type KernelRule = 'momentum' | 'nesterov' | 'adagrad';
 
@@ -92,7 +92,6 @@ export const KERNEL_RULES: KernelRule[] = ['momentum', 'nesterov', 'adagrad'];
 
 // The row kernel's extra locals: the row's address in the w and slot regions, its gradient's.
 const ROW = 12, GROW = 13;
-const I32_LOAD = 0x28, I32_MUL = 0x6c;
 
 /**
  * The kernel of `rule` over sparse rows of `dim` floats (a multiple of 4): for each of the
@@ -106,8 +105,8 @@ export function rowKernelFunc(name: string, rule: KernelRule, dim: number, layou
   const at: Addr = { w: ROW, s: ROW, g: GROW };
   const perRow: number[] = [
     // row = idx[i] * rowBytes; grow = i * dim (i counts bytes of the index: 4 per row)
-    ...ins.get(I), I32_LOAD, 2, ...uleb(layout.idx), ...ins.i32(rowBytes), I32_MUL, ...ins.set(ROW),
-    ...ins.get(I), ...ins.i32(dim), I32_MUL, ...ins.set(GROW),
+    ...ins.get(I), ...ins.load32(layout.idx), ...ins.i32(rowBytes), op.i32Mul, ...ins.set(ROW),
+    ...ins.get(I), ...ins.i32(dim), op.i32Mul, ...ins.set(GROW),
   ];
   for (let off = 0; off < rowBytes; off += 16) perRow.push(...f32Step(layout, rule, off, at));
   return { name, params: PARAMS, locals: [...LOCALS, I32, I32], body: loopBody(4, 4, SPLAT_F32, (off) => (off === 0 ? perRow : [])) };

@@ -3,7 +3,7 @@
 // shared/row-index.ts does. Two sides read the one table: PairIndex from JavaScript (inserting
 // new rows, single lookups) and the `lookup` kernel, which resolves a push's row ids in one
 // call; the JavaScript lookup loop was ~45% of a push's apply on a 1M-row arena.
-import { I32, op, uleb, type FuncDef } from './wasm-bytes.ts';
+import { I32, ins, op, type FuncDef } from './wasm-bytes.ts';
 
 export const EMPTY = -1;
 /** Buckets per capacity row: a load factor of at most 1/2, as RowIndex keeps. */
@@ -55,27 +55,10 @@ export class PairIndex {
   }
 }
 
-// Opcodes beyond wasm-bytes' set.
-const I32_LOAD = 0x28, I32_STORE = 0x36, I32_EQ = 0x46, I32_AND = 0x71, I32_SHL = 0x74, I32_MUL = 0x6c, IF = 0x04;
 const GOLDEN = 0x9e3779b1 | 0; // as a signed i32: the multiply wraps the same as Math.imul
 // Parameter and locals.
 const BYTES = 0, I = 1, ID = 2, H = 3, K = 4;
-const get = (i: number) => [op.localGet, ...uleb(i)];
-const set = (i: number) => [op.localSet, ...uleb(i)];
-const i32 = (v: number) => [op.i32Const, ...sleb32(v)];
-const load = (offset: number) => [I32_LOAD, 2, ...uleb(offset)];
-const store = (offset: number) => [I32_STORE, 2, ...uleb(offset)];
-
-function sleb32(n: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const b = n & 0x7f;
-    n >>= 7;
-    const done = (n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0);
-    out.push(done ? b : b | 0x80);
-    if (done) return out;
-  }
-}
+const { get, set, i32, load32, store32 } = ins;
 
 /**
  * `name(bytes)`: for each of the bytes/4 row ids of region `idx`, replaces it in place by its
@@ -83,23 +66,23 @@ function sleb32(n: number): number[] {
  */
 export function lookupFunc(name: string, at: { idx: number; tab: number }, buckets: number): FuncDef {
   const mask = buckets - 1;
-  const pairAt = [...get(H), ...i32(3), I32_SHL]; // byte offset of bucket H's pair
+  const pairAt = [...get(H), ...i32(3), op.i32Shl]; // byte offset of bucket H's pair
   const body = [
     op.block, op.void, op.loop, op.void,
     ...get(I), ...get(BYTES), op.i32GeU, op.brIf, 1,
-    ...get(I), ...load(at.idx), ...set(ID),
-    ...get(ID), ...i32(GOLDEN), I32_MUL, ...i32(mask), I32_AND, ...set(H),
+    ...get(I), ...load32(at.idx), ...set(ID),
+    ...get(ID), ...i32(GOLDEN), op.i32Mul, ...i32(mask), op.i32And, ...set(H),
     op.block, op.void, op.loop, op.void,
-    ...pairAt, ...load(at.tab), ...set(K),
+    ...pairAt, ...load32(at.tab), ...set(K),
     // found: idx[i] = slot; on to the next id
-    ...get(K), ...get(ID), I32_EQ, IF, op.void,
-    ...get(I), ...pairAt, ...load(at.tab + 4), ...store(at.idx), op.br, 2,
+    ...get(K), ...get(ID), op.i32Eq, op.if, op.void,
+    ...get(I), ...pairAt, ...load32(at.tab + 4), ...store32(at.idx), op.br, 2,
     op.end,
     // an empty bucket: absent
-    ...get(K), ...i32(EMPTY), I32_EQ, IF, op.void,
-    ...get(I), ...i32(-1), ...store(at.idx), op.br, 2,
+    ...get(K), ...i32(EMPTY), op.i32Eq, op.if, op.void,
+    ...get(I), ...i32(-1), ...store32(at.idx), op.br, 2,
     op.end,
-    ...get(H), ...i32(1), op.i32Add, ...i32(mask), I32_AND, ...set(H),
+    ...get(H), ...i32(1), op.i32Add, ...i32(mask), op.i32And, ...set(H),
     op.br, 0,
     op.end, op.end,
     ...get(I), ...i32(4), op.i32Add, ...set(I),

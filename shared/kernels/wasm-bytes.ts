@@ -9,9 +9,10 @@ export const V128 = 0x7b;
 
 /** Core opcodes used by the kernels. */
 export const op = {
-  block: 0x02, loop: 0x03, end: 0x0b, br: 0x0c, brIf: 0x0d, void: 0x40,
+  block: 0x02, loop: 0x03, if: 0x04, end: 0x0b, br: 0x0c, brIf: 0x0d, void: 0x40,
   localGet: 0x20, localSet: 0x21, localTee: 0x22,
-  i32Const: 0x41, i32GeU: 0x4f, i32Add: 0x6a,
+  i32Load: 0x28, i32Store: 0x36,
+  i32Const: 0x41, i32Eq: 0x46, i32GeU: 0x4f, i32Add: 0x6a, i32Mul: 0x6c, i32And: 0x71, i32Shl: 0x74,
 } as const;
 
 /** SIMD opcodes (after the 0xfd prefix), from the fixed-width SIMD proposal (Wasm 2.0). */
@@ -57,6 +58,9 @@ export const ins = {
   tee: (i: number) => [op.localTee, ...uleb(i)],
   i32: (v: number) => [op.i32Const, ...sleb(v)],
   simd: (code: number) => [0xfd, ...uleb(code)],
+  /** i32.load / i32.store at the address on the stack plus a constant byte offset (4-byte aligned). */
+  load32: (offset: number) => [op.i32Load, 2, ...uleb(offset)],
+  store32: (offset: number) => [op.i32Store, 2, ...uleb(offset)],
   /** memarg: log2 alignment hint, then a constant byte offset added to the address. */
   mem: (code: number, alignLog2: number, offset: number) => [0xfd, ...uleb(code), ...uleb(alignLog2), ...uleb(offset)],
   lane: (code: number, alignLog2: number, offset: number, lane: number) =>
