@@ -4,7 +4,7 @@
 // record is written only by the request that claimed the key (by a token), so two ingest
 // processes sharing a Redis agree on which of two concurrent requests does the work.
 import type { Redis } from 'ioredis';
-import { UnavailableError } from '../errors.ts';
+import { redisCall } from './redis-call.ts';
 import { idempotencyKey, idempotencyKeyPattern, idempotencyPrefix } from './keys.ts';
 
 /** A key already claimed: by a request still in flight (pending) or by one that succeeded (done). */
@@ -46,12 +46,8 @@ return 0`;
 export class RedisIdempotencyStore implements IdempotencyStore {
   constructor(private readonly redis: Redis) {}
 
-  private async run<T>(f: () => Promise<T>): Promise<T> {
-    try {
-      return await f();
-    } catch (err) {
-      throw new UnavailableError(`Redis idempotency operation failed: ${(err as Error).message}`, err);
-    }
+  private run<T>(f: () => Promise<T>): Promise<T> {
+    return redisCall('idempotency operation', f);
   }
 
   claim(stream: string, scope: string, key: string, bodyHash: string, token: string, leaseMs: number): Promise<IdempotencyRecord | null> {

@@ -3,7 +3,7 @@
 // its shards become free within the TTL. Live workers heartbeat into a sorted set, so each can
 // compute its fair share and give back extra shards when a new worker joins.
 import type { Redis } from 'ioredis';
-import { UnavailableError } from '../errors.ts';
+import { redisCall } from './redis-call.ts';
 
 export interface LeaseStore {
   /** Takes the lease if free (or already ours); true when we hold it afterwards. */
@@ -27,12 +27,8 @@ const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call
 export class RedisLeaseStore implements LeaseStore {
   constructor(private readonly redis: Redis) {}
 
-  private async run<T>(f: () => Promise<T>): Promise<T> {
-    try {
-      return await f();
-    } catch (err) {
-      throw new UnavailableError(`Redis lease operation failed: ${(err as Error).message}`, err);
-    }
+  private run<T>(f: () => Promise<T>): Promise<T> {
+    return redisCall('lease operation', f);
   }
 
   acquire(model: string, shard: number, owner: string, ttlMs: number): Promise<boolean> {

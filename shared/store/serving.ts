@@ -2,7 +2,7 @@
 // pointer that inference nodes follow. The validation gate moves the pointer forward;
 // `flywheel rollback` moves it back through the history.
 import type { Redis } from 'ioredis';
-import { UnavailableError } from '../errors.ts';
+import { redisCall } from './redis-call.ts';
 import { modelKeys } from './keys.ts';
 
 export interface ServingPointer {
@@ -29,12 +29,8 @@ export const CHECKPOINTS_KEPT = 20;
 export class RedisServingStore implements ServingStore {
   constructor(private readonly redis: Redis) {}
 
-  private async run<T>(what: string, f: () => Promise<T>): Promise<T> {
-    try {
-      return await f();
-    } catch (err) {
-      throw new UnavailableError(`Redis ${what} failed: ${(err as Error).message}`, err);
-    }
+  private run<T>(what: string, f: () => Promise<T>): Promise<T> {
+    return redisCall(what, f);
   }
 
   saveCheckpoint(model: string, blob: Uint8Array): Promise<number> {
