@@ -9,6 +9,7 @@ import { RedisIdempotencyStore, connectInfra, connectRedis, idempotencyKey, idem
 import { startIngest } from '../../services/ingest/service.ts';
 import { resetModel } from '../../cluster/local-cluster.ts';
 import { integrationConfig } from '../helpers/integration.ts';
+import { pendingMessages } from '../helpers/scrape.ts';
 
 const NOW = Date.now();
 const events = (n: number, user = 'u') => Array.from({ length: n }, (_, i) => ({ userId: `${user}${i}`, itemId: `i${i}`, type: 'view', ts: NOW - 1000 }));
@@ -46,11 +47,7 @@ t.test('Idempotency-Key with Redis and JetStream', async (t) => {
     return { status: res.status, replayed: res.headers.get('idempotent-replayed'), body: await res.json() as Record<string, unknown> };
   };
   const infra = infras[0];
-  const messages = async () => {
-    let n = 0;
-    for (let s = 0; s < cfg.eventShards; s++) n += (await infra.eventLog.backlog(s)).pending;
-    return n;
-  };
+  const messages = () => pendingMessages(infra.eventLog, cfg.eventShards);
 
   await t.test('a retry publishes nothing, without JetStream de-duplication, on any ingest', async (t) => {
     hook.stripMsgId = true;

@@ -6,6 +6,7 @@ import { connect, type Socket } from 'node:net';
 import { BodyBudget, EmbeddedInfra, loadConfig } from '../../shared/index.ts';
 import { startIngest } from '../../services/ingest/service.ts';
 import { checkJsonShape } from '../../services/ingest/json-shape.ts';
+import { metricReader, pendingMessages } from '../helpers/scrape.ts';
 
 const LIMITS = { maxDepth: 8, maxTopLevelItems: 50, maxMembers: 128 };
 const shape = (s: string, ndjson = false) => checkJsonShape(Buffer.from(s), ndjson, LIMITS)?.code;
@@ -53,17 +54,8 @@ async function server(t: Test, ingest: Record<string, unknown> = {}) {
   const srv = await startIngest(cfg, emb.forService(), 0);
   t.teardown(() => srv.stop());
   const base = `http://127.0.0.1:${srv.port}`;
-  const metric = async (name: string, labels = ''): Promise<number> => {
-    const text = await (await fetch(`${base}/metrics`)).text();
-    let sum = 0;
-    for (const m of text.matchAll(new RegExp(`^${name}\\{([^}]*)\\} (\\S+)$`, 'gm'))) if (m[1].includes(labels)) sum += Number(m[2]);
-    return sum;
-  };
-  const messages = async () => {
-    let n = 0;
-    for (let s = 0; s < cfg.eventShards; s++) n += (await emb.eventLog.backlog(s)).pending;
-    return n;
-  };
+  const metric = metricReader(base);
+  const messages = () => pendingMessages(emb.eventLog, cfg.eventShards);
   return { port: srv.port, base, metric, messages, budget: srv.bodyBudget };
 }
 

@@ -7,6 +7,7 @@ import {
   EmbeddedInfra, MemoryIdempotencyStore, loadConfig, type FlywheelConfig, type IdempotencyStore, type Infra,
 } from '../../shared/index.ts';
 import { startIngest } from '../../services/ingest/service.ts';
+import { metricReader, pendingMessages } from '../helpers/scrape.ts';
 import { IdempotencyGuard, PENDING_LEASE_MS } from '../../services/ingest/idempotency.ts';
 
 const NOW = Date.now();
@@ -34,18 +35,8 @@ async function setup(t: Test, overrides: Record<string, unknown> = {}, wrapStore
     const res = await fetch(`${base}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
     return { status: res.status, headers: res.headers, body: await res.json() as Record<string, unknown> };
   };
-  const messages = async () => {
-    let n = 0;
-    for (let s = 0; s < cfg.eventShards; s++) n += (await emb.eventLog.backlog(s)).pending;
-    return n;
-  };
-  /** Sum of a metric's samples whose labels include `labels`. */
-  const metric = async (name: string, labels = ''): Promise<number> => {
-    const text = await (await fetch(`${base}/metrics`)).text();
-    let sum = 0;
-    for (const m of text.matchAll(new RegExp(`^${name}\\{([^}]*)\\} (\\S+)$`, 'gm'))) if (m[1].includes(labels)) sum += Number(m[2]);
-    return sum;
-  };
+  const messages = () => pendingMessages(emb.eventLog, cfg.eventShards);
+  const metric = metricReader(base);
   return { cfg, emb, hook, post, messages, metric };
 }
 
