@@ -91,7 +91,7 @@ export class Updater {
     const resident = residentDense(dr, owned.map(denseSize));
     for (const [i, d] of owned.entries()) {
       const init = initDense(d, spec.seed);
-      const r = resident?.[i] ?? undefined;
+      const r = resident?.[i] || undefined;
       const weights = r ? r.weights : init;
       if (r) weights.set(init);
       const slot = r ? r.slot : new Float32Array(denseSize(d) * dr.hp.slotCount);
@@ -159,14 +159,14 @@ export class Updater {
         const m = Math.min(CHUNK_ROWS, n - from);
         let store = a.resident;
         store.resolve(rows, from, m);
-        let absent = 0;
-        for (let i = 0; i < m; i++) if (store.slots[i] < 0) absent++;
+        let absent = false;
+        for (let i = 0; i < m; i++) {
+          if (store.slots[i] >= 0) continue;
+          absent = true;
+          const s = a.slotOf(rows[from + i]);
+          rule.initSlots(a.weights, a.slot, s * dim, dim, hp);
+        }
         if (absent) {
-          for (let i = 0; i < m; i++) {
-            if (store.slots[i] >= 0) continue;
-            const s = a.slotOf(rows[from + i]);
-            rule.initSlots(a.weights, a.slot, s * dim, dim, hp);
-          }
           if (!a.resident) break; // grown past one wasm memory: the heap loop below takes the rest
           store = a.resident;
           store.resolve(rows, from, m);
