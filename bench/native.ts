@@ -32,18 +32,20 @@ export function buildNative(name = 'momentum'): string | null {
   return null;
 }
 
+/** Runs bench/c/<name>.c with `args`; its first line is "median min max ..." over `reps`. */
+function runStats(name: string, args: (string | number)[], reps: number): { median: number; reps: Reps } | null {
+  const bin = buildNative(name);
+  if (!bin) return null;
+  const [median, min, max] = execFileSync(bin, args.map(String), { encoding: 'utf8' }).trim().split(/\s+/).map(Number);
+  return { median, reps: { n: reps, min, max } };
+}
+
 /** Median, min and max rows/s of the C sparse row apply (bench/c/sparse.c) over `reps` pushes. */
 export function runNativeSparse(arenaRows: number, dim: number, perPush: number, reps: number): { median: number; reps: Reps } | null {
-  const bin = buildNative('sparse');
-  if (!bin) return null;
-  const [median, min, max] = execFileSync(bin, [arenaRows, dim, perPush, reps].map(String), { encoding: 'utf8' }).trim().split(/\s+/).map(Number);
-  return { median, reps: { n: reps, min, max } };
+  return runStats('sparse', [arenaRows, dim, perPush, reps], reps);
 }
 
 /** Median, min and max ns per parameter of the C loop (`rule` momentum | nesterov | copy) over `reps`. */
 export function runNative(n: number, reps: number, rule: 'momentum' | 'nesterov' | 'copy'): { median: number; reps: Reps } | null {
-  const bin = buildNative();
-  if (!bin) return null;
-  const [median, min, max] = execFileSync(bin, [String(n), String(reps), rule], { encoding: 'utf8' }).trim().split(/\s+/).map(Number);
-  return { median, reps: { n: reps, min, max } };
+  return runStats('momentum', [n, reps, rule], reps);
 }
