@@ -158,6 +158,15 @@ const inferenceSchema = z.object({
 const dashboardSchema = z.object({
   /** HTTP port of the live dashboard (`flywheel dashboard`). Default 8090. */
   port: port.default(8090),
+  /** Same as ingest.metricsPort. Default 0. */
+  metricsPort: port.default(0),
+}).strict().superRefine((o, ctx) => {
+  if (o.metricsPort !== 0 && o.metricsPort === o.port) ctx.addIssue({ code: 'custom', path: ['metricsPort'], message: `must differ from dashboard.port (${o.port})` });
+});
+
+const validatorSchema = z.object({
+  /** Same as ingest.metricsPort (the validator's main port is its --port). Default 0. */
+  metricsPort: port.default(0),
 }).strict();
 
 const gateSchema = z.object({
@@ -244,6 +253,7 @@ const configSchema = z.object({
   inference: inferenceSchema.default(inferenceSchema.parse({})),
   gate: gateSchema.default(gateSchema.parse({})),
   dashboard: dashboardSchema.default(dashboardSchema.parse({})),
+  validator: validatorSchema.default(validatorSchema.parse({})),
 }).strict();
 
 export type HttpConfig = z.infer<typeof httpSchema>;
@@ -253,6 +263,7 @@ export type IngestConfig = z.infer<typeof ingestSchema>;
 export type InferenceConfig = z.infer<typeof inferenceSchema>;
 export type GateConfig = z.infer<typeof gateSchema>;
 export type DashboardConfig = z.infer<typeof dashboardSchema>;
+export type ValidatorConfig = z.infer<typeof validatorSchema>;
 
 export interface ModelDecl {
   name: string;

@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
-  Gauge, closeServer, httpAuthOf, connectInfra, createLogger, createRegistry, decode, forModel, parseHeartbeat, startHeartbeat, startHttpServer, subjects,
+  ConfigError, Gauge, closeServer, httpAuthOf, connectInfra, createLogger, createRegistry, decode, forModel, metricsServerOf, parseHeartbeat, startHeartbeat, startHttpServer, subjects,
   type EventLog, type FlywheelConfig, type Infra, type Subscription, type WorkerReport,
 } from '../../shared/index.ts';
 import { modelDecl } from '../../shared/config.ts';
@@ -17,6 +17,8 @@ import { DashboardState, type DashboardModel, type DashboardSnapshot } from './s
 
 export interface RunningDashboard {
   port: number;
+  /** The separate /metrics listener's port (dashboard.metricsPort), else null. */
+  metricsPort: number | null;
   url: string;
   state: DashboardState;
   stop(): Promise<void>;
@@ -48,6 +50,9 @@ function assets(): Record<string, { type: string; body: Buffer }> {
 
 export async function startDashboard(cfg: FlywheelConfig, infra: Infra, o: DashboardOptions = {}): Promise<RunningDashboard> {
   const log = createLogger('dashboard', { model: cfg.model });
+  const mainPort = o.port ?? cfg.dashboard.port;
+  const metricsPort = cfg.dashboard.metricsPort;
+  if (metricsPort !== 0 && metricsPort === mainPort) throw new ConfigError('dashboard.metricsPort', `must differ from the dashboard's port (${mainPort})`);
   // The embedded mode runs one model (its in-process log feeds only that one).
   const names = infra.embedded ? [cfg.model] : cfg.models.map((m) => m.name);
   const models: DashboardModel[] = names.map((name) => {
@@ -132,17 +137,20 @@ export async function startDashboard(cfg: FlywheelConfig, infra: Infra, o: Dashb
     req.on('close', () => clients.delete(res));
   };
   const server = await startHttpServer({
-    port: o.port ?? cfg.dashboard.port, registry, raw,
+    port: mainPort, registry, raw,
     auth: httpAuthOf(cfg), onWarning: (msg) => log.warn(msg),
+    metrics: metricsPort ? { port: metricsPort, host: cfg.http.metricsHost } : undefined,
     routes: { 'GET /v1/dashboard': () => latest },
     onError: (e) => log.error({ err: String(e) }, 'http'),
   });
   const port = (server.address() as import('node:net').AddressInfo).port;
   const url = `http://127.0.0.1:${port}/`;
+  const metricsServer = metricsServerOf(server);
+  const actualMetrics = metricsServer ? (metricsServer.address() as import('node:net').AddressInfo).port : null;
   const heartbeat = startHeartbeat(infra.transport, { service: 'dashboard', model: cfg.model, instance: 'dashboard', stats: () => ({ viewers: clients.size }) });
-  log.info({ port, models: names }, 'dashboard running');
+  log.info({ port, metricsPort: actualMetrics, models: names }, 'dashboard running');
   return {
-    port, url, state,
+    port, metricsPort: actualMetrics, url, state,
     stop: async () => {
       heartbeat.stop();
       clearInterval(timer);

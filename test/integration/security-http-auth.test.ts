@@ -1,10 +1,13 @@
 // A real ingest bound outside loopback: POST /v1/events without a valid API token is a 401,
 // counted as fw_ingest_requests_rejected_total{reason="unauthorized"}, publishes nothing and
 // records no Idempotency-Key (its retry with the token publishes); with the token it is
-// accepted. The same ingest with ingest.metricsPort answers /metrics on that port only.
+// accepted. The same ingest with ingest.metricsPort answers /metrics on that port only, and so
+// do the validator and the dashboard with validator.metricsPort and dashboard.metricsPort.
 import t from 'tap';
 import { ApiTokens, EmbeddedInfra, loadConfig } from '../../shared/index.ts';
 import { startIngest } from '../../services/ingest/service.ts';
+import { startValidator } from '../../services/validator/service.ts';
+import { startDashboard } from '../../services/dashboard/service.ts';
 import { rejectedByReason, send } from '../corpus/http-client.ts';
 
 const TOKEN = 'ingest-token-0123456789abcdef';
@@ -63,14 +66,39 @@ t.test('ingest.metricsPort: /metrics on its own loopback listener, not on the AP
   t.equal((await rejectedByReason(split.metricsPort as number)).get('unauthorized'), 1, 'the refusal is counted on the metrics listener');
 });
 
-/** The config with ingest.metricsPort set to a port free now. */
-async function freeMetricsConfig(cfg: ReturnType<typeof loadConfig>) {
+t.test('validator.metricsPort and dashboard.metricsPort: /metrics on their own listener only', async (t) => {
+  const base = loadConfig({ overrides: { model: 'secauthvd', eventShards: 1, settings: { fields: ['user', 'item'], buckets: 64, hidden: [2], embDim: 2 } }, env: {} });
+  const infra = new EmbeddedInfra(base);
+  const cfg = { ...base, validator: { metricsPort: await freePort() }, dashboard: { port: 0, metricsPort: await freePort() } };
+  const get = (port: number, path: string) => send(port, { method: 'GET', path }, Buffer.alloc(0));
+  const validator = await startValidator(cfg, infra.forService(), await freePort());
+  t.teardown(() => validator.stop());
+  const dashboard = await startDashboard(cfg, infra.forService(), { tickMs: 60_000 });
+  t.teardown(() => dashboard.stop());
+  for (const [name, s, series] of [['validator', validator, 'fw_gate_decisions_total'], ['dashboard', dashboard, 'fw_dashboard_']] as const) {
+    t.equal(s.metricsPort, name === 'validator' ? cfg.validator.metricsPort : cfg.dashboard.metricsPort, `${name}: metrics on ${s.metricsPort}`);
+    t.equal((await get(s.port as number, '/metrics')).status, 404, `${name}: the main port serves no /metrics`);
+    t.equal((await get(s.port as number, '/healthz')).status, 200, `${name}: the probes stay on the main port`);
+    const m = await get(s.metricsPort as number, '/metrics');
+    t.equal(m.status, 200, `${name}: the metrics listener serves /metrics`);
+    t.ok(m.body.includes(series), `${name}: with its own series (${series}...)`);
+    t.equal((await get(s.metricsPort as number, '/v1/gate')).status, 404, `${name}: and nothing else`);
+  }
+  await t.rejects(startValidator(cfg, infra.forService(), cfg.validator.metricsPort), { message: /"validator\.metricsPort": must differ/ }, 'the validator refuses --port equal to its metricsPort');
+});
+
+/** A port free now. */
+async function freePort(): Promise<number> {
   const { createServer } = await import('node:net');
-  const port = await new Promise<number>((resolve) => {
+  return new Promise<number>((resolve) => {
     const s = createServer().listen(0, '127.0.0.1', () => {
       const p = (s.address() as import('node:net').AddressInfo).port;
       s.close(() => resolve(p));
     });
   });
-  return { ...cfg, ingest: { ...cfg.ingest, metricsPort: port } };
+}
+
+/** The config with ingest.metricsPort set to a port free now. */
+async function freeMetricsConfig(cfg: ReturnType<typeof loadConfig>) {
+  return { ...cfg, ingest: { ...cfg.ingest, metricsPort: await freePort() } };
 }

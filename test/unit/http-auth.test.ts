@@ -239,6 +239,10 @@ t.test('config: http.auth, http.authRoutes, metricsPort are validated', async (t
   t.throws(() => loadConfig({ overrides: { http: { tokens: ['x'] } }, env: {} }), { message: /"http\.tokens": unknown option/, }, 'tokens never go in the config file');
   t.throws(() => loadConfig({ overrides: { ingest: { port: 9000, metricsPort: 9000 } }, env: {} }), { message: /"ingest\.metricsPort": must differ/ });
   t.throws(() => loadConfig({ overrides: { inference: { metricsPort: 8081 } }, env: {} }), { message: /"inference\.metricsPort": must differ/ });
+  t.throws(() => loadConfig({ overrides: { dashboard: { metricsPort: 8090 } }, env: {} }), { message: /"dashboard\.metricsPort": must differ/ });
+  t.same([c.dashboard.metricsPort, c.validator.metricsPort], [0, 0], 'the validator and the dashboard serve /metrics on their main port by default');
+  t.equal(loadConfig({ overrides: { validator: { metricsPort: 9300 } }, env: {} }).validator.metricsPort, 9300);
+  t.throws(() => loadConfig({ overrides: { validator: { port: 8082 } }, env: {} }), { message: /"validator\.port": unknown option/ }, "the validator's main port is its --port");
 });
 
 t.test('/openapi.json says which routes need a token, as this server was started', async (t) => {
