@@ -2,8 +2,7 @@
 // one table, as a PS publish writes them: one MULTI with the meta) against raw Redis commands
 // carrying the same bytes: one SET of a single blob, and the same fields as multi-field HSETs
 // (one per hash, pipelined, no MULTI). Rows/s for each; each run its own keys, deleted after.
-import { Redis } from 'ioredis';
-import { DEFAULT_CONFIG, RedisShardStore, connectRedis, type ShardWrite } from '../shared/index.ts';
+import { DEFAULT_CONFIG, RedisShardStore, connectRedis, type RedisClient, type ShardWrite } from '../shared/index.ts';
 import { figure, median, progress, randomF32, recordError, runId, sampled } from './lib/figures.ts';
 
 const DIM = 16;
@@ -34,7 +33,7 @@ async function timed(fn: () => Promise<unknown>, reps: number): Promise<number[]
 
 export async function benchSnapshot(): Promise<void> {
   const model = runId('snap');
-  const redis: Redis = connectRedis(DEFAULT_CONFIG.redisUrl);
+  const redis: RedisClient = connectRedis(DEFAULT_CONFIG.redisUrl);
   const store = new RedisShardStore(redis);
   const rawKey = `${model}:raw`;
   try {

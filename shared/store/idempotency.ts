@@ -3,7 +3,7 @@
 // instead of publishing its events again (services/ingest/idempotency.ts has the rules). A
 // record is written only by the request that claimed the key (by a token), so two ingest
 // processes sharing a Redis agree on which of two concurrent requests does the work.
-import type { Redis } from 'ioredis';
+import { redisMasters, type RedisClient } from './redis.ts';
 import { redisCall } from './redis-call.ts';
 import { idempotencyKey, idempotencyKeyPattern, idempotencyPrefix } from './keys.ts';
 
@@ -44,7 +44,7 @@ const RELEASE = `if redis.call('HGET', KEYS[1], 'token') == ARGV[1] and redis.ca
 return 0`;
 
 export class RedisIdempotencyStore implements IdempotencyStore {
-  constructor(private readonly redis: Redis) {}
+  constructor(private readonly redis: RedisClient) {}
 
   private run<T>(f: () => Promise<T>): Promise<T> {
     return redisCall('idempotency operation', f);
@@ -68,12 +68,21 @@ export class RedisIdempotencyStore implements IdempotencyStore {
 
   deleteStream(stream: string): Promise<void> {
     return this.run(async () => {
-      let cursor = '0';
-      do {
-        const [next, keys] = await this.redis.scan(cursor, 'MATCH', idempotencyKeyPattern(stream), 'COUNT', 1000);
-        if (keys.length) await this.redis.unlink(...keys);
-        cursor = next;
-      } while (cursor !== '0');
+      // Records have no common hash tag: on a cluster each master holds some, and SCAN sees
+      // only the node it runs on. So SCAN each master, and UNLINK key by key (pipelined) on
+      // that node: one UNLINK of several keys of different slots is refused (CROSSSLOT).
+      for (const node of await redisMasters(this.redis)) {
+        let cursor = '0';
+        do {
+          const [next, keys] = await node.scan(cursor, 'MATCH', idempotencyKeyPattern(stream), 'COUNT', 1000);
+          if (keys.length) {
+            const p = node.pipeline();
+            for (const k of keys) p.unlink(k);
+            await p.exec();
+          }
+          cursor = next;
+        } while (cursor !== '0');
+      }
     });
   }
 }

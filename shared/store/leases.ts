@@ -2,7 +2,7 @@
 // A lease is a key with a TTL, renewed by its holder; a worker that dies stops renewing and
 // its shards become free within the TTL. Live workers heartbeat into a sorted set, so each can
 // compute its fair share and give back extra shards when a new worker joins.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis.ts';
 import { redisCall } from './redis-call.ts';
 
 export interface LeaseStore {
@@ -25,7 +25,7 @@ const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
 
 export class RedisLeaseStore implements LeaseStore {
-  constructor(private readonly redis: Redis) {}
+  constructor(private readonly redis: RedisClient) {}
 
   private run<T>(f: () => Promise<T>): Promise<T> {
     return redisCall('lease operation', f);

@@ -1,7 +1,7 @@
 // Where validated model versions live: checkpoints (whole-model blobs) and the serving
 // pointer that inference nodes follow. The validation gate moves the pointer forward;
 // `flywheel rollback` moves it back through the history.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis.ts';
 import { redisCall } from './redis-call.ts';
 import { modelKeys } from './keys.ts';
 
@@ -27,7 +27,7 @@ export interface ServingStore {
 export const CHECKPOINTS_KEPT = 20;
 
 export class RedisServingStore implements ServingStore {
-  constructor(private readonly redis: Redis) {}
+  constructor(private readonly redis: RedisClient) {}
 
   private run<T>(what: string, f: () => Promise<T>): Promise<T> {
     return redisCall(what, f);
