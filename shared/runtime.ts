@@ -15,6 +15,7 @@ import { MemoryBus, MemoryTransport } from './transport/memory.ts';
 import { NatsTransport, connectNats, redactUrl } from './transport/nats.ts';
 import type { Transport } from './transport/types.ts';
 import { UnavailableError } from './errors.ts';
+import { createLogger } from './log.ts';
 import { shardKeyOf } from './models/param-spec-of.ts';
 
 export interface Infra {
@@ -39,8 +40,9 @@ export function eventLogOptions(cfg: FlywheelConfig): JetStreamLogOptions {
   };
 }
 
-/** Connects to NATS, JetStream and Redis as the config says. */
-export async function connectInfra(cfg: FlywheelConfig, name: string): Promise<Infra> {
+/** Connects to NATS, JetStream and Redis as the config says; `onWarning` hears of an event stream or ledger bucket whose settings differ from the config's (default: a log line). */
+export async function connectInfra(cfg: FlywheelConfig, name: string, onWarning?: (message: string) => void): Promise<Infra> {
+  const warn = onWarning ?? ((message: string) => createLogger(name, { model: cfg.model }).warn(message));
   const nc = await connectNats(cfg.natsUrl, name);
   const redis = connectRedis(cfg.redisUrl);
   try {
@@ -52,9 +54,9 @@ export async function connectInfra(cfg: FlywheelConfig, name: string): Promise<I
   }
   const transport = new NatsTransport(nc);
   const store = new RedisShardStore(redis);
-  const eventLog = new JetStreamEventLog(nc, eventLogOptions(cfg));
+  const eventLog = new JetStreamEventLog(nc, { ...eventLogOptions(cfg), onWarning: warn });
   return {
-    transport, store, eventLog, serving: new RedisServingStore(redis), leases: new RedisLeaseStore(redis), ledger: new JetStreamLedger(nc),
+    transport, store, eventLog, serving: new RedisServingStore(redis), leases: new RedisLeaseStore(redis), ledger: new JetStreamLedger(nc, { replicas: cfg.streamReplicas, onWarning: warn }),
     idempotency: new RedisIdempotencyStore(redis), embedded: false,
     close: async () => {
       await transport.close().catch(() => undefined);

@@ -24,6 +24,8 @@ export interface JetStreamLogOptions {
   maxAgeMs?: number;
   /** Copies of the stream across the NATS cluster (num_replicas). Default 1. */
   replicas?: number;
+  /** Told when the stream exists with other settings than these (it keeps its own). Default: none. */
+  onWarning?: (message: string) => void;
 }
 
 export const streamName = (model: string) => `FW_${model}_EVENTS`;
@@ -41,6 +43,21 @@ export function eventStreamConfig(opts: Pick<JetStreamLogOptions, 'model' | 'str
     duplicate_window: nanos(120_000),
     num_replicas: opts.replicas ?? 1,
   };
+}
+
+const hours = (ns: number) => `${+(ns / 3.6e12).toFixed(3)} h`;
+
+/**
+ * What differs between the settings an existing stream has and those the config asks for
+ * (replicas, retention, storage), each as "<what> <has> (<option> says <wants>)"; empty when
+ * they agree. JetStream keeps an existing stream's settings: ensure() does not change them.
+ */
+export function streamSettingsDiff(has: { num_replicas?: number; max_age?: number; storage?: string }, wants: ReturnType<typeof eventStreamConfig>): string[] {
+  const out: string[] = [];
+  if ((has.num_replicas ?? 1) !== wants.num_replicas) out.push(`replicas ${has.num_replicas ?? 1} (streamReplicas says ${wants.num_replicas})`);
+  if (has.max_age !== undefined && has.max_age !== wants.max_age) out.push(`max age ${has.max_age ? hours(has.max_age) : 'unlimited'} (streamRetentionHours says ${hours(wants.max_age)})`);
+  if (has.storage !== undefined && has.storage !== wants.storage) out.push(`${has.storage} storage (Flywheel creates it with ${wants.storage})`);
+  return out;
 }
 
 export class JetStreamEventLog implements EventLog {
@@ -67,10 +84,16 @@ export class JetStreamEventLog implements EventLog {
     });
     const cfg = eventStreamConfig({ ...this.opts, stream: this.stream });
     const name = cfg.name;
+    let existing: Awaited<ReturnType<JetStreamManager['streams']['info']>> | undefined;
     try {
-      await jsm.streams.info(name);
+      existing = await jsm.streams.info(name);
     } catch {
       await jsm.streams.add(cfg);
+    }
+    const differs = existing ? streamSettingsDiff(existing.config, cfg) : [];
+    if (differs.length) {
+      this.opts.onWarning?.(`the event stream ${name} exists with ${differs.join(', ')}: it keeps its own settings; `
+        + `change them with \`nats stream edit ${name}\` (e.g. --replicas ${cfg.num_replicas}), or delete the stream to have it created afresh`);
     }
     for (let s = 0; s < this.opts.eventShards; s++) {
       const durable = consumerName(this.opts.model, s);

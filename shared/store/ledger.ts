@@ -31,13 +31,29 @@ function parseEntry(bytes: Uint8Array): LedgerEntry | null {
   return null;
 }
 
+export interface JetStreamLedgerOptions {
+  /** Copies of the bucket across the NATS cluster, when it is created (the config's streamReplicas). Default 1. */
+  replicas?: number;
+  /** Told when the bucket exists with another replica count (it keeps its own). */
+  onWarning?: (message: string) => void;
+}
+
 export class JetStreamLedger implements ShardLedger {
   private kv?: Promise<KV>;
 
-  constructor(private readonly nc: NatsConnection) {}
+  constructor(private readonly nc: NatsConnection, private readonly opts: JetStreamLedgerOptions = {}) {}
 
   private bucket(): Promise<KV> {
-    this.kv ??= this.nc.jetstream().views.kv(LEDGER_BUCKET, { history: 1 }).catch((err: unknown) => {
+    const replicas = this.opts.replicas ?? 1;
+    this.kv ??= this.nc.jetstream().views.kv(LEDGER_BUCKET, { history: 1, replicas }).then(async (kv) => {
+      // An existing bucket is bound as it is: say so when its copies are not what is asked.
+      const has = (await kv.status()).replicas;
+      if (has !== replicas) {
+        this.opts.onWarning?.(`the PS ledger bucket ${LEDGER_BUCKET} exists with replicas ${has} (streamReplicas says ${replicas}): it keeps its own; `
+          + `change it with \`nats stream edit KV_${LEDGER_BUCKET} --replicas ${replicas}\``);
+      }
+      return kv;
+    }).catch((err: unknown) => {
       this.kv = undefined;
       throw new UnavailableError(`JetStream key-value bucket ${LEDGER_BUCKET}: ${(err as Error).message}`, err);
     });
