@@ -47,6 +47,18 @@ const psSchema = z.object({
    * starts and warns (the local cluster, tests). Default refuse.
    */
   volatileStore: z.enum(['refuse', 'allow']).default('refuse'),
+  /**
+   * Which rows a shard's sparse tables keep (shared/row-bounds.ts, docs/ARCHITECTURE.md
+   * "Bounded tables"); the in-process twin applies the same bounds. Each is off by default.
+   */
+  rows: z.object({
+    /** Pushes a new row id must come in before it gets a row (a frequency filter); 1 = at once. Counter tables are exempt. */
+    admitAfter: int(1, 255).default(1),
+    /** Evict rows unused for this long, in the pushes' event time (ms); 0 = never. */
+    ttlMs: int(0).default(0),
+    /** Bytes the sparse tables of one shard may hold; past it the least recently used rows are evicted. 0 = unbounded. */
+    budgetBytes: int(0).default(0),
+  }).strict().default({ admitAfter: 1, ttlMs: 0, budgetBytes: 0 }),
 }).strict();
 
 const workerSchema = z.object({

@@ -40,15 +40,26 @@ export type PushReply =
 /** `slot`: the update rule's slots of the tensor (slot k at [k*size, (k+1)*size)), when shipped. */
 export interface DenseValues { name: string; values: Float32Array; slot?: Float32Array }
 /** `slot`: the rows' slots, dim x slotCount floats per row in row order (the store's layout). */
-export interface RowValues { table: string; rows: Int32Array; values: Float32Array; slot?: Float32Array }
+export interface RowValues {
+  table: string;
+  rows: Int32Array;
+  values: Float32Array;
+  slot?: Float32Array;
+  /** Tombstones (wire 3): rows the shard evicted since the last delta, to drop before `rows` apply. */
+  removed?: Int32Array;
+}
 
 /**
  * The delta wire version this code writes and the newest it reads. 1 (or absent): weights
- * only. 2: rows and tensors may carry `slot`. A version-1 reader ignores the new field (the
- * weights apply as before); a reader refuses a version newer than its own, since a newer
- * writer may have changed what a field means.
+ * only. 2: rows and tensors may carry `slot`. 3: rows may carry `removed` (tombstones). A
+ * version-1 reader ignores the new field (the weights apply as before); a reader refuses a
+ * version newer than its own, since a newer writer may have changed what a field means. A
+ * shard writes 3 only on a delta with tombstones, which an older reader must not apply as if
+ * the rows were still there: it refuses it and resyncs from the store, which has them deleted.
  */
-export const DELTA_WIRE_VERSION = 2;
+export const DELTA_WIRE_VERSION = 3;
+/** The wire version of a delta without tombstones. */
+export const DELTA_WIRE_NO_TOMBSTONES = 2;
 
 /** What changed on a shard between two versions: absolute values, so applying twice is harmless. */
 export interface WeightDelta {
@@ -182,7 +193,11 @@ export function parseDelta(bytes: Uint8Array, maxBytes: number = WIRE_LIMITS.max
       const y = obj(x, `delta.sparse[${i}]`);
       const table = str(y.table, `delta.sparse[${i}].table`);
       const slot = optF32(y.slot, `delta.sparse[${i}].slot`, table);
-      return { table, rows: i32(y.rows, `delta.sparse[${i}].rows`), values: finite(f32(y.values, `delta.sparse[${i}].values`), `delta values of ${table}`), ...(slot ? { slot } : {}) };
+      const removed = y.removed === undefined || y.removed === null ? undefined : i32(y.removed, `delta.sparse[${i}].removed`);
+      return {
+        table, rows: i32(y.rows, `delta.sparse[${i}].rows`), values: finite(f32(y.values, `delta.sparse[${i}].values`), `delta values of ${table}`),
+        ...(slot ? { slot } : {}), ...(removed ? { removed } : {}),
+      };
     }),
     newestAcceptedAtMs: num(o.newestAcceptedAtMs, 'delta.newestAcceptedAtMs'),
     pushAcceptedAtMs: o.pushAcceptedAtMs instanceof Float64Array ? o.pushAcceptedAtMs : new Float64Array(0),

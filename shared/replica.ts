@@ -47,8 +47,10 @@ export class Replica {
   private readonly tableHashes = new Map<string, number>();
   private resyncing: (WeightDelta[] | undefined)[] = [];
   private sub?: Subscription;
-  /** Counters: deltas applied, gaps, resyncs, bad deltas. */
-  readonly stats = { applied: 0, old: 0, gaps: 0, resyncs: 0, bad: 0 };
+  /** Counters: deltas applied, gaps, resyncs, bad deltas, rows dropped by tombstones. */
+  readonly stats = { applied: 0, old: 0, gaps: 0, resyncs: 0, bad: 0, removed: 0 };
+  /** Shards that evict rows: a resync drops their rows first, since the snapshot lacks the evicted ones. */
+  private readonly sawTombstones: boolean[] = [];
 
   constructor(readonly spec: ParamSpec, readonly shardCount: number, private readonly store: ShardStore, private readonly opts: ReplicaOptions = {}) {
     this.held = new HeldParams(spec, opts.slots ?? 'readable', opts.ps);
@@ -173,7 +175,14 @@ export class Replica {
       return 'old';
     }
     for (const x of d.dense) this.held.setDense(x.name, x.values, x.slot);
-    for (const x of d.sparse) this.held.setRows(x.table, x.rows, x.values, x.slot);
+    for (const x of d.sparse) {
+      if (x.removed?.length) {
+        this.held.tables.get(x.table)!.removeRows(x.removed);
+        this.sawTombstones[d.shard] = true;
+        this.stats.removed += x.removed.length;
+      }
+      this.held.setRows(x.table, x.rows, x.values, x.slot);
+    }
     s.version = d.toVersion;
     s.epoch = d.epoch;
     s.epochStartVersion = d.epochStartVersion;
@@ -197,6 +206,7 @@ export class Replica {
       if (!a) return `delta names unknown table ${x.table}`;
       if (x.values.length !== x.rows.length * a.dim) return `delta table ${x.table} has a wrong number of values`;
       for (let i = 0; i < x.rows.length; i++) if (x.rows[i] < 0 || x.rows[i] >= a.table.rows) return `delta row id out of range in ${x.table}`;
+      if (x.removed) for (let i = 0; i < x.removed.length; i++) if (x.removed[i] < 0 || x.removed[i] >= a.table.rows) return `delta tombstone row id out of range in ${x.table}`;
       const e = this.held.slotError(x.table, x.slot, x.rows.length);
       if (e) return `delta ${e}`;
     }
@@ -222,6 +232,7 @@ export class Replica {
     const meta = snap?.meta ?? { version: 0, epoch: 0, newestAcceptedAtMs: 0 };
     // Values newer than the snapshot may come from a dead shard incarnation: drop them.
     if (meta.version < s.version || meta.epoch !== s.epoch) this.resetShard(k);
+    else if (this.sawTombstones[k]) this.dropShardRows(k);
     if (snap) {
       // The store writes what the shard's rules keep, so its slots are the ones kept here
       // (a slot blob of another width, from a changed rule, is reset by setRows).
@@ -255,6 +266,16 @@ export class Replica {
     for (const [name, a] of this.held.tables) {
       const h = this.tableHashes.get(name)!;
       for (let s = 0; s < a.count; s++) if (ownerOfRow(h, a.rowIds[s], this.shardCount) === k) this.held.resetRow(a, s);
+    }
+  }
+
+  /** Removes every row a shard owns (a snapshot then brings back the ones it still holds). */
+  private dropShardRows(k: number): void {
+    for (const [name, a] of this.held.tables) {
+      const h = this.tableHashes.get(name)!;
+      const slots: number[] = [];
+      for (let s = a.count - 1; s >= 0; s--) if (ownerOfRow(h, a.rowIds[s], this.shardCount) === k) slots.push(s);
+      a.removeSlots(slots);
     }
   }
 

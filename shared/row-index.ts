@@ -42,6 +42,49 @@ export class RowIndex {
     this.size++;
   }
 
+  /** Points a present rowId at another slot (the arena moved its row). */
+  update(rowId: number, slot: number): void {
+    const keys = this.keys;
+    let i = hashIndex(rowId) & this.mask;
+    while (keys[i] !== rowId) {
+      if (keys[i] === EMPTY) throw new RangeError(`row ${rowId} is not in the index`);
+      i = (i + 1) & this.mask;
+    }
+    this.slots[i] = slot;
+  }
+
+  /** Removes rowId; returns whether it was there. */
+  delete(rowId: number): boolean {
+    const keys = this.keys;
+    const mask = this.mask;
+    let i = hashIndex(rowId) & mask;
+    for (;;) {
+      const k = keys[i];
+      if (k === rowId) break;
+      if (k === EMPTY) return false;
+      i = (i + 1) & mask;
+    }
+    // Backward-shift deletion: later keys of the probe run move up into the hole, so a lookup
+    // never stops at an empty bucket before its key (no tombstones to sweep later).
+    let hole = i;
+    let j = i;
+    for (;;) {
+      j = (j + 1) & mask;
+      const k = keys[j];
+      if (k === EMPTY) break;
+      const home = hashIndex(k) & mask;
+      // k may fill the hole only if its home is not cyclically within (hole, j].
+      if (((j - home) & mask) >= ((j - hole) & mask)) {
+        keys[hole] = k;
+        this.slots[hole] = this.slots[j];
+        hole = j;
+      }
+    }
+    keys[hole] = EMPTY;
+    this.size--;
+    return true;
+  }
+
   private put(rowId: number, slot: number): void {
     const keys = this.keys;
     let i = hashIndex(rowId) & this.mask;

@@ -22,11 +22,25 @@ export class SparseArena {
   /** slot -> row id, to name dirty rows. */
   rowIds: Int32Array;
   count = 0;
-  private dirtyFlags: Uint8Array;
+  /** slot -> its place in dirtyList, -1 when clean: a row's mark moves with it in O(1). */
+  private dirtyPos: Int32Array;
   private dirtyList: Int32Array;
   dirtyCount = 0;
   /** Where weights and slot live in wasm memory (views of it); null = heap arrays. */
   resident: ResidentRows | null = null;
+  /**
+   * When each row was last used, for a bounded table (shared/row-bounds.ts): the push counter
+   * (least recently used first) and the clock in ms (time to live); null when unbounded.
+   * Rows materialized by slotOf take `useTick` and `useAtMs`.
+   */
+  usedTick: Uint32Array | null = null;
+  usedAtMs: Float64Array | null = null;
+  useTick = 0;
+  useAtMs = 0;
+  /** Record the ids of removed rows until takeRemoved() (a PS shard ships them as tombstones). */
+  recordRemovals = false;
+  private removed = new Int32Array(0);
+  private removedCount = 0;
 
   /**
    * `slots`: slots per float (the rule's slot count; true = 1, false = 0 for replicas).
@@ -41,7 +55,7 @@ export class SparseArena {
     this.weights = this.resident ? this.resident.weights : new Float32Array(initialRows * this.dim);
     this.slot = this.resident ? this.resident.slot : new Float32Array(initialRows * this.slotWidth);
     this.rowIds = new Int32Array(initialRows);
-    this.dirtyFlags = new Uint8Array(initialRows);
+    this.dirtyPos = new Int32Array(initialRows).fill(-1);
     this.dirtyList = new Int32Array(initialRows);
   }
 
@@ -52,7 +66,23 @@ export class SparseArena {
   /** Bytes held (weights, slot, index, bookkeeping), for the memory figures. */
   get bytes(): number {
     return this.weights.byteLength + this.slot.byteLength + this.index.bytes + this.rowIds.byteLength
-      + this.dirtyFlags.byteLength + this.dirtyList.byteLength;
+      + this.dirtyPos.byteLength + this.dirtyList.byteLength
+      + (this.usedTick?.byteLength ?? 0) + (this.usedAtMs?.byteLength ?? 0) + this.removed.byteLength;
+  }
+
+  /** What `bytes` would be at `capacity` rows (the index at its largest for that many): a budget's planning figure. */
+  bytesAtCapacity(capacity: number): number {
+    let buckets = 16;
+    while (buckets < 2 * capacity) buckets *= 2;
+    const stamps = this.usedTick ? 12 : 0;
+    return capacity * (4 * (this.dim + this.slotWidth) + 4 + 4 + 4 + stamps) + 8 * buckets + this.removed.byteLength;
+  }
+
+  /** Starts keeping per-row use stamps (a bounded table); rows held so far count as used now. */
+  keepUseStamps(): void {
+    if (this.usedTick) return;
+    this.usedTick = new Uint32Array(this.capacity).fill(this.useTick, 0, this.count);
+    this.usedAtMs = new Float64Array(this.capacity).fill(this.useAtMs, 0, this.count);
   }
 
   get withSlot(): boolean {
@@ -68,7 +98,74 @@ export class SparseArena {
     this.index.insert(rowId, s);
     this.rowIds[s] = rowId;
     initRow(this.table, rowId, this.seed, this.weights, s * this.dim);
+    if (this.usedTick) { this.usedTick[s] = this.useTick; this.usedAtMs![s] = this.useAtMs; }
     return s;
+  }
+
+  /**
+   * Removes the rows at `slots` (distinct, in descending order), each hole filled by the last
+   * row, so the held rows stay in slots 0 .. count-1. A removed row reads as its initial value
+   * again; its dirty mark goes with it (with recordRemovals, its id is recorded instead).
+   */
+  removeSlots(slots: Int32Array | number[]): void {
+    if (!slots.length) return;
+    const d = this.dim;
+    const sw = this.slotWidth;
+    for (const s of slots) {
+      const last = this.count - 1;
+      const id = this.rowIds[s];
+      this.index.delete(id);
+      const pos = this.dirtyPos;
+      if (pos[s] >= 0) {
+        const other = this.dirtyList[--this.dirtyCount];
+        this.dirtyList[pos[s]] = other;
+        pos[other] = pos[s];
+        pos[s] = -1;
+      }
+      if (this.recordRemovals) this.recordRemoved(id);
+      if (s !== last) {
+        const moved = this.rowIds[last];
+        // Element loops: copyWithin's call costs more than moving a row of a few floats.
+        const w = this.weights;
+        for (let j = 0; j < d; j++) w[s * d + j] = w[last * d + j];
+        const sl = this.slot;
+        for (let j = 0; j < sw; j++) sl[s * sw + j] = sl[last * sw + j];
+        this.rowIds[s] = moved;
+        if (this.usedTick) { this.usedTick[s] = this.usedTick[last]; this.usedAtMs![s] = this.usedAtMs![last]; }
+        this.index.update(moved, s);
+        if (pos[last] >= 0) {
+          this.dirtyList[pos[last]] = s;
+          pos[s] = pos[last];
+          pos[last] = -1;
+        }
+      }
+      this.count = last;
+    }
+  }
+
+  /** Removes the held rows among `rowIds` (a tombstone, a forgotten user); returns how many were held. */
+  removeRows(rowIds: Int32Array | readonly number[]): number {
+    const slots: number[] = [];
+    for (const id of rowIds) { const s = this.index.get(id); if (s >= 0) slots.push(s); }
+    const distinct = [...new Set(slots)].sort((a, b) => b - a);
+    this.removeSlots(distinct);
+    return distinct.length;
+  }
+
+  /** The ids of the rows removed since the last call (recordRemovals), and forgets them. */
+  takeRemoved(): Int32Array {
+    const out = this.removed.slice(0, this.removedCount);
+    this.removedCount = 0;
+    return out;
+  }
+
+  private recordRemoved(id: number): void {
+    if (this.removedCount === this.removed.length) {
+      const next = new Int32Array(Math.max(1024, this.removed.length * 2));
+      next.set(this.removed);
+      this.removed = next;
+    }
+    this.removed[this.removedCount++] = id;
   }
 
   /** Copies a row's current value into out[off..], without materializing it. */
@@ -79,8 +176,8 @@ export class SparseArena {
   }
 
   markDirty(s: number): void {
-    if (this.dirtyFlags[s]) return;
-    this.dirtyFlags[s] = 1;
+    if (this.dirtyPos[s] >= 0) return;
+    this.dirtyPos[s] = this.dirtyCount;
     this.dirtyList[this.dirtyCount++] = s;
   }
 
@@ -102,7 +199,7 @@ export class SparseArena {
       rows[i] = this.rowIds[s];
       weights.set(this.weights.subarray(s * d, (s + 1) * d), i * d);
       if (sw) slot.set(this.slot.subarray(s * sw, (s + 1) * sw), i * sw);
-      this.dirtyFlags[s] = 0;
+      this.dirtyPos[s] = -1;
     }
     this.dirtyCount = 0;
     return { rows, weights, slot };
@@ -152,7 +249,11 @@ export class SparseArena {
       if (this.slotWidth) this.slot = growF32(this.slot, cap * this.slotWidth);
     }
     const ids = new Int32Array(cap); ids.set(this.rowIds); this.rowIds = ids;
-    const flags = new Uint8Array(cap); flags.set(this.dirtyFlags); this.dirtyFlags = flags;
+    if (this.usedTick) {
+      const t = new Uint32Array(cap); t.set(this.usedTick); this.usedTick = t;
+      const at = new Float64Array(cap); at.set(this.usedAtMs!); this.usedAtMs = at;
+    }
+    const pos = new Int32Array(cap).fill(-1); pos.set(this.dirtyPos); this.dirtyPos = pos;
     const list = new Int32Array(cap); list.set(this.dirtyList); this.dirtyList = list;
   }
 }

@@ -4,7 +4,7 @@
 // publish (write what changed since the last publish to the store with the new version in
 // one transaction, then broadcast the same delta). It runs as an actor: one message at a time.
 import {
-  DELTA_WIRE_VERSION, FutureVersionError, StaleGradientError, Updater, encodeDelta, errorToWire, encodeReply, parsePush, subjects,
+  DELTA_WIRE_NO_TOMBSTONES, DELTA_WIRE_VERSION, FutureVersionError, StaleGradientError, Updater, encodeDelta, errorToWire, encodeReply, parsePush, subjects,
   type Behavior, type DenseParam, type DenseState, type GradientPush, type ParamSpec, type PsConfig, type PushReply,
   type RowsState, type ShardStore, type ShardLedger, decodeCheckpoint, type TableParam, type Transport, type CheckpointBlob, type ServingStore,
   initRow, ownerOfRow, tableHash,
@@ -61,6 +61,8 @@ export class ShardState implements Behavior<PsMessage> {
   /** Learning-rate factor set by the validation gate; 1 = the configured rates. */
   lrFactor = 1;
   examplesApplied = 0;
+  /** The row bounds' figures as last exported to the metrics. */
+  private boundsExported = { notAdmitted: 0, evictedTtl: 0, evictedBudget: 0, overBudget: 0 };
 
   constructor(private readonly d: ShardDeps) {
     this.owned = ownedParams(d.spec, d.shard, d.shards);
@@ -68,6 +70,13 @@ export class ShardState implements Behavior<PsMessage> {
     this.updater = new Updater(d.spec, d.cfg, (name) => this.owned.dense.has(name));
     this.dense = this.updater.dense;
     this.tables = this.updater.tables;
+    // Evicted rows are shipped as tombstones, so replicas and the store drop them too.
+    if (this.updater.bounds) for (const t of this.tables.values()) t.arena.recordRemovals = true;
+  }
+
+  /** What the row bounds (ps.rows) did; null when unbounded. */
+  get rowBounds() {
+    return this.updater.bounds?.stats ?? null;
   }
 
   /**
@@ -293,10 +302,15 @@ export class ShardState implements Behavior<PsMessage> {
       p.dirty = false;
     }
     const sparse: RowsState[] = [];
+    let tombstones = 0;
     for (const [name, t] of this.tables) {
       if (full) t.arena.markAllDirty();
       const taken = t.arena.takeDirty();
-      sparse.push({ table: name, rows: taken.rows, weights: taken.weights, slot: taken.slot });
+      // A full snapshot replaces what was stored and every replica resyncs onto it: no tombstones needed.
+      const removed = t.arena.recordRemovals ? t.arena.takeRemoved() : undefined;
+      const keep = removed && removed.length && !full ? removed : undefined;
+      tombstones += keep?.length ?? 0;
+      sparse.push({ table: name, rows: taken.rows, weights: taken.weights, slot: taken.slot, ...(keep ? { removed: keep } : {}) });
     }
     const version = this.version;
     try {
@@ -320,7 +334,7 @@ export class ShardState implements Behavior<PsMessage> {
     // checkpoints a rollback restores). Shipping every slot to every reader would multiply
     // their delta bytes by 1 + the rule's slot count (docs/ARCHITECTURE.md has the figures).
     const head = {
-      wire: DELTA_WIRE_VERSION, shard: this.d.shard, epoch: this.epoch, epochStartVersion: this.epochStartVersion, restoredEpoch: this.restoredEpoch,
+      wire: tombstones ? DELTA_WIRE_VERSION : DELTA_WIRE_NO_TOMBSTONES, shard: this.d.shard, epoch: this.epoch, epochStartVersion: this.epochStartVersion, restoredEpoch: this.restoredEpoch,
       fromVersion: this.publishedVersion, toVersion: version, persistedVersion: version,
       newestAcceptedAtMs: this.newestAcceptedAtMs,
       pushAcceptedAtMs: Float64Array.from(this.pushAccepted),
@@ -332,12 +346,12 @@ export class ShardState implements Behavior<PsMessage> {
     const delta = encodeDelta({
       ...head,
       dense: dense.map((x) => ({ name: x.name, values: x.weights, ...withSlot(x.slot, readable(x.name)) })),
-      sparse: sparse.map((x) => ({ table: x.table, rows: x.rows, values: x.weights, ...withSlot(x.slot, readable(x.table)) })),
+      sparse: sparse.map((x) => ({ table: x.table, rows: x.rows, values: x.weights, ...withSlot(x.slot, readable(x.table)), ...(x.removed ? { removed: x.removed } : {}) })),
     });
     const stateDelta = encodeDelta({
       ...head,
       dense: dense.map((x) => ({ name: x.name, values: x.weights, ...withSlot(x.slot, true) })),
-      sparse: sparse.map((x) => ({ table: x.table, rows: x.rows, values: x.weights, ...withSlot(x.slot, true) })),
+      sparse: sparse.map((x) => ({ table: x.table, rows: x.rows, values: x.weights, ...withSlot(x.slot, true), ...(x.removed ? { removed: x.removed } : {}) })),
     });
     this.pushAccepted = [];
     this.pushExamples = [];
@@ -345,9 +359,27 @@ export class ShardState implements Behavior<PsMessage> {
     this.d.transport.publish(subjects.weights(this.d.model, this.d.shard), delta);
     this.d.transport.publish(subjects.state(this.d.model, this.d.shard), stateDelta);
     this.d.metrics.persistedVersion.set(version);
+    this.exportRowFigures();
     this.d.metrics.publishSeconds.observe((performance.now() - t0) / 1000);
     this.d.metrics.deltaBytes.observe({ subject: 'weights' }, delta.length);
     this.d.metrics.deltaBytes.observe({ subject: 'state' }, stateDelta.length);
+  }
+
+  private exportRowFigures(): void {
+    let rows = 0;
+    let bytes = this.updater.bounds?.bytes ?? 0;
+    for (const t of this.tables.values()) { rows += t.arena.count; bytes += t.arena.bytes; }
+    const m = this.d.metrics;
+    m.sparseRows.set(rows);
+    m.sparseBytes.set(bytes);
+    const st = this.updater.bounds?.stats;
+    if (!st) return;
+    const was = this.boundsExported;
+    m.rowsNotAdmitted.inc(st.notAdmitted - was.notAdmitted);
+    m.rowsEvicted.inc({ reason: 'ttl' }, st.evictedTtl - was.evictedTtl);
+    m.rowsEvicted.inc({ reason: 'budget' }, st.evictedBudget - was.evictedBudget);
+    m.overBudget.inc(st.overBudget - was.overBudget);
+    this.boundsExported = { notAdmitted: st.notAdmitted, evictedTtl: st.evictedTtl, evictedBudget: st.evictedBudget, overBudget: st.overBudget };
   }
 
   /** Bytes held by weights, slots and indexes: the memory figure per parameter. */

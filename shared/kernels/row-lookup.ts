@@ -53,6 +53,46 @@ export class PairIndex {
     t[2 * i + 1] = slot;
     this.size++;
   }
+
+  /** Points a present rowId at another slot (the arena moved its row). */
+  update(rowId: number, slot: number): void {
+    const t = this.table;
+    let i = hash(rowId, this.mask);
+    while (t[2 * i] !== rowId) {
+      if (t[2 * i] === EMPTY) throw new RangeError(`row ${rowId} is not in the index`);
+      i = (i + 1) & this.mask;
+    }
+    t[2 * i + 1] = slot;
+  }
+
+  /** Removes rowId; returns whether it was there (backward-shift deletion, as RowIndex). */
+  delete(rowId: number): boolean {
+    const t = this.table;
+    const mask = this.mask;
+    let i = hash(rowId, mask);
+    for (;;) {
+      const k = t[2 * i];
+      if (k === rowId) break;
+      if (k === EMPTY) return false;
+      i = (i + 1) & mask;
+    }
+    let hole = i;
+    let j = i;
+    for (;;) {
+      j = (j + 1) & mask;
+      const k = t[2 * j];
+      if (k === EMPTY) break;
+      const home = hash(k, mask);
+      if (((j - home) & mask) >= ((j - hole) & mask)) {
+        t[2 * hole] = k;
+        t[2 * hole + 1] = t[2 * j + 1];
+        hole = j;
+      }
+    }
+    t[2 * hole] = EMPTY;
+    this.size--;
+    return true;
+  }
 }
 
 const GOLDEN = 0x9e3779b1 | 0; // as a signed i32: the multiply wraps the same as Math.imul

@@ -31,6 +31,7 @@ export class MemoryShardStore implements ShardStore {
       const sw = s.rows.length && s.slot ? s.slot.length / s.rows.length : 0; // slot floats per row
       let m = st.rows.get(s.table);
       if (!m) st.rows.set(s.table, (m = new Map()));
+      if (s.removed) for (const id of s.removed) m.delete(id);
       for (let i = 0; i < s.rows.length; i++) {
         m.set(s.rows[i], { w: s.weights.slice(i * dim, (i + 1) * dim), s: s.slot?.slice(i * sw, (i + 1) * sw) });
       }

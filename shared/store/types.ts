@@ -3,7 +3,14 @@
 // version in one transaction, so a reader never sees weights without their version.
 
 export interface DenseState { name: string; weights: Float32Array; slot?: Float32Array }
-export interface RowsState { table: string; rows: Int32Array; weights: Float32Array; slot?: Float32Array }
+export interface RowsState {
+  table: string;
+  rows: Int32Array;
+  weights: Float32Array;
+  slot?: Float32Array;
+  /** Rows the shard evicted (ps.rows): deleted from the store before `rows` are written. */
+  removed?: Int32Array;
+}
 
 export interface ShardMeta {
   version: number;

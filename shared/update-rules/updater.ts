@@ -14,6 +14,7 @@ import { sumSquares } from './vec.ts';
 import { SIMD_MIN_FLOATS } from '../kernels/momentum-simd.ts';
 import { residentTensors, type ResidentTensor } from '../kernels/resident-dense.ts';
 import { CHUNK_ROWS } from '../kernels/resident-rows.ts';
+import { RowBounds, isBounded, type RowBoundsConfig } from '../row-bounds.ts';
 
 export interface DenseParam {
   readonly name: string;
@@ -44,7 +45,7 @@ export interface UpdateGrads {
 }
 
 /** The PS settings the updater reads: rates, momentum, dense rule, clip. */
-export type UpdaterConfig = Pick<PsConfig, 'learningRate' | 'momentum' | 'nesterov' | 'clipNorm'> & { denseOptimizer?: RuleChoice };
+export type UpdaterConfig = Pick<PsConfig, 'learningRate' | 'momentum' | 'nesterov' | 'clipNorm'> & { denseOptimizer?: RuleChoice; rows?: RowBoundsConfig };
 
 /** The dense tensors' rule: ps.denseOptimizer, where momentum with ps.nesterov means Nesterov. */
 export function denseRuleChoice(ps: UpdaterConfig): RuleChoice {
@@ -83,6 +84,8 @@ function residentDense(dr: ResolvedRule, sizes: number[]): (ResidentTensor | nul
 export class Updater {
   readonly dense = new Map<string, DenseParam>();
   readonly tables = new Map<string, TableParam>();
+  /** Which rows the tables keep (ps.rows); null when every row is kept. */
+  readonly bounds: RowBounds | null = null;
 
   /** `ownsDense`: the dense tensors this process updates (a PS shard owns some); default all. */
   constructor(readonly spec: ParamSpec, readonly ps: UpdaterConfig, ownsDense: (name: string) => boolean = () => true) {
@@ -104,6 +107,9 @@ export class Updater {
       if (r.rule.name === 'counter' && t.init.kind !== 'zeros') throw new ConfigError(`tables.${t.name}.init`, 'a counter table starts at zeros');
       const kernel = r.rule.kernelArgs && r.hp.slotCount === 1 ? r.rule.kernel : undefined;
       this.tables.set(t.name, { name: t.name, arena: new SparseArena(t, spec.seed, r.hp.slotCount, 1024, kernel), rule: r.rule, hp: r.hp });
+    }
+    if (isBounded(ps.rows)) {
+      this.bounds = new RowBounds(ps.rows, [...this.tables.values()].map((t) => ({ name: t.name, arena: t.arena, exact: t.rule.name === 'counter' })));
     }
   }
 
@@ -129,6 +135,7 @@ export class Updater {
   apply(p: UpdateGrads, lrScale: number): number {
     const clip = this.clipFactor(p);
     const now = p.eventTimeMs ?? -1;
+    this.bounds?.beginPush(p.eventTimeMs);
     for (const g of p.dense) {
       const d = this.dense.get(g.name)!;
       d.hp.nowMs = now;
@@ -141,10 +148,15 @@ export class Updater {
       d.dirty = true;
     }
     for (const g of p.sparse) this.applyRows(this.tables.get(g.table)!, g.rows, g.grads, clip, lrScale, now);
+    this.bounds?.sweep();
     return clip;
   }
 
   private applyRows(t: TableParam, rows: Int32Array, grads: Float32Array, clip: number, lrScale: number, now: number): void {
+    if (this.bounds) {
+      ({ rows, grads } = this.bounds.admit({ name: t.name, arena: t.arena, exact: t.rule.name === 'counter' }, rows, grads));
+      if (!rows.length) return;
+    }
     const { arena: a, rule, hp } = t;
     const dim = a.dim;
     hp.nowMs = now;

@@ -63,7 +63,7 @@ export function deltaCases(): DeltaCase[] {
   refused('NaN in dense values', patch({ dense: [{ name: 'l0.b', values: f32('NaN', 0) }] }), 'NON_FINITE', 'non-finite value (NaN or Inf) in delta values of l0.b');
   refused('Infinity in sparse values', patch({ sparse: [{ table: 'emb.a', rows: { $i32: [OWNED[1]] }, values: f32(0, 'Infinity') }] }), 'NON_FINITE', 'delta values of emb.a');
   // Wire version 2: optional slots, and a version field a reader checks.
-  bm('wire version from the future', { wire: 3 }, 'delta.wire 3 is not a version this reader knows');
+  bm('wire version from the future', { wire: 4 }, 'delta.wire 4 is not a version this reader knows');
   bm('wire version 0', { wire: 0 }, 'delta.wire 0 is not a version this reader knows');
   bm('wire version a string', { wire: '2' }, 'delta.wire must be a finite integer');
   bm('sparse slot a plain array', { sparse: [{ table: 'emb.a', rows: { $i32: [OWNED[1]] }, values: f32(3, 4), slot: [0, 0] }] }, 'delta.sparse[0].slot must be a Float32Array');
@@ -77,6 +77,10 @@ export function deltaCases(): DeltaCase[] {
   check('sparse values for the wrong row count', { sparse: [{ table: 'emb.a', rows: { $i32: [OWNED[1]] }, values: f32(1, 1, 1) }] }, 'wrong number of values');
   check('row id -1', { sparse: [{ table: 'emb.a', rows: { $i32: [-1] }, values: f32(1, 1) }] }, 'row id out of range');
   check('row id 64', { sparse: [{ table: 'emb.a', rows: { $i32: [64] }, values: f32(1, 1) }] }, 'row id out of range');
+  // Wire version 3: tombstones of evicted rows, checked as row ids are.
+  bm('tombstones a plain array', { wire: 3, sparse: [{ table: 'emb.a', rows: { $i32: [] }, values: f32(), removed: [1] }] }, 'delta.sparse[0].removed must be an Int32Array');
+  check('tombstone row id -1', { wire: 3, sparse: [{ table: 'emb.a', rows: { $i32: [] }, values: f32(), removed: { $i32: [-1] } }] }, 'tombstone row id out of range');
+  check('tombstone row id 64', { wire: 3, sparse: [{ table: 'emb.a', rows: { $i32: [] }, values: f32(), removed: { $i32: [64] } }] }, 'tombstone row id out of range');
   check('row id 2^31-1', { sparse: [{ table: 'emb.a', rows: { $i32: [2 ** 31 - 1] }, values: f32(1, 1) }] }, 'row id out of range');
   out.push({ name: 'replayed delta (the setup delta again)', input: SETUP_DELTA, expect: { outcome: 'old', bad: false } });
   out.push({ name: 'replayed delta with other values', input: { ...SETUP_DELTA, dense: [{ name: 'l0.b', values: f32(9, 9) }] }, expect: { outcome: 'old', bad: false } });

@@ -12,7 +12,8 @@ export class CatalogueIndex {
   /** Adopts `rows` (a catalogue in any order) when it changed. */
   update(rows: Int32Array): void {
     if (rows.length === this.rows.length && (rows.length === 0 || (rows[0] === this.rows[0] && rows[rows.length - 1] === this.rows[rows.length - 1]))) {
-      // Held rows only ever grow at the end, so equal ends mean the same catalogue.
+      // New rows are appended at the end, and an evicted row's slot takes the last row (the
+      // count shrinks), so equal length and ends mean the same catalogue.
       return;
     }
     this.rows = rows.slice();

@@ -60,7 +60,7 @@ export const retrievalRouteDocs: RouteDocs = {
     response: withVersions({
       properties: {
         items: { type: 'integer' }, named: { type: 'integer' }, usersWithHistory: { type: 'integer' },
-        eventsFollowed: { type: 'integer' }, indexRebuilds: { type: 'integer' }, rowsUpserted: { type: 'integer' },
+        eventsFollowed: { type: 'integer' }, indexRebuilds: { type: 'integer' }, rowsUpserted: { type: 'integer' }, rowsRemoved: { type: 'integer' },
       },
       required: ['items', 'named'],
     }),
@@ -81,7 +81,9 @@ export function retrievalServing(ctx: ServingContext<RetrievalModelConfig>): Ser
   const index = new VectorIndex(E);
   let indexedFrom: WeightSource | undefined;
   const dirty = new Set<number>();
-  const stats = { eventsFollowed: 0, indexRebuilds: 0, rowsUpserted: 0 };
+  /** Item rows the PS evicted (tombstones): out of the index at the next query. */
+  const gone = new Set<number>();
+  const stats = { eventsFollowed: 0, indexRebuilds: 0, rowsUpserted: 0, rowsRemoved: 0 };
 
   const follow = (ev: FlywheelEvent) => {
     if (!interactions.has(ev.type)) return;
@@ -111,8 +113,12 @@ export function retrievalServing(ctx: ServingContext<RetrievalModelConfig>): Ser
       for (let s = 0; s < rows.length; s++) index.upsert(rows[s], all, s * E);
       indexedFrom = w;
       dirty.clear();
+      gone.clear();
       stats.indexRebuilds++;
-    } else if (dirty.size) {
+    } else if (dirty.size || gone.size) {
+      for (const row of gone) index.remove(row);
+      stats.rowsRemoved += gone.size;
+      gone.clear();
       const rows = Int32Array.from(dirty);
       const all = new Float32Array(rows.length * E);
       w.readRows(TABLES.item, rows, all);
@@ -234,7 +240,12 @@ export function retrievalServing(ctx: ServingContext<RetrievalModelConfig>): Ser
     docs: retrievalRouteDocs,
     onEvents: (events) => { for (const ev of events) follow(ev); },
     onDelta: (d: WeightDelta) => {
-      for (const s of d.sparse) if (s.table === TABLES.item) for (const row of s.rows) dirty.add(row);
+      for (const s of d.sparse) {
+        if (s.table !== TABLES.item) continue;
+        // In a delta the tombstones come before the rows (a row evicted and taken again is in both).
+        if (s.removed) for (const row of s.removed) { dirty.delete(row); gone.add(row); }
+        for (const row of s.rows) dirty.add(row);
+      }
     },
     routes: {
       'POST /v1/recommend': (_req, body) => recommend(parseJsonObject(body)),
