@@ -5,7 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import {
-  EmbeddedInfra, JetStreamEventLog, JetStreamLedger, forModel, modelDecl, NatsTransport, RedisIdempotencyStore, RedisLeaseStore, RedisServingStore, RedisShardStore, connectNats, connectRedis, paramSpecOf,
+  EmbeddedInfra, JetStreamEventLog, JetStreamLedger, JetStreamRewindStore, forModel, modelDecl, NatsTransport, RedisIdempotencyStore, RedisLeaseStore, RedisServingStore, RedisShardStore, connectNats, connectRedis, paramSpecOf,
   decode, subjects, waitFor, type FlywheelConfig, type Transport, type WorkerReport,
 } from '../shared/index.ts';
 import { startIngest } from '../services/ingest/service.ts';
@@ -118,6 +118,8 @@ export async function resetModel(cfg: FlywheelConfig): Promise<void> {
       await new RedisLeaseStore(redis).deleteModel(m.name, cfg.eventShards);
       // Else the shards of the fresh run would take the empty store for a lost one.
       await new JetStreamLedger(nc).deleteModel(m.name, cfg.psShards);
+      // Else a fresh run's workers would train the last run's lost ranges again.
+      await new JetStreamRewindStore(nc).deleteModel(m.name, cfg.psShards);
     }
     // Else a fresh run's requests would be answered from the last run's records and publish nothing.
     await new RedisIdempotencyStore(redis).deleteStream(cfg.stream);

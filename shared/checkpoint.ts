@@ -19,6 +19,12 @@ export interface CheckpointBlob {
   /** The update rule that wrote the slots of each parameter that carries some: a restore
    *  under another rule resets them instead of misreading them. */
   rules?: Record<string, string>;
+  /**
+   * Per event shard, the stream sequence at or below which every message was acked before the
+   * blob was taken (so its updates are in it): where a shard restored from this checkpoint
+   * after a store loss has the events since trained again. Absent in older checkpoints.
+   */
+  eventFloors?: number[];
   createdAtMs: number;
 }
 
@@ -48,6 +54,7 @@ export function decodeCheckpoint(bytes: Uint8Array): CheckpointBlob {
       bad('a table entry needs a table name, Int32Array rows, Float32Array values and an optional Float32Array slot');
     }
   }
+  if (o.eventFloors !== undefined && (!Array.isArray(o.eventFloors) || o.eventFloors.some((x) => !Number.isSafeInteger(x) || x < 0))) bad('eventFloors must be stream sequences');
   if (o.rules !== undefined && (o.rules === null || typeof o.rules !== 'object' || Object.values(o.rules).some((r) => typeof r !== 'string'))) bad('rules must map parameter names to rule names');
   return o;
 }

@@ -4,6 +4,7 @@ import {
   Actor, MailboxFullError, decode, decodeCheckpoint, encodeReply, errorToWire, subjects, type Subscription,
 } from '../../shared/index.ts';
 import { ShardState, type PsMessage, type ShardDeps } from './shard-state.ts';
+import type { StoreLossRewind } from './rewind.ts';
 
 export class PsShard {
   readonly actor: Actor<PsMessage>;
@@ -14,12 +15,20 @@ export class PsShard {
   private publishQueued = false;
   private subscribed = false;
 
-  constructor(private readonly d: ShardDeps) {
+  /** `rewind`: after a store loss, ask for the acked range the store lost to be trained again. */
+  constructor(private readonly d: ShardDeps, rewind?: StoreLossRewind) {
     this.actor = new Actor<PsMessage>(() => {
       this.state = new ShardState(d);
       const s = this.state;
+      const restores = async () => (await d.metrics.restores.get()).values[0]?.value ?? 0;
       return {
-        start: () => s.start(),
+        start: async () => {
+          // After the start and before the shard takes a push or publishes: what a store loss asks to train again.
+          const before = await rewind?.before();
+          const restoresBefore = await restores();
+          await s.start();
+          if (before) await rewind!.after(before, { epoch: s.epoch, restoredEpoch: s.restoredEpoch, restoredCheckpoint: (await restores()) > restoresBefore });
+        },
         handle: async (m) => {
           if (m.kind === 'publish') this.publishQueued = false;
           await s.handle(m);

@@ -1,10 +1,11 @@
 // Starts one PS shard over the given infrastructure, with its /metrics and /healthz server.
 import {
-  ConfigError, closeServer, createLogger, createRegistry, httpAuthOf, paramSpecOf, startHeartbeat, startHttpServer,
+  ConfigError, closeServer, createLogger, createRegistry, httpAuthOf, paramSpecOf, positionsOf, rewindStoreOf, startHeartbeat, startHttpServer,
   type FlywheelConfig, type Infra,
 } from '../../shared/index.ts';
 import { psMetrics } from './metrics.ts';
 import { PsShard } from './ps-shard.ts';
+import { StoreLossRewind } from './rewind.ts';
 
 export interface RunningPs {
   shard: PsShard;
@@ -30,6 +31,13 @@ export async function startPs(cfg: FlywheelConfig, shardIndex: number, infra: In
   const log = createLogger('ps', { shard: shardIndex, model: cfg.model });
   const registry = createRegistry('ps', { shard: String(shardIndex), model: cfg.model });
   await checkStoreDurability(cfg, infra, (m, extra) => log.warn(extra, m));
+  const logTo = (level: 'info' | 'warn' | 'error', msg: string, extra?: object) => log[level](extra ?? {}, msg);
+  const positions = positionsOf(infra, cfg);
+  const rewind = positions && new StoreLossRewind({
+    model: cfg.model, shard: shardIndex, eventShards: cfg.eventShards, ledger: infra.ledger, rewinds: rewindStoreOf(infra), positions,
+    serving: infra.serving, registry, hasSnapshot: () => infra.store.hasSnapshot(cfg.model, shardIndex), log: logTo,
+    settleMs: Math.max(300, 3 * cfg.ps.publishIntervalMs), settleRounds: 10,
+  });
   const shard = new PsShard({
     model: cfg.model,
     spec: paramSpecOf(cfg),
@@ -41,8 +49,8 @@ export async function startPs(cfg: FlywheelConfig, shardIndex: number, infra: In
     serving: infra.serving,
     ledger: infra.ledger,
     metrics: psMetrics(registry),
-    log: (level, msg, extra) => log[level](extra ?? {}, msg),
-  });
+    log: logTo,
+  }, rewind);
   await shard.start();
   const port = cfg.psMetricsBasePort ? cfg.psMetricsBasePort + shardIndex : 0;
   const server = port && !infra.embedded

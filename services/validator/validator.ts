@@ -5,8 +5,8 @@
 // on the last good version and decays the PS learning rate. Every decision is logged, counted
 // and published on fw.<model>.serving.
 import {
-  Actor, BatchAccumulator, shardKeyOf, FrozenWeights, decode, decodeCheckpoint, encode, encodeCheckpoint, isHeldOut, subjects,
-  type Batch, type ExampleSource, type FlywheelConfig, type FlywheelEvent, type Infra, type Replica, type ServingPointer,
+  Actor, BatchAccumulator, shardKeyOf, FrozenWeights, decode, decodeCheckpoint, encode, encodeCheckpoint, isHeldOut, positionsOf, subjects,
+  type Batch, type EventPositions, type ExampleSource, type FlywheelConfig, type FlywheelEvent, type Infra, type Replica, type ServingPointer,
   type HoldoutUnit, type Subscription, type TrainableModel,
 } from '../../shared/index.ts';
 import type { ResolvedModel } from '../../shared/models/registry.ts';
@@ -36,6 +36,7 @@ export class Validator {
   private readonly actor: Actor<Msg>;
   private sub?: Subscription;
   private timer?: NodeJS.Timeout;
+  private positions?: EventPositions;
 
   constructor(
     private readonly cfg: FlywheelConfig, private readonly infra: Infra, private readonly replica: Replica,
@@ -76,6 +77,18 @@ export class Validator {
     this.stats.servingCheckpoint = p.checkpointId;
   }
 
+  /** Each event shard's ack floor, or undefined when the log cannot say (the checkpoint then records none). */
+  private async eventFloors(): Promise<number[] | undefined> {
+    const positions = this.positions ??= positionsOf(this.infra, this.cfg);
+    if (!positions) return undefined;
+    try {
+      return await Promise.all(Array.from({ length: this.cfg.eventShards }, (_, s) => positions.ackFloor(s)));
+    } catch (err) {
+      this.log('warn', 'cannot read the event consumers\' ack floors: this checkpoint records no stream positions', { err: (err as Error).message });
+      return undefined;
+    }
+  }
+
   private scorer(w: FrozenWeights | Replica): Scorer {
     return (b: Batch) => this.model.predict(b, w);
   }
@@ -98,8 +111,12 @@ export class Validator {
         this.log('warn', 'quarantine limit reached: accepting the new data as real drift');
       }
     }
+    if (this.serving && this.replica.versions().every((v, k) => v === this.serving!.versions[k])) return;
+    // Where each event shard is acked up to, read before the weights are taken: the events at
+    // or below are in them (a shard restored from the checkpoint after a store loss has the
+    // events since trained again).
+    const eventFloors = await this.eventFloors();
     const candidateVersions = this.replica.versions();
-    if (this.serving && candidateVersions.every((v, k) => v === this.serving!.versions[k])) return;
     const candidate = FrozenWeights.fromReplica(this.replica);
     const d = this.rules.decide(this.scorer(candidate), this.serving && this.scorer(this.serving));
     if (!d) return;
@@ -107,7 +124,7 @@ export class Validator {
     this.decisions.push(record);
     if (this.decisions.length > 1000) this.decisions.shift();
     if (d.accepted) {
-      const id = await this.infra.serving.saveCheckpoint(this.cfg.model, encodeCheckpoint(candidate.toBlob()));
+      const id = await this.infra.serving.saveCheckpoint(this.cfg.model, encodeCheckpoint({ ...candidate.toBlob(), ...(eventFloors ? { eventFloors } : {}) }));
       const pointer: ServingPointer = { checkpointId: id, versions: candidateVersions, atMs: Date.now(), by: 'gate' };
       await this.infra.serving.setPointer(this.cfg.model, pointer, true);
       this.serving = candidate;

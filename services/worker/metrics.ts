@@ -13,6 +13,8 @@ export function workerMetrics(r: Registry) {
     pushRtt: new Histogram({ name: 'fw_worker_push_rtt_seconds', help: 'Push round trip to a PS shard', buckets: [5e-4, 1e-3, 2e-3, 5e-3, 0.01, 0.05, 0.2, 1, 2, 5], registers: [r] }),
     stepSeconds: new Histogram({ name: 'fw_worker_step_seconds', help: 'Forward + backward of one batch', buckets: [1e-3, 5e-3, 0.01, 0.02, 0.05, 0.1, 0.5], registers: [r] }),
     sourceCounts: new Gauge({ name: 'fw_worker_source_count', help: 'What the example source has seen, by count (e.g. risk: pending, joined, expired, dropped, unmatched, badLabels), over this worker\'s event shards', labelNames: ['count'], registers: [r] }),
+    rewindEvents: new Counter({ name: 'fw_worker_rewind_events_total', help: 'Events trained again into a PS shard whose store lost their updates (a rewind of the acked range)', registers: [r] }),
+    rewindUnretained: new Counter({ name: 'fw_worker_rewind_unretained_total', help: 'Lost ranges the stream no longer held all of (their expired events are not trained again)', registers: [r] }),
     pendingAckMessages: new Gauge({ name: 'fw_worker_pending_ack_messages', help: 'Messages trained, waiting for the PS to persist', registers: [r] }),
   };
 }

@@ -2,7 +2,7 @@
 // the model, the trainer on this worker's event shards, and the metrics server.
 import { randomBytes } from 'node:crypto';
 import {
-  Replica, closeServer, createLogger, httpAuthOf, createRegistry, startHeartbeat, startHttpServer,
+  Replica, closeServer, createLogger, httpAuthOf, createRegistry, positionsOf, rewindStoreOf, startHeartbeat, startHttpServer,
   type FlywheelConfig, type Infra,
 } from '../../shared/index.ts';
 import { resolveModel } from '../../shared/models/registry.ts';
@@ -12,12 +12,14 @@ import { Trainer } from './trainer.ts';
 import { TrainingReport } from './training-report.ts';
 import { ShardLeases } from './shard-leases.ts';
 import { workerReadiness } from './readiness.ts';
+import { Rewinder } from './rewind.ts';
 
 export interface RunningWorker {
   trainer: Trainer;
   replica: Replica;
   backend: string;
   leases?: ShardLeases;
+  rewinder?: Rewinder;
   stop(): Promise<void>;
 }
 
@@ -66,6 +68,14 @@ export async function startWorker(cfg: FlywheelConfig, index: number, infra: Inf
     })
     : undefined;
   await leases?.start();
+  // A PS shard that lost its store asks for the acked range since what it restored to be trained again.
+  const positions = positionsOf(infra, cfg);
+  const rewinder = positions && new Rewinder({
+    model: cfg.model, psShards: cfg.psShards, rewinds: rewindStoreOf(infra), positions, trainer: t, replica,
+    newExamples: () => m.kind.exampleSource(m.settings, cfg.seed + 7), batchEvents: Math.max(1, Math.ceil(cfg.worker.batchSize / examples.examplesPerEvent)),
+    metrics, log: (level, msg, extra) => log[level](extra ?? {}, msg),
+  });
+  rewinder?.start();
   const reportTimer = setInterval(() => {
     report.publish(infra.transport, cfg.model);
     for (const [k, v] of Object.entries(t.sourceCounters())) metrics.sourceCounts.set({ count: k }, v);
@@ -81,10 +91,11 @@ export async function startWorker(cfg: FlywheelConfig, index: number, infra: Inf
     stats: () => ({ eventShards: trainer!.shards.length, eventsTrained: report.eventsTrained }),
   });
   return {
-    trainer, replica, backend, leases,
+    trainer, replica, backend, leases, rewinder,
     stop: async () => {
       heartbeat.stop();
       await leases?.stop();
+      await rewinder?.stop();
       await trainer!.stop();
       clearInterval(reportTimer);
       report.publish(infra.transport, cfg.model);

@@ -6,7 +6,7 @@ import {
   BadMessageError, BatchReservoir, Semaphore, Signal, concatBatches, decode, isHeldOut, sliceBatch, validateEvent,
   type Baseline, type Batch, type ExampleSource, type TrainableModel,
   type EventBatchMessage, type EventConsumer, type EventLog, type EventLogMessage, type FlywheelConfig,
-  type FlywheelEvent, type HoldoutUnit, type Replica, type Transport, type WeightDelta,
+  type FlywheelEvent, type GradientPush, type HoldoutUnit, type Replica, type Transport, type WeightDelta,
 } from '../../shared/index.ts';
 import { DelayedScores } from '../../shared/models/delayed-scores.ts';
 import { AckTracker, type Requirement } from './ack-tracker.ts';
@@ -41,6 +41,8 @@ interface Inbound { msg: EventLogMessage; batch: EventBatchMessage; shard: numbe
 
 export class Trainer {
   readonly acks: AckTracker;
+  /** The re-trained ranges' pushes (a store loss's rewind), waiting for their shard to persist them. */
+  readonly rewindAcks = new AckTracker();
   private inbox: Inbound[] = [];
   private inboxEvents = 0;
   private readonly wake = new Signal();
@@ -95,6 +97,7 @@ export class Trainer {
   /** The replica applied a delta: ack requirements may be met, and a step waiting to read its own writes may go. */
   onDelta(d: WeightDelta): void {
     this.acks.onDelta(d);
+    this.rewindAcks.onDelta(d);
     this.lag.replicaMoved();
   }
 
@@ -284,12 +287,7 @@ export class Trainer {
         this.d.metrics.eventsRetried.inc(received);
         return;
       }
-      this.acks.add(msgs, received, need, (k) => this.d.replica.shards[k] && {
-        epoch: this.d.replica.shards[k].epoch,
-        version: this.d.replica.shards[k].persistedVersion,
-        epochStartVersion: this.d.replica.shards[k].epochStartVersion,
-        restoredEpoch: this.d.replica.shards[k].restoredEpoch,
-      });
+      this.acks.add(msgs, received, need, (k) => this.persistedOf(k));
       this.d.metrics.pendingAckMessages.set(this.acks.pendingMessages);
     }, (err: unknown) => {
       // A step that threw (a model error, not a refused push): train these events again later
@@ -322,38 +320,84 @@ export class Trainer {
     let eventTimeMs = 0;
     for (let i = 0; i < b.size; i++) if (b.eventTs[i] > eventTimeMs) eventTimeMs = b.eventTs[i];
     const seq = ++this.seq;
-    await Promise.all(parts.map(async (part, k) => {
-      if (part.dense.length === 0 && part.sparse.length === 0) return;
-      const push = (baseVersion: number) => this.pusher.push(k, {
-        worker: this.d.workerId, seq, baseVersion,
-        dense: part.dense, sparse: part.sparse, examples: b.size, newestAcceptedAtMs: newest, meanAcceptedAtMs: mean,
-        ...(eventTimeMs > 0 ? { eventTimeMs: Math.floor(eventTimeMs) } : {}),
-      });
-      let out = await push(this.d.replica.shards[k].version);
-      // A shard behind this replica restarted without what it had published (its store lost
-      // it): resync the replica and send the same push again, same seq, so only this shard gets
-      // it — a nak would train the batch again and apply it twice to every other shard.
-      for (let attempt = 0; !out.ok && out.error.code === 'FUTURE_VERSION' && attempt < 3 && !this.stopping; attempt++) {
-        this.d.metrics.pushErrors.inc({ code: out.error.code });
-        await this.d.replica.resync(k).catch(() => undefined);
-        // A resync already under way returns at once: give it time to land (a backoff, not a wait on it).
-        await new Promise((r) => setTimeout(r, 100 * (attempt + 1)));
-        out = await push(this.d.replica.shards[k].version);
+    await Promise.all(parts.map((part, k) => this.pushTo(k, part, seq, b.size, newest, mean, eventTimeMs, need, failures)));
+  }
+
+  /**
+   * A store loss's rewind: trains `events` again (examples made by `source`, a source of the
+   * rewind's own) and pushes the gradients to PS shard `k` alone: the other shards still hold
+   * these events' updates. Not scored (the examples were scored when first seen). `settled`
+   * hears whether shard k persisted all of it (false: lost again, or refused). Resolves with
+   * the examples trained once the pushes are answered.
+   */
+  async retrain(k: number, events: readonly FlywheelEvent[], source: ExampleSource, meanAcceptedAtMs: number, settled: (ok: boolean) => void): Promise<number> {
+    const block = source.push(this.kept(events));
+    const need = new Map<number, Requirement[]>();
+    const failures: string[] = [];
+    const B = this.d.cfg.worker.batchSize;
+    for (let from = 0; from < block.size && !this.stopping; from += B) {
+      const b = sliceBatch(block, from, Math.min(from + B, block.size));
+      await this.inFlight.acquire();
+      try {
+        await this.replicaCaughtUp(this.d.cfg.worker.maxReplicaLag);
+        const r = this.d.model.trainStep(b, this.d.replica);
+        let eventTimeMs = 0;
+        for (let i = 0; i < b.size; i++) if (b.eventTs[i] > eventTimeMs) eventTimeMs = b.eventTs[i];
+        const part = this.splitter.split(r.dense, r.sparse)[k];
+        await this.pushTo(k, part, ++this.seq, b.size, 0, meanAcceptedAtMs, eventTimeMs, need, failures);
+      } finally {
+        this.inFlight.release();
       }
-      if (!out.ok) {
-        this.d.metrics.pushErrors.inc({ code: out.error.code });
-        failures.push(`${out.error.code}: ${out.error.message}`);
-        return;
-      }
-      this.d.metrics.pushRtt.observe(out.rttMs / 1000);
-      this.lag.pushed(k, out.epoch, out.version);
-      // One requirement per epoch: the group's earlier updates must survive a restart too.
-      const rs = need.get(k) ?? [];
-      const same = rs.find((r) => r.epoch === out.epoch);
-      if (same) same.version = Math.max(same.version, out.version);
-      else rs.push({ epoch: out.epoch, version: out.version });
-      need.set(k, rs);
-    }));
+    }
+    if (failures.length || this.stopping) {
+      if (failures.length) this.d.log('warn', 'a re-trained push was refused: the rewind goes back to where it was persisted', { reason: failures[0] });
+      settled(false);
+      return block.size;
+    }
+    const token: EventLogMessage = { data: new Uint8Array(0), seq: 0, redelivered: false, ack: () => settled(true), nak: () => settled(false), working: () => undefined };
+    this.rewindAcks.add([token], events.length, need, (s) => this.persistedOf(s));
+    return block.size;
+  }
+
+  /** Shard k as this worker's replica has it: what an AckTracker checks a requirement against. */
+  private persistedOf(k: number) {
+    const v = this.d.replica.shards[k];
+    return v && { epoch: v.epoch, version: v.persistedVersion, epochStartVersion: v.epochStartVersion, restoredEpoch: v.restoredEpoch };
+  }
+
+  /** One part of a step's gradients to PS shard k, retried as below; its (epoch, version) goes into `need`. */
+  private async pushTo(k: number, part: { dense: GradientPush['dense']; sparse: GradientPush['sparse'] }, seq: number, examples: number, newest: number, mean: number,
+    eventTimeMs: number, need: Map<number, Requirement[]>, failures: string[]): Promise<void> {
+    if (part.dense.length === 0 && part.sparse.length === 0) return;
+    const push = (baseVersion: number) => this.pusher.push(k, {
+      worker: this.d.workerId, seq, baseVersion,
+      dense: part.dense, sparse: part.sparse, examples, newestAcceptedAtMs: newest, meanAcceptedAtMs: mean,
+      ...(eventTimeMs > 0 ? { eventTimeMs: Math.floor(eventTimeMs) } : {}),
+    });
+    let out = await push(this.d.replica.shards[k].version);
+    // A shard behind this replica restarted without what it had published (its store lost
+    // it): resync the replica and send the same push again, same seq, so only this shard gets
+    // it — a nak would train the batch again and apply it twice to every other shard.
+    for (let attempt = 0; !out.ok && out.error.code === 'FUTURE_VERSION' && attempt < 3 && !this.stopping; attempt++) {
+      this.d.metrics.pushErrors.inc({ code: out.error.code });
+      await this.d.replica.resync(k).catch(() => undefined);
+      // A resync already under way returns at once: give it time to land (a backoff, not a wait on it).
+      await new Promise((r) => setTimeout(r, 100 * (attempt + 1)));
+      out = await push(this.d.replica.shards[k].version);
+    }
+    if (!out.ok) {
+      this.d.metrics.pushErrors.inc({ code: out.error.code });
+      failures.push(`${out.error.code}: ${out.error.message}`);
+      return;
+    }
+    this.d.metrics.pushRtt.observe(out.rttMs / 1000);
+    this.lag.pushed(k, out.epoch, out.version);
+    // One requirement per epoch: the group's earlier updates must survive a restart too.
+    const rs = need.get(k) ?? [];
+    const same = rs.find((r) => r.epoch === out.epoch);
+    if (same) same.version = Math.max(same.version, out.version);
+    else rs.push({ epoch: out.epoch, version: out.version });
+    need.set(k, rs);
   }
 
   private track(p: Promise<unknown>): void {
@@ -374,6 +418,7 @@ export class Trainer {
     const deadline = Date.now() + settleTimeoutMs;
     while (this.acks.pendingGroups > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     this.acks.nakAll();
+    this.rewindAcks.nakAll();
     for (const g of this.inbox) g.msg.nak();
     this.inbox = [];
   }

@@ -1,6 +1,6 @@
 // EventLog in process memory (embedded mode, unit tests): the same delivery contract as
 // JetStream — unacked messages come back after a nak or the ack deadline.
-import type { EventConsumer, EventLog, EventLogMessage, ShardBacklog } from './types.ts';
+import type { EventConsumer, EventLog, EventLogMessage, EventPositions, RangeRead, ShardBacklog } from './types.ts';
 
 interface Entry { data: Uint8Array; seq: number; deliveries: number; acked: boolean; inFlight: boolean; deadline?: NodeJS.Timeout }
 
@@ -12,7 +12,7 @@ interface ShardLog {
   consumer?: { onMessage: (m: EventLogMessage) => void; maxInFlight: number; inFlight: number };
 }
 
-export class MemoryEventLog implements EventLog {
+export class MemoryEventLog implements EventLog, EventPositions {
   private shards: ShardLog[] = [];
   private seq = 0;
 
@@ -90,6 +90,26 @@ export class MemoryEventLog implements EventLog {
       last = e.seq;
     }
     return last;
+  }
+
+  async ackFloor(shard: number): Promise<number> {
+    let floor = 0;
+    for (const e of this.shards[shard].entries) {
+      if (!e.acked) break;
+      floor = e.seq;
+    }
+    return floor;
+  }
+
+  async readRange(shard: number, from: number, to: number, onMessage: (data: Uint8Array, seq: number) => void | Promise<void>): Promise<RangeRead> {
+    let messages = 0;
+    for (const e of this.shards[shard].entries) {
+      if (e.seq <= from) continue;
+      if (e.seq > to) break;
+      await onMessage(e.data, e.seq);
+      messages++;
+    }
+    return { messages, expiredBelow: 0 };
   }
 
   async backlog(shard: number): Promise<ShardBacklog> {

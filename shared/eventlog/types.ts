@@ -51,3 +51,20 @@ export interface EventLog {
   /** Deletes the stream and its consumers (tests, fresh demo runs). */
   destroy(): Promise<void>;
 }
+
+export interface RangeRead {
+  /** Messages delivered to onMessage. */
+  messages: number;
+  /**
+   * Where the range was not all in the stream any more: the stream's first retained sequence
+   * when it is above from + 1 (the shard's messages below it expired), else 0.
+   */
+  expiredBelow: number;
+}
+
+export interface EventPositions {
+  /** The stream sequence at or below which every message of the event shard is acked by this model's consumer (0: none, or no consumer). */
+  ackFloor(shard: number): Promise<number>;
+  /** The retained messages of the event shard with from < seq <= to, in order, acking nothing and moving no consumer. */
+  readRange(shard: number, from: number, to: number, onMessage: (data: Uint8Array, seq: number) => void | Promise<void>): Promise<RangeRead>;
+}
