@@ -49,8 +49,8 @@ export interface BoundedTable {
 }
 
 const SKETCH_ROWS = 2;
-/** Counters per sketch row: 2^20 bytes each. Collisions only admit an id early. */
-const SKETCH_WIDTH = 1 << 20;
+/** Most counters per sketch row (2^20 bytes each); fewer when the filtered tables have fewer buckets. Collisions only admit an id early. */
+const MAX_SKETCH_WIDTH = 1 << 20;
 /** Share of a full table evicted at once to make room, so eviction scans stay rare. */
 const EVICT_SHARE = 1 / 8;
 /** Slots sampled to find the age threshold of an eviction. */
@@ -59,6 +59,9 @@ const SAMPLE = 1024;
 export class RowBounds {
   readonly stats: RowBoundsStats = { notAdmitted: 0, admitted: 0, evictedTtl: 0, evictedBudget: 0, overBudget: 0 };
   private readonly sketch: Uint8Array | null;
+  private readonly sketchMask: number;
+  /** Per table, a salt mixed into the ids, so row 5 of one table is not counted as row 5 of another. */
+  private readonly salts = new Map<string, number>();
   private sketchAdds = 0;
   private tick = 0;
   private clockMs = 0;
@@ -68,7 +71,13 @@ export class RowBounds {
   constructor(readonly cfg: RowBoundsConfig, private readonly tables: readonly BoundedTable[]) {
     if (!Number.isInteger(cfg.admitAfter) || cfg.admitAfter < 1 || cfg.admitAfter > 255) throw new ConfigError('ps.rows.admitAfter', 'an integer 1..255');
     if (!(cfg.ttlMs >= 0) || !(cfg.budgetBytes >= 0)) throw new ConfigError('ps.rows', 'ttlMs and budgetBytes are >= 0');
-    this.sketch = cfg.admitAfter > 1 ? new Uint8Array(SKETCH_ROWS * SKETCH_WIDTH) : null;
+    let buckets = 0;
+    for (const t of tables) if (!t.exact) buckets += t.arena.table.rows;
+    let width = 1 << 10;
+    while (width < buckets && width < MAX_SKETCH_WIDTH) width *= 2;
+    this.sketchMask = width - 1;
+    this.sketch = cfg.admitAfter > 1 && buckets > 0 ? new Uint8Array(SKETCH_ROWS * width) : null;
+    tables.forEach((t, i) => this.salts.set(t.name, Math.imul(i + 1, 0x27d4eb2f)));
     for (const t of tables) t.arena.keepUseStamps();
   }
 
@@ -98,13 +107,14 @@ export class RowBounds {
     let fresh = 0;
     let dropped = 0;
     const filter = this.sketch !== null && !t.exact;
+    const salt = this.salts.get(t.name) ?? 0;
     if (filter && this.kept.length < rows.length) this.kept = new Int32Array(rows.length);
     for (let i = 0; i < rows.length; i++) {
       const s = a.index.get(rows[i]);
       if (s >= 0) {
         usedTick[s] = this.tick;
         usedAtMs[s] = this.clockMs;
-      } else if (filter && this.count(rows[i]) < this.cfg.admitAfter) {
+      } else if (filter && this.count(rows[i] ^ salt) < this.cfg.admitAfter) {
         dropped++;
         continue;
       } else {
@@ -149,8 +159,9 @@ export class RowBounds {
   /** Counts one more sighting of an id in the sketch; returns its (over-)estimated count. */
   private count(id: number): number {
     const sk = this.sketch!;
-    const h1 = (Math.imul(id, 0x9e3779b1) >>> 12) & (SKETCH_WIDTH - 1);
-    const h2 = SKETCH_WIDTH + ((Math.imul(id ^ 0x5bd1e995, 0x85ebca6b) >>> 12) & (SKETCH_WIDTH - 1));
+    const m = this.sketchMask;
+    const h1 = (Math.imul(id, 0x9e3779b1) >>> 12) & m;
+    const h2 = m + 1 + ((Math.imul(id ^ 0x5bd1e995, 0x85ebca6b) >>> 12) & m);
     let c = Math.min(sk[h1], sk[h2]);
     if (c < 255) {
       c++;
@@ -160,7 +171,7 @@ export class RowBounds {
     }
     // Aging (TinyLFU): every 10 counters' worth of sightings, halve them all, so an id must
     // come n times within a recent stretch of the stream, not over its whole history.
-    if (++this.sketchAdds >= 10 * SKETCH_WIDTH) {
+    if (++this.sketchAdds >= 10 * (m + 1)) {
       this.sketchAdds = 0;
       for (let i = 0; i < sk.length; i++) sk[i] >>= 1;
     }

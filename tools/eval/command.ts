@@ -159,7 +159,7 @@ export async function run(p: ParsedOptions): Promise<number> {
   const timing = { incrementalTwin: twin, frozen, periodic };
   for (const [k, f] of Object.entries(figs)) {
     const t = timing[k as keyof typeof timing];
-    ways[k] = { source: 'in-process', ...f, versions: t.versions, trainMs: t.trainMs, examplesTrained: t.examplesTrained };
+    ways[k] = { source: 'in-process', ...f, versions: t.versions, trainMs: t.trainMs, examplesTrained: t.examplesTrained, ...(t.memory ? { memory: t.memory } : {}) };
   }
   const baselines = Object.fromEntries(baselineRuns.map((b) => [b.name, {
     source: `in-process, prequential: predicts each batch of ${o.batchSize} examples, then learns it`, ...wayFigures(stream, metric, b.scores, o),

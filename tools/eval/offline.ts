@@ -3,6 +3,7 @@
 // pass, score-then-train like a worker; frozen trains on the first 30% (2 epochs) and then only
 // scores; periodic retrains from scratch on everything seen at every window boundary. Probe
 // sets (a kind's evalExtras) are scored by the weights that score their anchor example.
+import type { RowBoundsStats } from '../../shared/row-bounds.ts';
 import { BatchReservoir, LocalParams, sliceBatch, type Batch, type FlywheelConfig, type TrainableModel } from '../../shared/index.ts';
 import { resolveModel } from '../../shared/models/registry.ts';
 import type { EvalProbes } from '../../shared/models/types.ts';
@@ -75,6 +76,8 @@ export interface WayScores {
   versions: { window: number; first: number; last: number }[];
   trainMs: number;
   examplesTrained: number;
+  /** The sparse tables at the end (the online way): rows and bytes held, and what ps.rows bounds did. */
+  memory?: { sparseRows: number; sparseBytes: number; bounds?: RowBoundsStats };
 }
 
 const emptyScores = (s: EvalStream, width: number): WayScores => ({
@@ -113,6 +116,10 @@ export function runIncrementalTwin(s: EvalStream, cfg: FlywheelConfig, o: EvalOp
   }
   out.trainMs = performance.now() - t0;
   out.examplesTrained = s.size;
+  const u = l.params.updater;
+  let sparseRows = 0, sparseBytes = u.bounds?.bytes ?? 0;
+  for (const t of u.tables.values()) { sparseRows += t.arena.count; sparseBytes += t.arena.bytes; }
+  out.memory = { sparseRows, sparseBytes, ...(u.bounds ? { bounds: { ...u.bounds.stats } } : {}) };
   return out;
 }
 
