@@ -6,7 +6,7 @@
 // moves the record's `done` once the shard persisted them, so a worker taking the event shard
 // over carries on from there. Events the stream no longer holds are counted and logged.
 import {
-  type EventPositions, type ExampleSource, type FlywheelEvent, type Replica, type RewindRecord, type RewindStore,
+  type EventPositions, type ExampleSource, type FlywheelEvent, type RangeRead, type Replica, type RewindRecord, type RewindStore,
 } from '../../shared/index.ts';
 import type { Trainer } from './trainer.ts';
 import { parseEventBatch } from './trainer.ts';
@@ -38,6 +38,8 @@ export class Rewinder {
   private readonly jobs = new Map<string, Job>();
   private polling = false;
   private stopping = false;
+  /** When each event shard was first seen held. */
+  private readonly heldSince = new Map<number, number>();
   /** Events trained again, ranges completed, ranges the stream no longer held all of. */
   readonly stats = { events: 0, ranges: 0, unretained: 0 };
 
@@ -56,13 +58,27 @@ export class Rewinder {
     await Promise.allSettled([...this.jobs.values()].map((j) => j.done));
   }
 
-  /** Starts a job for each held event shard whose range of some PS shard's record is not done. */
+  /** The event shard went to another worker: its jobs read no more (what they pushed is still settled). */
+  shardRemoved(s: number): void {
+    for (const j of this.jobs.values()) if (j.s === s) j.stopped = true;
+    this.heldSince.delete(s);
+  }
+
+  /**
+   * Starts a job for each held event shard whose range of some PS shard's record is not done.
+   * A shard just taken over waits a poll: its last holder's job may still be settling what it
+   * pushed (and moving `done` past it).
+   */
   async poll(): Promise<void> {
     if (this.polling || this.stopping) return;
     this.polling = true;
     try {
-      const held = new Set(this.d.trainer.shards);
-      for (const j of this.jobs.values()) if (!held.has(j.s)) j.stopped = true; // the shard went to another worker
+      const now = Date.now();
+      const current = new Set(this.d.trainer.shards);
+      for (const s of [...this.heldSince.keys()]) if (!current.has(s)) this.shardRemoved(s);
+      for (const s of current) if (!this.heldSince.has(s)) this.heldSince.set(s, now);
+      const held = [...current].filter((s) => now - this.heldSince.get(s)! >= (this.d.pollMs ?? 1000));
+      if (held.length === 0) return;
       for (let k = 0; k < this.d.psShards; k++) {
         const r = await this.d.rewinds.read(this.d.model, k).catch(() => null);
         if (!r) continue;
@@ -127,20 +143,28 @@ export class Rewinder {
       this.d.metrics.rewindEvents.inc(batch.length);
     };
     this.d.log('warn', 'training again the acked events a PS shard\'s store lost, into that shard only', { psShard: k, eventShard: s, fromSeq: from, toSeq: to, epoch: job.epoch });
-    const read = await this.d.positions.readRange(s, from, to, async (data, seq) => {
-      if (job.stopped || this.stopping) throw new Stopped();
-      lastSeq = seq;
-      try {
-        const b = parseEventBatch(data);
-        events.push(...b.events);
-        acceptedSum += b.acceptedAtMs * b.events.length;
-      } catch {
-        this.d.metrics.badMessages.inc();
-      }
-      if (events.length >= this.d.batchEvents) await flush();
-    });
-    await flush();
-    if (read.expiredBelow) {
+    // Stopped (the event shard went to another worker, a newer loss replaced the record): no
+    // more is read, but what was pushed is still waited for, so that `done` covers it and
+    // whoever goes on from there does not train it a third time.
+    let read: RangeRead | null = null;
+    try {
+      read = await this.d.positions.readRange(s, from, to, async (data, seq) => {
+        if (job.stopped || this.stopping) throw new Stopped();
+        lastSeq = seq;
+        try {
+          const b = parseEventBatch(data);
+          events.push(...b.events);
+          acceptedSum += b.acceptedAtMs * b.events.length;
+        } catch {
+          this.d.metrics.badMessages.inc();
+        }
+        if (events.length >= this.d.batchEvents) await flush();
+      });
+      await flush();
+    } catch (err) {
+      if (!(err instanceof Stopped)) throw err;
+    }
+    if (read?.expiredBelow) {
       this.d.metrics.rewindUnretained.inc();
       this.stats.unretained++;
       this.d.log('error', 'PART OF THE LOST RANGE IS NO LONGER IN THE STREAM: those events are not trained again', {
@@ -148,14 +172,16 @@ export class Rewinder {
       });
     }
     // The last messages up to `to` may have held nothing to train: done moves to `to` with them.
-    settling.push({ upTo: to, events: 0, ok: true });
+    if (read) settling.push({ upTo: to, events: 0, ok: true });
     const deadline = Date.now() + 60_000;
-    while (settling.length && !job.stopped && !this.stopping && Date.now() < deadline) {
+    while (settling.length && !lost && !this.stopping && Date.now() < deadline) {
       advance();
       if (settling.length) await new Promise((r) => setTimeout(r, 50));
     }
     await advancing;
-    if (lost || settling.length) throw new Error(lost ? 'PS shard lost a re-trained batch (restarted again)' : 'the re-trained batches were not persisted within 60 s');
+    if (lost) throw new Error('the PS shard lost a re-trained batch (it restarted again)');
+    if (!read) throw new Stopped();
+    if (settling.length) throw new Error('the re-trained batches were not persisted within 60 s');
     this.stats.ranges++;
     this.d.log('warn', 'trained again the lost range of an event shard', {
       psShard: k, eventShard: s, fromSeq: from, toSeq: to, messages: read.messages, events: trained, ms: Date.now() - t0, msSinceAsked: Date.now() - askedAtMs,

@@ -60,14 +60,6 @@ export async function startWorker(cfg: FlywheelConfig, index: number, infra: Inf
   });
   await trainer.start();
   const t = trainer;
-  const leases = useLeases
-    ? new ShardLeases(infra.leases, cfg.model, workerId, cfg.eventShards, cfg.worker.leaseTtlMs, {
-      onAcquire: (s) => t.addShard(s),
-      onRelease: (s) => t.removeShard(s),
-      log: (level, msg, extra) => log[level](extra ?? {}, msg),
-    })
-    : undefined;
-  await leases?.start();
   // A PS shard that lost its store asks for the acked range since what it restored to be trained again.
   const positions = positionsOf(infra, cfg);
   const rewinder = positions && new Rewinder({
@@ -75,6 +67,14 @@ export async function startWorker(cfg: FlywheelConfig, index: number, infra: Inf
     newExamples: () => m.kind.exampleSource(m.settings, cfg.seed + 7), batchEvents: Math.max(1, Math.ceil(cfg.worker.batchSize / examples.examplesPerEvent)),
     metrics, log: (level, msg, extra) => log[level](extra ?? {}, msg),
   });
+  const leases = useLeases
+    ? new ShardLeases(infra.leases, cfg.model, workerId, cfg.eventShards, cfg.worker.leaseTtlMs, {
+      onAcquire: (s) => t.addShard(s),
+      onRelease: async (s) => { rewinder?.shardRemoved(s); await t.removeShard(s); },
+      log: (level, msg, extra) => log[level](extra ?? {}, msg),
+    })
+    : undefined;
+  await leases?.start();
   rewinder?.start();
   const reportTimer = setInterval(() => {
     report.publish(infra.transport, cfg.model);

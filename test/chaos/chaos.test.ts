@@ -25,6 +25,9 @@ for (const scenario of Object.keys(SCENARIOS)) {
     }
     if (scenario === 'ps-redis-lost') {
       t.equal(r.details.storeLostCounted, 1, 'the restarted shard saw that its store had lost what it published, and counted it');
+      // The acked range its store lost was trained again, into it alone: it holds every event's update.
+      t.ok(r.eventsRetrainedByRewind > 0, `${r.eventsRetrainedByRewind} acked events trained again, done ${r.details.rewindDoneMs} ms after the restart began`);
+      t.ok(r.psExamplesApplied[1] >= EVENTS, `the lost shard's examples cover every event (${r.psExamplesApplied[1]} of ${EVENTS})`);
     }
     if (scenario === 'ps-kill' || scenario === 'ps-redis-lost') {
       const p = r.details.predictStatuses as PredictStatuses;

@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  JetStreamEventLog, NatsTransport, ReportAggregator, binaryMetric, connectNats, decode, encode, eventShardOf, loadConfig, mulberry32,
+  JetStreamEventLog, NatsTransport, RedisShardStore, ReportAggregator, binaryMetric, connectNats, connectRedis, decode, encode, eventShardOf, loadConfig, mulberry32,
   subjects, waitFor, type FlywheelConfig, type FlywheelEvent, type WorkerReport,
 } from '../../shared/index.ts';
 import { assignPorts } from '../../cluster/local-cluster.ts';
@@ -30,6 +30,10 @@ export interface ChaosResult {
   eventsAckedIncludingRetrains: number;
   recoveryMs: number | null;
   finalVersions: number[];
+  /** Per PS shard, the examples behind every update it holds (its persisted examplesApplied). */
+  psExamplesApplied: number[];
+  /** Events the workers trained again into a shard whose store lost them (a rewind). */
+  eventsRetrainedByRewind: number;
   aucLastWindow: number;
   details: Record<string, unknown>;
   durationMs: number;
@@ -130,6 +134,18 @@ export async function runChaos(scenario: string, o: ChaosOptions = {}): Promise<
     const trainedAtFault = trainedAt.filter(([t]) => t <= faultDoneMs).pop()?.[1] ?? 0;
     const resumed = trainedAt.find(([t, n]) => t > faultDoneMs && n > trainedAtFault);
     const model = await (await fetch(`http://127.0.0.1:${cfg.inference.port}/v1/model`)).json() as { versions: number[] };
+    // The last publish holds every applied push (a publish interval is 100 ms).
+    await new Promise((r) => setTimeout(r, 500));
+    const rc = connectRedis(cfg.redisUrl);
+    const store = new RedisShardStore(rc);
+    const psExamplesApplied = await Promise.all(Array.from({ length: cfg.psShards }, async (_, k) => (await store.read(cfg.model, k, [], false))?.meta.examplesApplied ?? 0));
+    rc.disconnect();
+    const scrape = async (port: number, name: string) => {
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`).catch(() => undefined))?.text().catch(() => '') ?? '';
+      return Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+    };
+    let eventsRetrainedByRewind = 0;
+    for (let i = 0; i < cfg.workers; i++) eventsRetrainedByRewind += await scrape(cfg.workerMetricsBasePort + i, 'fw_worker_rewind_events_total');
     const w = agg.windows(10);
     return {
       scenario,
@@ -139,6 +155,8 @@ export async function runChaos(scenario: string, o: ChaosOptions = {}): Promise<
       eventsAckedIncludingRetrains: agg.total('eventsTrained'),
       recoveryMs: resumed ? resumed[0] - faultAtMs : null,
       finalVersions: model.versions,
+      psExamplesApplied,
+      eventsRetrainedByRewind,
       aucLastWindow: Math.round(w[w.length - 1].figures.auc * 1000) / 1000,
       details: ctx.details,
       durationMs: Date.now() - t0,

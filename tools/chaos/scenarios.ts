@@ -1,6 +1,6 @@
 // The faults `flywheel chaos` injects. Each gets the running system and records what it saw
 // (takeover times, snapshots rewritten, staleness reported) in ctx.details.
-import { connectRedis, waitFor, type FlywheelConfig } from '../../shared/index.ts';
+import { JetStreamRewindStore, connectNats, connectRedis, waitFor, type FlywheelConfig } from '../../shared/index.ts';
 import type { ProcessGroup } from '../../cluster/processes.ts';
 import type { PrivateServer } from './servers.ts';
 
@@ -120,7 +120,9 @@ export const SCENARIOS: Record<string, Inject> = {
    * the shard must see that its store is behind what it had published (its ledger in
    * JetStream says so), say so and count it, continue its version numbers under a new epoch, and
    * training must go on without a restart of anything else. Inference is asked for predictions
-   * all along: a replica in transition answers 200 or 503, never 500.
+   * all along: a replica in transition answers 200 or 503, never 500. The shard asks for the
+   * acked range its store lost to be trained again (into it only): this waits until the
+   * workers have done it, and records how long that took and the range.
    */
   'ps-redis-lost': async (ctx) => {
     const predicts = predictWhile(ctx);
@@ -133,6 +135,18 @@ export const SCENARIOS: Record<string, Inject> = {
     ctx.details.psRestartMs = Date.now() - t;
     const text = await (await fetch(metrics)).text();
     ctx.details.storeLostCounted = Number(/^fw_ps_store_lost_total(?:\{[^}]*\})? (\S+)$/m.exec(text)?.[1] ?? 0);
+    const nc = await connectNats(ctx.cfg.natsUrl, 'chaos-rewind');
+    try {
+      const rewinds = new JetStreamRewindStore(nc);
+      await waitFor(async () => {
+        const r = await rewinds.read(ctx.cfg.model, 1);
+        return !!r && r.ranges.every((x) => x.done === x.to);
+      }, 60_000, 'the lost range trained again', 100);
+      ctx.details.rewindDoneMs = Date.now() - t;
+      ctx.details.rewindRanges = (await rewinds.read(ctx.cfg.model, 1))?.ranges;
+    } finally {
+      await nc.close();
+    }
     // Ask inference for a few more seconds, across the replicas' resync onto the new epoch.
     await new Promise((r) => setTimeout(r, 3000));
     ctx.details.predictStatuses = await predicts.stop();
