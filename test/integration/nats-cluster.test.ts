@@ -9,8 +9,8 @@
 // byte, once. The figures (failed publishes by cause, failover time) go to the test's comments.
 import t from 'tap';
 import {
-  JetStreamEventLog, JetStreamLedger, connectNats, decode, encode, eventLogOptions, eventShardOf, loadConfig, streamName, waitFor,
-  type EventBatchMessage, type FlywheelEvent,
+  JetStreamEventLog, JetStreamLedger, connectNats, consumerName, decode, encode, eventLogOptions, eventShardOf, loadConfig, streamName, waitFor,
+  type EventBatchMessage, type EventConsumer, type FlywheelEvent,
 } from '../../shared/index.ts';
 import { DEMO_DATA_PATH, onlineRetailEventBatches } from '../../shared/datasets/online-retail.ts';
 import { LocalNatsCluster, missingBinaries } from '../helpers/local-clusters.ts';
@@ -20,6 +20,19 @@ const missing = missingBinaries(['nats-server']);
 const EVENTS = 30_000;
 const PER_MESSAGE = 32; // ingest.maxEventsPerMessage (128 by default): smaller, so more messages are in flight at the kill
 const IN_FLIGHT = 16;
+
+/** f() until it resolves (a JetStream API request times out while its group elects a leader), for up to 30 s. */
+async function retrying<T>(f: () => Promise<T>, what: string): Promise<T> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      return await f();
+    } catch (err) {
+      if (Date.now() > deadline) throw new Error(`${what}: ${(err as Error).message} for 30 s`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
 
 t.test('JetStream, 3 replicas on 3 servers: a server killed -9 mid-replay loses no acked event', { skip: missing ? `${missing}: no local NATS cluster` : false }, async (t) => {
   const nats = await LocalNatsCluster.start({ nodes: 3 });
@@ -114,6 +127,7 @@ t.test('JetStream, 3 replicas on 3 servers: a server killed -9 mid-replay loses 
           if (killedAt && sentAt > killedAt && !firstAckAfterKill) firstAckAfterKill = Date.now() - killedAt;
           break;
         } catch (err) {
+          if (Date.now() - t0 > 60_000) throw new Error(`publishing has not recovered 60 s into the replay: ${(err as Error).message}`);
           failed++;
           const cause = (err as Error).message.replace(/^JetStream publish failed: /, '').slice(0, 80);
           failures.set(cause, (failures.get(cause) ?? 0) + 1);
@@ -140,25 +154,39 @@ t.test('JetStream, 3 replicas on 3 servers: a server killed -9 mid-replay loses 
   const key = (shard: number, data: Uint8Array) => `${shard}:${Buffer.from(data).toString('base64')}`;
   let read = 0;
   let readEvents = 0;
+  // The killed server may also have led the JetStream meta group (API requests time out until
+  // the survivors elect another), and each durable consumer is a raft group of its own, whose
+  // leader may have been there too. A worker retries through that; so does this reader.
+  await nats.waitMetaLeader(30_000);
+  const metaLedAfterMs = Date.now() - killedAt;
   const reader = await connectNats(nats.url, 'test-js3-read');
   t.teardown(() => reader.close().catch(() => undefined));
   const readLog = new JetStreamEventLog(reader, eventLogOptions(cfg));
-  const consumers = [];
-  for (let s = 0; s < S; s++) {
-    consumers.push(await readLog.consume(s, (m) => {
-      const k = key(s, m.data);
-      got.set(k, (got.get(k) ?? 0) + 1);
-      read++;
-      readEvents += (decode(m.data) as EventBatchMessage).events.length;
-      m.ack();
-    }, 1000));
-  }
+  const readerJsm = await retrying(() => reader.jetstreamManager(), 'a JetStream manager');
   await waitFor(async () => {
-    if (read < messages.length) return false;
-    const b = await Promise.all(Array.from({ length: S }, (_, s) => readLog.backlog(s)));
-    return b.every((x) => x.pending === 0);
-  }, 30_000, 'every message read back', 50);
-  for (const c of consumers) await c.stop();
+    const infos = await Promise.all(Array.from({ length: S }, (_, s) => readerJsm.consumers.info(name, consumerName(cfg.model, s)).catch(() => undefined)));
+    return infos.every((i) => i?.cluster?.leader);
+  }, 30_000, 'every durable consumer led', 100);
+  const consumersLedAfterMs = Date.now() - killedAt;
+  const consumers: EventConsumer[] = [];
+  try {
+    for (let s = 0; s < S; s++) {
+      consumers.push(await retrying(() => readLog.consume(s, (m) => {
+        const k = key(s, m.data);
+        got.set(k, (got.get(k) ?? 0) + 1);
+        read++;
+        readEvents += (decode(m.data) as EventBatchMessage).events.length;
+        m.ack();
+      }, 1000), `consumer of shard ${s}`));
+    }
+    await waitFor(async () => {
+      if (read < messages.length) return false;
+      const b = await Promise.all(Array.from({ length: S }, (_, s) => readLog.backlog(s).catch(() => undefined)));
+      return b.every((x) => x?.pending === 0);
+    }, 30_000, 'every message read back', 50);
+  } finally {
+    for (const c of consumers) await c.stop();
+  }
 
   let lost = 0;
   let twice = 0;
@@ -167,11 +195,11 @@ t.test('JetStream, 3 replicas on 3 servers: a server killed -9 mid-replay loses 
     if (n === 0) lost++;
     if (n > 1) twice++;
   }
-  const info = await (await reader.jetstreamManager()).streams.info(name);
+  const info = await retrying(() => readerJsm.streams.info(name), 'the stream\'s info');
   const figures = {
     events: EVENTS, messages: messages.length, publishMs, killed: leader, newLeader, inFlight: IN_FLIGHT,
     failedPublishes: failed, failuresByCause: Object.fromEntries(failures),
-    newLeaderAfterMs, firstAckAfterKillMs: firstAckAfterKill, slowestAckMs, streamMessages: info.state.messages,
+    newLeaderAfterMs, firstAckAfterKillMs: firstAckAfterKill, slowestAckMs, metaLedAfterMs, consumersLedAfterMs, streamMessages: info.state.messages,
   };
   t.comment(JSON.stringify(figures));
   t.equal(lost, 0, `0 acked messages (0 of ${EVENTS} events) lost`);
