@@ -67,7 +67,7 @@ export async function run(p: ParsedOptions): Promise<number> {
   for (let e = 0; e < epochs; e++) for (let from = 0; from < end; from += B) l.step(s, from, Math.min(end, from + B));
   const snap = l.params.snapshot();
   const redis = connectRedis(cfg.redisUrl);
-  const store = new RedisShardStore(redis);
+  const store = new RedisShardStore(redis, { waitReplicas: cfg.redisWaitReplicas });
   let rows = 0;
   try {
     for (let k = 0; k < cfg.psShards; k++) {

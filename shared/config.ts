@@ -246,8 +246,20 @@ const configSchema = z.object({
   seed: int(0, 2 ** 32 - 1).default(42),
   /** NATS servers, comma-separated. Default nats://127.0.0.1:4222. */
   natsUrl: z.string().min(1).default('nats://127.0.0.1:4222'),
-  /** Default redis://127.0.0.1:6379. */
-  redisUrl: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').default('redis://127.0.0.1:6379'),
+  /**
+   * One Redis server (redis://, rediss:// for TLS), or a Redis Cluster: redis+cluster:// (or
+   * rediss+cluster://) and some of its nodes, comma-separated host:port; every Redis user then
+   * connects with an ioredis Cluster. Default redis://127.0.0.1:6379.
+   */
+  redisUrl: z.string().regex(/^rediss?(\+cluster)?:\/\//, 'must start with redis://, rediss://, redis+cluster:// or rediss+cluster://').default('redis://127.0.0.1:6379'),
+  /**
+   * Replicas that must have each PS snapshot write (Redis WAIT) before the shard counts it as
+   * persisted and workers ack its events. Redis replication is asynchronous: without it a
+   * master killed just after a write may fail over to a replica that lacks it. A write that
+   * reaches fewer within 1 s fails and is retried, so with one replica per master a failed-over
+   * master (left without a replica) takes no writes until a replica is back. Default 0.
+   */
+  redisWaitReplicas: int(0, 5).default(0),
   /** Parameter-server shards K. Default 1. */
   psShards: int(1, 1024).default(1),
   /** Event stream shards S (hash(shard key) mod S). Default 4. */

@@ -53,7 +53,7 @@ export async function connectInfra(cfg: FlywheelConfig, name: string, onWarning?
     throw new UnavailableError(`cannot reach Redis at ${redactUrl(cfg.redisUrl)}: ${(err as Error).message}`, err);
   }
   const transport = new NatsTransport(nc);
-  const store = new RedisShardStore(redis);
+  const store = new RedisShardStore(redis, { waitReplicas: cfg.redisWaitReplicas });
   const eventLog = new JetStreamEventLog(nc, { ...eventLogOptions(cfg), onWarning: warn });
   return {
     transport, store, eventLog, serving: new RedisServingStore(redis), leases: new RedisLeaseStore(redis), ledger: new JetStreamLedger(nc, { replicas: cfg.streamReplicas, onWarning: warn }),
