@@ -34,7 +34,7 @@ export async function startPs(cfg: FlywheelConfig, shardIndex: number, infra: In
   const logTo = (level: 'info' | 'warn' | 'error', msg: string, extra?: object) => log[level](extra ?? {}, msg);
   const positions = positionsOf(infra, cfg);
   const rewind = positions && new StoreLossRewind({
-    model: cfg.model, shard: shardIndex, eventShards: cfg.eventShards, ledger: infra.ledger, rewinds: rewindStoreOf(infra), positions,
+    model: cfg.model, shard: shardIndex, eventShards: cfg.eventShards, ledger: infra.ledger, rewinds: rewindStoreOf(infra, cfg.streamReplicas), positions,
     serving: infra.serving, registry, hasSnapshot: () => infra.store.hasSnapshot(cfg.model, shardIndex), log: logTo,
     settleMs: Math.max(300, 3 * cfg.ps.publishIntervalMs), settleRounds: 10,
   });

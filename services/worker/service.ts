@@ -63,7 +63,7 @@ export async function startWorker(cfg: FlywheelConfig, index: number, infra: Inf
   // A PS shard that lost its store asks for the acked range since what it restored to be trained again.
   const positions = positionsOf(infra, cfg);
   const rewinder = positions && new Rewinder({
-    model: cfg.model, psShards: cfg.psShards, rewinds: rewindStoreOf(infra), positions, trainer: t, replica,
+    model: cfg.model, psShards: cfg.psShards, rewinds: rewindStoreOf(infra, cfg.streamReplicas), positions, trainer: t, replica,
     newExamples: () => m.kind.exampleSource(m.settings, cfg.seed + 7), batchEvents: Math.max(1, Math.ceil(cfg.worker.batchSize / examples.examplesPerEvent)),
     metrics, log: (level, msg, extra) => log[level](extra ?? {}, msg),
   });

@@ -57,10 +57,11 @@ function advanced(r: RewindRecord, s: number, done: number): RewindRecord | null
 export class JetStreamRewindStore implements RewindStore {
   private kv?: Promise<KV>;
 
-  constructor(private readonly nc: NatsConnection) {}
+  /** `replicas`: copies of the bucket when it is created (the config's streamReplicas, as the ledger's). */
+  constructor(private readonly nc: NatsConnection, private readonly replicas = 1) {}
 
   private bucket(): Promise<KV> {
-    this.kv ??= this.nc.jetstream().views.kv(REWIND_BUCKET, { history: 1 }).catch((err: unknown) => {
+    this.kv ??= this.nc.jetstream().views.kv(REWIND_BUCKET, { history: 1, replicas: this.replicas }).catch((err: unknown) => {
       this.kv = undefined;
       throw new UnavailableError(`JetStream key-value bucket ${REWIND_BUCKET}: ${(err as Error).message}`, err);
     });
@@ -129,8 +130,8 @@ export class MemoryRewindStore implements RewindStore {
 /** The embedded mode's services share one infra's ledger: and so one memory store. */
 const embedded = new WeakMap<object, MemoryRewindStore>();
 
-/** The rewind store of a service's infrastructure: JetStream beside the ledger, or in memory when embedded. */
-export function rewindStoreOf(infra: Infra): RewindStore {
+/** The rewind store of a service's infrastructure: JetStream beside the ledger (with `replicas` copies, the config's streamReplicas), or in memory when embedded. */
+export function rewindStoreOf(infra: Infra, replicas = 1): RewindStore {
   if (infra.embedded) {
     let m = embedded.get(infra.ledger);
     if (!m) embedded.set(infra.ledger, (m = new MemoryRewindStore()));
@@ -138,5 +139,5 @@ export function rewindStoreOf(infra: Infra): RewindStore {
   }
   const nc = (infra.transport as Partial<NatsTransport>).nc;
   if (!nc) throw new UnavailableError('a rewind store needs the NATS transport or the embedded infrastructure');
-  return new JetStreamRewindStore(nc);
+  return new JetStreamRewindStore(nc, replicas);
 }

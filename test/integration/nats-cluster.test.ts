@@ -9,7 +9,7 @@
 // byte, once. The figures (failed publishes by cause, failover time) go to the test's comments.
 import t from 'tap';
 import {
-  JetStreamEventLog, JetStreamLedger, connectNats, consumerName, decode, encode, eventLogOptions, eventShardOf, loadConfig, streamName, waitFor,
+  JetStreamEventLog, JetStreamLedger, JetStreamRewindStore, REWIND_BUCKET, connectNats, consumerName, decode, encode, eventLogOptions, eventShardOf, loadConfig, streamName, waitFor,
   type EventBatchMessage, type EventConsumer, type FlywheelEvent,
 } from '../../shared/index.ts';
 import { DEMO_DATA_PATH, onlineRetailEventBatches } from '../../shared/datasets/online-retail.ts';
@@ -57,11 +57,13 @@ t.test('JetStream, 3 replicas on 3 servers: a server killed -9 mid-replay loses 
   t.match(warnings[0], /event stream .* exists with replicas 3 \(streamReplicas says 1\).*nats stream edit/, `an existing stream with other settings is reported: ${warnings[0]}`);
   t.equal((await jsm.streams.info(name)).config.num_replicas, 3, 'and keeps its own');
 
-  // The PS ledger bucket follows streamReplicas too (it is created once per NATS system: check the bucket's copies).
+  // The PS ledger and rewind buckets follow streamReplicas too (each is created once per NATS system: check its copies).
   const ledger = new JetStreamLedger(setup, { replicas: 3, onWarning: (m) => warnings.push(m) });
   await ledger.record(model, 0, { epoch: 1, version: 5 });
   t.equal((await (await setup.jetstream().views.kv('fw_ps_ledger')).status()).replicas, 3, 'the ledger bucket has 3 replicas');
   await ledger.deleteModel(model, 1);
+  await new JetStreamRewindStore(setup, cfg.streamReplicas).read(model, 0);
+  t.equal((await (await setup.jetstream().views.kv(REWIND_BUCKET)).status()).replicas, 3, 'and so has the rewind bucket');
 
   // The events, packed as ingest packs them: per event shard (hash of the user), PER_MESSAGE a message.
   const messages: { shard: number; id: string; data: Uint8Array; events: number }[] = [];
