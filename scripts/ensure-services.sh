@@ -18,10 +18,12 @@ set -uo pipefail
 WAIT="${FLYWHEEL_SERVICE_WAIT:-20}"
 TMPBASE="${TMPDIR:-/tmp}"
 
-# "nats://u:p@h:p/x" -> "h:p"; "[::1]:4222" kept as is.
+# "nats://u:p@h:p/x" -> "h:p"; "[::1]:4222" kept as is; of a list ("nats://a:1,nats://b:2",
+# "redis+cluster://a:1,b:2") the first server.
 hostport() {
   local s="$1"
   s="${s#*://}"        # scheme
+  s="${s%%,*}"         # first of several servers
   s="${s##*@}"         # credentials
   s="${s%%/*}"         # path / db number
   s="${s%%\?*}"        # query
