@@ -50,6 +50,11 @@ export class FrozenWeights {
     return new FrozenWeights(r.spec, r.checkpoint(), r.held.kept, r.held.kept === 'full' ? r.ps : undefined);
   }
 
+  /** Drops a forgotten user's rows from this copy (see HeldParams.removeRows). */
+  removeRows(tables: readonly { table: string; rows: Int32Array | readonly number[] }[]): number {
+    return this.held.removeRows(tables);
+  }
+
   toBlob(): CheckpointBlob {
     return this.held.toBlob(this.versions);
   }

@@ -88,6 +88,13 @@ export class HeldParams {
     for (let i = 0; i < rows.length; i++) r.rule.initSlots(a.weights, a.slot, a.slotOf(rows[i]) * a.dim, a.dim, r.hp);
   }
 
+  /** Drops rows (a forgotten user's): they read as initial values again. Tables not held here are skipped. Returns how many were held. */
+  removeRows(tables: readonly { table: string; rows: Int32Array | readonly number[] }[]): number {
+    let n = 0;
+    for (const x of tables) n += this.tables.get(x.table)?.removeRows(x.rows) ?? 0;
+    return n;
+  }
+
   /** Puts a held row back to its initial value and slots. */
   resetRow(a: SparseArena, s: number): void {
     initRow(a.table, a.rowIds[s], this.spec.seed, a.weights, s * a.dim);

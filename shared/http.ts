@@ -93,6 +93,16 @@ const STATUS_CODES: Record<number, string> = {
 
 export type Handler = (req: IncomingMessage, body: Buffer) => Promise<unknown> | unknown;
 
+/** Segment `i` of the request's path (0 = the first after "/"), percent-decoded; for routes with a {name} segment. */
+export function pathSegment(req: Pick<IncomingMessage, 'url'>, i: number): string {
+  const seg = (req.url ?? '/').split('?')[0].split('/')[i + 1] ?? '';
+  try {
+    return decodeURIComponent(seg);
+  } catch {
+    throw new HttpError(400, 'the path is not valid percent-encoding');
+  }
+}
+
 export interface HttpServerOptions {
   port: number;
   host?: string;
@@ -224,6 +234,13 @@ export async function startHttpServer(o: HttpServerOptions): Promise<Server> {
   // makes every request look local. Throws when a route needs a token and none is configured.
   const served = [...Object.keys(o.routes ?? {}), ...Object.keys(o.raw ?? {}), ...(metricsHere ? ['GET /metrics'] : [])];
   const auth = resolveHttpAuth(o.auth, host, served, o.queries, o.onWarning);
+  // Routes with a {name} segment ("DELETE /v1/users/{id}") match any one non-empty segment
+  // there; the handler reads it from req.url (pathSegment).
+  const templates = Object.keys(o.routes ?? {}).filter((k) => k.includes('{')).map((k) => ({
+    key: k,
+    re: new RegExp(`^${k.split('/').map((seg) => (/^\{[A-Za-z]+\}$/.test(seg) ? '[^/]+' : seg.replace(/[.*+?^$()|[\]\\]/g, '\\$&'))).join('/')}$`),
+  }));
+  const routeKeyOf = (key: string): string => (o.routes?.[key] || !templates.length ? key : templates.find((t) => t.re.test(key))?.key ?? key);
   // Built once: the routes are fixed when the server starts, and a malformed key fails the start.
   const openapi = buildOpenApi({ title: 'Flywheel', version: packageVersion(), ...o.openapi }, Object.keys(o.routes ?? {}), o.docs, metricsHere, (k) => auth.protects(k));
   const requestTimeout = o.requestTimeoutMs ?? 30_000;
@@ -239,7 +256,7 @@ export async function startHttpServer(o: HttpServerOptions): Promise<Server> {
     // This request's share of the body budget, given back once it has been answered.
     const hold = o.bodyBudget?.hold();
     const path = (req.url ?? '/').split('?')[0];
-    const key = `${req.method} ${path}`;
+    const key = routeKeyOf(`${req.method} ${path}`);
     try {
       if (key === 'GET /metrics' && metricsHere && o.registry) {
         if (auth.protects(key) && !auth.allows(req)) throw unauthorized();

@@ -134,7 +134,9 @@ function operation(method: string, path: string, doc: RouteDoc | undefined, need
   if (needsToken) op.security = TOKEN_SECURITY;
   if (d.description) op.description = d.description;
   if (!doc) op['x-undocumented'] = true;
-  if (d.headers) op.parameters = Object.entries(d.headers).map(([name, description]) => ({ name, in: 'header', required: false, description, schema: { type: 'string' } }));
+  const params: object[] = [...path.matchAll(/\{([A-Za-z]+)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
+  if (d.headers) params.push(...Object.entries(d.headers).map(([name, description]) => ({ name, in: 'header', required: false, description, schema: { type: 'string' } })));
+  if (params.length) op.parameters = params;
   if (d.request) {
     const content: Record<string, unknown> = { 'application/json': { schema: d.request } };
     for (const t of d.requestMediaTypes ?? []) content[t] = { schema: d.request };

@@ -208,6 +208,22 @@ export function parseDelta(bytes: Uint8Array, maxBytes: number = WIRE_LIMITS.max
   return d;
 }
 
+/** The rows of a forgotten user, per table: what a PS shard removes and a reader drops. */
+export interface ForgetRows { userId: string; tables: { table: string; rows: Int32Array }[] }
+
+export const encodeForget = (f: ForgetRows): Uint8Array => encode(f);
+
+export function parseForget(bytes: Uint8Array, maxBytes: number = WIRE_LIMITS.maxMessageBytes): ForgetRows {
+  const o = obj(decode(sized(bytes, maxBytes)), 'forget');
+  return {
+    userId: str(o.userId, 'forget.userId', 1024),
+    tables: arr(o.tables, 'forget.tables').map((x, i) => {
+      const y = obj(x, `forget.tables[${i}]`);
+      return { table: str(y.table, `forget.tables[${i}].table`), rows: i32(y.rows, `forget.tables[${i}].rows`) };
+    }),
+  };
+}
+
 export const subjects = {
   /** Event shard s of a stream, sharded by user (the default key) or by another event field. */
   events: (stream: string, s: number | '*', key: 'user' | 'item' = 'user') => (key === 'user' ? `fw.${stream}.events.${s}` : `fw.${stream}.events.${key}.${s}`),
@@ -226,5 +242,9 @@ export const subjects = {
   heartbeat: (model: string) => `fw.${model}.heartbeat`,
   /** Control messages to every PS shard of a model (learning-rate factor). */
   psControl: (model: string) => `fw.${model}.ps.control`,
+  /** Request to PS shard k: remove a forgotten user's rows (ForgetRows). */
+  psForget: (model: string, k: number) => `fw.${model}.ps.${k}.forget`,
+  /** A user was forgotten ({ userId, rows }): workers and inference drop what they hold of them. */
+  forget: (model: string) => `fw.${model}.forget`,
   control: (what: string) => `fw.ctl.${what}`,
 };

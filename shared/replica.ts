@@ -101,6 +101,14 @@ export class Replica {
     return this.held.heldRows(table);
   }
 
+  /**
+   * Drops a forgotten user's rows at once, before the PS's tombstones arrive; a delta older
+   * than the removal may bring them back until those tombstones follow it.
+   */
+  removeRows(tables: readonly { table: string; rows: Int32Array | readonly number[] }[]): number {
+    return this.held.removeRows(tables);
+  }
+
   /** WeightSource: slot `slot` of rows of a table whose slots this replica keeps. */
   readSlots(table: string, slot: string, rowIds: Int32Array, out: Float32Array): void {
     this.held.readSlots(table, slot, rowIds, out);

@@ -1,7 +1,7 @@
 // Inference node: a replica of the model kept current from the weight deltas, serving
 // predictions and top-K recommendations over HTTP with the versions it used.
 import {
-  Counter, FrozenWeights, Histogram, Replica, type EventBatchMessage, type EventConsumer, closeServer, decode, decodeCheckpoint, subjects, createLogger, createRegistry,
+  Counter, FrozenWeights, Histogram, Replica, type EventBatchMessage, type EventConsumer, closeServer, decode, decodeCheckpoint, parseForget, subjects, createLogger, createRegistry,
   httpAuthOf, metricsServerOf, startHeartbeat, startHttpServer, type FlywheelConfig, type Infra, type ServingPlugin, type ServingPointer, type WeightDelta,
 } from '../../shared/index.ts';
 import { resolveModel } from '../../shared/models/registry.ts';
@@ -54,6 +54,18 @@ export async function startInference(cfg: FlywheelConfig, infra: Infra, portOver
       if (msg.kind === 'pointer' && msg.pointer) void follow(msg.pointer).catch((e) => log.warn({ err: String(e) }, 'loading a checkpoint failed'));
     } catch (err) {
       log.warn({ err: String(err) }, 'malformed serving message');
+    }
+  });
+  // A forgotten user (ingest's DELETE /v1/users/{id}): their rows leave the served checkpoint's
+  // copy and the live replica at once, and the plugin drops their recent items.
+  const forgetSub = infra.transport.subscribe(subjects.forget(cfg.model), (msg) => {
+    try {
+      const f = parseForget(msg.data);
+      const removed = replica.removeRows(f.tables) + (serving?.weights.removeRows(f.tables) ?? 0);
+      plugin?.forgetUser?.(f.userId);
+      log.info({ rows: removed }, 'a forgotten user\'s rows dropped');
+    } catch (err) {
+      log.warn({ err: String(err) }, 'malformed forget message: ignored');
     }
   });
   const initial = await infra.serving.getPointer(cfg.model);
@@ -166,5 +178,5 @@ export async function startInference(cfg: FlywheelConfig, infra: Infra, portOver
       };
     },
   });
-  return { port, replica, freshness, stop: async () => { heartbeat.stop(); servingSub.unsubscribe(); for (const tail of tails) void tail.stop(); clearInterval(mergeTimer); plugin?.stop?.(); replica.stop(); await closeServer(server); } };
+  return { port, replica, freshness, stop: async () => { heartbeat.stop(); servingSub.unsubscribe(); forgetSub.unsubscribe(); for (const tail of tails) void tail.stop(); clearInterval(mergeTimer); plugin?.stop?.(); replica.stop(); await closeServer(server); } };
 }

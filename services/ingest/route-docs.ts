@@ -27,6 +27,48 @@ export const INGEST_ROUTE_DOCS: RouteDocs = {
   },
 };
 
+const ERASED = {
+  type: 'object',
+  properties: {
+    scanned: { type: 'integer', description: 'Retained messages read' },
+    deleted: { type: 'integer', description: 'Messages deleted (every event in them was the user\'s)' },
+    mixed: { type: 'integer', description: 'Messages that hold the user\'s events beside other users\': left, they expire with the stream (retentionHours)' },
+    retentionHours: { type: 'number' },
+  },
+  required: ['scanned', 'deleted', 'mixed', 'retentionHours'],
+};
+
+INGEST_ROUTE_DOCS['DELETE /v1/users/{id}'] = {
+  summary: 'Forgets a user: their events, their rows in the PS, the store, every replica and every checkpoint; an audit record',
+  description: 'Always needs an API token unless http.auth is off (403 token_required when none is configured). Idempotent: a repeat removes nothing more. Rows every user shares (items, totals, dense layers) keep the user\'s share of the aggregate. The audit record names the user by the SHA-256 of their id.',
+  response: {
+    type: 'object',
+    properties: {
+      userId: { type: 'string' }, userHash: { type: 'string', description: 'SHA-256 of the id, as the audit record keeps it' },
+      requestedAtMs: { type: 'number' }, events: ERASED,
+      models: {
+        type: 'array',
+        items: {
+          type: 'object',
+          properties: {
+            model: { type: 'string' }, kind: { type: 'string' },
+            tables: { type: 'array', items: { type: 'object', properties: { table: { type: 'string' }, rows: { type: 'integer' } }, required: ['table', 'rows'] } },
+            psRowsRemoved: { type: 'integer' }, checkpointsRewritten: { type: 'integer' },
+          },
+          required: ['model', 'kind', 'tables', 'psRowsRemoved', 'checkpointsRewritten'],
+        },
+      },
+    },
+    required: ['userId', 'userHash', 'requestedAtMs', 'events', 'models'],
+  },
+  errors: {
+    400: 'the id breaks the identifier rules (control, zero-width or bidi characters, too long)',
+    401: 'no valid API token',
+    403: 'no API token is configured on this server (token_required)',
+    503: 'a PS shard did not answer: the events are deleted; repeat the request to remove the rows',
+  },
+};
+
 /**
  * Ready while the NATS connection is up (the stream was ensured before the server started);
  * a reconnecting client would only time out publishes. The in-process transport is always up.

@@ -8,10 +8,11 @@
 // all bodies held at once (ingest.maxInflightBodyBytes, shared/http.ts BodyBudget).
 import { createHash } from 'node:crypto';
 import {
-  BodyBudget, Counter, Gauge, Histogram, HttpError, HttpReply, closeServer, httpAuthOf, metricsServerOf, createLogger, createRegistry, encode, startHeartbeat, startHttpServer, eventShardOf, shardKeyOf,
+  BodyBudget, Counter, EVENT_LIMITS, Gauge, Histogram, HttpError, HttpReply, cleanIdString, closeServer, loadApiTokens, pathSegment, presentedTokens, httpAuthOf, metricsServerOf, createLogger, createRegistry, encode, startHeartbeat, startHttpServer, eventShardOf, shardKeyOf,
   type ApiTokens, type EventBatchMessage, type FlywheelConfig, type FlywheelEvent, type Infra,
 } from '../../shared/index.ts';
 import { IdempotencyGuard, bodyHashOf, clientScope, idempotencyKeyOf, type Claim } from './idempotency.ts';
+import { forgetUser } from './forget-user.ts';
 import { parseEventsBody } from './parse-events.ts';
 import { INGEST_ROUTE_DOCS, eventLogReadiness } from './route-docs.ts';
 
@@ -123,6 +124,27 @@ export async function startIngest(cfg: FlywheelConfig, infra: Infra, portOverrid
     return { accepted: events.length, acceptedAtMs };
   }
 
+  // Forgetting a user destroys data: it takes a token even where other writes need none
+  // (http.auth auto on loopback), unless auth is off outright.
+  const tokens = http.tokens ?? loadApiTokens();
+  const forgotten = new Counter({ name: 'fw_ingest_users_forgotten_total', help: 'DELETE /v1/users/{id} requests carried out', registers: [registry] });
+  async function deleteUser(req: import('node:http').IncomingMessage): Promise<unknown> {
+    if (cfg.http.auth !== 'off') {
+      if (tokens.size === 0) throw new HttpError(403, 'forgetting a user needs an API token: set FLYWHEEL_API_TOKENS (or FLYWHEEL_API_TOKENS_FILE) and send it as Authorization: Bearer <token>', undefined, 'token_required');
+      if (!presentedTokens(req).some((t) => tokens.matches(t))) throw new HttpError(401, 'a valid API token is required (Authorization: Bearer <token> or X-Api-Key)', undefined, 'unauthorized');
+    }
+    let userId: string;
+    try {
+      userId = cleanIdString(pathSegment(req, 2), 'userId', EVENT_LIMITS.maxIdChars);
+    } catch (err) {
+      throw new HttpError(400, (err as Error).message);
+    }
+    const report = await forgetUser(userId, { cfg, infra });
+    forgotten.inc();
+    log.info({ userHash: report.userHash, events: report.events, models: report.models }, 'user forgotten');
+    return { userId, ...report };
+  }
+
   let acceptedTotal = 0;
   const port = portOverride ?? cfg.ingest.port;
   const server = await startHttpServer({
@@ -132,7 +154,7 @@ export async function startIngest(cfg: FlywheelConfig, infra: Infra, portOverrid
     auth: { ...httpAuthOf(cfg), tokens: http.tokens },
     metrics: cfg.ingest.metricsPort ? { port: cfg.ingest.metricsPort, host: cfg.http.metricsHost } : undefined,
     onWarning: (msg) => log.warn(msg),
-    routes: { 'POST /v1/events': postEvents },
+    routes: { 'POST /v1/events': postEvents, 'DELETE /v1/users/{id}': deleteUser },
     docs: INGEST_ROUTE_DOCS, openapi: { title: 'Flywheel ingest' },
     ready: () => eventLogReadiness(infra),
     onError: (e) => log.error({ err: String(e) }, 'http'),

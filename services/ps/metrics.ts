@@ -20,6 +20,7 @@ export function psMetrics(r: Registry) {
     restores: new Counter({ name: 'fw_ps_restores_total', help: 'Rollbacks of the weights to a validated checkpoint', registers: [r] }),
     storeLost: new Counter({ name: 'fw_ps_store_lost_total', help: 'Starts that found the store behind the version this shard had published (its updates since are gone)', registers: [r] }),
     ledgerErrors: new Counter({ name: 'fw_ps_ledger_errors_total', help: 'Failed reads or writes of the shard ledger in JetStream', registers: [r] }),
+    rowsForgotten: new Counter({ name: 'fw_ps_rows_forgotten_total', help: 'Rows removed because their user was forgotten (DELETE /v1/users/{id})', registers: [r] }),
     rowsNotAdmitted: new Counter({ name: 'fw_ps_rows_not_admitted_total', help: 'Gradient rows dropped because their id had not come in ps.rows.admitAfter pushes yet', registers: [r] }),
     rowsEvicted: new Counter({ name: 'fw_ps_rows_evicted_total', help: 'Rows evicted, by reason: ttl (unused for ps.rows.ttlMs) or budget (ps.rows.budgetBytes)', labelNames: ['reason'], registers: [r] }),
     overBudget: new Counter({ name: 'fw_ps_over_budget_total', help: 'Pushes whose new rows did not fit the budget even after eviction (the tables grew past it)', registers: [r] }),

@@ -1,7 +1,7 @@
 // A PS shard as a running actor: subscribes to its push subject, feeds pushes and publish
 // ticks into one bounded mailbox, and answers with a retryable error when the mailbox is full.
 import {
-  Actor, MailboxFullError, decode, decodeCheckpoint, encodeReply, errorToWire, subjects, type Subscription,
+  Actor, MailboxFullError, decode, decodeCheckpoint, encode, encodeReply, errorToWire, subjects, type Subscription,
 } from '../../shared/index.ts';
 import { ShardState, type PsMessage, type ShardDeps } from './shard-state.ts';
 import type { StoreLossRewind } from './rewind.ts';
@@ -11,6 +11,7 @@ export class PsShard {
   private state?: ShardState;
   private sub?: Subscription;
   private controlSub?: Subscription;
+  private forgetSub?: Subscription;
   private timer?: NodeJS.Timeout;
   private publishQueued = false;
   private subscribed = false;
@@ -78,6 +79,15 @@ export class PsShard {
         // A malformed or refused control message changes nothing; the gate repeats it every round.
       }
     });
+    this.forgetSub = this.d.transport.subscribe(subjects.psForget(this.d.model, this.d.shard), (m) => {
+      try {
+        this.actor.tell({ kind: 'forget', data: m.data, respond: m.respond });
+        // Published now rather than at the next tick: the tombstones reach the store and replicas at once.
+        this.requestPublish();
+      } catch (err) {
+        m.respond?.(encode({ ok: false, error: errorToWire(err) }));
+      }
+    });
     this.subscribed = true;
     this.timer = setInterval(() => this.requestPublish(), this.d.cfg.publishIntervalMs);
     // A first publish makes the shard's state (at least its meta) exist in the store.
@@ -112,6 +122,7 @@ export class PsShard {
     this.subscribed = false;
     this.sub?.unsubscribe();
     this.controlSub?.unsubscribe();
+    this.forgetSub?.unsubscribe();
     if (this.actor.state === 'running') {
       try { this.actor.tell({ kind: 'publish' }); } catch { /* already draining */ }
     }

@@ -7,7 +7,7 @@ import {
   DELTA_WIRE_NO_TOMBSTONES, DELTA_WIRE_VERSION, FutureVersionError, StaleGradientError, Updater, encodeDelta, errorToWire, encodeReply, parsePush, subjects,
   type Behavior, type DenseParam, type DenseState, type GradientPush, type ParamSpec, type PsConfig, type PushReply,
   type RowsState, type ShardStore, type ShardLedger, decodeCheckpoint, type TableParam, type Transport, type CheckpointBlob, type ServingStore,
-  initRow, ownerOfRow, tableHash,
+  initRow, ownerOfRow, tableHash, parseForget, encode,
 } from '../../shared/index.ts';
 import { PushDedupe } from './dedupe.ts';
 import { ownedParams, validatePush, type OwnedParams } from './validate-push.ts';
@@ -19,7 +19,9 @@ export type PsMessage =
   /** From the validation gate: scale the learning rate (the adjustment step). */
   | { kind: 'control'; lrFactor: number }
   /** From the validation gate: put this shard's weights back to a validated checkpoint. */
-  | { kind: 'restore'; checkpointId: number; blob: CheckpointBlob };
+  | { kind: 'restore'; checkpointId: number; blob: CheckpointBlob }
+  /** From ingest's DELETE /v1/users/{id}: remove a forgotten user's rows (replies { removed, version }). */
+  | { kind: 'forget'; data: Uint8Array; respond?: (d: Uint8Array) => void };
 
 export interface ShardDeps {
   model: string;
@@ -70,8 +72,8 @@ export class ShardState implements Behavior<PsMessage> {
     this.updater = new Updater(d.spec, d.cfg, (name) => this.owned.dense.has(name));
     this.dense = this.updater.dense;
     this.tables = this.updater.tables;
-    // Evicted rows are shipped as tombstones, so replicas and the store drop them too.
-    if (this.updater.bounds) for (const t of this.tables.values()) t.arena.recordRemovals = true;
+    // Evicted and forgotten rows are shipped as tombstones, so replicas and the store drop them too.
+    for (const t of this.tables.values()) t.arena.recordRemovals = true;
   }
 
   /** What the row bounds (ps.rows) did; null when unbounded. */
@@ -177,6 +179,7 @@ export class ShardState implements Behavior<PsMessage> {
   async handle(msg: PsMessage): Promise<void> {
     if (msg.kind === 'publish') return this.publish();
     if (msg.kind === 'restore') return this.restore(msg.checkpointId, msg.blob);
+    if (msg.kind === 'forget') return this.forget(msg.data, msg.respond);
     if (msg.kind === 'control') {
       if (Number.isFinite(msg.lrFactor) && msg.lrFactor > 0 && msg.lrFactor <= 1 && msg.lrFactor !== this.lrFactor) {
         this.d.log('info', 'learning-rate factor set by the validation gate', { from: this.lrFactor, to: msg.lrFactor });
@@ -276,6 +279,36 @@ export class ShardState implements Behavior<PsMessage> {
     this.d.metrics.lrFactor.set(this.lrFactor);
     this.d.log('warn', 'weights and optimizer slots restored to a validated checkpoint by the gate', { checkpointId, version: this.version, rows });
     if (reset.size) this.d.log('warn', 'the checkpoint lacks the optimizer slots of some parameters (older format or another rule): reset to agree with the weights', { params: [...reset] });
+  }
+
+  /**
+   * Removes a forgotten user's rows that this shard owns: they read as initial values again
+   * and leave the store and every replica with the next delta's tombstones. A new version,
+   * so that the delta is published. Idempotent: rows no longer held count 0.
+   */
+  private forget(data: Uint8Array, respond?: (d: Uint8Array) => void): void {
+    let reply: object;
+    try {
+      const f = parseForget(data);
+      let removed = 0;
+      for (const x of f.tables) {
+        const t = this.tables.get(x.table);
+        if (!t) continue; // a table of another model's kind: nothing here
+        const h = tableHash(x.table);
+        const mine = x.rows.filter((r) => r >= 0 && r < t.arena.table.rows && ownerOfRow(h, r, this.d.shards) === this.d.shard);
+        removed += t.arena.removeRows(mine);
+      }
+      if (removed) {
+        this.version++;
+        this.d.metrics.version.set(this.version);
+      }
+      this.d.metrics.rowsForgotten.inc(removed);
+      this.d.log('info', 'rows of a forgotten user removed', { removed, version: this.version });
+      reply = { ok: true, removed, version: this.version };
+    } catch (err) {
+      reply = { ok: false, error: errorToWire(err) };
+    }
+    respond?.(encode(reply));
   }
 
   /** Writes the changes since the last publish to the store, then broadcasts them. */

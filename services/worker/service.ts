@@ -2,7 +2,7 @@
 // the model, the trainer on this worker's event shards, and the metrics server.
 import { randomBytes } from 'node:crypto';
 import {
-  Replica, closeServer, createLogger, httpAuthOf, createRegistry, positionsOf, rewindStoreOf, startHeartbeat, startHttpServer,
+  parseForget, subjects, Replica, closeServer, createLogger, httpAuthOf, createRegistry, positionsOf, rewindStoreOf, startHeartbeat, startHttpServer,
   type FlywheelConfig, type Infra,
 } from '../../shared/index.ts';
 import { resolveModel } from '../../shared/models/registry.ts';
@@ -60,6 +60,17 @@ export async function startWorker(cfg: FlywheelConfig, index: number, infra: Inf
   });
   await trainer.start();
   const t = trainer;
+  // A forgotten user (ingest's DELETE /v1/users/{id}): their held examples and history go, and
+  // their rows leave the replica now, before the PS's tombstones arrive.
+  const forgetSub = infra.transport.subscribe(subjects.forget(cfg.model), (msg) => {
+    try {
+      const f = parseForget(msg.data);
+      t.forgetUser(f.userId);
+      replica.removeRows(f.tables);
+    } catch (err) {
+      log.warn({ err: String(err) }, 'malformed forget message: ignored');
+    }
+  });
   // A PS shard that lost its store asks for the acked range since what it restored to be trained again.
   const positions = positionsOf(infra, cfg);
   const rewinder = positions && new Rewinder({
@@ -94,6 +105,7 @@ export async function startWorker(cfg: FlywheelConfig, index: number, infra: Inf
     trainer, replica, backend, leases, rewinder,
     stop: async () => {
       heartbeat.stop();
+      forgetSub.unsubscribe();
       await leases?.stop();
       await rewinder?.stop();
       await trainer!.stop();

@@ -122,6 +122,12 @@ export class Trainer {
     this.loop = this.run();
   }
 
+  /** A forgotten user: every source of this worker drops what it holds of them. */
+  forgetUser(userId: string): void {
+    const sources = this.bySource ? [...this.bySource.values()].map((x) => x.source) : [this.d.examples];
+    for (const src of sources) src.forgetUser?.(userId);
+  }
+
   /** The sources' counters, summed over the shards this worker holds (those with counters). */
   sourceCounters(): Record<string, number> {
     const out: Record<string, number> = {};

@@ -8,7 +8,7 @@ import {
 } from 'nats';
 import { UnavailableError } from '../errors.ts';
 import { subjects } from '../protocol.ts';
-import type { EventConsumer, EventLog, EventLogMessage, ShardBacklog } from './types.ts';
+import type { ErasedMessages, ErasureVerdict, EventConsumer, EventErasure, EventLog, EventLogMessage, ShardBacklog } from './types.ts';
 
 export interface JetStreamLogOptions {
   /** The model whose consumers this log reads and acks. */
@@ -60,7 +60,7 @@ export function streamSettingsDiff(has: { num_replicas?: number; max_age?: numbe
   return out;
 }
 
-export class JetStreamEventLog implements EventLog {
+export class JetStreamEventLog implements EventLog, EventErasure {
   private jsm?: JetStreamManager;
   private readonly js: JetStreamClient;
 
@@ -185,12 +185,12 @@ export class JetStreamEventLog implements EventLog {
    * no acks: filter_subject, which NATS 2.9 has (ordered consumers filter with 2.10's
    * filter_subjects). The server deletes it a minute after its reader is gone; close() at once.
    */
-  private async ownReader(shard: number, purpose: string) {
+  private async ownReader(shard: number, purpose: string, key: 'user' | 'item' = this.key) {
     const jsm = await this.manager();
     const name = streamName(this.stream);
     const readerName = `${consumerName(this.opts.model, shard)}_${purpose}_${Math.random().toString(36).slice(2, 10)}`;
     await jsm.consumers.add(name, {
-      durable_name: readerName, filter_subject: subjects.events(this.stream, shard, this.key),
+      durable_name: readerName, filter_subject: subjects.events(this.stream, shard, key),
       ack_policy: AckPolicy.None, deliver_policy: DeliverPolicy.All, inactive_threshold: nanos(60_000),
     });
     const reader = await this.js.consumers.get(name, readerName);
@@ -210,6 +210,37 @@ export class JetStreamEventLog implements EventLog {
         await close();
       },
     };
+  }
+
+  async erase(shard: number, verdict: (data: Uint8Array) => ErasureVerdict, key: 'user' | 'item' = this.key): Promise<ErasedMessages> {
+    const jsm = await this.manager();
+    const name = streamName(this.stream);
+    const last = (await jsm.streams.info(name)).state.last_seq;
+    const out: ErasedMessages = { scanned: 0, deleted: 0, mixed: 0 };
+    if (last === 0) return out;
+    const doomed: number[] = [];
+    const { reader, close } = await this.ownReader(shard, 'erase', key);
+    try {
+      for (let done = false; !done;) {
+        const batch = await reader.fetch({ max_messages: 1000, expires: 2000 });
+        let got = 0;
+        for await (const m of batch) {
+          got++;
+          if (m.seq > last) { done = true; break; }
+          out.scanned++;
+          const v = verdict(m.data);
+          if (v === 'all') doomed.push(m.seq);
+          else if (v === 'some') out.mixed++;
+          if (m.seq === last || m.info.pending === 0) { done = true; break; }
+        }
+        if (got === 0) break;
+      }
+    } finally {
+      await close();
+    }
+    // erase = true: the server overwrites the message's bytes, not only its index entry.
+    for (const seq of doomed) if (await jsm.streams.deleteMessage(name, seq, true).catch(() => false)) out.deleted++;
+    return out;
   }
 
   async backlog(shard: number): Promise<ShardBacklog> {

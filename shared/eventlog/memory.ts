@@ -1,6 +1,6 @@
 // EventLog in process memory (embedded mode, unit tests): the same delivery contract as
 // JetStream — unacked messages come back after a nak or the ack deadline.
-import type { EventConsumer, EventLog, EventLogMessage, EventPositions, RangeRead, ShardBacklog } from './types.ts';
+import type { ErasedMessages, ErasureVerdict, EventConsumer, EventErasure, EventLog, EventLogMessage, EventPositions, RangeRead, ShardBacklog } from './types.ts';
 
 interface Entry { data: Uint8Array; seq: number; deliveries: number; acked: boolean; inFlight: boolean; deadline?: NodeJS.Timeout }
 
@@ -12,7 +12,7 @@ interface ShardLog {
   consumer?: { onMessage: (m: EventLogMessage) => void; maxInFlight: number; inFlight: number };
 }
 
-export class MemoryEventLog implements EventLog, EventPositions {
+export class MemoryEventLog implements EventLog, EventPositions, EventErasure {
   private shards: ShardLog[] = [];
   private seq = 0;
 
@@ -122,6 +122,24 @@ export class MemoryEventLog implements EventLog, EventPositions {
       else pending++;
     }
     return { pending, ackPending };
+  }
+
+  async erase(shard: number, verdict: (data: Uint8Array) => ErasureVerdict): Promise<ErasedMessages> {
+    const log = this.shards[shard];
+    const out: ErasedMessages = { scanned: log.entries.length, deleted: 0, mixed: 0 };
+    const gone = new Set<Entry>();
+    for (const e of log.entries) {
+      const v = verdict(e.data);
+      if (v === 'some') out.mixed++;
+      if (v !== 'all') continue;
+      gone.add(e);
+      clearTimeout(e.deadline);
+      e.data.fill(0);
+    }
+    out.deleted = gone.size;
+    log.entries = log.entries.filter((e) => !gone.has(e));
+    log.ready = log.ready.filter((e) => !gone.has(e));
+    return out;
   }
 
   async destroy(): Promise<void> {

@@ -52,6 +52,24 @@ export interface EventLog {
   destroy(): Promise<void>;
 }
 
+/** What a message holds of one user's events: all, some (a request that mixed users), or none. */
+export type ErasureVerdict = 'all' | 'some' | 'none';
+
+export interface ErasedMessages {
+  /** Retained messages of the shard read. */
+  scanned: number;
+  /** Messages deleted (their bytes overwritten where the log can). */
+  deleted: number;
+  /** Messages that hold the user's events beside others': left, to expire with the stream's retention. */
+  mixed: number;
+}
+
+/** Removing a user's events from the log (forgetting a user). */
+export interface EventErasure {
+  /** Deletes every retained message of the shard for which `verdict` is 'all'; counts those with 'some'. */
+  erase(shard: number, verdict: (data: Uint8Array) => ErasureVerdict, key?: 'user' | 'item'): Promise<ErasedMessages>;
+}
+
 export interface RangeRead {
   /** Messages delivered to onMessage. */
   messages: number;

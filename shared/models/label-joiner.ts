@@ -139,6 +139,13 @@ export class LabelJoiner {
     return true;
   }
 
+  /** Drops the pending examples whose key `matches` (a forgotten user's), emitting nothing; returns how many. */
+  forget(matches: (key: string) => boolean): number {
+    const doomed = [...this.slotOf].filter(([key]) => matches(key));
+    for (const [, s] of doomed) this.release(s);
+    return doomed.length;
+  }
+
   /** Closes every window that ended by event time `nowMs`: those examples go to `out` as negatives. */
   expire(nowMs: number, out: BatchBuilder): void {
     while (this.used > 0) {

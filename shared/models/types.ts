@@ -86,6 +86,8 @@ export interface ExampleSource {
    * examples dropped at a cap...): the worker exports them, summed over its shards' sources.
    */
   counters?(): Record<string, number>;
+  /** Drops what the source holds of a forgotten user (their history, examples waiting for a label). */
+  forgetUser?(userId: string): void;
 }
 
 /** Plain data (msgpack-able), so a metric's state travels in worker reports and merges. */
@@ -217,6 +219,8 @@ export interface ServingPlugin {
    * event log (from the retained start, then live) only when a plugin has this.
    */
   onEvents?(events: readonly FlywheelEvent[]): void;
+  /** Drops what the plugin keeps of a forgotten user (their recent items). */
+  forgetUser?(userId: string): void;
   stop?(): void;
 }
 
@@ -235,7 +239,18 @@ export interface ModelKindSpec<C = unknown> {
   shardKey?: ShardKey;
   /** What the validation gate holds out of training: single events (default) or whole items. */
   holdout?: import('../events.ts').HoldoutUnit;
+  /**
+   * Forgetting a user (DELETE /v1/users/{id}): the rows keyed by the user, its id alone or
+   * crossed with another field. `events` are the user's events still in the stream; `held`
+   * lists a table's rows held now (e.g. every category row, for user x category crosses).
+   * Rows every user shares (items, totals, dense tensors) keep the user's part of the
+   * aggregate. Absent: the kind keeps no rows keyed by a user.
+   */
+  userRows?(settings: C, userId: string, events: readonly FlywheelEvent[], held: (table: string) => Promise<Int32Array>): UserRows[] | Promise<UserRows[]>;
 }
+
+/** Rows of one table that hold what one user taught the model. */
+export interface UserRows { table: string; rows: number[] }
 
 export interface ModelKind<C = unknown> extends ModelKindSpec<C> {
   exampleSource(settings: C, seed: number): ExampleSource;

@@ -22,6 +22,8 @@ export function modelKeys(model: string) {
     checkpointSeq: `fw:{${model}}:ckpt-seq`,
     /** Checkpoint ids that were served, newest first (what rollback walks back through). */
     servingHistory: `fw:{${model}}:serving-history`,
+    /** Admin actions (forgotten users), a list of JSON records: kept, not trimmed. */
+    audit: `fw:{${model}}:audit`,
   };
 }
 

@@ -20,6 +20,14 @@ export interface ServingStore {
   getPointer(model: string): Promise<ServingPointer | null>;
   /** Served checkpoint ids, newest first. */
   history(model: string): Promise<number[]>;
+  /** Ids of every checkpoint stored (at most CHECKPOINTS_KEPT), oldest first. */
+  checkpointIds(model: string): Promise<number[]>;
+  /** Overwrites a stored checkpoint (forgetting a user rewrites them); false when it is not stored. */
+  replaceCheckpoint(model: string, id: number, blob: Uint8Array): Promise<boolean>;
+  /** Appends a record to the model's audit trail (admin actions: forgotten users); kept, never trimmed. */
+  appendAudit(model: string, record: object): Promise<void>;
+  /** The audit trail, oldest first. */
+  audit(model: string): Promise<object[]>;
   deleteModel(model: string): Promise<void>;
 }
 
@@ -69,6 +77,28 @@ export class RedisServingStore implements ServingStore {
     return this.run('history read', async () => (await this.redis.lrange(modelKeys(model).servingHistory, 0, -1)).map(Number));
   }
 
+  checkpointIds(model: string): Promise<number[]> {
+    const k = modelKeys(model);
+    return this.run('checkpoint list', async () => {
+      const seq = Number(await this.redis.get(k.checkpointSeq) ?? 0);
+      const ids: number[] = [];
+      for (let id = Math.max(1, seq - CHECKPOINTS_KEPT + 1); id <= seq; id++) if (await this.redis.exists(k.checkpoint(id))) ids.push(id);
+      return ids;
+    });
+  }
+
+  replaceCheckpoint(model: string, id: number, blob: Uint8Array): Promise<boolean> {
+    return this.run('checkpoint replace', async () => (await this.redis.set(modelKeys(model).checkpoint(id), Buffer.from(blob), 'XX')) === 'OK');
+  }
+
+  appendAudit(model: string, record: object): Promise<void> {
+    return this.run('audit append', async () => { await this.redis.rpush(modelKeys(model).audit, JSON.stringify(record)); });
+  }
+
+  audit(model: string): Promise<object[]> {
+    return this.run('audit read', async () => (await this.redis.lrange(modelKeys(model).audit, 0, -1)).map((s) => JSON.parse(s) as object));
+  }
+
   deleteModel(model: string): Promise<void> {
     const k = modelKeys(model);
     return this.run('delete', async () => {
@@ -85,6 +115,7 @@ export class MemoryServingStore implements ServingStore {
   private seq = new Map<string, number>();
   private pointers = new Map<string, ServingPointer>();
   private hist = new Map<string, number[]>();
+  private audits = new Map<string, object[]>();
 
   async saveCheckpoint(model: string, blob: Uint8Array): Promise<number> {
     const id = (this.seq.get(model) ?? 0) + 1;
@@ -105,6 +136,23 @@ export class MemoryServingStore implements ServingStore {
   }
   async history(model: string): Promise<number[]> {
     return [...(this.hist.get(model) ?? [])];
+  }
+  async checkpointIds(model: string): Promise<number[]> {
+    const seq = this.seq.get(model) ?? 0;
+    const ids: number[] = [];
+    for (let id = Math.max(1, seq - CHECKPOINTS_KEPT + 1); id <= seq; id++) if (this.ckpts.has(`${model}:${id}`)) ids.push(id);
+    return ids;
+  }
+  async replaceCheckpoint(model: string, id: number, blob: Uint8Array): Promise<boolean> {
+    if (!this.ckpts.has(`${model}:${id}`)) return false;
+    this.ckpts.set(`${model}:${id}`, blob.slice());
+    return true;
+  }
+  async appendAudit(model: string, record: object): Promise<void> {
+    this.audits.set(model, [...(this.audits.get(model) ?? []), structuredClone(record)]);
+  }
+  async audit(model: string): Promise<object[]> {
+    return structuredClone(this.audits.get(model) ?? []);
   }
   async deleteModel(model: string): Promise<void> {
     this.pointers.delete(model);

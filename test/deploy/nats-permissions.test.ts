@@ -251,6 +251,8 @@ const CODE_SUBJECTS: Record<string, string> = {
   serving: subjects.serving(M),
   heartbeat: subjects.heartbeat(M),
   psControl: subjects.psControl(M),
+  psForget: subjects.psForget(M, 0),
+  forget: subjects.forget(M),
 };
 /** fw. permissions with no subject in shared/protocol.ts yet: the worker may pull rows from a PS shard. */
 const RESERVED = new Set(['fw.*.ps.*.pull']);

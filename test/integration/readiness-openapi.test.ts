@@ -60,7 +60,7 @@ t.test('readiness and the OpenAPI document of every service', async (t) => {
   t.ok(model.routes.length >= 1, `inference serves the kind's routes ${model.routes.join(', ')}`);
   const services: [string, string, string[]][] = [
     ['inference', infUrl, [...model.routes, 'GET /v1/model']],
-    ['ingest', `http://127.0.0.1:${ingest.port}`, ['POST /v1/events']],
+    ['ingest', `http://127.0.0.1:${ingest.port}`, ['POST /v1/events', 'DELETE /v1/users/{id}']],
     ['validator', `http://127.0.0.1:${validator.port}`, ['GET /v1/gate']],
     ['ps 0', `http://127.0.0.1:${cfg.psMetricsBasePort}`, []],
     ['ps 1', `http://127.0.0.1:${cfg.psMetricsBasePort + 1}`, []],

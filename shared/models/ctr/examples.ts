@@ -46,6 +46,12 @@ export class CtrExampleSource implements ExampleSource {
     return this.joiner ? { ...this.joiner.stats, pending: this.joiner.pending } : {};
   }
 
+  /** A forgotten user: their views waiting for a label are dropped, never trained. */
+  forgetUser(userId: string): void {
+    const prefix = `${userId}\u0001`;
+    this.joiner?.forget((key) => key.startsWith(prefix));
+  }
+
   /** Window rule: impressions in, each scored now and labelled by the user's action on the item or the window's end. */
   private pushWindowed(events: readonly FlywheelEvent[]): Batch {
     const j = this.joiner!, out = this.out!;

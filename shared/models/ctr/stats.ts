@@ -63,7 +63,7 @@ export function statTables(s: StatSettings): TableSpec[] {
 }
 
 /** Row of a crossed key from its fields' rows (a multiplicative hash: the pair's rows are < 2^30). */
-function crossRow(a: number, b: number, buckets: number): number {
+export function crossRow(a: number, b: number, buckets: number): number {
   return ((Math.imul(a, 0x9e3779b1) ^ Math.imul(b + 0x7f4a7c15, 0x85ebca6b)) >>> 0) % buckets;
 }
 

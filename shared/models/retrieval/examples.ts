@@ -57,6 +57,12 @@ export class RetrievalExampleSource implements ExampleSource {
     return { ...this.stats, users: this.history.size, usersForgotten: this.history.forgotten };
   }
 
+  /** A forgotten user: their history and open basket go. */
+  forgetUser(userId: string): void {
+    this.history.delete(userId);
+    this.open.delete(userId);
+  }
+
   private take(ev: FlywheelEvent): void {
     if (!this.interactions.has(ev.type)) { this.stats.notInteractions++; return; }
     if (this.cfg.minValue !== undefined && !((ev.value ?? NaN) >= this.cfg.minValue)) { this.stats.belowMinValue++; return; }

@@ -239,6 +239,7 @@ export function retrievalServing(ctx: ServingContext<RetrievalModelConfig>): Ser
   return {
     docs: retrievalRouteDocs,
     onEvents: (events) => { for (const ev of events) follow(ev); },
+    forgetUser: (userId: string) => { history.delete(userId); },
     onDelta: (d: WeightDelta) => {
       for (const s of d.sparse) {
         if (s.table !== TABLES.item) continue;

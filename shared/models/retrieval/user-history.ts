@@ -31,6 +31,11 @@ export class UserHistory {
     return h.seen ? h.seen.has(row) : h.recent.includes(row);
   }
 
+  /** Forgets a user's history (a forgotten user; not counted as an eviction). */
+  delete(user: string): boolean {
+    return this.users.delete(user);
+  }
+
   /** The user took `rows` (in order, the last most recent). */
   add(user: string, rows: readonly number[]): void {
     let h = this.users.get(user);

@@ -1,7 +1,8 @@
 // The value kind's tensor-free part: settings, parameters and shard key (what PS shards and ingest need).
+import { hashRow } from '../../features.ts';
 import type { ModelKindSpec } from '../types.ts';
 import { valueConfigSchema, type ValueModelConfig } from './config.ts';
-import { valueParamSpec } from './spec.ts';
+import { valueBiasTable, valueParamSpec } from './spec.ts';
 
 export const valueKindSpec: ModelKindSpec<ValueModelConfig> = {
   kind: 'value',
@@ -10,4 +11,5 @@ export const valueKindSpec: ModelKindSpec<ValueModelConfig> = {
   paramSpec: valueParamSpec,
   // An item's values stay in order on one event shard (a per-item model, like demand).
   shardKey: 'item',
+  userRows: (cfg, userId) => (cfg.fields.includes('user') ? [{ table: valueBiasTable('user'), rows: [hashRow(userId, cfg.buckets)] }] : []),
 };
