@@ -33,10 +33,14 @@ export class OfflineLearner {
     const n = to - from;
     const fresh = sliceBatch(s.examples, from, to);
     const k = this.replay ? Math.round(this.cfg.worker.replayFraction * n) : 0;
-    const r = this.model.trainStep(this.replay ? this.replay.mix(fresh, k) : fresh, this.params, { scores: out !== undefined });
+    const batch = this.replay ? this.replay.mix(fresh, k) : fresh;
+    const r = this.model.trainStep(batch, this.params, { scores: out !== undefined });
     this.replay?.add(fresh);
+    // As a worker's push: the newest event time of the new examples, the clock of counter decay and of row TTLs.
+    let eventTimeMs = 0;
+    for (let i = 0; i < fresh.size; i++) if (fresh.eventTs[i] > eventTimeMs) eventTimeMs = fresh.eventTs[i];
     // LocalParams clips and applies through the PS shards' own Updater.
-    this.params.apply(r);
+    this.params.apply(eventTimeMs > 0 ? { ...r, eventTimeMs: Math.floor(eventTimeMs) } : r);
     this.version++;
     out?.set(r.predictions.subarray(0, n * this.width), from * this.width);
   }
