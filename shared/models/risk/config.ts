@@ -30,6 +30,8 @@ export const riskConfigSchema = z.object({
   optimizer: z.enum(UPDATE_RULE_NAMES).default('adagrad'),
   /** Loss weight of a positive (class imbalance); 1 = plain logloss. Default 1 — see docs/MODELS.md. */
   positiveWeight: z.number().positive().max(1000).default(1),
+  /** Focal loss (Lin et al. 2017): each row's logloss scaled by (1 - p_t)^gamma, so well-classified rows count less; 0 = plain logloss. Default 0 — see docs/MODELS.md. */
+  focalGamma: z.number().min(0).max(5).default(0),
   /** Late labels: how a scored transaction waits for its outcome (shared/models/label-joiner.ts). */
   labels: z.object({
     /** wait: train when the outcome (or the window's end) comes; fake-negative: train at once

@@ -59,8 +59,19 @@ export class RiskModel implements TrainableModel {
       let weight = y === 1 ? this.cfg.positiveWeight : 1;
       if (fn && b.refs && b.refs[i] >= 0) weight *= y === 1 ? 1 + p[i] : (1 - p[i]) * (1 + p[i]);
       const q = Math.min(Math.max(p[i], 1e-7), 1 - 1e-7);
-      loss -= weight * (y === 1 ? Math.log(q) : Math.log(1 - q));
-      gz[i] = weight * (p[i] - y);
+      const gamma = this.cfg.focalGamma;
+      if (gamma > 0) {
+        // FL = -(1 - p_t)^gamma log p_t, p_t = p for a positive, 1 - p for a negative; its dz.
+        const pt = y === 1 ? q : 1 - q;
+        const m = (1 - pt) ** gamma;
+        loss -= weight * m * Math.log(pt);
+        // dFL/dz for a positive (dp_t/dz = p_t (1 - p_t)); a negative's p_t falls as z rises.
+        const d = m * (gamma * pt * Math.log(pt) - (1 - pt));
+        gz[i] = weight * (y === 1 ? d : -d);
+      } else {
+        loss -= weight * (y === 1 ? Math.log(q) : Math.log(1 - q));
+        gz[i] = weight * (p[i] - y);
+      }
       trained++;
     }
     const r = f.rows;
