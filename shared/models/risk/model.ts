@@ -14,6 +14,20 @@ import type { RiskModelConfig } from './config.ts';
 import { TABLES, riskFields } from './spec.ts';
 
 const Z_MAX = 30;
+
+/**
+ * One row's loss at probability p = sigmoid(z) and its derivative in z: logloss (dz = p - y),
+ * or with gamma > 0 the focal loss -(1 - p_t)^gamma log p_t (p_t = p for a positive, 1 - p for
+ * a negative; dp_t/dz = +-p_t (1 - p_t)).
+ */
+export function rowLoss(p: number, y: 0 | 1, gamma: number): { loss: number; dz: number } {
+  const q = Math.min(Math.max(p, 1e-7), 1 - 1e-7);
+  if (!(gamma > 0)) return { loss: -(y === 1 ? Math.log(q) : Math.log(1 - q)), dz: p - y };
+  const pt = y === 1 ? q : 1 - q;
+  const m = (1 - pt) ** gamma;
+  const d = m * (gamma * pt * Math.log(pt) - (1 - pt));
+  return { loss: -m * Math.log(pt), dz: y === 1 ? d : -d };
+}
 const sigmoid = (z: number): number => 1 / (1 + Math.exp(-z));
 
 interface Forward {
@@ -58,20 +72,9 @@ export class RiskModel implements TrainableModel {
       if (y !== 0 && y !== 1) throw new WrongShapeError(`example ${i}: trained label ${y} is not 0 or 1`);
       let weight = y === 1 ? this.cfg.positiveWeight : 1;
       if (fn && b.refs && b.refs[i] >= 0) weight *= y === 1 ? 1 + p[i] : (1 - p[i]) * (1 + p[i]);
-      const q = Math.min(Math.max(p[i], 1e-7), 1 - 1e-7);
-      const gamma = this.cfg.focalGamma;
-      if (gamma > 0) {
-        // FL = -(1 - p_t)^gamma log p_t, p_t = p for a positive, 1 - p for a negative; its dz.
-        const pt = y === 1 ? q : 1 - q;
-        const m = (1 - pt) ** gamma;
-        loss -= weight * m * Math.log(pt);
-        // dFL/dz for a positive (dp_t/dz = p_t (1 - p_t)); a negative's p_t falls as z rises.
-        const d = m * (gamma * pt * Math.log(pt) - (1 - pt));
-        gz[i] = weight * (y === 1 ? d : -d);
-      } else {
-        loss -= weight * (y === 1 ? Math.log(q) : Math.log(1 - q));
-        gz[i] = weight * (p[i] - y);
-      }
+      const lg = rowLoss(p[i], y, this.cfg.focalGamma);
+      loss += weight * lg.loss;
+      gz[i] = weight * lg.dz;
       trained++;
     }
     const r = f.rows;

@@ -247,3 +247,20 @@ t.test('claims, prequential in-process: the kind beats its baselines and its fro
   t.ok(frozenLate.count > 9000, `${frozenLate.count} claims of 1995-96 scored by both`);
   t.ok(ol.auc >= fl.auc + 0.05, `1995-96: online AUC ${ol.auc.toFixed(4)} >= frozen-after-1994 ${fl.auc.toFixed(4)} + 0.05`);
 });
+
+t.test('rowLoss: logloss and focal loss derivatives in z match finite differences', async (t) => {
+  const { rowLoss } = await import('./model.ts');
+  const sig = (z: number) => 1 / (1 + Math.exp(-z));
+  let worst = 0;
+  for (const gamma of [0, 0.5, 1, 2]) {
+    for (const y of [0, 1] as const) {
+      for (const z of [-4, -1, -0.2, 0, 0.3, 1.5, 3]) {
+        const h = 1e-5;
+        const num = (rowLoss(sig(z + h), y, gamma).loss - rowLoss(sig(z - h), y, gamma).loss) / (2 * h);
+        worst = Math.max(worst, Math.abs(num - rowLoss(sig(z), y, gamma).dz));
+      }
+    }
+  }
+  t.ok(worst < 1e-6, `analytic dz within 1e-6 of the finite difference (worst ${worst.toExponential(2)})`);
+  t.equal(rowLoss(0.9, 1, 2).loss < rowLoss(0.9, 1, 0).loss * 0.02, true, 'a well-classified positive counts (1 - 0.9)^2 = 1% of its logloss');
+});
