@@ -2,7 +2,7 @@
 // function either returns a well-typed message or throws BadMessageError: nothing downstream
 // ever sees a field of the wrong type. Checks against the model (names, shapes, ownership)
 // are the receiver's, since only it knows the ParamSpec and its shard.
-import { decode, encode } from './codec.ts';
+import { WireArray, decode, decodeViews, encode } from './codec.ts';
 import { BadMessageError, NonFiniteError, PayloadTooLargeError, type WireError } from './errors.ts';
 
 /** Bounds on messages, checked before anything is decoded. */
@@ -138,19 +138,56 @@ function arr(v: unknown, what: string, max = 4096): unknown[] {
   return v;
 }
 
-export function parsePush(bytes: Uint8Array, maxBytes: number = WIRE_LIMITS.maxMessageBytes): GradientPush {
-  const o = obj(decode(sized(bytes, maxBytes)), 'push');
+/**
+ * Where parsePush puts a push's arrays. By default each is a new typed array; a PS shard gives
+ * its gradient regions in wasm memory (services/ps/push-placement.ts), so a gradient is copied
+ * once, from the message to where the update kernel reads it.
+ */
+export interface PushSink {
+  /** Before the push's arrays; `messageBytes` (the push's size) bounds what they hold. */
+  begin(messageBytes: number): void;
+  /** A Float32Array of n elements for the values of dense tensor (`dense`) or table (`sparse`) `name`. */
+  floats(kind: 'dense' | 'sparse', name: string, n: number): Float32Array;
+  /** An Int32Array of n elements for a table's row ids. */
+  ints(n: number): Int32Array;
+}
+
+const NEW_ARRAYS: PushSink = {
+  begin: () => undefined,
+  floats: (_kind, _name, n) => new Float32Array(n),
+  ints: (n) => new Int32Array(n),
+};
+
+function placeF32(v: unknown, what: string, sink: PushSink, kind: 'dense' | 'sparse', name: string): Float32Array {
+  if (v instanceof WireArray && v.type === Float32Array) return v.into(sink.floats(kind, name, v.length));
+  return f32(v, what);
+}
+function placeI32(v: unknown, what: string, sink: PushSink): Int32Array {
+  if (v instanceof WireArray && v.type === Int32Array) return v.into(sink.ints(v.length));
+  return i32(v, what);
+}
+
+/**
+ * The push in `bytes`, checked for types and bounds (not against the model: validate-push.ts).
+ * Its typed arrays are decoded as views of `bytes` and copied once, into the arrays `sink` gives.
+ */
+export function parsePush(bytes: Uint8Array, maxBytes: number = WIRE_LIMITS.maxMessageBytes, sink: PushSink = NEW_ARRAYS): GradientPush {
+  const o = obj(decodeViews(sized(bytes, maxBytes)), 'push');
+  sink.begin(bytes.length);
   return {
     worker: str(o.worker, 'push.worker', 128),
     seq: nat(o.seq, 'push.seq'),
     baseVersion: nat(o.baseVersion, 'push.baseVersion'),
     dense: arr(o.dense, 'push.dense').map((d, i) => {
       const x = obj(d, `push.dense[${i}]`);
-      return { name: str(x.name, `push.dense[${i}].name`), values: f32(x.values, `push.dense[${i}].values`) };
+      const name = str(x.name, `push.dense[${i}].name`);
+      return { name, values: placeF32(x.values, `push.dense[${i}].values`, sink, 'dense', name) };
     }),
     sparse: arr(o.sparse, 'push.sparse').map((s, i) => {
       const x = obj(s, `push.sparse[${i}]`);
-      return { table: str(x.table, `push.sparse[${i}].table`), rows: i32(x.rows, `push.sparse[${i}].rows`), grads: f32(x.grads, `push.sparse[${i}].grads`) };
+      const table = str(x.table, `push.sparse[${i}].table`);
+      const rows = placeI32(x.rows, `push.sparse[${i}].rows`, sink);
+      return { table, rows, grads: placeF32(x.grads, `push.sparse[${i}].grads`, sink, 'sparse', table) };
     }),
     examples: num(o.examples, 'push.examples', true),
     newestAcceptedAtMs: num(o.newestAcceptedAtMs, 'push.newestAcceptedAtMs'),

@@ -11,6 +11,7 @@ import {
 } from '../../shared/index.ts';
 import { PushDedupe } from './dedupe.ts';
 import { ownedParams, validatePush, type OwnedParams } from './validate-push.ts';
+import { PushPlacement } from './push-placement.ts';
 import type { PsMetrics } from './metrics.ts';
 
 export type PsMessage =
@@ -58,6 +59,8 @@ export class ShardState implements Behavior<PsMessage> {
   private readonly tables: Map<string, TableParam>;
   private dedupe: PushDedupe;
   private readonly owned: OwnedParams;
+  /** Where a push's arrays are decoded to: its gradients into the parameters' regions in wasm memory. */
+  private readonly placement: PushPlacement;
   private pushAccepted: number[] = [];
   private pushExamples: number[] = [];
   /** Learning-rate factor set by the validation gate; 1 = the configured rates. */
@@ -72,6 +75,7 @@ export class ShardState implements Behavior<PsMessage> {
     this.updater = new Updater(d.spec, d.cfg, (name) => this.owned.dense.has(name));
     this.dense = this.updater.dense;
     this.tables = this.updater.tables;
+    this.placement = new PushPlacement(this.updater);
     // Evicted and forgotten rows are shipped as tombstones, so replicas and the store drop them too.
     for (const t of this.tables.values()) t.arena.recordRemovals = true;
   }
@@ -190,7 +194,7 @@ export class ShardState implements Behavior<PsMessage> {
     }
     let reply: PushReply;
     try {
-      reply = this.applyPush(parsePush(msg.data), msg.receivedAtMs);
+      reply = this.applyPush(parsePush(msg.data, undefined, this.placement), msg.receivedAtMs);
     } catch (err) {
       const wire = errorToWire(err);
       this.d.metrics.pushes.inc({ result: wire.code.toLowerCase() });
@@ -200,7 +204,7 @@ export class ShardState implements Behavior<PsMessage> {
   }
 
   private applyPush(p: GradientPush, receivedAtMs: number): PushReply {
-    validatePush(p, this.owned, this.d.spec, this.d.shard, this.d.shards);
+    validatePush(p, this.owned, this.d.spec, this.d.shard, this.d.shards, this.placement.finite);
     if (this.dedupe.has(p.worker, p.seq)) {
       this.d.metrics.pushes.inc({ result: 'duplicate' });
       return { ok: true, version: this.version, epoch: this.epoch, duplicate: true };

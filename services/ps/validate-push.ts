@@ -24,7 +24,10 @@ export function ownedParams(spec: ParamSpec, shard: number, shards: number): Own
 // One set reused by every call (a shard validates one push at a time): no allocation per push.
 const seenRows = new DistinctRows();
 
-export function validatePush(p: GradientPush, owned: OwnedParams, spec: ParamSpec, shard: number, shards: number): void {
+/** `finite`: the NaN/Inf check of a gradient (a PS shard's checks in wasm the arrays it placed there). */
+export function validatePush(
+  p: GradientPush, owned: OwnedParams, spec: ParamSpec, shard: number, shards: number, finite: (a: Float32Array) => boolean = allFinite,
+): void {
   const seen = new Set<string>();
   for (const d of p.dense) {
     const size = owned.dense.get(d.name);
@@ -35,7 +38,7 @@ export function validatePush(p: GradientPush, owned: OwnedParams, spec: ParamSpe
     if (seen.has(d.name)) throw new WrongShapeError(`dense tensor "${d.name}" appears twice`);
     seen.add(d.name);
     if (d.values.length !== size) throw new WrongShapeError(`dense tensor "${d.name}" has ${d.values.length} values, expected ${size}`);
-    if (!allFinite(d.values)) throw new NonFiniteError(`gradient of ${d.name}`);
+    if (!finite(d.values)) throw new NonFiniteError(`gradient of ${d.name}`);
   }
   for (const s of p.sparse) {
     const t = owned.tables.get(s.table);
@@ -46,15 +49,17 @@ export function validatePush(p: GradientPush, owned: OwnedParams, spec: ParamSpe
       throw new WrongShapeError(`table "${s.table}": ${s.grads.length} gradient values for ${s.rows.length} rows of dim ${t.spec.dim}`);
     }
     const rowsMax = t.spec.rows;
-    seenRows.reset(s.rows.length);
-    for (let i = 0; i < s.rows.length; i++) {
-      const r = s.rows[i];
+    const rows = s.rows, n = rows.length;
+    seenRows.reset(n);
+    for (let i = 0; i < n; i++) {
+      const r = rows[i];
       if (r < 0 || r >= rowsMax) throw new WrongShapeError(`table "${s.table}": row id ${r} outside 0..${rowsMax - 1}`);
-      if (ownerOfRow(t.hash, r, shards) !== shard) throw new NotOwnerError(`table "${s.table}" row ${r} is not owned by shard ${shard}`);
+      // (one shard owns every row: no hash to compute)
+      if ((shards > 1 ? ownerOfRow(t.hash, r, shards) : 0) !== shard) throw new NotOwnerError(`table "${s.table}" row ${r} is not owned by shard ${shard}`);
       // A row twice in one push would get its update twice; workers send each row once.
       if (!seenRows.add(r)) throw new WrongShapeError(`table "${s.table}": row ${r} appears twice in one push`);
     }
-    if (!allFinite(s.grads)) throw new NonFiniteError(`gradient of ${s.table}`);
+    if (!finite(s.grads)) throw new NonFiniteError(`gradient of ${s.table}`);
   }
   if (p.examples < 1) throw new WrongShapeError('push.examples must be >= 1');
   // Stored in an Int32Array per delta: a larger count would wrap into a negative one.

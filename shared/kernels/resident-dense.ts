@@ -7,6 +7,7 @@
 import { STEP_FLOATS, kernelFunc, type KernelRule } from './momentum-kernels.ts';
 import { simdAvailable, type KernelFn } from './momentum-simd.ts';
 import { emitModule } from './wasm-bytes.ts';
+import { finiteFunc, type FiniteFn } from './finite.ts';
 import type { KernelArgs } from './resident-rows.ts';
 
 const PAGE_BYTES = 65536;
@@ -17,8 +18,10 @@ export interface ResidentTensor {
   readonly weights: Float32Array;
   /** The rule's one slot plane (momentum or Adagrad's accumulator). */
   readonly slot: Float32Array;
-  /** Where a gradient goes before `apply`. */
+  /** Where a gradient goes before `apply` (a PS shard decodes a push's straight into it). */
   readonly grad: Float32Array;
+  /** Whether every float in `grad` is finite (checked in wasm). */
+  gradFinite(): boolean;
   /** One step over the whole tensor with the gradient in `grad`; same bits as the rule's loop. */
   apply(a: KernelArgs): void;
 }
@@ -41,10 +44,11 @@ export function residentTensors(rule: KernelRule, sizes: readonly number[]): Res
     const at = bases[i] * 4, region = pad(n) * 4;
     return kernelFunc(`t${i}`, rule, { w: at, s: at + region, g: at + 2 * region });
   });
-  const wasm = emitModule(funcs, Math.max(1, Math.ceil(bytes / PAGE_BYTES)));
+  const wasm = emitModule([...funcs, finiteFunc('finite')], Math.max(1, Math.ceil(bytes / PAGE_BYTES)));
   if (!WebAssembly.validate(wasm)) return null;
   const exports = new WebAssembly.Instance(new WebAssembly.Module(wasm)).exports as Record<string, unknown>;
   const heap = new Float32Array((exports.mem as WebAssembly.Memory).buffer);
+  const finite = exports.finite as FiniteFn;
   return sizes.map((n, i) => {
     const b = bases[i], region = pad(n);
     const fn = exports[`t${i}`] as KernelFn;
@@ -53,6 +57,7 @@ export function residentTensors(rule: KernelRule, sizes: readonly number[]): Res
       weights: heap.subarray(b, b + n),
       slot: heap.subarray(b + region, b + region + n),
       grad: heap.subarray(b + 2 * region, b + 2 * region + n),
+      gradFinite: () => finite((b + 2 * region) * 4, n * 4) === 1,
       apply: (a) => fn(byteLength, a.lr, a.mu, a.scale, a.eps),
     };
   });

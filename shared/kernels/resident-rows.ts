@@ -6,11 +6,14 @@
 // the arena takes the new views. The table's row index lives there too (row-lookup.ts), sized
 // with the capacity, so a push's row ids are resolved to slots in wasm as well: a chunk of up
 // to CHUNK_ROWS ids is copied in, `resolve` turns it into slots in place, `applyResolved`
-// updates those rows with the chunk's gradients.
+// updates those rows with the chunk's gradients. A PS shard decodes a push's gradient of up to
+// CHUNK_ROWS rows straight into the gradient region (`gradView`), checks it there
+// (`gradFinite`) and applies it from there, without copying it again.
 import { rowKernelFunc, type KernelRule } from './momentum-kernels.ts';
 import { EMPTY, PairIndex, bucketsFor, lookupFunc } from './row-lookup.ts';
 import { simdAvailable, type KernelFn } from './momentum-simd.ts';
 import { emitModule } from './wasm-bytes.ts';
+import { finiteFunc, type FiniteFn } from './finite.ts';
 
 /** Rows per kernel call: the index and gradient regions' size. */
 export const CHUNK_ROWS = 4096;
@@ -31,6 +34,7 @@ export class ResidentRows {
   private readonly grad: Float32Array;
   private readonly fn: KernelFn;
   private readonly lookupFn: (bytes: number) => void;
+  private readonly finiteFn: FiniteFn;
 
   private constructor(readonly rule: KernelRule, readonly dim: number, readonly capacity: number, exports: Record<string, unknown>, at: Layout) {
     const buf = (exports.mem as WebAssembly.Memory).buffer;
@@ -43,6 +47,7 @@ export class ResidentRows {
     this.index = new PairIndex(table);
     this.fn = exports.rows as KernelFn;
     this.lookupFn = exports.lookup as (bytes: number) => void;
+    this.finiteFn = exports.finite as FiniteFn;
   }
 
   /**
@@ -53,7 +58,7 @@ export class ResidentRows {
     if (!simdAvailable() || dim % 4 !== 0 || dim <= 0) return null;
     const at = layout(dim, capacity);
     if (at.bytes > MAX_ROWS_BYTES) return null;
-    const wasm = emitModule([rowKernelFunc('rows', rule, dim, at), lookupFunc('lookup', at, at.buckets)], Math.ceil(at.bytes / PAGE_BYTES));
+    const wasm = emitModule([rowKernelFunc('rows', rule, dim, at), lookupFunc('lookup', at, at.buckets), finiteFunc('finite')], Math.ceil(at.bytes / PAGE_BYTES));
     if (!WebAssembly.validate(wasm)) return null;
     const exports = new WebAssembly.Instance(new WebAssembly.Module(wasm)).exports as Record<string, unknown>;
     return new ResidentRows(rule, dim, capacity, exports, at);
@@ -84,8 +89,23 @@ export class ResidentRows {
    */
   applyResolved(m: number, g: Float32Array, from: number, a: KernelArgs): void {
     const d = this.dim;
-    this.grad.set(g.subarray(from * d, (from + m) * d));
+    // Decoded into the region already (gradView): nothing to copy.
+    if (from !== 0 || g.buffer !== this.grad.buffer || g.byteOffset !== this.grad.byteOffset) this.grad.set(g.subarray(from * d, (from + m) * d));
     this.fn(m * 4, a.lr, a.mu, a.scale, a.eps);
+  }
+
+  /**
+   * The gradient region's first `floats` floats, for a push's gradient of this table to be
+   * decoded into (then applied without a copy); null when they do not fit (more than CHUNK_ROWS
+   * rows). Valid until the next gradView or apply of this store.
+   */
+  gradView(floats: number): Float32Array | null {
+    return floats <= this.grad.length ? this.grad.subarray(0, floats) : null;
+  }
+
+  /** Whether every float of `g`, a view gradView gave, is finite (checked in wasm). */
+  gradFinite(g: Float32Array): boolean {
+    return this.finiteFn(g.byteOffset, g.byteLength) === 1;
   }
 }
 

@@ -12,7 +12,8 @@ export const op = {
   block: 0x02, loop: 0x03, if: 0x04, end: 0x0b, br: 0x0c, brIf: 0x0d, void: 0x40,
   localGet: 0x20, localSet: 0x21, localTee: 0x22,
   i32Load: 0x28, i32Store: 0x36,
-  i32Const: 0x41, i32Eq: 0x46, i32GeU: 0x4f, i32Add: 0x6a, i32Mul: 0x6c, i32And: 0x71, i32Shl: 0x74,
+  i32Const: 0x41, i32Eqz: 0x45, i32Eq: 0x46, i32Ne: 0x47, i32LtU: 0x49, i32GeU: 0x4f,
+  i32Add: 0x6a, i32Sub: 0x6b, i32Mul: 0x6c, i32And: 0x71, i32Or: 0x72, i32Shl: 0x74,
 } as const;
 
 /** SIMD opcodes (after the 0xfd prefix), from the fixed-width SIMD proposal (Wasm 2.0). */
@@ -23,6 +24,7 @@ export const simd = {
   f32x4DemoteF64x2Zero: 0x5e, f64x2PromoteLowF32x4: 0x5f,
   f32x4Sqrt: 0xe3, f32x4Add: 0xe4, f32x4Sub: 0xe5, f32x4Mul: 0xe6, f32x4Div: 0xe7,
   f64x2Sqrt: 0xef, f64x2Add: 0xf0, f64x2Sub: 0xf1, f64x2Mul: 0xf2, f64x2Div: 0xf3,
+  i32x4Splat: 0x11, i32x4Eq: 0x37, v128And: 0x4e, v128Or: 0x50, v128AnyTrue: 0x53,
 } as const;
 
 export function uleb(n: number): number[] {
@@ -73,11 +75,13 @@ export interface FuncDef {
   /** Extra locals, by type, declared after the params. */
   locals: number[];
   body: number[];
+  /** Result types; none when absent. */
+  results?: number[];
 }
 
 /** A module with one memory of `pages` 64 KiB pages (exported as "mem") and the given functions. */
 export function emitModule(funcs: FuncDef[], pages: number): Uint8Array<ArrayBuffer> {
-  const types = section(1, vec(funcs.map((f) => [0x60, ...vec(f.params.map((p) => [p])), 0])));
+  const types = section(1, vec(funcs.map((f) => [0x60, ...vec(f.params.map((p) => [p])), ...vec((f.results ?? []).map((r) => [r]))])));
   const fnSec = section(3, vec(funcs.map((_, i) => uleb(i))));
   const memSec = section(5, vec([[0x01, ...uleb(pages), ...uleb(pages)]]));
   const exports = section(7, vec([

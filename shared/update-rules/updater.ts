@@ -140,7 +140,8 @@ export class Updater {
       const d = this.dense.get(g.name)!;
       d.hp.nowMs = now;
       if (d.resident) {
-        d.resident.grad.set(g.values);
+        // Decoded into the region already (gradRegion): nothing to copy.
+        if (g.values !== d.resident.grad) d.resident.grad.set(g.values);
         d.resident.apply(d.rule.kernelArgs!(clip, lrScale, d.hp));
       } else {
         d.rule.apply(d.weights, d.slot, 0, g.values, 0, g.values.length, clip, lrScale, d.hp);
@@ -150,6 +151,26 @@ export class Updater {
     for (const g of p.sparse) this.applyRows(this.tables.get(g.table)!, g.rows, g.grads, clip, lrScale, now);
     this.bounds?.sweep();
     return clip;
+  }
+
+  /**
+   * Where a push's `floats` gradient values of dense tensor (`dense`) or table (`sparse`) `name`
+   * can be decoded to, so that apply() takes them without copying them again: the tensor's
+   * gradient region in wasm memory when the floats fill it, the table's when they fit (up to
+   * CHUNK_ROWS rows); null otherwise. Valid until the next apply or gradRegion of that name.
+   */
+  gradRegion(kind: 'dense' | 'sparse', name: string, floats: number): Float32Array | null {
+    if (kind === 'dense') {
+      const r = this.dense.get(name)?.resident;
+      return r && floats === r.grad.length ? r.grad : null;
+    }
+    return this.tables.get(name)?.arena.resident?.gradView(floats) ?? null;
+  }
+
+  /** Whether every float of `view`, what gradRegion(kind, name, ...) gave, is finite (checked in wasm). */
+  gradFinite(kind: 'dense' | 'sparse', name: string, view: Float32Array): boolean {
+    if (kind === 'dense') return this.dense.get(name)!.resident!.gradFinite();
+    return this.tables.get(name)!.arena.resident!.gradFinite(view);
   }
 
   private applyRows(t: TableParam, rows: Int32Array, grads: Float32Array, clip: number, lrScale: number, now: number): void {
