@@ -3,7 +3,9 @@
 // to (a group whose pushes straddle a shard restart needs both epochs' updates); a delta's
 // persistedVersion satisfies it. A later epoch satisfies it only if it restored that epoch's
 // snapshot at or past that version; otherwise the update was lost and the group is nak'ed
-// and trained again.
+// and trained again. A group added with `retry` instead waits for its other shards when one
+// is lost or refused, then leaves the tracker unsettled with the shards that do hold its
+// update persisted: the worker trains it again for the others only.
 import type { EventLogMessage, WeightDelta } from '../../shared/index.ts';
 
 export interface Requirement { epoch: number; version: number }
@@ -11,11 +13,36 @@ export interface Requirement { epoch: number; version: number }
 /** What a shard has persisted, as its newest delta (or the replica) says. */
 export interface Persisted extends Requirement { epochStartVersion: number; restoredEpoch: number }
 
+/** What becomes of a group one of whose shards cannot hold its update (see `add`). */
+export interface RetryOptions {
+  /** Shards that refused a push of the group: they hold none of it for sure. */
+  refused?: Iterable<number>;
+  /**
+   * Takes the group back, neither acked nor nak'ed, once its other shards have settled: `held`
+   * names the shards that hold every update of it persisted, with the requirements they met.
+   */
+  retry(held: Map<number, Requirement[]>): void;
+}
+
 interface Group {
   msgs: EventLogMessage[];
   events: number;
   /** Per shard: one requirement per epoch its pushes were applied in. */
   need: Map<number, Requirement[]>;
+  /** With `retry`: the requirements as added (what a shard that met them all holds). */
+  all?: Map<number, Requirement[]>;
+  /** With `retry`: the shards that lost or refused an update of the group. */
+  failed?: Set<number>;
+  retry?: RetryOptions;
+}
+
+/** Whether a shard that has persisted `p` holds the update `r` asked for: 'wait' while it may yet. */
+export function holds(r: Requirement, p: Persisted): 'ok' | 'wait' | 'lost' {
+  if (p.epoch === r.epoch) return p.version >= r.version ? 'ok' : 'wait';
+  if (p.epoch < r.epoch) return 'wait';
+  // A later incarnation holds the update only if it restored r's epoch's snapshot at or past
+  // r.version (epochs are unique, not consecutive: a store that lost its counter skips ahead).
+  return p.restoredEpoch === r.epoch && p.epochStartVersion >= r.version ? 'ok' : 'lost';
 }
 
 export class AckTracker {
@@ -45,24 +72,55 @@ export class AckTracker {
     return n;
   }
 
-  /** Registers a trained group; acks at once when it needs nothing persisted. */
-  add(msgs: EventLogMessage[], events: number, need: Map<number, Requirement[]>, persisted: (shard: number) => Persisted): void {
+  /**
+   * Registers a trained group; acks at once when it needs nothing persisted. Without `retry`,
+   * a shard that lost an update of the group nak's it at once. With `retry`, a lost (or a
+   * refused) shard makes the group wait for its other shards to settle, and then hands it to
+   * `retry` with the shards that hold all of its update persisted.
+   */
+  add(msgs: EventLogMessage[], events: number, need: Map<number, Requirement[]>, persisted: (shard: number) => Persisted, retry?: RetryOptions): void {
     const g: Group = { msgs, events, need };
-    for (const k of [...need.keys()]) {
-      if (this.narrow(g, k, persisted(k)) === 'lost') { this.settle([g], false); return; }
+    if (retry) {
+      g.retry = retry;
+      g.failed = new Set(retry.refused ?? []);
+      for (const k of g.failed) need.delete(k);
+      g.all = new Map([...need].map(([k, rs]) => [k, rs.map((r) => ({ ...r }))]));
     }
-    if (need.size === 0) this.settle([g], true);
+    for (const k of [...need.keys()]) {
+      if (this.narrow(g, k, persisted(k)) === 'lost' && !retry) { this.settle([g], false); return; }
+    }
+    if (need.size === 0) this.finish([g]);
     else this.groups.push(g);
   }
 
-  /** Drops the requirements on shard k that `p` satisfies; 'lost' if one can never be. */
+  /** Groups that wait for nothing more: acked, or (a shard failed) handed back with what the others hold. */
+  private finish(gs: readonly Group[]): void {
+    const ok = gs.filter((g) => !g.failed?.size);
+    for (const g of gs) {
+      if (!g.failed?.size) continue;
+      const held = new Map<number, Requirement[]>();
+      for (const [k, rs] of g.all!) if (!g.failed.has(k)) held.set(k, rs);
+      g.retry!.retry(held);
+    }
+    if (ok.length) this.settle(ok, true);
+  }
+
+  /**
+   * Drops the requirements on shard k that `p` satisfies; 'lost' if one can never be (a group
+   * with `retry` then drops the shard's requirements and remembers the shard as failed).
+   */
   private narrow(g: Group, k: number, p: Persisted): 'lost' | 'ok' {
     const rs = g.need.get(k);
     if (!rs) return 'ok';
     const left: Requirement[] = [];
     for (const r of rs) {
-      const c = this.check(r, p);
-      if (c === 'lost') return 'lost';
+      const c = holds(r, p);
+      if (c === 'lost') {
+        if (!g.failed) return 'lost';
+        g.failed.add(k);
+        g.need.delete(k);
+        return 'lost';
+      }
       if (c === 'wait') left.push(r);
     }
     if (left.length) g.need.set(k, left);
@@ -78,21 +136,13 @@ export class AckTracker {
     const done: Group[] = [];
     const p: Persisted = { epoch: d.epoch, version: d.persistedVersion, epochStartVersion: d.epochStartVersion, restoredEpoch: d.restoredEpoch };
     for (const g of this.groups) {
-      if (this.narrow(g, d.shard, p) === 'lost') lost.push(g);
+      if (this.narrow(g, d.shard, p) === 'lost' && !g.retry) lost.push(g);
       else if (g.need.size === 0) done.push(g);
       else keep.push(g);
     }
     this.groups = keep;
     if (lost.length) this.settle(lost, false);
-    if (done.length) this.settle(done, true);
-  }
-
-  private check(r: Requirement, p: Persisted): 'ok' | 'wait' | 'lost' {
-    if (p.epoch === r.epoch) return p.version >= r.version ? 'ok' : 'wait';
-    if (p.epoch < r.epoch) return 'wait';
-    // A later incarnation holds the update only if it restored r's epoch's snapshot at or past
-    // r.version (epochs are unique, not consecutive: a store that lost its counter skips ahead).
-    return p.restoredEpoch === r.epoch && p.epochStartVersion >= r.version ? 'ok' : 'lost';
+    if (done.length) this.finish(done);
   }
 
   private settle(gs: readonly Group[], ok: boolean): void {

@@ -112,3 +112,40 @@ t.test('what is acked was counted first: settlement, then one report, then the a
   t.same(order, ['settled 2 false'], 'a lost group is nak\'ed without a report');
   t.equal(lost.naked, 1);
 });
+
+t.test('with retry, a group one shard lost waits for the others, then comes back with the shards that hold it', async (t) => {
+  const a = new AckTracker();
+  const m = msg();
+  const back: Map<number, { epoch: number; version: number }[]>[] = [];
+  const at = (shard: number, p: Persisted) => ({ ...delta(p), shard });
+  a.add([m], 10, new Map([[0, [{ epoch: 1, version: 4 }]], [1, [{ epoch: 2, version: 7 }]]]), () => nothing, { retry: (held) => back.push(held) });
+  // Shard 1 restarted from a snapshot older than update 7: lost there.
+  a.onDelta(at(1, { epoch: 3, version: 6, epochStartVersion: 6, restoredEpoch: 2 }));
+  t.same(back, [], 'not yet: shard 0 has not persisted its part');
+  t.equal(m.naked + m.acked, 0, 'neither nak\'ed nor acked');
+  t.equal(a.touch(), 1, 'still waiting (kept alive)');
+  a.onDelta(at(0, { epoch: 1, version: 4, epochStartVersion: 0, restoredEpoch: 0 }));
+  t.same(back, [new Map([[0, [{ epoch: 1, version: 4 }]]])], 'handed back: shard 0 holds it, at the version it met');
+  t.equal(m.naked + m.acked, 0, 'and never nak\'ed (a redelivery would train it into shard 0 again)');
+  t.equal(a.pendingGroups, 0);
+});
+
+t.test('with retry, a shard that refused holds nothing; one lost too holds nothing; without a failure the group is acked', async (t) => {
+  const a = new AckTracker();
+  const at = (shard: number, p: Persisted) => ({ ...delta(p), shard });
+  const back: number[][] = [];
+  const refused = msg();
+  // Shard 1 refused one step but took another (its requirement is dropped: it does not hold the whole group).
+  a.add([refused], 1, new Map([[0, [{ epoch: 1, version: 2 }]], [1, [{ epoch: 1, version: 3 }]]]), () => nothing, { refused: [1], retry: (held) => back.push([...held.keys()]) });
+  const both = msg();
+  a.add([both], 1, new Map([[0, [{ epoch: 1, version: 9 }]], [1, [{ epoch: 1, version: 9 }]]]), () => nothing, { retry: (held) => back.push([...held.keys()]) });
+  const fine = msg();
+  a.add([fine], 1, new Map([[0, [{ epoch: 1, version: 2 }]]]), () => nothing, { retry: () => t.fail('not retried') });
+  a.onDelta(at(0, { epoch: 1, version: 2, epochStartVersion: 0, restoredEpoch: 0 }));
+  t.same(back, [[0]], 'the refused group comes back once shard 0 persisted its part');
+  t.equal(fine.acked, 1, 'a group nothing failed is acked as before');
+  a.onDelta(at(0, { epoch: 4, version: 9, epochStartVersion: 9, restoredEpoch: 0 }));
+  a.onDelta(at(1, { epoch: 5, version: 9, epochStartVersion: 9, restoredEpoch: 0 }));
+  t.same(back, [[0], []], 'both shards lost it: it comes back with none holding it');
+  t.equal(refused.naked + both.naked, 0);
+});
