@@ -9,6 +9,13 @@ import type { GradientPush } from './protocol.ts';
 
 const F32 = 7, I32 = 5; // msgpackr's typed-array codes (ext 0x74)
 
+/** Own enumerable keys, counted without the array Object.keys makes. */
+function keyCount(o: object): number {
+  let n = 0;
+  for (const k in o) if (Object.hasOwn(o, k)) n++;
+  return n;
+}
+
 const isPlain = (o: unknown): o is Record<string, unknown> => o !== null && typeof o === 'object' && Object.getPrototypeOf(o) === Object.prototype;
 
 /** Bytes of s in UTF-8: counted in JavaScript for short ASCII (keys, names), a native call costs more. */
@@ -138,17 +145,17 @@ export function encodePushFast(p: GradientPush): Uint8Array | null {
     || (p.eventTimeMs !== undefined && typeof p.eventTimeMs !== 'number') || !Array.isArray(p.dense) || !Array.isArray(p.sparse)) return null;
   const withTime = p.eventTimeMs !== undefined;
   // Any other key (or an eventTimeMs present but undefined) is left to msgpackr.
-  if (Object.keys(p).length !== (withTime ? 9 : 8)) return null;
+  if (keyCount(p) !== (withTime ? 9 : 8)) return null;
   let size = 1 + KEY_BYTES(K.worker) + strSize(p.worker) + KEY_BYTES(K.seq) + numSize(p.seq) + KEY_BYTES(K.baseVersion) + numSize(p.baseVersion)
     + KEY_BYTES(K.dense) + lenSize(p.dense.length) + KEY_BYTES(K.sparse) + lenSize(p.sparse.length)
     + KEY_BYTES(K.examples) + numSize(p.examples) + KEY_BYTES(K.newest) + numSize(p.newestAcceptedAtMs) + KEY_BYTES(K.mean) + numSize(p.meanAcceptedAtMs)
     + (withTime ? KEY_BYTES(K.eventTime) + numSize(p.eventTimeMs!) : 0);
   for (const d of p.dense) {
-    if (!isPlain(d) || typeof d.name !== 'string' || !(d.values instanceof Float32Array) || Object.keys(d).length !== 2) return null;
+    if (!isPlain(d) || typeof d.name !== 'string' || !(d.values instanceof Float32Array) || keyCount(d) !== 2) return null;
     size += 1 + KEY_BYTES(K.name) + strSize(d.name) + KEY_BYTES(K.values) + extSize(d.values);
   }
   for (const s of p.sparse) {
-    if (!isPlain(s) || typeof s.table !== 'string' || !(s.rows instanceof Int32Array) || !(s.grads instanceof Float32Array) || Object.keys(s).length !== 3) return null;
+    if (!isPlain(s) || typeof s.table !== 'string' || !(s.rows instanceof Int32Array) || !(s.grads instanceof Float32Array) || keyCount(s) !== 3) return null;
     size += 1 + KEY_BYTES(K.table) + strSize(s.table) + KEY_BYTES(K.rows) + extSize(s.rows) + KEY_BYTES(K.grads) + extSize(s.grads);
   }
   const w = new Writer(take(size));

@@ -14,10 +14,15 @@ export class PushPlacement implements PushSink {
   private readonly scratch = FloatScratch.create();
   private ids = new Int32Array(4096);
   private idsUsed = 0;
-  /** This push's arrays that lie in wasm memory: where each is (a region of `names[i]`, or the scratch). */
-  private readonly placed = new Map<Float32Array, number>();
+  /**
+   * This push's arrays that lie in wasm memory, in the order given, and where each is (a region
+   * of `names[i]`, or the scratch). validatePush asks in the same order, so `next` finds each
+   * at once (a Map keyed by the arrays cost more than the rest of the bookkeeping).
+   */
+  private readonly views: Float32Array[] = [];
   private readonly kinds: ('dense' | 'sparse' | 'scratch')[] = [];
   private readonly names: string[] = [];
+  private next = 0;
   /** Names given their region in this push (a second array of the same name goes elsewhere). */
   private readonly placedDense = new Set<string>();
   private readonly placedTables = new Set<string>();
@@ -25,9 +30,10 @@ export class PushPlacement implements PushSink {
   constructor(private readonly updater: Updater) {}
 
   begin(messageBytes: number): void {
-    this.placed.clear();
+    this.views.length = 0;
     this.kinds.length = 0;
     this.names.length = 0;
+    this.next = 0;
     this.placedDense.clear();
     this.placedTables.clear();
     // The elements of a push's arrays take at most its bytes.
@@ -51,7 +57,7 @@ export class PushPlacement implements PushSink {
   }
 
   private remember(view: Float32Array, kind: 'dense' | 'sparse' | 'scratch', name: string): Float32Array {
-    this.placed.set(view, this.kinds.length);
+    this.views.push(view);
     this.kinds.push(kind);
     this.names.push(name);
     return view;
@@ -66,8 +72,10 @@ export class PushPlacement implements PushSink {
 
   /** Whether every value of `a`, an array of the current push, is finite. */
   readonly finite = (a: Float32Array): boolean => {
-    const i = this.placed.get(a);
-    if (i === undefined) return allFinite(a);
+    const views = this.views;
+    const i = this.next < views.length && views[this.next] === a ? this.next : views.indexOf(a);
+    if (i < 0) return allFinite(a);
+    this.next = i + 1;
     const kind = this.kinds[i];
     return kind === 'scratch' ? this.scratch!.finite(a) : this.updater.gradFinite(kind, this.names[i], a);
   };

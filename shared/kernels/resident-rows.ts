@@ -33,7 +33,7 @@ export class ResidentRows {
   readonly slots: Int32Array;
   private readonly grad: Float32Array;
   private readonly fn: KernelFn;
-  private readonly lookupFn: (bytes: number) => void;
+  private readonly lookupFn: (bytes: number) => number;
   private readonly finiteFn: FiniteFn;
 
   private constructor(readonly rule: KernelRule, readonly dim: number, readonly capacity: number, exports: Record<string, unknown>, at: Layout) {
@@ -46,7 +46,7 @@ export class ResidentRows {
     for (let i = 0; i < table.length; i += 2) table[i] = EMPTY;
     this.index = new PairIndex(table);
     this.fn = exports.rows as KernelFn;
-    this.lookupFn = exports.lookup as (bytes: number) => void;
+    this.lookupFn = exports.lookup as (bytes: number) => number;
     this.finiteFn = exports.finite as FiniteFn;
   }
 
@@ -77,10 +77,10 @@ export class ResidentRows {
     return next;
   }
 
-  /** Looks up ids[from .. from+m) (m <= CHUNK_ROWS): their slots, or -1, land in `slots`. */
-  resolve(ids: Int32Array, from: number, m: number): void {
+  /** Looks up ids[from .. from+m) (m <= CHUNK_ROWS): their slots, or -1, land in `slots`; returns how many are absent. */
+  resolve(ids: Int32Array, from: number, m: number): number {
     this.slots.set(ids.subarray(from, from + m));
-    this.lookupFn(m * 4);
+    return this.lookupFn(m * 4);
   }
 
   /**

@@ -97,12 +97,13 @@ export class PairIndex {
 
 const GOLDEN = 0x9e3779b1 | 0; // as a signed i32: the multiply wraps the same as Math.imul
 // Parameter and locals.
-const BYTES = 0, I = 1, ID = 2, H = 3, K = 4;
+const BYTES = 0, I = 1, ID = 2, H = 3, K = 4, ABSENT = 5;
 const { get, set, i32, load32, store32 } = ins;
 
 /**
- * `name(bytes)`: for each of the bytes/4 row ids of region `idx`, replaces it in place by its
- * slot from the table at `tab` (`buckets` pairs), or by -1 when the id is absent.
+ * `name(bytes) -> i32`: for each of the bytes/4 row ids of region `idx`, replaces it in place by
+ * its slot from the table at `tab` (`buckets` pairs), or by -1 when the id is absent; returns
+ * how many were absent.
  */
 export function lookupFunc(name: string, at: { idx: number; tab: number }, buckets: number): FuncDef {
   const mask = buckets - 1;
@@ -120,7 +121,8 @@ export function lookupFunc(name: string, at: { idx: number; tab: number }, bucke
     op.end,
     // an empty bucket: absent
     ...get(K), ...i32(EMPTY), op.i32Eq, op.if, op.void,
-    ...get(I), ...i32(-1), ...store32(at.idx), op.br, 2,
+    ...get(I), ...i32(-1), ...store32(at.idx),
+    ...get(ABSENT), ...i32(1), op.i32Add, ...set(ABSENT), op.br, 2,
     op.end,
     ...get(H), ...i32(1), op.i32Add, ...i32(mask), op.i32And, ...set(H),
     op.br, 0,
@@ -128,6 +130,7 @@ export function lookupFunc(name: string, at: { idx: number; tab: number }, bucke
     ...get(I), ...i32(4), op.i32Add, ...set(I),
     op.br, 0,
     op.end, op.end,
+    ...get(ABSENT),
   ];
-  return { name, params: [I32], locals: [I32, I32, I32, I32], body };
+  return { name, params: [I32], locals: [I32, I32, I32, I32, I32], results: [I32], body };
 }

@@ -191,11 +191,10 @@ export class Updater {
       while (from < n && a.resident) {
         const m = Math.min(CHUNK_ROWS, n - from);
         let store = a.resident;
-        store.resolve(rows, from, m);
-        let absent = false;
-        for (let i = 0; i < m; i++) {
+        // (the lookup counts the absent rows: a warm table's push has none, and skips this loop)
+        const absent = store.resolve(rows, from, m) > 0;
+        for (let i = 0; absent && i < m; i++) {
           if (store.slots[i] >= 0) continue;
-          absent = true;
           const s = a.slotOf(rows[from + i]);
           rule.initSlots(a.weights, a.slot, s * dim, dim, hp);
         }

@@ -87,12 +87,12 @@ t.test('the wasm lookup agrees with the index read from JavaScript, absent ids a
   distinct.forEach((id, s) => store.index.insert(id, s));
   const ids = new Int32Array(CHUNK_ROWS);
   for (let i = 0; i < ids.length; i++) ids[i] = i % 2 ? distinct[(i * 13) % distinct.length] : 1_000_000_007 + i; // half absent
-  store.resolve(ids, 0, CHUNK_ROWS);
+  t.equal(store.resolve(ids, 0, CHUNK_ROWS), CHUNK_ROWS / 2, 'it counts the absent ids');
   let wrong = 0;
   for (let i = 0; i < CHUNK_ROWS; i++) if (store.slots[i] !== store.index.get(ids[i])) wrong++;
   t.equal(wrong, 0, 'every slot as PairIndex.get gives it');
   t.equal(store.slots[0], -1, 'an absent id resolves to -1');
   t.equal(store.slots[1], distinct.indexOf(ids[1]));
-  store.resolve(ids, 5, 3);
+  t.equal(store.resolve(ids, 5, 3), 1, 'ids 5 and 7 held, 6 absent');
   t.same([...store.slots.subarray(0, 3)], [5, 6, 7].map((i) => store.index.get(ids[i])), 'a chunk from an offset');
 });
