@@ -3,13 +3,13 @@
 // the gradients to the PS shards with a bound on pushes in flight, and hand the messages to
 // the AckTracker, which acks them once the PS has persisted their update.
 import {
-  BadMessageError, BatchReservoir, Semaphore, Signal, concatBatches, decode, isHeldOut, sliceBatch, validateEvent,
+  BadMessageError, BatchReservoir, Semaphore, Signal, concatBatches, decode, emptyBatch, isHeldOut, sliceBatch, validateEvent,
   type Baseline, type Batch, type ExampleSource, type TrainableModel,
   type EventBatchMessage, type EventConsumer, type EventLog, type EventLogMessage, type FlywheelConfig,
   type FlywheelEvent, type GradientPush, type HoldoutUnit, type Replica, type Transport, type WeightDelta,
 } from '../../shared/index.ts';
 import { DelayedScores } from '../../shared/models/delayed-scores.ts';
-import { AckTracker, type Requirement } from './ack-tracker.ts';
+import { AckTracker, holds, type Requirement } from './ack-tracker.ts';
 
 import { GradientSplitter } from './gradient-split.ts';
 import { GradientPusher } from './pusher.ts';
@@ -38,6 +38,36 @@ export interface TrainerDeps {
 }
 
 interface Inbound { msg: EventLogMessage; batch: EventBatchMessage; shard: number }
+
+/**
+ * Messages trained together, with the examples each made, and the PS shards that already hold
+ * their update persisted (none the first time; after a shard lost or refused its part, the
+ * others): they are trained for the shards not in `held` only.
+ */
+interface TrainClass {
+  inbound: Inbound[];
+  msgs: EventLogMessage[];
+  batches: Batch[];
+  held: Map<number, Requirement[]>;
+  /** 0 the first time (scored then); the retries' count after. */
+  attempt: number;
+  newest: number;
+  mean: number;
+}
+
+/** One step's pushes: per PS shard, the (epoch, version) its part was applied at, or why it was refused. */
+interface StepOutcome { need: Map<number, Requirement[]>; refused: Map<number, string> }
+
+const newOutcome = (): StepOutcome => ({ need: new Map(), refused: new Map() });
+
+/** One requirement per shard and epoch: the group's earlier updates must survive a restart too. */
+function addRequirement(need: Map<number, Requirement[]>, k: number, epoch: number, version: number): void {
+  const rs = need.get(k) ?? [];
+  const same = rs.find((r) => r.epoch === epoch);
+  if (same) same.version = Math.max(same.version, version);
+  else rs.push({ epoch, version });
+  need.set(k, rs);
+}
 
 export class Trainer {
   readonly acks: AckTracker;
@@ -75,6 +105,16 @@ export class Trainer {
    * A rebuild fills it from the messages above the ack floor; an ack removes the entry.
    */
   private readonly heldExamples = new Map<number, { shard: number; batch: Batch }>();
+  /**
+   * The messages of the groups being trained, or waiting to be trained again for a shard that
+   * lost or refused their part (out of the inbox, not in the ack tracker): their deadline is
+   * kept alive too.
+   */
+  private readonly training = new Set<EventLogMessage[]>();
+  /** Groups waiting to be trained again for the shards that lack them (a timer each). */
+  private readonly retries = new Map<NodeJS.Timeout, TrainClass>();
+  /** Events trained again for the PS shards that lost or refused their part only (the others held it). */
+  eventsForMissingShards = 0;
 
   constructor(private readonly d: TrainerDeps) {
     const c = d.cfg;
@@ -117,6 +157,7 @@ export class Trainer {
     this.keepAlive = setInterval(() => {
       this.acks.touch();
       for (const g of this.inbox) g.msg.working();
+      for (const msgs of this.training) for (const m of msgs) m.working();
     }, every);
     this.keepAlive.unref();
     this.loop = this.run();
@@ -239,94 +280,173 @@ export class Trainer {
     return heldOut > 0 ? events.filter((e) => !isHeldOut(e, heldOut, this.d.holdout)) : events;
   }
 
+  /** Makes each message's examples (in arrival order: a source's state sees them as they came), then trains them. */
   private async trainGroup(group: Inbound[]): Promise<void> {
-    const events: FlywheelEvent[] = [];
-    const parts: Batch[] = [];
-    let newest = 0;
+    const c: TrainClass = { inbound: [], msgs: [], batches: [], held: new Map(), attempt: 0, newest: 0, mean: 0 };
     let acceptedSum = 0;
+    let received = 0;
     for (const g of group) {
       const kept = this.kept(g.batch.events);
+      let b: Batch;
       if (this.bySource) {
         const own = this.bySource.get(g.shard);
         // A shard given up while its messages waited here: the new owner trains them.
         if (!own) { g.msg.nak(); continue; }
         if (g.msg.seq > own.floor) {
           own.floor = g.msg.seq;
-          const b = this.apartRefs(own.source.push(kept), g.shard);
+          b = this.apartRefs(own.source.push(kept), g.shard);
           this.heldExamples.set(g.msg.seq, { shard: g.shard, batch: b });
-          if (b.size) parts.push(b);
         } else {
           // Redelivered: in the state already; train what it made, if that is not trained yet.
           this.d.metrics.redeliveredInState.inc();
-          const h = this.heldExamples.get(g.msg.seq);
-          if (h?.batch.size) parts.push(h.batch);
+          b = this.heldExamples.get(g.msg.seq)?.batch ?? emptyBatch(this.d.examples.shape);
         }
-      } else events.push(...kept);
-      newest = Math.max(newest, g.batch.acceptedAtMs);
+      } else b = this.d.examples.push(kept);
+      c.inbound.push(g);
+      c.msgs.push(g.msg);
+      c.batches.push(b);
+      c.newest = Math.max(c.newest, g.batch.acceptedAtMs);
       acceptedSum += g.batch.acceptedAtMs * g.batch.events.length;
+      received += g.batch.events.length;
     }
-    if (this.bySource) group = group.filter((g) => this.bySource!.has(g.shard));
-    const received = group.reduce((n, g) => n + g.batch.events.length, 0);
-    const mean = received ? acceptedSum / received : newest;
+    c.mean = received ? acceptedSum / received : c.newest;
+    await this.trainClass(c);
+  }
+
+  /**
+   * Trains messages in steps, each pushed to the PS shards that do not hold them yet (every
+   * shard the first time). A shard in `held` that has since restarted without them (its store
+   * lost them) is trained again too.
+   */
+  private async trainClass(c: TrainClass): Promise<void> {
+    for (const [k, rs] of c.held) {
+      const p = this.persistedOf(k);
+      if (p && rs.some((r) => holds(r, p) === 'lost')) c.held.delete(k);
+    }
+    const targets = Array.from({ length: this.d.cfg.psShards }, (_, k) => k).filter((k) => !c.held.has(k));
+    const received = c.inbound.reduce((n, g) => n + g.batch.events.length, 0);
     // The source may hold events back and emit examples of earlier ones (late labels, closed days).
-    const block = this.bySource ? concatBatches(this.d.examples.shape, parts) : this.d.examples.push(events);
-    const need = new Map<number, Requirement[]>();
-    const failures: string[] = [];
+    const block = concatBatches(this.d.examples.shape, c.batches);
+    // Trained again for some shards: these examples were scored when first trained.
+    const fresh = c.attempt === 0;
+    if (!fresh) {
+      this.eventsForMissingShards += received;
+      this.d.metrics.eventsForMissingShards.inc(received);
+    }
+    this.training.add(c.msgs);
+    const outcomes: StepOutcome[] = [];
     const pushes: Promise<void>[] = [];
     const B = this.d.cfg.worker.batchSize;
-    for (let from = 0; from < block.size; from += B) {
+    for (let from = 0; targets.length && from < block.size; from += B) {
       // One step at a time, each after the previous one's push was answered.
       if (this.d.cfg.worker.readOwnWrites) await this.lastStep;
       await this.inFlight.acquire();
+      const out = newOutcome();
+      outcomes.push(out);
       // step() is async: whatever it throws arrives as a rejection, handled where the group settles.
-      const p = this.step(sliceBatch(block, from, Math.min(from + B, block.size)), newest, mean, need, failures)
+      const p = this.step(sliceBatch(block, from, Math.min(from + B, block.size)), c.newest, c.mean, targets, fresh, out)
         .finally(() => this.inFlight.release());
       this.lastStep = p.catch(() => undefined);
       pushes.push(p);
       this.track(p);
     }
-    const msgs = group.map((g) => g.msg);
     const settle = Promise.all(pushes).then(() => {
-      if (failures.length) {
-        this.d.log('warn', 'a push was rejected: the batch will be redelivered', { reason: failures[0] });
-        for (const m of msgs) m.nak(1000);
-        this.d.metrics.eventsRetried.inc(received);
-        return;
-      }
-      this.acks.add(msgs, received, need, (k) => this.persistedOf(k));
-      this.d.metrics.pendingAckMessages.set(this.acks.pendingMessages);
+      this.training.delete(c.msgs);
+      this.settleClass(c, outcomes);
     }, (err: unknown) => {
+      this.training.delete(c.msgs);
       // A step that threw (a model error, not a refused push): train these events again later
       // rather than wait for the ack deadline.
       this.d.log('error', 'a training step failed: the batch will be redelivered', { err: String(err) });
-      for (const m of msgs) m.nak(1000);
+      for (const m of c.msgs) m.nak(1000);
       this.d.metrics.eventsRetried.inc(received);
     });
     this.track(settle);
   }
 
-  /** One prequential step: score with the current weights, then push the gradients. */
-  private async step(b: Batch, newest: number, mean: number, need: Map<number, Requirement[]>, failures: string[]): Promise<void> {
+  /**
+   * Hands trained messages to the ack tracker, a few at a time (consecutive messages whose
+   * examples went into the same steps): each needs what those steps were applied at, and
+   * what the shards that held them already had persisted. Messages a shard lost or refused
+   * come back once their other shards have settled, and are trained again for the shards
+   * that do not hold all of their steps: they are not nak'ed, so no shard that holds them
+   * gets them a second time, even if their event shard has gone to another worker meanwhile.
+   */
+  private settleClass(c: TrainClass, outcomes: readonly StepOutcome[]): void {
+    const B = this.d.cfg.worker.batchSize;
+    const runs: { at: number[]; events: number; first: number; last: number }[] = [];
+    let at = 0;
+    c.inbound.forEach((g, i) => {
+      const n = c.batches[i].size;
+      const first = n ? Math.floor(at / B) : -1;
+      const last = n ? Math.floor((at + n - 1) / B) : -1;
+      at += n;
+      const run = runs[runs.length - 1];
+      if (run && run.first === first && run.last === last) { run.at.push(i); run.events += g.batch.events.length; }
+      else runs.push({ at: [i], events: g.batch.events.length, first, last });
+    });
+    let refusal: string | undefined;
+    for (const r of runs) {
+      const need = new Map<number, Requirement[]>();
+      for (const [k, rs] of c.held) for (const q of rs) addRequirement(need, k, q.epoch, q.version);
+      const refused = new Set<number>();
+      for (let j = Math.max(0, r.first); j <= r.last && j < outcomes.length; j++) {
+        for (const [k, rs] of outcomes[j].need) for (const q of rs) addRequirement(need, k, q.epoch, q.version);
+        for (const [k, why] of outcomes[j].refused) { refused.add(k); refusal ??= why; }
+      }
+      const part: TrainClass = {
+        inbound: r.at.map((i) => c.inbound[i]), msgs: r.at.map((i) => c.msgs[i]), batches: r.at.map((i) => c.batches[i]),
+        held: new Map(), attempt: c.attempt + 1, newest: c.newest, mean: c.mean,
+      };
+      this.acks.add(part.msgs, r.events, need, (k) => this.persistedOf(k), { refused, retry: (held) => this.retryLater(part, held) });
+    }
+    if (refusal) this.d.log('warn', 'a push was rejected: the batch is trained again for the shards that do not hold it', { reason: refusal });
+    this.d.metrics.pendingAckMessages.set(this.acks.pendingMessages);
+  }
+
+  /** Trains `c` again after a pause (longer each time), for the shards not in `held`; its messages are kept alive meanwhile. */
+  private retryLater(c: TrainClass, held: Map<number, Requirement[]>): void {
+    if (this.stopping) {
+      for (const m of c.msgs) m.nak();
+      return;
+    }
+    c.held = held;
+    this.training.add(c.msgs);
+    const timer = setTimeout(() => {
+      this.retries.delete(timer);
+      if (this.stopping) { this.training.delete(c.msgs); for (const m of c.msgs) m.nak(); return; }
+      this.track(this.trainClass(c));
+    }, Math.min(5000, 500 * 2 ** (c.attempt - 1)));
+    this.retries.set(timer, c);
+  }
+
+  /**
+   * One prequential step: score with the current weights (unless `fresh` is false: a retrain
+   * for some shards only, scored when first trained), then push the gradients to `targets`.
+   */
+  private async step(b: Batch, newest: number, mean: number, targets: readonly number[], fresh: boolean, into: StepOutcome): Promise<void> {
     const t0 = performance.now();
     // With a replay reservoir, past examples ride along in the step; only the fresh ones count
     // for the prequential figures (they are the ones not trained on before).
-    const k = this.replay ? Math.round(this.d.cfg.worker.replayFraction * b.size) : 0;
-    const input = this.replay ? this.replay.mix(b, k) : b;
+    const k = this.replay && fresh ? Math.round(this.d.cfg.worker.replayFraction * b.size) : 0;
+    const input = this.replay && fresh ? this.replay.mix(b, k) : b;
     await this.replicaCaughtUp(this.d.cfg.worker.readOwnWrites ? 0 : this.d.cfg.worker.maxReplicaLag);
     const r = this.d.model.trainStep(input, this.d.replica);
-    this.replay?.add(b);
     this.d.metrics.stepSeconds.observe((performance.now() - t0) / 1000);
-    // An example with delayed targets counts with the score it got when first emitted.
-    const paired = this.delayed.pair(b, r.predictions);
-    this.d.report.addPredictions(paired.predictions, b, b.size, r.loss, this.d.baselines, paired.counts,
-      b.refs ? (k, p) => this.baselineDelayed[k].pair(b, p).predictions : undefined);
+    if (fresh) {
+      this.replay?.add(b);
+      // An example with delayed targets counts with the score it got when first emitted.
+      const paired = this.delayed.pair(b, r.predictions);
+      this.d.report.addPredictions(paired.predictions, b, b.size, r.loss, this.d.baselines, paired.counts,
+        b.refs ? (k, p) => this.baselineDelayed[k].pair(b, p).predictions : undefined);
+    }
     this.d.metrics.examples.inc(b.size);
     const parts = this.splitter.split(r.dense, r.sparse);
     // The newest event time of the batch: counter tables decay by it (event time, not arrival).
     let eventTimeMs = 0;
     for (let i = 0; i < b.size; i++) if (b.eventTs[i] > eventTimeMs) eventTimeMs = b.eventTs[i];
     const seq = ++this.seq;
-    await Promise.all(parts.map((part, k) => this.pushTo(k, part, seq, b.size, newest, mean, eventTimeMs, need, failures)));
+    await Promise.all(targets.map((k) => this.pushTo(k, parts[k], seq, b.size, newest, mean, eventTimeMs, into)));
   }
 
   /**
@@ -338,8 +458,7 @@ export class Trainer {
    */
   async retrain(k: number, events: readonly FlywheelEvent[], source: ExampleSource, meanAcceptedAtMs: number, settled: (ok: boolean) => void): Promise<number> {
     const block = source.push(this.kept(events));
-    const need = new Map<number, Requirement[]>();
-    const failures: string[] = [];
+    const out = newOutcome();
     const B = this.d.cfg.worker.batchSize;
     for (let from = 0; from < block.size && !this.stopping; from += B) {
       const b = sliceBatch(block, from, Math.min(from + B, block.size));
@@ -350,18 +469,18 @@ export class Trainer {
         let eventTimeMs = 0;
         for (let i = 0; i < b.size; i++) if (b.eventTs[i] > eventTimeMs) eventTimeMs = b.eventTs[i];
         const part = this.splitter.split(r.dense, r.sparse)[k];
-        await this.pushTo(k, part, ++this.seq, b.size, 0, meanAcceptedAtMs, eventTimeMs, need, failures);
+        await this.pushTo(k, part, ++this.seq, b.size, 0, meanAcceptedAtMs, eventTimeMs, out);
       } finally {
         this.inFlight.release();
       }
     }
-    if (failures.length || this.stopping) {
-      if (failures.length) this.d.log('warn', 'a re-trained push was refused: the rewind goes back to where it was persisted', { reason: failures[0] });
+    if (out.refused.size || this.stopping) {
+      if (out.refused.size) this.d.log('warn', 'a re-trained push was refused: the rewind goes back to where it was persisted', { reason: out.refused.get(k) });
       settled(false);
       return block.size;
     }
     const token: EventLogMessage = { data: new Uint8Array(0), seq: 0, redelivered: false, ack: () => settled(true), nak: () => settled(false), working: () => undefined };
-    this.rewindAcks.add([token], events.length, need, (s) => this.persistedOf(s));
+    this.rewindAcks.add([token], events.length, out.need, (s) => this.persistedOf(s));
     return block.size;
   }
 
@@ -371,9 +490,9 @@ export class Trainer {
     return v && { epoch: v.epoch, version: v.persistedVersion, epochStartVersion: v.epochStartVersion, restoredEpoch: v.restoredEpoch };
   }
 
-  /** One part of a step's gradients to PS shard k, retried as below; its (epoch, version) goes into `need`. */
+  /** One part of a step's gradients to PS shard k, retried as below; its (epoch, version), or why it was refused, goes into `into`. */
   private async pushTo(k: number, part: { dense: GradientPush['dense']; sparse: GradientPush['sparse'] }, seq: number, examples: number, newest: number, mean: number,
-    eventTimeMs: number, need: Map<number, Requirement[]>, failures: string[]): Promise<void> {
+    eventTimeMs: number, into: StepOutcome): Promise<void> {
     if (part.dense.length === 0 && part.sparse.length === 0) return;
     const push = (baseVersion: number) => this.pusher.push(k, {
       worker: this.d.workerId, seq, baseVersion,
@@ -393,17 +512,12 @@ export class Trainer {
     }
     if (!out.ok) {
       this.d.metrics.pushErrors.inc({ code: out.error.code });
-      failures.push(`${out.error.code}: ${out.error.message}`);
+      into.refused.set(k, `${out.error.code}: ${out.error.message}`);
       return;
     }
     this.d.metrics.pushRtt.observe(out.rttMs / 1000);
     this.lag.pushed(k, out.epoch, out.version);
-    // One requirement per epoch: the group's earlier updates must survive a restart too.
-    const rs = need.get(k) ?? [];
-    const same = rs.find((r) => r.epoch === out.epoch);
-    if (same) same.version = Math.max(same.version, out.version);
-    else rs.push({ epoch: out.epoch, version: out.version });
-    need.set(k, rs);
+    addRequirement(into.need, k, out.epoch, out.version);
   }
 
   private track(p: Promise<unknown>): void {
@@ -425,6 +539,10 @@ export class Trainer {
     while (this.acks.pendingGroups > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     this.acks.nakAll();
     this.rewindAcks.nakAll();
+    // Those waiting to be trained again for a shard go back to the log (their next holder trains them for every shard).
+    for (const [timer, c] of this.retries) { clearTimeout(timer); for (const m of c.msgs) m.nak(); }
+    this.retries.clear();
+    this.training.clear();
     for (const g of this.inbox) g.msg.nak();
     this.inbox = [];
   }

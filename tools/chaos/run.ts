@@ -34,6 +34,10 @@ export interface ChaosResult {
   psExamplesApplied: number[];
   /** Events the workers trained again into a shard whose store lost them (a rewind). */
   eventsRetrainedByRewind: number;
+  /** Events of nak'ed messages, redelivered and trained again into every PS shard. */
+  eventsNaked: number;
+  /** Events trained again for the PS shards that lost or refused their part only (the others had persisted it). */
+  eventsForMissingShards: number;
   aucLastWindow: number;
   details: Record<string, unknown>;
   durationMs: number;
@@ -145,7 +149,13 @@ export async function runChaos(scenario: string, o: ChaosOptions = {}): Promise<
       return Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
     };
     let eventsRetrainedByRewind = 0;
-    for (let i = 0; i < cfg.workers; i++) eventsRetrainedByRewind += await scrape(cfg.workerMetricsBasePort + i, 'fw_worker_rewind_events_total');
+    let eventsNaked = 0;
+    let eventsForMissingShards = 0;
+    for (let i = 0; i < cfg.workers; i++) {
+      eventsRetrainedByRewind += await scrape(cfg.workerMetricsBasePort + i, 'fw_worker_rewind_events_total');
+      eventsNaked += await scrape(cfg.workerMetricsBasePort + i, 'fw_worker_events_retried_total');
+      eventsForMissingShards += await scrape(cfg.workerMetricsBasePort + i, 'fw_worker_events_for_missing_shards_total');
+    }
     const w = agg.windows(10);
     return {
       scenario,
@@ -157,6 +167,8 @@ export async function runChaos(scenario: string, o: ChaosOptions = {}): Promise<
       finalVersions: model.versions,
       psExamplesApplied,
       eventsRetrainedByRewind,
+      eventsNaked,
+      eventsForMissingShards,
       aucLastWindow: Math.round(w[w.length - 1].figures.auc * 1000) / 1000,
       details: ctx.details,
       durationMs: Date.now() - t0,
