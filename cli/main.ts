@@ -9,7 +9,7 @@ import { UsageError, oneLine, parseCommandLine, type CommandModule } from '../sh
  * Every command, with the module that holds it. Services run their own main.ts (which also
  * runs without this CLI); the tools and the load generator live beside the services.
  */
-const COMMANDS: Record<string, { summary: string; service?: true; module: string }> = {
+const COMMANDS: Record<string, { summary: string; service?: true; module: string; action?: string }> = {
   demo: { summary: 'run the whole system on the Online Retail stream', module: './demo.ts' },
   ps: { summary: 'run one parameter-server shard', service: true, module: '../services/ps/main.ts' },
   worker: { summary: 'run one training worker', service: true, module: '../services/worker/main.ts' },
@@ -21,6 +21,8 @@ const COMMANDS: Record<string, { summary: string; service?: true; module: string
   'label-delays': { summary: 'how the figures degrade when outcomes arrive late (risk schemas)', module: '../tools/eval/label-delays.ts' },
   pretrain: { summary: 'train offline on a prefix and seed the PS shards', module: './pretrain-command.ts' },
   rollback: { summary: 'move the serving pointer back', module: './rollback-command.ts' },
+  // `flywheel streams ensure`: the action word comes first (the image holds this command: deploy/Dockerfile).
+  streams: { summary: 'ensure: create the JetStream streams and buckets (admin NATS user)', module: './streams-command.ts', action: 'ensure' },
   loadtest: { summary: 'replay traffic and measure throughput, freshness, latency', module: '../loadtest/command.ts' },
   chaos: { summary: 'replay a stream while injecting one fault', module: '../tools/chaos/command.ts' },
 };
@@ -55,6 +57,10 @@ if (entry.service) {
 } else {
   let status: number;
   try {
+    if (entry.action) {
+      if (rest[0] === entry.action) rest.shift();
+      else if (rest[0] !== '--help' && rest[0] !== '-h') throw new UsageError(`flywheel ${cmd}: expected "${cmd} ${entry.action}", got ${rest[0] === undefined ? 'nothing' : `"${rest[0]}"`} (see flywheel ${cmd} --help)`);
+    }
     const mod = await import(entry.module) as CommandModule;
     const parsed = parseCommandLine(mod.spec, rest);
     if (parsed.help) {

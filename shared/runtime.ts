@@ -37,6 +37,9 @@ export function eventLogOptions(cfg: FlywheelConfig): JetStreamLogOptions {
   return {
     model: cfg.model, stream: cfg.stream, shardKey: shardKeyOf(cfg), eventShards: cfg.eventShards, ackWaitMs: cfg.worker.ackWaitMs,
     maxAgeMs: cfg.streamRetentionHours * 3_600_000, replicas: cfg.streamReplicas,
+    // A service whose NATS user may not create the stream (deploy/nats) waits this long for the
+    // admin step (`flywheel streams ensure`, the k8s Job flywheel-streams) before it stops.
+    missingStreamWaitMs: 60_000,
   };
 }
 

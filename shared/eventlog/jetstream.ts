@@ -26,6 +26,12 @@ export interface JetStreamLogOptions {
   replicas?: number;
   /** Told when the stream exists with other settings than these (it keeps its own). Default: none. */
   onWarning?: (message: string) => void;
+  /**
+   * When the stream is missing and this NATS user may not create it (the per-role users of
+   * deploy/nats: only admin creates streams, by `flywheel streams ensure`), how long ensure()
+   * waits for it to appear, polling, before it fails saying so. Default 0: fail at once.
+   */
+  missingStreamWaitMs?: number;
 }
 
 export const streamName = (model: string) => `FW_${model}_EVENTS`;
@@ -43,6 +49,19 @@ export function eventStreamConfig(opts: Pick<JetStreamLogOptions, 'model' | 'str
     duplicate_window: nanos(120_000),
     num_replicas: opts.replicas ?? 1,
   };
+}
+
+/** JetStream's "stream not found" (API error 10059). */
+export const isStreamNotFound = (err: unknown) => (err as { api_error?: { err_code?: number } })?.api_error?.err_code === 10059
+  || /stream not found/i.test(String((err as Error)?.message));
+/** The server refused the request's subject to this user (nats.js rejects the request with PERMISSIONS_VIOLATION). */
+export const isPermissionDenied = (err: unknown) => (err as { code?: string })?.code === 'PERMISSIONS_VIOLATION'
+  || /permissions violation/i.test(String((err as Error)?.message));
+
+/** ensure()'s failure when the stream is missing and this user may not create it. */
+export function missingStreamMessage(name: string): string {
+  return `the events stream ${name} does not exist and this NATS user may not create it: `
+    + 'run `flywheel streams ensure --config FILE` as the admin user (deploy/README.md, "Creating the streams")';
 }
 
 const hours = (ns: number) => `${+(ns / 3.6e12).toFixed(3)} h`;
@@ -87,8 +106,14 @@ export class JetStreamEventLog implements EventLog, EventErasure {
     let existing: Awaited<ReturnType<JetStreamManager['streams']['info']>> | undefined;
     try {
       existing = await jsm.streams.info(name);
-    } catch {
-      await jsm.streams.add(cfg);
+    } catch (err) {
+      if (!isStreamNotFound(err)) throw new UnavailableError(`cannot read the events stream ${name}: ${(err as Error).message}`, err);
+      try {
+        await jsm.streams.add(cfg);
+      } catch (addErr) {
+        if (!isPermissionDenied(addErr)) throw addErr;
+        existing = await this.awaitStream(jsm, name, addErr);
+      }
     }
     const differs = existing ? streamSettingsDiff(existing.config, cfg) : [];
     if (differs.length) {
@@ -111,6 +136,23 @@ export class JetStreamEventLog implements EventLog, EventErasure {
         });
       }
     }
+  }
+
+  /** The stream this user may not create, once someone else has: polled until missingStreamWaitMs is over. */
+  private async awaitStream(jsm: JetStreamManager, name: string, refused: unknown) {
+    const waitMs = this.opts.missingStreamWaitMs ?? 0;
+    const message = missingStreamMessage(name);
+    if (waitMs > 0) this.opts.onWarning?.(`${message}; waiting up to ${Math.round(waitMs / 1000)} s for it`);
+    const deadline = Date.now() + waitMs;
+    while (Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, Math.min(1000, Math.max(0, deadline - Date.now()))));
+      try {
+        return await jsm.streams.info(name);
+      } catch (err) {
+        if (!isStreamNotFound(err)) throw new UnavailableError(`cannot read the events stream ${name}: ${(err as Error).message}`, err);
+      }
+    }
+    throw new UnavailableError(message, refused);
   }
 
   async publish(shard: number, data: Uint8Array, msgId?: string, key: 'user' | 'item' = this.key): Promise<void> {

@@ -60,6 +60,11 @@ export class JetStreamLedger implements ShardLedger {
     return this.kv;
   }
 
+  /** Creates the bucket when it is missing (`flywheel streams ensure`, as the admin user); binds it otherwise. */
+  async ensure(): Promise<void> {
+    await this.bucket();
+  }
+
   async read(model: string, shard: number): Promise<LedgerEntry | null> {
     const e = await (await this.bucket()).get(key(model, shard));
     return e && e.operation === 'PUT' ? parseEntry(e.value) : null;

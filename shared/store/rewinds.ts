@@ -68,6 +68,11 @@ export class JetStreamRewindStore implements RewindStore {
     return this.kv;
   }
 
+  /** Creates the bucket when it is missing (`flywheel streams ensure`, as the admin user); binds it otherwise. */
+  async ensure(): Promise<void> {
+    await this.bucket();
+  }
+
   async read(model: string, shard: number): Promise<RewindRecord | null> {
     const e = await (await this.bucket()).get(key(model, shard));
     return e && e.operation === 'PUT' ? parse(e.value) : null;

@@ -56,6 +56,13 @@ function composeProblems(compose: Obj): string[] {
     const env = { ...dockerfileEnv(dockerfile), ...envOf(s) };
     for (const k of Object.keys(envOf(s))) if (!CODE_ENV_VARS.has(k)) p(`sets ${k}, which the code does not read (shared/env.ts)`);
     const cmd: string[] = (Array.isArray(s.command) ? s.command : String(s.command ?? '').split(/\s+/)).map(String);
+    // The one-shot admin step (`flywheel streams ensure`): in the image, on the mounted config, run once.
+    if (cmd.join(' ').startsWith('node --import tsx cli/main.ts streams ensure')) {
+      for (const f of ['cli/main.ts', 'cli/streams-command.ts']) if (!imageHas(dockerfile, context, f)) p(`runs ${f}, which the image does not contain (COPY / .dockerignore)`);
+      if (!mounts.has(env.FLYWHEEL_CONFIG)) p(`reads its config from ${env.FLYWHEEL_CONFIG}, which nothing is mounted at`);
+      if (!['no', 'on-failure'].includes(String(s.restart))) p(`a one-shot with restart ${s.restart}: it would run again and again`);
+      continue;
+    }
     const main = cmd.find((a) => /^services\/[a-z]+\/main\.ts$/.test(a));
     if (!main) { p(`command ${JSON.stringify(cmd)} runs no services/<name>/main.ts`); continue; }
     if (!isFile(join(context, main))) p(`command runs ${main}, which does not exist`);
@@ -113,6 +120,17 @@ t.test('every Flywheel service is in the compose file', async (t) => {
   const run = Object.values(compose.services as Record<string, Obj>).map((s) => (s.command ?? []).find?.((a: string) => a.startsWith('services/'))).filter(Boolean);
   for (const s of ['ps', 'worker', 'inference', 'ingest', 'validator', 'dashboard']) t.ok(run.includes(`services/${s}/main.ts`), `${s} runs`);
   t.ok(compose.services.dashboard.ports.includes('8090:8090'), 'the dashboard is published on 8090');
+});
+
+t.test('the services start once the one-shot `flywheel streams ensure` has succeeded', async (t) => {
+  t.same(compose.services.streams?.command, ['node', '--import', 'tsx', 'cli/main.ts', 'streams', 'ensure'], 'a one-shot service runs it');
+  for (const [name, s] of Object.entries(compose.services as Record<string, Obj>)) {
+    if (!(s.command ?? []).some?.((a: string) => a.startsWith('services/'))) continue;
+    t.equal(s.depends_on?.streams?.condition, 'service_completed_successfully', `${name} waits for it`);
+  }
+  const c = structuredClone(compose);
+  c.services.streams.restart = 'unless-stopped';
+  t.match(composeProblems(c).join('\n'), /streams: a one-shot with restart unless-stopped/, 'a one-shot that restarts is reported');
 });
 
 t.test('a compose file with a broken path, variable, port or dependency is reported', async (t) => {

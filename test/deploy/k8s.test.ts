@@ -2,8 +2,9 @@
 // renderer in test/helpers/deploy.ts) and checked without a cluster: every object against the
 // Kubernetes API's JSON schemas (kubernetes-models), every Secret and ConfigMap a workload
 // reads present in the rendering, the config the services get valid for the project's loader
-// and in step with the replicas and ports, probes on the paths the services serve, and every
-// metrics port announced to Prometheus.
+// and in step with the replicas and ports, probes on the paths the services serve, every
+// metrics port announced to Prometheus, and the admin step (the Job flywheel-streams running
+// `flywheel streams ensure` as the NATS admin user on the services' config).
 //
 // Not checked here: unknown fields (the schemas allow them; kubeconform --strict or the API
 // server's field validation catch them), whether the cluster accepts the objects (admission,
@@ -16,7 +17,7 @@ import { loadConfig, type FlywheelConfig } from '../../shared/config.ts';
 import { readEnv } from '../../shared/env.ts';
 import { loadApiTokens } from '../../shared/http-auth.ts';
 import {
-  CODE_ENV_VARS, ROOT, containersOf, isFile, renderKustomization, validateK8s, type Obj,
+  CODE_ENV_VARS, ROOT, containersOf, imageHas, isFile, renderKustomization, validateK8s, type Obj,
 } from '../helpers/deploy.ts';
 
 const OVERLAY = join(ROOT, 'deploy/k8s/overlays/dev');
@@ -27,23 +28,27 @@ const workloads = objects.filter((o) => ['Deployment', 'StatefulSet', 'DaemonSet
 const label = (o: Obj) => `${o.kind} ${o.metadata?.name}`;
 
 /** Flywheel's own containers (the image built from deploy/Dockerfile*), with the service each runs. */
-const flywheel = workloads.flatMap((w) => containersOf(w).filter((c) => /\/flywheel(-gpu)?:/.test(String(c.image))).map((c) => {
+const flywheelAll = workloads.flatMap((w) => containersOf(w).filter((c) => /\/flywheel(-gpu)?:/.test(String(c.image))).map((c) => {
   const script = [...(c.command ?? []), ...(c.args ?? [])].join(' ');
   const main = /services\/([a-z]+)\/main\.ts/.exec(script);
   return { w, c, script, service: main?.[1], main: main?.[0] };
 }));
+/** The admin step (`flywheel streams ensure`, streams-job.yaml): a Job, no service, no ports or probes. */
+const isStreamsSetup = (f: { script: string }) => /^node --import tsx cli\/main\.ts streams ensure\b/.test(f.script);
+const setup = flywheelAll.filter(isStreamsSetup);
+const flywheel = flywheelAll.filter((f) => !isStreamsSetup(f));
 
 t.test('the rendering holds every manifest of the base, namespaced and labelled', async (t) => {
   for (const [kind, name] of [['Deployment', 'flywheel-validator'], ['Deployment', 'flywheel-dashboard'], ['Service', 'flywheel-dashboard'],
     ['Deployment', 'flywheel-inference'], ['Deployment', 'flywheel-ingest'], ['StatefulSet', 'flywheel-ps'], ['StatefulSet', 'flywheel-worker'],
-    ['StatefulSet', 'nats'], ['StatefulSet', 'redis'], ['Secret', 'flywheel-nats-users'], ['Secret', 'flywheel-api-tokens'], ['ConfigMap', 'flywheel-config']]) {
+    ['StatefulSet', 'nats'], ['StatefulSet', 'redis'], ['Job', 'flywheel-streams'], ['Secret', 'flywheel-nats-users'], ['Secret', 'flywheel-api-tokens'], ['ConfigMap', 'flywheel-config']]) {
     t.ok(find(kind, name), `${kind} ${name} is rendered`);
   }
   for (const o of objects) {
     if (o.kind !== 'Namespace') t.equal(o.metadata.namespace, 'flywheel', `${label(o)} in namespace flywheel`);
     t.equal(o.metadata.labels?.['app.kubernetes.io/part-of'], 'flywheel', `${label(o)} labelled part-of flywheel`);
   }
-  for (const { c, w } of flywheel) t.match(c.image, /^registry\.example\.com\/flywheel\//, `${label(w)}: image rewritten by images:`);
+  for (const { c, w } of flywheelAll) t.match(c.image, /^registry\.example\.com\/flywheel\//, `${label(w)}: image rewritten by images:`);
   // The base alone has no Secret: it is the overlay's (or an ExternalSecret's) to provide.
   t.notOk(renderKustomization(join(ROOT, 'deploy/k8s')).some((o) => o.kind === 'Secret'), 'no Secret in the base');
 });
@@ -184,6 +189,32 @@ t.test('each Flywheel container runs a service that exists, with a config the lo
   const cfg = loadConfig({ file: join(t.testdirName, 'flywheel-ingest.json'), env: {} });
   t.equal(cfg.streamReplicas, 3, 'the event stream has three copies');
   t.ok(cfg.streamReplicas <= find('StatefulSet', 'nats')!.spec.replicas, 'no more stream copies than NATS servers');
+});
+
+t.test('the Job flywheel-streams runs `flywheel streams ensure` as the NATS admin user, on the services\' config', async (t) => {
+  t.testdir({});
+  t.equal(setup.length, 1, 'one container runs the admin step');
+  const conf = String(find('ConfigMap', 'nats-config')!.data['nats.conf']);
+  for (const { w, c, script } of setup) {
+    t.equal(w.kind, 'Job', `${label(w)}: a Job`);
+    t.ok(['OnFailure', 'Never'].includes(w.spec.template.spec.restartPolicy), `${label(w)}: restartPolicy ${w.spec.template.spec.restartPolicy}`);
+    t.ok(w.spec.ttlSecondsAfterFinished > 0, `${label(w)}: removed after it finishes, so the next apply runs it again`);
+    for (const f of ['cli/main.ts', 'cli/streams-command.ts', 'bin/flywheel.mjs']) t.ok(imageHas(join(ROOT, 'deploy/Dockerfile'), ROOT, f), `the image holds ${f}`);
+    t.match(c.image, /\/flywheel:/, `${label(w)}: the CPU image (deploy/Dockerfile)`);
+    const env = c.env as Obj[];
+    for (const e of env) if (e.name.startsWith('FLYWHEEL_')) t.ok(CODE_ENV_VARS.has(e.name), `${label(w)}: ${e.name} is read by the code`);
+    t.match(env.find((e) => e.name === 'FLYWHEEL_NATS_URL')?.value, /^nats:\/\/admin:\$\(FLYWHEEL_NATS_PASSWORD\)@nats:4222$/, `${label(w)}: connects as admin`);
+    t.same(env.find((e) => e.name === 'FLYWHEEL_NATS_PASSWORD')?.valueFrom?.secretKeyRef, { name: 'flywheel-nats-users', key: 'admin' }, `${label(w)}: with the admin password`);
+    t.ok(/user: admin\s+password: \$FLYWHEEL_NATS_ADMIN_PASSWORD\s+}/.test(conf), 'admin is the NATS user without a permissions block');
+    const cfg = containerConfig(t, w, c, script);
+    const ingest = flywheel.find((f) => f.service === 'ingest')!;
+    const theirs = containerConfig(t, ingest.w, ingest.c, ingest.script);
+    // The same but for the NATS user in the URL (admin here).
+    if (cfg && theirs) t.same({ ...cfg, natsUrl: '' }, { ...theirs, natsUrl: '' }, `${label(w)}: the config ingest and the workers read (stream, models, eventShards, streamReplicas)`);
+  }
+  // Only admin may create the events stream: no other role's publish allow list has a STREAM.CREATE but the PS's own buckets.
+  const creates = [...conf.matchAll(/"\$JS\.API\.STREAM\.CREATE\.([^"]+)"/g)].map((m) => m[1]).sort();
+  t.same(creates, ['KV_fw_ps_ledger', 'KV_fw_ps_rewinds'], 'STREAM.CREATE is granted for the PS buckets only, by exact name');
 });
 
 t.test('probes: liveness on /healthz, readiness on /readyz, at a port the container declares', async (t) => {

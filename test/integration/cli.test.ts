@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../../cluster/processes.ts';
 
-const COMMANDS = ['demo', 'ps', 'worker', 'inference', 'ingest', 'validator', 'eval', 'pretrain', 'rollback', 'loadtest', 'chaos'];
+const COMMANDS = ['demo', 'ps', 'worker', 'inference', 'ingest', 'validator', 'eval', 'pretrain', 'rollback', 'streams', 'loadtest', 'chaos'];
 
 interface Run { code: number | null; stdout: string; stderr: string; ms: number }
 
@@ -73,6 +73,20 @@ t.test('an unknown command is a usage error', async (t) => {
   const r = await flywheel(['dmeo']);
   t.equal(r.code, 2);
   t.match(r.stderr, /unknown command "dmeo"/);
+});
+
+t.test('flywheel streams takes its action word first: ensure', async (t) => {
+  const help = await flywheel(['streams', 'ensure', '--help']);
+  t.equal(help.code, 0);
+  t.match(help.stdout, /^usage: flywheel streams ensure\b/, 'usage of streams ensure');
+  for (const args of [['streams'], ['streams', 'create'], ['streams', '--config', 'x.json']]) {
+    const r = await flywheel(args);
+    t.equal(r.code, 2, `${args.join(' ')}: usage error`);
+    t.match(r.stderr, /expected "streams ensure"/, `${args.join(' ')}: names the action`);
+  }
+  const down = await flywheel(['streams', 'ensure'], { FLYWHEEL_NATS_URL: 'nats://127.0.0.1:1' });
+  t.equal(down.code, 1, 'NATS unreachable: exit 1');
+  t.match(down.stderr, /^streams failed: cannot connect to NATS at nats:\/\/127\.0\.0\.1:1/, 'in one line');
 });
 
 t.test('--version prints the version in package.json', async (t) => {
