@@ -48,6 +48,14 @@ export const retrievalConfigSchema = z.object({
    * distinct items) out of the ranking ("what will they discover"). Training is unchanged. Default false.
    */
   newItemsOnly: z.boolean().default(false),
+  /**
+   * Counts as features of the item score, each times a learned weight (count-features.ts):
+   * 'own' — log1p(times the user took the item), for the user's recent items; 'popularity' —
+   * log1p(times the item was taken). Kept in PS counter tables. Default none.
+   */
+  countFeatures: z.array(z.enum(['own', 'popularity'])).default([]),
+  /** Hash buckets of the (user, item) counter table of the 'own' feature. Default 2^20. */
+  countBuckets: z.number().int().min(2).max(2 ** 26).default(1 << 20),
   /** Users whose history is kept, per event shard; the least recently active is forgotten past it (counted). Default 1000000. */
   maxUsers: z.number().int().min(1).max(50_000_000).default(1_000_000),
 }).strict();

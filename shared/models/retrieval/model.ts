@@ -9,6 +9,7 @@ import { WrongShapeError } from '../../errors.ts';
 import type { Batch } from '../batch.ts';
 import type { StepResult, TableGrad, TrainableModel, WeightSource } from '../types.ts';
 import type { RetrievalModelConfig } from './config.ts';
+import { COUNT_WEIGHTS, CountFeatures } from './count-features.ts';
 import { CatalogueIndex, rankOf, sameUserState } from './ranking.ts';
 import { ID_HISTORY, ID_ITEM, ID_USER, REPEAT, TABLES } from './spec.ts';
 
@@ -41,16 +42,26 @@ export interface UserVectors {
   histW: Float32Array;
 }
 
+/** The count features of a batch: their weights [w_own, w_pop] and H own features per example. */
+interface CountInputs {
+  fw: Float32Array;
+  own: Float32Array;
+}
+
 export class RetrievalModel implements TrainableModel {
   readonly predictionWidth = 1;
   private readonly D: number;
   private readonly H: number;
   private readonly catalogue = new CatalogueIndex();
   private catW = new Float32Array(0);
+  /** The catalogue's popularity feature (count-features.ts), with the catalogue. */
+  private catPop = new Float32Array(0);
+  readonly counts: CountFeatures;
 
   constructor(private readonly cfg: RetrievalModelConfig) {
     this.D = cfg.dim;
     this.H = cfg.history;
+    this.counts = new CountFeatures(cfg);
   }
 
   private check(b: Batch): void {
@@ -115,6 +126,15 @@ export class RetrievalModel implements TrainableModel {
     const n = this.catalogue.size, E = this.D + 1;
     if (this.catW.length < n * E) this.catW = new Float32Array(Math.max(n * E, this.catW.length * 2));
     w.readRows(TABLES.item, this.catalogue.rows, this.catW);
+    if (this.counts.popularity) {
+      if (this.catPop.length < n) this.catPop = new Float32Array(Math.max(n, this.catPop.length * 2));
+      this.counts.popularityOf(w, this.catalogue.rows, this.catPop);
+    }
+  }
+
+  /** The count features' inputs of a batch: their weights and each example's own features. */
+  private countInputs(b: Batch, w: WeightSource): CountInputs {
+    return { fw: this.counts.weights(w), own: this.counts.batchOwn(b, w) };
   }
 
   /** The rank of each example's item among the catalogue, for its user as the batch has it. */
@@ -128,19 +148,30 @@ export class RetrievalModel implements TrainableModel {
     const scores = new Float32Array(N);
     const cat = this.catW;
     const beta = this.repeatWeight(w);
+    const ci = this.countInputs(b, w);
     let scoredFor = -1;
     const skip: number[] = [];
     for (let i = 0; i < b.size; i++) {
       if (onlyScored && b.targets[i * 2 + 1] !== 1) continue;
       // A basket's examples share user and history: the catalogue is scored once for them.
       if (scoredFor < 0 || !this.sameUserState(b, scoredFor, i)) {
-        this.scoreCatalogue(b, i, uv.u, beta, scores, skip);
+        this.scoreCatalogue(b, i, uv.u, beta, ci, scores, skip);
         scoredFor = i;
       }
       const target = this.catalogue.slotOf(b.ids[i * W + ID_ITEM]);
       out[i] = rankOf(scores, N, target, this.cfg.newItemsOnly ? skip : undefined);
     }
     return out;
+  }
+
+  /** Every catalogue row's score for example i's user state, as the ranking has them. */
+  catalogueScores(b: Batch, i: number, w: WeightSource): { rows: Int32Array; scores: Float32Array } {
+    this.check(b);
+    const uv = this.userVectors(b, w);
+    this.loadCatalogue(w);
+    const scores = new Float32Array(this.catalogue.size);
+    this.scoreCatalogue(b, i, uv.u, this.repeatWeight(w), this.countInputs(b, w), scores, []);
+    return { rows: this.catalogue.rows.slice(), scores };
   }
 
   private sameUserState(b: Batch, a: number, c: number): boolean {
@@ -152,14 +183,15 @@ export class RetrievalModel implements TrainableModel {
    * added to the user's recent items, whose catalogue slots (and history positions) go to
    * `skip` (and `skipPos`).
    */
-  private scoreCatalogue(b: Batch, i: number, u: Float32Array, beta: Float32Array, scores: Float32Array, skip: number[], skipPos?: number[]): void {
+  private scoreCatalogue(b: Batch, i: number, u: Float32Array, beta: Float32Array, ci: CountInputs, scores: Float32Array, skip: number[], skipPos?: number[]): void {
     const { D, H } = this;
     const E = D + 1, N = this.catalogue.size, cat = this.catW, o = i * D;
+    const wPop = this.counts.popularity ? ci.fw[1] : 0, pop = this.catPop;
     for (let n = 0; n < N; n++) {
       const c = n * E;
       let s = cat[c + D];
       for (let d = 0; d < D; d++) s += u[o + d] * cat[c + d];
-      scores[n] = s;
+      scores[n] = wPop === 0 ? s : s + wPop * pop[n];
     }
     skip.length = 0;
     if (skipPos) skipPos.length = 0;
@@ -167,7 +199,7 @@ export class RetrievalModel implements TrainableModel {
       const h = b.ids[i * b.idWidth + ID_HISTORY + k];
       const slot = h < 0 ? -1 : this.catalogue.slotOf(h);
       if (slot < 0) continue;
-      scores[slot] += beta[k];
+      scores[slot] += beta[k] + ci.fw[0] * ci.own[i * H + k];
       skip.push(slot);
       skipPos?.push(k);
     }
@@ -220,6 +252,10 @@ export class RetrievalModel implements TrainableModel {
     const itemW = new Float32Array(items.rows.length * E);
     w.readRows(TABLES.item, Int32Array.from(items.rows), itemW);
     const beta = this.repeatWeight(w);
+    const ci = this.countInputs(b, w);
+    const itemPop = new Float32Array(items.rows.length);
+    this.counts.popularityOf(w, Int32Array.from(items.rows), itemPop);
+    const gFw = new Float64Array(ci.fw.length);
     const invT = 1 / this.cfg.temperature;
     const gU = new Float32Array(B * D);
     const gItem = new Float32Array(items.rows.length * E);
@@ -240,9 +276,10 @@ export class RetrievalModel implements TrainableModel {
         let s = itemW[v + D];
         for (let d = 0; d < D; d++) s += uv.u[o + d] * itemW[v + d];
         let rep = -1;
-        if (this.cfg.repeatTerm) for (let k = 0; k < H; k++) if (b.ids[i * W + ID_HISTORY + k] === jt) { rep = k; break; }
+        if (this.cfg.repeatTerm || this.counts.own) for (let k = 0; k < H; k++) if (b.ids[i * W + ID_HISTORY + k] === jt) { rep = k; break; }
         inHist[j] = rep;
-        if (rep >= 0) s += beta[rep];
+        if (rep >= 0) s += beta[rep] + ci.fw[0] * ci.own[i * H + rep];
+        s += ci.fw[1] * itemPop[itemSlot[j]];
         z[j] = s * invT - (this.cfg.logQ ? b.dense[j] : 0);
         if (z[j] > max) max = z[j];
       }
@@ -260,7 +297,8 @@ export class RetrievalModel implements TrainableModel {
           gItem[v + d] += g * uv.u[o + d];
         }
         gItem[v + D] += g;
-        if (inHist[j] >= 0) gBeta[inHist[j]] += g;
+        if (inHist[j] >= 0) { gBeta[inHist[j]] += g; gFw[0] += g * ci.own[i * H + inHist[j]]; }
+        gFw[1] += g * itemPop[itemSlot[j]];
       }
     }
     const { gUser, gHist } = this.userTowerGrads(uv, gU, B);
@@ -273,9 +311,18 @@ export class RetrievalModel implements TrainableModel {
       [TABLES.item, { rows: Int32Array.from(items.rows), grads: gItem }],
     ]);
     if (uv.hist.rows.length) sparse.set(TABLES.history, { rows: Int32Array.from(uv.hist.rows), grads: gHist });
+    this.addCountGrads(sparse, b, gFw);
     const dense = new Map<string, Float32Array>();
     if (this.cfg.repeatTerm) dense.set(REPEAT, gBeta.map((g) => g / B));
     return { predictions, loss: B ? loss / B : 0, dense, sparse };
+  }
+
+  /** The count features' part of a step: the batch's counts, and the mean gradient of their weights. */
+  private addCountGrads(sparse: Map<string, TableGrad>, b: Batch, gFw: Float64Array): void {
+    if (!this.counts.on) return;
+    for (const [t, g] of this.counts.counts(b)) sparse.set(t, g);
+    const B = b.size || 1;
+    sparse.set(COUNT_WEIGHTS, { rows: Int32Array.of(0), grads: Float32Array.from(gFw, (g) => g / B) });
   }
 
   /**
@@ -296,6 +343,8 @@ export class RetrievalModel implements TrainableModel {
     const N = this.catalogue.size;
     const cat = this.catW;
     const beta = this.repeatWeight(w);
+    const ci = this.countInputs(b, w);
+    const gFw = new Float64Array(ci.fw.length);
     const invT = 1 / this.cfg.temperature;
     const predictions = new Float32Array(B).fill(NaN);
     const scores = new Float32Array(N);
@@ -307,6 +356,8 @@ export class RetrievalModel implements TrainableModel {
     const extraW = new Float32Array(extra.rows.length * E);
     if (extra.rows.length) w.readRows(TABLES.item, Int32Array.from(extra.rows), extraW);
     const gExtra = new Float32Array(extra.rows.length * E);
+    const extraPop = new Float32Array(extra.rows.length);
+    if (extra.rows.length) this.counts.popularityOf(w, Int32Array.from(extra.rows), extraPop);
     const gU = new Float32Array(B * D);
     const gBeta = new Float32Array(H);
     let loss = 0;
@@ -318,7 +369,7 @@ export class RetrievalModel implements TrainableModel {
       while (e < B && this.sameUserState(b, a, e)) e++;
       // Examples [a, e) are one basket (or its part in this batch): one user state.
       const o = a * D;
-      this.scoreCatalogue(b, a, uv.u, beta, scores, skip, skipPos);
+      this.scoreCatalogue(b, a, uv.u, beta, ci, scores, skip, skipPos);
       if (withScores) {
         for (let i = a; i < e; i++) {
           if (b.targets[i * 2 + 1] !== 1) continue;
@@ -335,7 +386,7 @@ export class RetrievalModel implements TrainableModel {
         if (slot >= 0) { s = scores[slot]; inBasket[slot] = 1; }
         else {
           const x = extra.slot(it) * E;
-          s = extraW[x + D];
+          s = extraW[x + D] + ci.fw[1] * extraPop[extra.slot(it)];
           for (let d = 0; d < D; d++) s += uv.u[i * D + d] * extraW[x + d];
         }
         posZ.push(s * invT);
@@ -363,6 +414,7 @@ export class RetrievalModel implements TrainableModel {
           const x = extra.slot(b.ids[i * W + ID_ITEM]) * E;
           for (let d = 0; d < D; d++) { gU[i * D + d] += g * extraW[x + d]; gExtra[x + d] += g * uv.u[i * D + d]; }
           gExtra[x + D] += g;
+          gFw[1] += g * extraPop[extra.slot(b.ids[i * W + ID_ITEM])];
         }
       }
       // The basket's user-state gradient goes to its first example (they share the state).
@@ -373,7 +425,8 @@ export class RetrievalModel implements TrainableModel {
         for (let d = 0; d < D; d++) { gU[o + d] += g * cat[c + d]; gCat[c + d] += g * uv.u[o + d]; }
         gCat[c + D] += g;
       }
-      for (let x = 0; x < skip.length; x++) gBeta[skipPos[x]] += gz[skip[x]];
+      for (let x = 0; x < skip.length; x++) { gBeta[skipPos[x]] += gz[skip[x]]; gFw[0] += gz[skip[x]] * ci.own[a * H + skipPos[x]]; }
+      if (this.counts.popularity) for (let n = 0; n < N; n++) gFw[1] += gz[n] * this.catPop[n];
       for (let i = a; i < e; i++) { const slot = this.catalogue.slotOf(b.ids[i * W + ID_ITEM]); if (slot >= 0) inBasket[slot] = 0; }
       a = e;
     }
@@ -391,6 +444,7 @@ export class RetrievalModel implements TrainableModel {
       [TABLES.item, { rows: itemRows, grads: gItem }],
     ]);
     if (uv.hist.rows.length) sparse.set(TABLES.history, { rows: Int32Array.from(uv.hist.rows), grads: gHist });
+    this.addCountGrads(sparse, b, gFw);
     const dense = new Map<string, Float32Array>();
     if (this.cfg.repeatTerm) dense.set(REPEAT, gBeta.map((g) => g / B));
     return { predictions, loss: B ? loss / B : 0, dense, sparse };

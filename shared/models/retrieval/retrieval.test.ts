@@ -14,6 +14,7 @@ import { RetrievalExampleSource } from './examples.ts';
 import { FrequencyEstimator } from './frequency.ts';
 import { RetrievalMetric } from './metric.ts';
 import { RetrievalModel } from './model.ts';
+import { COUNT_WEIGHTS } from './count-features.ts';
 import { rankOf } from './ranking.ts';
 import { ID_HISTORY, ID_ITEM, REPEAT, TABLES, retrievalParamSpec } from './spec.ts';
 import { VectorIndex } from './vector-index.ts';
@@ -100,13 +101,15 @@ function plantedStream(c: RetrievalModelConfig, n: number, seed = 3): Batch {
 
 for (const negatives of ['batch', 'catalogue'] as const) {
   t.test(`model (${negatives} negatives): gradients match finite differences of the loss`, async (t) => {
-    const c = cfgOf({ negatives, temperature: 0.5 });
+    const c = cfgOf({ negatives, temperature: 0.5, countFeatures: ['own', 'popularity'] });
     const spec = retrievalParamSpec('m', 1, c);
     const p = new LocalParams(spec, { learningRate: 0.05, momentum: 0, nesterov: false, clipNorm: 0 });
     const model = new RetrievalModel(c);
     const all = plantedStream(c, 400);
     for (let a = 0; a < 300; a += 50) p.apply(model.trainStep(sliceBatch(all, a, a + 50), p));
     p.dense(REPEAT).set([0.3, 0.1, -0.2]);
+    const fw = p.updater.tables.get(COUNT_WEIGHTS)!.arena;
+    fw.weights.set([0.4, 0.3], fw.slotOf(0) * 2);
     const b = sliceBatch(all, 300, 340);
     const r = model.trainStep(b, p, { scores: false });
     const lossOf = () => model.trainStep(b, p, { scores: false }).loss;
@@ -138,6 +141,8 @@ for (const negatives of ['batch', 'catalogue'] as const) {
     const scaled = { rows: users.rows, grads: users.grads.map((g, j) => g * perUser.get(users.rows[Math.floor(j / c.dim)])! / b.size) };
     t.ok(check(TABLES.user, scaled, c.dim) < 2e-3, 'user rows');
     if (negatives === 'catalogue') t.ok(check(TABLES.item, r.sparse.get(TABLES.item)!, c.dim + 1) < 2e-3, 'item rows (every catalogue row, mean over the batch)');
+    t.ok(check(COUNT_WEIGHTS, r.sparse.get(COUNT_WEIGHTS)!, 2) < 2e-3, 'the count features\' weights (own, popularity)');
+    t.ok(Math.abs(r.sparse.get(COUNT_WEIGHTS)!.grads[0]) > 1e-4 && Math.abs(r.sparse.get(COUNT_WEIGHTS)!.grads[1]) > 1e-4, 'both features take part');
     const beta = p.dense(REPEAT);
     for (let k = 0; k < c.history; k++) {
       const x = beta[k];

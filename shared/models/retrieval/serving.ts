@@ -13,6 +13,7 @@ import { parseJsonObject } from '../serving-util.ts';
 import { withVersions, type RouteDocs } from '../../openapi.ts';
 import type { ServingContext, ServingPlugin, WeightSource } from '../types.ts';
 import type { RetrievalModelConfig } from './config.ts';
+import { COUNT_TABLES, CountFeatures } from './count-features.ts';
 import { REPEAT, TABLES } from './spec.ts';
 import { UserHistory } from './user-history.ts';
 import { VectorIndex, type Hit } from './vector-index.ts';
@@ -71,6 +72,11 @@ export function retrievalServing(ctx: ServingContext<RetrievalModelConfig>): Ser
   const cfg = ctx.settings;
   const D = cfg.dim;
   const E = D + 1;
+  // The count features (count-features.ts), computed as the worker's model does: popularity
+  // as a last column of each item's vector (the query's is its weight), a user's own counts
+  // into the bonus of their recent items.
+  const counts = new CountFeatures(cfg);
+  const P = counts.popularity ? 1 : 0;
   const names = new Map<number, ItemName>();
   const history = new UserHistory(cfg.history, cfg.maxUsers, true);
   const interactions = new Set<string>(cfg.interactions);
@@ -78,7 +84,7 @@ export function retrievalServing(ctx: ServingContext<RetrievalModelConfig>): Ser
   // 1 decays every other count without touching it.
   const popularity = new Map<number, number>();
   let growth = 1;
-  const index = new VectorIndex(E);
+  const index = new VectorIndex(E + P);
   let indexedFrom: WeightSource | undefined;
   const dirty = new Set<number>();
   /** Item rows the PS evicted (tombstones): out of the index at the next query. */
@@ -108,9 +114,8 @@ export function retrievalServing(ctx: ServingContext<RetrievalModelConfig>): Ser
     if (w !== indexedFrom) {
       index.clear();
       const rows = w.heldRows(TABLES.item);
-      const all = new Float32Array(rows.length * E);
-      w.readRows(TABLES.item, rows, all);
-      for (let s = 0; s < rows.length; s++) index.upsert(rows[s], all, s * E);
+      const all = itemVectors(w, rows);
+      for (let s = 0; s < rows.length; s++) index.upsert(rows[s], all, s * (E + P));
       indexedFrom = w;
       dirty.clear();
       gone.clear();
@@ -119,20 +124,35 @@ export function retrievalServing(ctx: ServingContext<RetrievalModelConfig>): Ser
       for (const row of gone) index.remove(row);
       stats.rowsRemoved += gone.size;
       gone.clear();
-      const rows = Int32Array.from(dirty);
-      const all = new Float32Array(rows.length * E);
-      w.readRows(TABLES.item, rows, all);
-      for (let s = 0; s < rows.length; s++) index.upsert(rows[s], all, s * E);
+      // A row only the popularity counter touched may not be in the catalogue (yet).
+      const held = P ? new Set(w.heldRows(TABLES.item)) : undefined;
+      const rows = Int32Array.from([...dirty].filter((r) => !held || index.has(r) || held.has(r)));
+      const all = itemVectors(w, rows);
+      for (let s = 0; s < rows.length; s++) index.upsert(rows[s], all, s * (E + P));
       stats.rowsUpserted += rows.length;
       dirty.clear();
     }
     return { w, index };
   };
 
-  const userQuery = (w: WeightSource, user: string): { q: Float32Array; recent: Int32Array } => {
+  /** [v, bias] of each row, and its popularity feature when that is on. */
+  const itemVectors = (w: WeightSource, rows: Int32Array): Float32Array => {
+    const v = new Float32Array(rows.length * E);
+    w.readRows(TABLES.item, rows, v);
+    if (!P) return v;
+    const pop = new Float32Array(rows.length);
+    counts.popularityOf(w, rows, pop);
+    const out = new Float32Array(rows.length * (E + 1));
+    for (let s = 0; s < rows.length; s++) { out.set(v.subarray(s * E, (s + 1) * E), s * (E + 1)); out[s * (E + 1) + E] = pop[s]; }
+    return out;
+  };
+
+  const userQuery = (w: WeightSource, user: string): { q: Float32Array; recent: Int32Array; own: Float32Array } => {
     const recent = new Int32Array(cfg.history);
     history.writeRecent(user, recent, 0);
-    const q = new Float32Array(E);
+    const own = new Float32Array(cfg.history);
+    counts.userOwn(w, hashRow(user, cfg.userBuckets), recent, own);
+    const q = new Float32Array(E + P);
     w.readRows(TABLES.user, Int32Array.of(hashRow(user, cfg.userBuckets)), q);
     const held = recent.filter((r) => r >= 0);
     if (held.length) {
@@ -141,7 +161,8 @@ export function retrievalServing(ctx: ServingContext<RetrievalModelConfig>): Ser
       for (let k = 0; k < held.length; k++) for (let d = 0; d < D; d++) q[d] += h[k * D + d] / held.length;
     }
     q[D] = 1;
-    return { q, recent: held };
+    if (P) q[E] = counts.weights(w)[1];
+    return { q, recent: held, own };
   };
 
   const parseRequest = (o: Record<string, unknown>) => {
@@ -192,20 +213,21 @@ export function retrievalServing(ctx: ServingContext<RetrievalModelConfig>): Ser
         items: ranked.map(([row, c]) => ({ itemId: names.get(row)!.itemId, score: c / growth })), ...ctx.versionInfo(),
       };
     }
-    const { q, recent } = userQuery(w, r.user);
+    const { q, recent, own } = userQuery(w, r.user);
     const beta = cfg.repeatTerm ? w.dense(REPEAT) : new Float32Array(cfg.history);
+    const wOwn = counts.weights(w)[0];
     const bonus = new Map<number, number>();
-    recent.forEach((row, k) => { const s = ix.slotOf(row); if (s >= 0) bonus.set(s, beta[k]); });
+    // The held recent rows are the first of the history positions (pads come last).
+    recent.forEach((row, k) => { const s = ix.slotOf(row); if (s >= 0) bonus.set(s, beta[k] + wOwn * own[k]); });
     if (r.candidates) {
       // Today's re-ranking: the caller's list, in the retrieval score's order; an item not in
       // the catalogue has no vector yet and comes last.
-      const vec = new Float32Array(E);
       const scored = [...new Set(r.candidates.map(String))].map((itemId) => {
         const row = hashRow(itemId, cfg.itemBuckets);
         if (!ix.has(row)) return { itemId, score: null as number | null };
-        w.readRows(TABLES.item, Int32Array.of(row), vec);
+        const vec = itemVectors(w, Int32Array.of(row));
         let s = bonus.get(ix.slotOf(row)) ?? 0;
-        for (let d = 0; d < E; d++) s += q[d] * vec[d];
+        for (let d = 0; d < E + P; d++) s += q[d] * vec[d];
         return { itemId, score: s };
       });
       scored.sort((a, b) => (b.score ?? -Infinity) - (a.score ?? -Infinity));
@@ -242,6 +264,8 @@ export function retrievalServing(ctx: ServingContext<RetrievalModelConfig>): Ser
     forgetUser: (userId: string) => { history.delete(userId); },
     onDelta: (d: WeightDelta) => {
       for (const s of d.sparse) {
+        // A changed popularity counter changes its item's vector here.
+        if (s.table === COUNT_TABLES.item && P) { for (const row of s.rows) dirty.add(row); continue; }
         if (s.table !== TABLES.item) continue;
         // In a delta the tombstones come before the rows (a row evicted and taken again is in both).
         if (s.removed) for (const row of s.removed) { dirty.delete(row); gone.add(row); }
