@@ -15,7 +15,7 @@ export function workerMetrics(r: Registry) {
     sourceCounts: new Gauge({ name: 'fw_worker_source_count', help: 'What the example source has seen, by count (e.g. risk: pending, joined, expired, dropped, unmatched, badLabels), over this worker\'s event shards', labelNames: ['count'], registers: [r] }),
     rewindEvents: new Counter({ name: 'fw_worker_rewind_events_total', help: 'Events trained again into a PS shard whose store lost their updates (a rewind of the acked range)', registers: [r] }),
     rewindUnretained: new Counter({ name: 'fw_worker_rewind_unretained_total', help: 'Lost ranges the stream no longer held all of (their expired events are not trained again)', registers: [r] }),
-    eventsForMissingShards: new Counter({ name: 'fw_worker_events_for_missing_shards_total', help: 'Events trained again for the PS shards that lost or refused their part of an update only (the others had persisted it; the messages are not nak\'ed)', registers: [r] }),
+    examplesForMissingShards: new Counter({ name: 'fw_worker_examples_for_missing_shards_total', help: 'Examples trained again for the PS shards that lost or refused their part of a step only (the others had persisted it; the messages are not nak\'ed)', registers: [r] }),
     pendingAckMessages: new Gauge({ name: 'fw_worker_pending_ack_messages', help: 'Messages trained, waiting for the PS to persist', registers: [r] }),
   };
 }

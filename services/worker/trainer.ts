@@ -40,20 +40,28 @@ export interface TrainerDeps {
 interface Inbound { msg: EventLogMessage; batch: EventBatchMessage; shard: number }
 
 /**
- * Messages trained together, with the examples each made, and the PS shards that already hold
- * their update persisted (none the first time; after a shard lost or refused its part, the
- * others): they are trained for the shards not in `held` only.
+ * Messages trained together: their examples in one block, trained in steps of batchSize. A
+ * message is acked once every step holding some of its examples is persisted on every PS
+ * shard (`left` counts the others; -1 once acked or nak'ed).
  */
 interface TrainClass {
-  inbound: Inbound[];
   msgs: EventLogMessage[];
-  batches: Batch[];
-  held: Map<number, Requirement[]>;
-  /** 0 the first time (scored then); the retries' count after. */
-  attempt: number;
+  /** Per message, its events (counted when it is acked). */
+  events: number[];
+  left: number[];
+  /** Per message, the steps holding its examples. */
+  stepsOf: Step[][];
+  /** Messages not acked or nak'ed yet. */
+  open: number;
   newest: number;
   mean: number;
 }
+
+/**
+ * One step of a class: its examples, the messages they came from (indexes into the class) and
+ * where each one's are in the batch; once persisted everywhere, what each shard had to persist.
+ */
+interface Step { c: TrainClass; batch: Batch; covers: number[]; spans: [number, number][]; met?: Map<number, Requirement[]> }
 
 /** One step's pushes: per PS shard, the (epoch, version) its part was applied at, or why it was refused. */
 interface StepOutcome { need: Map<number, Requirement[]>; refused: Map<number, string> }
@@ -105,16 +113,18 @@ export class Trainer {
    * A rebuild fills it from the messages above the ack floor; an ack removes the entry.
    */
   private readonly heldExamples = new Map<number, { shard: number; batch: Batch }>();
-  /**
-   * The messages of the groups being trained, or waiting to be trained again for a shard that
-   * lost or refused their part (out of the inbox, not in the ack tracker): their deadline is
-   * kept alive too.
-   */
-  private readonly training = new Set<EventLogMessage[]>();
-  /** Groups waiting to be trained again for the shards that lack them (a timer each). */
-  private readonly retries = new Map<NodeJS.Timeout, TrainClass>();
-  /** Events trained again for the PS shards that lost or refused their part only (the others held it). */
-  eventsForMissingShards = 0;
+  /** The groups of messages out of the inbox and not all acked yet: their deadline is kept alive while they wait. */
+  private readonly classes = new Set<TrainClass>();
+  /** Steps waiting to be trained again for the PS shards that lost or refused them (a timer each). */
+  private readonly retries = new Map<NodeJS.Timeout, Step>();
+  /** Steps trained and not yet answered by every shard they were pushed to. */
+  private stepsInFlight = 0;
+  /** A step's stand-in in the ack tracker: what it does once persisted on every shard (count, then ack, the messages it completes). */
+  private readonly stepTokens = new WeakMap<EventLogMessage, () => number>();
+  /** Examples trained again for the PS shards that lost or refused their part of a step only (the others held it). */
+  examplesForMissingShards = 0;
+  /** Messages this worker nak'ed (redelivered, then trained into every shard). */
+  naked = 0;
 
   constructor(private readonly d: TrainerDeps) {
     const c = d.cfg;
@@ -127,6 +137,9 @@ export class Trainer {
     this.splitter = new GradientSplitter(c.psShards);
     if (c.worker.replayFraction > 0) this.replay = new BatchReservoir(c.worker.replayCapacity, d.examples.shape, c.seed + 11);
     this.acks = new AckTracker((events, ok, msgs) => {
+      // A step persisted everywhere: the messages it completes are counted here, before the
+      // report that precedes their acks.
+      if (ok) for (const m of msgs) events += this.stepTokens.get(m)?.() ?? 0;
       if (ok && this.bySource) for (const m of msgs) this.heldExamples.delete(m.seq);
       if (ok) d.metrics.eventsTrained.inc(events);
       else d.metrics.eventsRetried.inc(events);
@@ -157,7 +170,7 @@ export class Trainer {
     this.keepAlive = setInterval(() => {
       this.acks.touch();
       for (const g of this.inbox) g.msg.working();
-      for (const msgs of this.training) for (const m of msgs) m.working();
+      for (const c of this.classes) c.msgs.forEach((m, i) => { if (c.left[i] > 0) m.working(); });
     }, every);
     this.keepAlive.unref();
     this.loop = this.run();
@@ -280,18 +293,23 @@ export class Trainer {
     return heldOut > 0 ? events.filter((e) => !isHeldOut(e, heldOut, this.d.holdout)) : events;
   }
 
-  /** Makes each message's examples (in arrival order: a source's state sees them as they came), then trains them. */
+  /**
+   * Makes each message's examples (in arrival order: a source's state sees them as they came)
+   * into one block and trains it in steps, each pushed to every PS shard.
+   */
   private async trainGroup(group: Inbound[]): Promise<void> {
-    const c: TrainClass = { inbound: [], msgs: [], batches: [], held: new Map(), attempt: 0, newest: 0, mean: 0 };
+    const msgs: EventLogMessage[] = [];
+    const events: number[] = [];
+    const batches: Batch[] = [];
+    let newest = 0;
     let acceptedSum = 0;
-    let received = 0;
     for (const g of group) {
       const kept = this.kept(g.batch.events);
       let b: Batch;
       if (this.bySource) {
         const own = this.bySource.get(g.shard);
         // A shard given up while its messages waited here: the new owner trains them.
-        if (!own) { g.msg.nak(); continue; }
+        if (!own) { g.msg.nak(); this.naked++; continue; }
         if (g.msg.seq > own.floor) {
           own.floor = g.msg.seq;
           b = this.apartRefs(own.source.push(kept), g.shard);
@@ -302,122 +320,212 @@ export class Trainer {
           b = this.heldExamples.get(g.msg.seq)?.batch ?? emptyBatch(this.d.examples.shape);
         }
       } else b = this.d.examples.push(kept);
-      c.inbound.push(g);
-      c.msgs.push(g.msg);
-      c.batches.push(b);
-      c.newest = Math.max(c.newest, g.batch.acceptedAtMs);
+      msgs.push(g.msg);
+      events.push(g.batch.events.length);
+      batches.push(b);
+      newest = Math.max(newest, g.batch.acceptedAtMs);
       acceptedSum += g.batch.acceptedAtMs * g.batch.events.length;
-      received += g.batch.events.length;
     }
-    c.mean = received ? acceptedSum / received : c.newest;
-    await this.trainClass(c);
-  }
-
-  /**
-   * Trains messages in steps, each pushed to the PS shards that do not hold them yet (every
-   * shard the first time). A shard in `held` that has since restarted without them (its store
-   * lost them) is trained again too.
-   */
-  private async trainClass(c: TrainClass): Promise<void> {
-    for (const [k, rs] of c.held) {
-      const p = this.persistedOf(k);
-      if (p && rs.some((r) => holds(r, p) === 'lost')) c.held.delete(k);
-    }
-    const targets = Array.from({ length: this.d.cfg.psShards }, (_, k) => k).filter((k) => !c.held.has(k));
-    const received = c.inbound.reduce((n, g) => n + g.batch.events.length, 0);
+    const received = events.reduce((a, b) => a + b, 0);
     // The source may hold events back and emit examples of earlier ones (late labels, closed days).
-    const block = concatBatches(this.d.examples.shape, c.batches);
-    // Trained again for some shards: these examples were scored when first trained.
-    const fresh = c.attempt === 0;
-    if (!fresh) {
-      this.eventsForMissingShards += received;
-      this.d.metrics.eventsForMissingShards.inc(received);
-    }
-    this.training.add(c.msgs);
-    const outcomes: StepOutcome[] = [];
-    const pushes: Promise<void>[] = [];
+    const block = concatBatches(this.d.examples.shape, batches);
+    const c: TrainClass = { msgs, events, left: events.map(() => 0), stepsOf: events.map(() => []), open: 0, newest, mean: received ? acceptedSum / received : newest };
+    // Which messages each step's examples came from.
     const B = this.d.cfg.worker.batchSize;
-    for (let from = 0; targets.length && from < block.size; from += B) {
+    const steps: Step[] = [];
+    for (let from = 0; from < block.size; from += B) steps.push({ c, batch: sliceBatch(block, from, Math.min(from + B, block.size)), covers: [], spans: [] });
+    let at = 0;
+    batches.forEach((b, i) => {
+      for (let j = Math.floor(at / B); b.size && j <= Math.floor((at + b.size - 1) / B); j++) {
+        const s = steps[j];
+        s.covers.push(i);
+        s.spans.push([Math.max(at, j * B) - j * B, Math.min(at + b.size, (j + 1) * B) - j * B]);
+        c.stepsOf[i].push(s);
+        c.left[i]++;
+      }
+      at += b.size;
+    });
+    // A message that made no example (yet) has nothing to wait for.
+    const none: EventLogMessage[] = [];
+    let noneEvents = 0;
+    for (let i = 0; i < msgs.length; i++) {
+      if (c.left[i] > 0) { c.open++; continue; }
+      c.left[i] = -1;
+      none.push(msgs[i]);
+      noneEvents += events[i];
+    }
+    if (none.length) this.acks.add(none, noneEvents, new Map(), (k) => this.persistedOf(k));
+    if (c.open === 0) return;
+    this.classes.add(c);
+    this.gaugePending();
+    const all = Array.from({ length: this.d.cfg.psShards }, (_, k) => k);
+    for (const s of steps) {
       // One step at a time, each after the previous one's push was answered.
       if (this.d.cfg.worker.readOwnWrites) await this.lastStep;
       await this.inFlight.acquire();
-      const out = newOutcome();
-      outcomes.push(out);
-      // step() is async: whatever it throws arrives as a rejection, handled where the group settles.
-      const p = this.step(sliceBatch(block, from, Math.min(from + B, block.size)), c.newest, c.mean, targets, fresh, out)
-        .finally(() => this.inFlight.release());
+      const p = this.trainStep(s, all, new Map(), 0);
       this.lastStep = p.catch(() => undefined);
-      pushes.push(p);
-      this.track(p);
     }
-    const settle = Promise.all(pushes).then(() => {
-      this.training.delete(c.msgs);
-      this.settleClass(c, outcomes);
-    }, (err: unknown) => {
-      this.training.delete(c.msgs);
-      // A step that threw (a model error, not a refused push): train these events again later
-      // rather than wait for the ack deadline.
-      this.d.log('error', 'a training step failed: the batch will be redelivered', { err: String(err) });
-      for (const m of c.msgs) m.nak(1000);
-      this.d.metrics.eventsRetried.inc(received);
-    });
-    this.track(settle);
   }
 
   /**
-   * Hands trained messages to the ack tracker, a few at a time (consecutive messages whose
-   * examples went into the same steps): each needs what those steps were applied at, and
-   * what the shards that held them already had persisted. Messages a shard lost or refused
-   * come back once their other shards have settled, and are trained again for the shards
-   * that do not hold all of their steps: they are not nak'ed, so no shard that holds them
-   * gets them a second time, even if their event shard has gone to another worker meanwhile.
+   * Trains step `s` (after inFlight was acquired: released here) and pushes it to `targets`;
+   * once they answered, the step waits in the ack tracker for those shards to persist it,
+   * and for the shards of `held` (which had persisted it already) to still hold it.
    */
-  private settleClass(c: TrainClass, outcomes: readonly StepOutcome[]): void {
-    const B = this.d.cfg.worker.batchSize;
-    const runs: { at: number[]; events: number; first: number; last: number }[] = [];
-    let at = 0;
-    c.inbound.forEach((g, i) => {
-      const n = c.batches[i].size;
-      const first = n ? Math.floor(at / B) : -1;
-      const last = n ? Math.floor((at + n - 1) / B) : -1;
-      at += n;
-      const run = runs[runs.length - 1];
-      if (run && run.first === first && run.last === last) { run.at.push(i); run.events += g.batch.events.length; }
-      else runs.push({ at: [i], events: g.batch.events.length, first, last });
-    });
-    let refusal: string | undefined;
-    for (const r of runs) {
-      const need = new Map<number, Requirement[]>();
-      for (const [k, rs] of c.held) for (const q of rs) addRequirement(need, k, q.epoch, q.version);
-      const refused = new Set<number>();
-      for (let j = Math.max(0, r.first); j <= r.last && j < outcomes.length; j++) {
-        for (const [k, rs] of outcomes[j].need) for (const q of rs) addRequirement(need, k, q.epoch, q.version);
-        for (const [k, why] of outcomes[j].refused) { refused.add(k); refusal ??= why; }
-      }
-      const part: TrainClass = {
-        inbound: r.at.map((i) => c.inbound[i]), msgs: r.at.map((i) => c.msgs[i]), batches: r.at.map((i) => c.batches[i]),
-        held: new Map(), attempt: c.attempt + 1, newest: c.newest, mean: c.mean,
-      };
-      this.acks.add(part.msgs, r.events, need, (k) => this.persistedOf(k), { refused, retry: (held) => this.retryLater(part, held) });
-    }
-    if (refusal) this.d.log('warn', 'a push was rejected: the batch is trained again for the shards that do not hold it', { reason: refusal });
-    this.d.metrics.pendingAckMessages.set(this.acks.pendingMessages);
+  private trainStep(s: Step, targets: readonly number[], held: Map<number, Requirement[]>, attempt: number): Promise<void> {
+    const out = newOutcome();
+    this.stepsInFlight++;
+    // step() is async: whatever it throws arrives as a rejection, handled below.
+    const p = this.step(s.batch, s.c.newest, s.c.mean, targets, attempt === 0, out)
+      .finally(() => { this.inFlight.release(); this.stepsInFlight--; })
+      .then(() => {
+        const need = new Map<number, Requirement[]>();
+        for (const src of [held, out.need]) for (const [k, rs] of src) for (const r of rs) addRequirement(need, k, r.epoch, r.version);
+        if (out.refused.size) this.d.log('warn', 'a push was rejected: the step is trained again for the shards that do not hold it', { reason: [...out.refused.values()][0] });
+        const met = new Map([...need].map(([k, rs]) => [k, rs.map((r) => ({ ...r }))]));
+        for (const k of out.refused.keys()) met.delete(k);
+        this.acks.add([this.stepToken(s, met)], 0, need, (k) => this.persistedOf(k), { refused: out.refused.keys(), retry: (h) => this.retryStep(s, h, attempt + 1) });
+        this.gaugePending();
+      }, (err: unknown) => {
+        // A step that threw (a model error, not a refused push): train these events again later
+        // rather than wait for the ack deadline.
+        this.d.log('error', 'a training step failed: the batch will be redelivered', { err: String(err) });
+        this.failClass(s.c);
+      });
+    this.track(p);
+    return p;
   }
 
-  /** Trains `c` again after a pause (longer each time), for the shards not in `held`; its messages are kept alive meanwhile. */
-  private retryLater(c: TrainClass, held: Map<number, Requirement[]>): void {
-    if (this.stopping) {
-      for (const m of c.msgs) m.nak();
-      return;
+  /**
+   * Step `s` once persisted on every shard it needs (`met`: what each had to persist): the
+   * messages it completes are counted (when the tracker settles it) and acked (when the
+   * tracker acks it, after the report). Before a message is acked, each step holding its
+   * examples must still be held where it was persisted: a shard that has since restarted
+   * without it (its store lost it) gets that step's examples of the messages not acked yet
+   * again (acked ones are in the range the shard asks to have trained again, if any).
+   */
+  private stepToken(s: Step, met: Map<number, Requirement[]>): EventLogMessage {
+    const c = s.c;
+    const done: number[] = [];
+    const token: EventLogMessage = {
+      data: new Uint8Array(0), seq: 0, redelivered: false,
+      ack: () => {
+        for (const i of done) {
+          c.msgs[i].ack();
+          if (this.bySource) this.heldExamples.delete(c.msgs[i].seq);
+        }
+        if (c.open === 0) this.classes.delete(c);
+        this.gaugePending();
+      },
+      nak: () => this.failClass(c),
+      working: () => undefined,
+    };
+    this.stepTokens.set(token, () => {
+      s.met = met;
+      const ready = s.covers.filter((i) => c.left[i] > 0 && --c.left[i] === 0);
+      const lost = new Map<Step, Set<number>>();
+      for (const i of ready) {
+        for (const t of c.stepsOf[i]) {
+          for (const [k, rs] of t.met ?? []) {
+            const p = this.persistedOf(k);
+            if (p && rs.some((r) => holds(r, p) === 'lost')) lost.set(t, (lost.get(t) ?? new Set()).add(k));
+          }
+        }
+      }
+      for (const [t, shards] of lost) this.reopen(t, shards);
+      let events = 0;
+      for (const i of ready) {
+        if (c.left[i] !== 0) continue;
+        c.left[i] = -1;
+        c.open--;
+        done.push(i);
+        events += c.events[i];
+      }
+      return events;
+    });
+    return token;
+  }
+
+  /** Step `t`, persisted, was lost since by `shards`: its examples of the messages not acked yet are trained again for them. */
+  private reopen(t: Step, shards: Set<number>): void {
+    const c = t.c;
+    const covers: number[] = [];
+    const parts: Batch[] = [];
+    const spans: [number, number][] = [];
+    let at = 0;
+    t.covers.forEach((i, j) => {
+      if (c.left[i] < 0) return;
+      const [from, to] = t.spans[j];
+      covers.push(i);
+      parts.push(sliceBatch(t.batch, from, to));
+      spans.push([at, at + to - from]);
+      at += to - from;
+    });
+    const sub: Step = { c, batch: concatBatches(this.d.examples.shape, parts), covers, spans };
+    for (const i of covers) {
+      c.left[i]++;
+      c.stepsOf[i] = c.stepsOf[i].map((x) => (x === t ? sub : x));
     }
-    c.held = held;
-    this.training.add(c.msgs);
+    const held = new Map([...t.met!].filter(([k]) => !shards.has(k)));
+    this.d.log('warn', 'a PS shard lost a step it had persisted (it restarted without it): trained again for it', { shards: [...shards], examples: sub.batch.size });
+    this.retryStep(sub, held, 1);
+  }
+
+  /**
+   * Trains a step again, the same examples, after a pause (longer each time), for the PS
+   * shards that do not hold it: those of `held` had persisted it, and get it only if they
+   * have since restarted without it. Its messages are kept alive meanwhile, and trained here
+   * even if their event shard has gone to another worker: a nak'ed redelivery would be
+   * trained into every shard again.
+   */
+  private retryStep(s: Step, held: Map<number, Requirement[]>, attempt: number): void {
+    if (this.stopping) { this.failClass(s.c); return; }
     const timer = setTimeout(() => {
       this.retries.delete(timer);
-      if (this.stopping) { this.training.delete(c.msgs); for (const m of c.msgs) m.nak(); return; }
-      this.track(this.trainClass(c));
-    }, Math.min(5000, 500 * 2 ** (c.attempt - 1)));
-    this.retries.set(timer, c);
+      if (this.stopping) { this.failClass(s.c); return; }
+      for (const [k, rs] of held) {
+        const p = this.persistedOf(k);
+        if (p && rs.some((r) => holds(r, p) === 'lost')) held.delete(k);
+      }
+      const targets = Array.from({ length: this.d.cfg.psShards }, (_, k) => k).filter((k) => !held.has(k));
+      this.examplesForMissingShards += s.batch.size;
+      this.d.metrics.examplesForMissingShards.inc(s.batch.size);
+      this.track(this.inFlight.acquire().then(() => this.trainStep(s, targets, held, attempt)));
+    }, Math.min(5000, 500 * 2 ** (attempt - 1)));
+    this.retries.set(timer, s);
+  }
+
+  /** Nak's what is left of a class (a step failed, or shutdown): its messages are redelivered and trained into every shard. */
+  private failClass(c: TrainClass): void {
+    let events = 0;
+    c.msgs.forEach((m, i) => {
+      if (c.left[i] < 0) return;
+      c.left[i] = -1;
+      m.nak(1000);
+      this.naked++;
+      events += c.events[i];
+    });
+    c.open = 0;
+    this.classes.delete(c);
+    if (events) this.d.metrics.eventsRetried.inc(events);
+    this.gaugePending();
+  }
+
+  /** Messages trained and not yet acked. */
+  get pendingMessages(): number {
+    let n = 0;
+    for (const c of this.classes) n += c.open;
+    return n;
+  }
+
+  /** Steps not yet answered by their shards, or waiting to be trained again. */
+  get stepsUnanswered(): number {
+    return this.stepsInFlight + this.retries.size;
+  }
+
+  private gaugePending(): void {
+    this.d.metrics.pendingAckMessages.set(this.pendingMessages);
   }
 
   /**
@@ -540,9 +648,9 @@ export class Trainer {
     this.acks.nakAll();
     this.rewindAcks.nakAll();
     // Those waiting to be trained again for a shard go back to the log (their next holder trains them for every shard).
-    for (const [timer, c] of this.retries) { clearTimeout(timer); for (const m of c.msgs) m.nak(); }
+    for (const timer of this.retries.keys()) clearTimeout(timer);
     this.retries.clear();
-    this.training.clear();
+    for (const c of [...this.classes]) this.failClass(c);
     for (const g of this.inbox) g.msg.nak();
     this.inbox = [];
   }

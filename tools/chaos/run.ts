@@ -36,8 +36,8 @@ export interface ChaosResult {
   eventsRetrainedByRewind: number;
   /** Events of nak'ed messages, redelivered and trained again into every PS shard. */
   eventsNaked: number;
-  /** Events trained again for the PS shards that lost or refused their part only (the others had persisted it). */
-  eventsForMissingShards: number;
+  /** Examples trained again for the PS shards that lost or refused their part of a step only (the others had persisted it). */
+  examplesForMissingShards: number;
   aucLastWindow: number;
   details: Record<string, unknown>;
   durationMs: number;
@@ -150,11 +150,11 @@ export async function runChaos(scenario: string, o: ChaosOptions = {}): Promise<
     };
     let eventsRetrainedByRewind = 0;
     let eventsNaked = 0;
-    let eventsForMissingShards = 0;
+    let examplesForMissingShards = 0;
     for (let i = 0; i < cfg.workers; i++) {
       eventsRetrainedByRewind += await scrape(cfg.workerMetricsBasePort + i, 'fw_worker_rewind_events_total');
       eventsNaked += await scrape(cfg.workerMetricsBasePort + i, 'fw_worker_events_retried_total');
-      eventsForMissingShards += await scrape(cfg.workerMetricsBasePort + i, 'fw_worker_events_for_missing_shards_total');
+      examplesForMissingShards += await scrape(cfg.workerMetricsBasePort + i, 'fw_worker_examples_for_missing_shards_total');
     }
     const w = agg.windows(10);
     return {
@@ -168,7 +168,7 @@ export async function runChaos(scenario: string, o: ChaosOptions = {}): Promise<
       psExamplesApplied,
       eventsRetrainedByRewind,
       eventsNaked,
-      eventsForMissingShards,
+      examplesForMissingShards,
       aucLastWindow: Math.round(w[w.length - 1].figures.auc * 1000) / 1000,
       details: ctx.details,
       durationMs: Date.now() - t0,
