@@ -5,7 +5,7 @@
 // objects and matching each typed array against its extension classes) and grew its buffer by
 // copying. A push of any other shape (a field of the wrong type, as the bad-input tests send)
 // returns null, for msgpackr to write as it is.
-import type { GradientPush } from './protocol.ts';
+import type { GradientPush } from './push-types.ts';
 
 const F32 = 7, I32 = 5; // msgpackr's typed-array codes (ext 0x74)
 
