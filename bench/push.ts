@@ -1,5 +1,6 @@
-// Figure 3: a gradient push through the real request/reply path (worker-side encodePush ->
-// NatsTransport.request -> PsShard actor: decode, validate, de-duplicate, apply -> reply), one
+// Figure 3: a gradient push through the real request/reply path (the worker's GradientPusher:
+// encodePush into its reused buffers -> NatsTransport.request -> PsShard actor: decode into the
+// tables' wasm memory, validate, de-duplicate, apply -> reply -> parseReply), one
 // push in flight, against a raw nats.js request of the same bytes to a responder that only
 // acks. Two sizes: 8,000 rows x 16 dims spread over 26 embedding tables (~550 KB, under
 // max_payload, so unchunked), and 500 x 16 (~35 KB), near a demo worker's push: fw_ps_push_rows
@@ -9,12 +10,13 @@
 // push path alone.
 import type { NatsConnection } from 'nats';
 import {
-  DEFAULT_CONFIG, MemoryShardStore, NatsTransport, Registry, connectNats, encodePush, parseReply, subjects,
+  DEFAULT_CONFIG, MemoryShardStore, NatsTransport, Registry, connectNats, encodePush,
   type GradientPush, type SparseGrad,
 } from '../shared/index.ts';
 import { CTR_MODEL_DEFAULTS } from '../shared/models/ctr/config.ts';
 import { ctrParamSpec } from '../shared/models/ctr/spec.ts';
 import { PsShard } from '../services/ps/ps-shard.ts';
+import { GradientPusher } from '../services/worker/pusher.ts';
 import { psMetrics } from '../services/ps/metrics.ts';
 import { figure, median, progress, randomF32, runId, sampled } from './lib/figures.ts';
 
@@ -50,6 +52,7 @@ export async function benchPush(): Promise<void> {
     transport: new NatsTransport(serverNc), store: new MemoryShardStore(), metrics: psMetrics(new Registry()), log: () => undefined,
   });
   const client = new NatsTransport(clientNc);
+  const pusher = new GradientPusher(client, model, 10_000, () => false);
   const rawSubject = `${model}.raw`;
   const ack = new Uint8Array(24);
   const rawSub = serverNc.subscribe(rawSubject, { callback: (_err, m) => m.respond(ack) });
@@ -65,9 +68,9 @@ export async function benchPush(): Promise<void> {
           worker: 'bench', seq: ++seq, baseVersion: version, dense: [], sparse, examples: 1024,
           newestAcceptedAtMs: Date.now(), meanAcceptedAtMs: Date.now(),
         };
-        const reply = parseReply(await client.request(subjects.push(model, 0), encodePush(p), 10_000));
-        if (!reply.ok) throw new Error(`push refused: ${reply.error.code} ${reply.error.message}`);
-        version = reply.version;
+        const out = await pusher.push(0, p);
+        if (!out.ok) throw new Error(`push refused: ${out.error.code} ${out.error.message}`);
+        version = out.version;
       };
       const sample = encodePush({ worker: 'bench', seq: 0, baseVersion: 0, dense: [], sparse, examples: 1024, newestAcceptedAtMs: 0, meanAcceptedAtMs: 0 });
       const bytes = sample.slice();
@@ -92,7 +95,7 @@ export async function benchPush(): Promise<void> {
         sampled(`push.nats.raw-request.same-bytes.${rowsPerPush}x${DIM}`, 'requests/s', rawRates),
         {
           target: '>= 70% of raw (ratio >= 0.7)', check: (x) => x >= 0.7,
-          note: `${(bytes.length / 1024).toFixed(0)} KiB per push, 1 in flight; push side includes encodePush, decode, validation and the sparse apply; `
+          note: `${(bytes.length / 1024).toFixed(0)} KiB per push, 1 in flight; push side includes encodePush, decode, validation, the sparse apply and parseReply; `
             + `${((push * bytes.length) / 1e6).toFixed(0)} vs ${((raw * bytes.length) / 1e6).toFixed(0)} MB/s; medians of ${ROUNDS} rounds of ${PER_ROUND}`,
         },
       );

@@ -3,7 +3,7 @@
 // ever sees a field of the wrong type. Checks against the model (names, shapes, ownership)
 // are the receiver's, since only it knows the ParamSpec and its shard.
 import { WireArray, decode, decodeViews, encode } from './codec.ts';
-import { encodePushFast } from './push-encode.ts';
+import { encodePushFast, type PushBuffers } from './push-encode.ts';
 import { BadMessageError, NonFiniteError, PayloadTooLargeError, type WireError } from './errors.ts';
 
 /** Bounds on messages, checked before anything is decoded. */
@@ -70,8 +70,11 @@ export interface WeightDelta {
   publishedAtMs: number;
 }
 
-/** Written by hand when of the plain shape (push-encode.ts), else by msgpackr: the same message. */
-export const encodePush = (p: GradientPush): Uint8Array => encodePushFast(p) ?? encode(p);
+/**
+ * Written by hand when of the plain shape (push-encode.ts), else by msgpackr: the same message.
+ * With `buffers`, into one of them (give the bytes back when the shard has replied).
+ */
+export const encodePush = (p: GradientPush, buffers?: PushBuffers): Uint8Array => encodePushFast(p, buffers) ?? encode(p);
 export const encodeReply = (r: PushReply): Uint8Array => encode(r);
 export const encodeDelta = (d: WeightDelta): Uint8Array => encode(d);
 

@@ -138,8 +138,52 @@ function take(size: number): Buffer {
   return out;
 }
 
-/** The push as msgpack, or null when it is not of the plain shape (then msgpackr writes it). */
-export function encodePushFast(p: GradientPush): Uint8Array | null {
+/**
+ * Encode buffers to use again, for a sender that knows when a message is done with: fresh
+ * memory cost more than the copy into it (~0.1 ms of page faults per push of 8,000 x 16 here,
+ * the copy itself 20-30 us). The worker's GradientPusher gives a push's bytes back once the
+ * shard has replied to it: by then every send of them (retries included) has been flushed, and
+ * the shard has decoded it. A message the sender gives up on is never given back.
+ */
+export class PushBuffers {
+  private free: ArrayBuffer[] = [];
+  private readonly owned = new WeakSet<ArrayBuffer>();
+
+  constructor(private readonly keep = 4) {}
+
+  /** A Buffer of `size` bytes over a free buffer of this pool, or a new one. */
+  take(size: number): Buffer {
+    let best = -1;
+    for (let i = 0; i < this.free.length; i++) {
+      if (this.free[i].byteLength >= size && (best < 0 || this.free[i].byteLength < this.free[best].byteLength)) best = i;
+    }
+    let ab: ArrayBuffer;
+    if (best >= 0) ab = this.free.splice(best, 1)[0];
+    else {
+      ab = new ArrayBuffer(Math.max(4096, Math.ceil(size * 1.25)));
+      this.owned.add(ab);
+    }
+    return Buffer.from(ab, 0, size);
+  }
+
+  /** Takes back the bytes of a message take() gave (others are ignored): they may be written again. */
+  give(bytes: Uint8Array): void {
+    const ab = bytes.buffer as ArrayBuffer;
+    if (!this.owned.has(ab) || this.free.includes(ab)) return;
+    this.free.push(ab);
+    if (this.free.length > this.keep) {
+      let smallest = 0;
+      for (let i = 1; i < this.free.length; i++) if (this.free[i].byteLength < this.free[smallest].byteLength) smallest = i;
+      this.free.splice(smallest, 1);
+    }
+  }
+}
+
+/**
+ * The push as msgpack, or null when it is not of the plain shape (then msgpackr writes it). Its
+ * bytes are cut from a slab never written again, or taken from `buffers` when given.
+ */
+export function encodePushFast(p: GradientPush, buffers?: PushBuffers): Uint8Array | null {
   if (!isPlain(p) || typeof p.worker !== 'string' || typeof p.seq !== 'number' || typeof p.baseVersion !== 'number'
     || typeof p.examples !== 'number' || typeof p.newestAcceptedAtMs !== 'number' || typeof p.meanAcceptedAtMs !== 'number'
     || (p.eventTimeMs !== undefined && typeof p.eventTimeMs !== 'number') || !Array.isArray(p.dense) || !Array.isArray(p.sparse)) return null;
@@ -158,7 +202,7 @@ export function encodePushFast(p: GradientPush): Uint8Array | null {
     if (!isPlain(s) || typeof s.table !== 'string' || !(s.rows instanceof Int32Array) || !(s.grads instanceof Float32Array) || keyCount(s) !== 3) return null;
     size += 1 + KEY_BYTES(K.table) + strSize(s.table) + KEY_BYTES(K.rows) + extSize(s.rows) + KEY_BYTES(K.grads) + extSize(s.grads);
   }
-  const w = new Writer(take(size));
+  const w = new Writer(buffers ? buffers.take(size) : take(size));
   w.head(0x80, withTime ? 9 : 8);
   w.key(K.worker); w.str(p.worker);
   w.key(K.seq); w.num(p.seq);

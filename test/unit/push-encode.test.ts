@@ -1,11 +1,13 @@
 // encodePush writes a plain push by hand (shared/push-encode.ts): it must decode to exactly what
 // msgpackr's encoding of the same push decodes to, at every boundary of msgpack's formats
 // (string, integer, array and ext sizes), for typed arrays that view a larger buffer, with and
-// without eventTimeMs; any other shape goes to msgpackr unchanged.
+// without eventTimeMs; any other shape goes to msgpackr unchanged. Reused encode buffers
+// (PushBuffers) are written again only after the shard has replied to the push they held.
 import t, { type Test } from 'tap';
 import { isDeepStrictEqual } from 'node:util';
-import { decode, encode, encodePush, parsePush, type GradientPush } from '../../shared/index.ts';
-import { encodePushFast } from '../../shared/push-encode.ts';
+import { MemoryBus, MemoryTransport, decode, encode, encodePush, encodeReply, parsePush, subjects, type GradientPush } from '../../shared/index.ts';
+import { PushBuffers, encodePushFast } from '../../shared/push-encode.ts';
+import { GradientPusher } from '../../services/worker/pusher.ts';
 
 const base = (over: Partial<GradientPush> = {}): GradientPush => ({
   worker: 'w-1', seq: 1, baseVersion: 0, dense: [], sparse: [], examples: 1, newestAcceptedAtMs: 1_700_000_000_000, meanAcceptedAtMs: 1_700_000_000_000.5, ...over,
@@ -59,4 +61,48 @@ t.test('a push of another shape is left to msgpackr', async (t) => {
     t.equal(encodePushFast(p as GradientPush), null, `shape ${i}: not written by hand`);
     t.same(Buffer.from(encodePush(p as GradientPush)), Buffer.from(encode(p)), `shape ${i}: msgpackr's bytes`);
   }
+});
+
+t.test('PushBuffers: a buffer given back is written again, nothing else is taken in', async (t) => {
+  const pool = new PushBuffers(2);
+  const p = base({ sparse: [{ table: 'emb.a', rows: Int32Array.of(1, 2), grads: Float32Array.of(1, 2, 3, 4) }] });
+  const a = encodePush(p, pool);
+  t.ok(isDeepStrictEqual(decode(a), decode(encode(p))), 'the same message');
+  const b = encodePush(p, pool);
+  t.not(b.buffer, a.buffer, 'a buffer not given back is not reused');
+  pool.give(a);
+  const c = encodePush(base({ seq: 2 }), pool);
+  t.equal(c.buffer, a.buffer, 'a given-back buffer is reused');
+  pool.give(encode(p));
+  pool.give(encodePush(p));
+  t.not(encodePush(p, pool).buffer, a.buffer, 'bytes not from the pool are ignored');
+});
+
+t.test('GradientPusher gives a push\'s bytes back only once the shard has replied', async (t) => {
+  const bus = new MemoryBus();
+  const ps = new MemoryTransport(bus);
+  const seen: Uint8Array[] = [];
+  let answer = true;
+  ps.subscribe(subjects.push('m', 0), (m) => {
+    seen.push(m.data);
+    if (answer) m.respond?.(encodeReply({ ok: true, version: seen.length, epoch: 1, duplicate: false }));
+  });
+  let stopping = false;
+  const pusher = new GradientPusher(new MemoryTransport(bus), 'm', 50, () => stopping);
+  const p = base({ sparse: [{ table: 'emb.a', rows: Int32Array.of(1), grads: Float32Array.of(0.5) }] });
+  const first = await pusher.push(0, p);
+  t.ok(first.ok);
+  const second = await pusher.push(0, { ...p, seq: 2 });
+  t.ok(second.ok);
+  t.equal(decode(seen[0]) && (decode(seen[1]) as { seq: number }).seq, 2, 'the second push arrived whole');
+  // No reply: the pusher gives up (stopping) and must not reuse those bytes.
+  answer = false;
+  stopping = true;
+  const lost = await pusher.push(0, { ...p, seq: 3 });
+  t.notOk(lost.ok);
+  const held = Uint8Array.from(seen[seen.length - 1]);
+  answer = true;
+  stopping = false;
+  t.ok((await pusher.push(0, { ...p, seq: 4, worker: 'another-worker-name' })).ok);
+  t.same(Array.from(seen[2]), Array.from(held), 'the unanswered push\'s bytes were not written again');
 });
