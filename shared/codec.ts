@@ -10,7 +10,7 @@ export function encode(value: unknown): Uint8Array {
 }
 
 // msgpackr's typed arrays (ext 0x74: a type code, then the elements' bytes), by type code.
-const TYPED = [
+export const TYPED = [
   Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array,
   Float32Array, Float64Array, BigInt64Array, BigUint64Array,
 ] as const;

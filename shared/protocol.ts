@@ -4,6 +4,7 @@
 // are the receiver's, since only it knows the ParamSpec and its shard.
 import { WireArray, decode, decodeViews, encode } from './codec.ts';
 import { encodePushFast, type PushBuffers } from './push-encode.ts';
+import { decodePushFast } from './push-decode.ts';
 import { BadMessageError, NonFiniteError, PayloadTooLargeError, type WireError } from './errors.ts';
 
 /** Bounds on messages, checked before anything is decoded. */
@@ -155,10 +156,12 @@ function placeI32(v: unknown, what: string, sink: PushSink): Int32Array {
 
 /**
  * The push in `bytes`, checked for types and bounds (not against the model: validate-push.ts).
- * Its typed arrays are decoded as views of `bytes` and copied once, into the arrays `sink` gives.
+ * Its typed arrays are decoded as views of `bytes` (by hand when the push has a worker's shape,
+ * push-decode.ts, else by msgpackr) and copied once, into the arrays `sink` gives.
  */
 export function parsePush(bytes: Uint8Array, maxBytes: number = WIRE_LIMITS.maxMessageBytes, sink: PushSink = NEW_ARRAYS): GradientPush {
-  const o = obj(decodeViews(sized(bytes, maxBytes)), 'push');
+  sized(bytes, maxBytes);
+  const o = obj(decodePushFast(bytes) ?? decodeViews(bytes), 'push');
   sink.begin(bytes.length);
   return {
     worker: str(o.worker, 'push.worker', 128),
