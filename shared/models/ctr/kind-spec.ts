@@ -17,12 +17,14 @@ export const ctrKindSpec: ModelKindSpec<CtrModelConfig> = {
     const out: UserRows[] = [{ table: embTable('user'), rows: [row] }, { table: biasTable('user'), rows: [row] }];
     const keys = statKeys(cfg);
     if (keys.includes('user')) out.push({ table: statTable('user'), rows: [row] });
-    if (keys.includes('user_category')) {
-      // Every category the model knows (its counter rows), not only those of the events still
-      // in the stream: a cross row of an event that has expired holds the user's counts too.
-      const cats = new Set<number>(keys.includes('category') ? await held(statTable('category')) : []);
-      for (const ev of events) cats.add(hashRow(fieldValue(ev, 'category'), cfg.buckets));
-      out.push({ table: statTable('user_category'), rows: [...cats].map((c) => crossRow(row, c, cfg.buckets)) });
+    // A cross key's rows are the user's row crossed with every row of the other field the model
+    // knows (its counter rows), not only those of the events still in the stream: a cross row of
+    // an event that has expired holds the user's counts too.
+    for (const [key, field] of [['user_category', 'category'], ['user_item', 'item']] as const) {
+      if (!keys.includes(key)) continue;
+      const others = new Set<number>(keys.includes(field) ? await held(statTable(field)) : []);
+      for (const ev of events) others.add(hashRow(fieldValue(ev, field), cfg.buckets));
+      out.push({ table: statTable(key), rows: [...others].map((c) => crossRow(row, c, cfg.buckets)) });
     }
     return out;
   },

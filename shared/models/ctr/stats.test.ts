@@ -11,7 +11,7 @@ import { MapWeights } from '../../../test/helpers/map-weights.ts';
 import { CTR_MODEL_DEFAULTS, ctrConfigSchema, type CtrModelConfig } from './config.ts';
 import { CtrModel } from './model.ts';
 import { ctrParamSpec } from './spec.ts';
-import { STAT_FIRST_LAYER, STAT_TOTALS_TABLE, STAT_WIDE_TABLE, StatFeatures, statKeys, statTable } from './stats.ts';
+import { STAT_FIRST_LAYER, STAT_TOTALS_TABLE, STAT_WIDE_TABLE, StatFeatures, crossRow, statKeys, statTable } from './stats.ts';
 
 const CFG: CtrModelConfig = { ...CTR_MODEL_DEFAULTS, fields: ['user', 'item', 'category'], embDim: 2, buckets: 8, hidden: [3], statsInto: 'both' };
 
@@ -47,10 +47,31 @@ t.test('features by hand: centred log-odds of the smoothed rate and a scaled log
   t.end();
 });
 
+t.test('user x item: a pair seen before reads its own counts, a new pair of the same user and item reads none', (t) => {
+  const s = { fields: ['user', 'item'], buckets: 64, stats: ['user_item'] as const, statsHalfLifeMs: 0 };
+  const spec: ParamSpec = { model: 'm', seed: 1, dense: [], tables: ctrParamSpec('m', 1, { ...CFG, ...s, stats: [...s.stats] }).tables };
+  const w = new MapWeights(spec);
+  w.row(STAT_TOTALS_TABLE, 0).set([8, 2]); // g = 0.3
+  // (user 3, item 1) bought twice in 2 impressions: rate (2 + 1.5) / (2 + 5) = 0.5.
+  w.row(statTable('user_item'), crossRow(3, 1, 64)).set([2, 2]);
+  const f = new StatFeatures(s);
+  t.equal(f.width, 2);
+  // (3, 1) the repeat; (3, 2) and (0, 1) share a user or an item with it, not the pair.
+  t.not(crossRow(3, 2, 64), crossRow(3, 1, 64));
+  t.not(crossRow(0, 1, 64), crossRow(3, 1, 64));
+  const { x, counts } = f.build({ size: 3, ids: Int32Array.of(3, 1, 3, 2, 0, 1) }, w, Float32Array.of(1, 0, 0));
+  const want = [logit(0.5) - logit(0.3), Math.log1p(2) / 4, 0, 0, 0, 0];
+  want.forEach((v, i) => t.ok(Math.abs(x[i] - v) < 1e-6, `x[${i}] ${x[i]} vs ${v}`));
+  const c = counts!.get(statTable('user_item'))!;
+  t.same([...c.rows], [crossRow(3, 1, 64), crossRow(3, 2, 64), crossRow(0, 1, 64)]);
+  t.same([...c.grads], [1, 1, 1, 0, 1, 0], 'each pair counts its impression and its positive');
+  t.end();
+});
+
 t.test('statistics\' weights against finite differences; the counts ride in StepResult.sparse', async (t) => {
   await tf.setBackend('cpu');
   const spec = ctrParamSpec('grad', 3, CFG);
-  t.same(statKeys(CFG), ['user', 'item', 'category', 'user_category'], 'auto: every key whose fields are there');
+  t.same(statKeys(CFG), ['user', 'item', 'category', 'user_category', 'user_item'], 'auto: every key whose fields are there');
   const model = new CtrModel(spec, CFG);
   const w = new MapWeights(spec);
   const rnd = mulberry32(4);
@@ -124,6 +145,6 @@ t.test('settings: a statistic without its fields is refused by name; [] turns th
   const off = ctrConfigSchema.parse({ stats: [] });
   t.same(statKeys(off), []);
   t.notOk(ctrParamSpec('m', 1, off).tables.some((x) => x.name.startsWith('stat.')), 'no statistics tables when off');
-  t.same(statKeys(ctrConfigSchema.parse({ fields: ['user', 'item', 'hour'] })), ['user', 'item']);
+  t.same(statKeys(ctrConfigSchema.parse({ fields: ['user', 'item', 'hour'] })), ['user', 'item', 'user_item']);
   t.end();
 });

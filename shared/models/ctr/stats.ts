@@ -17,12 +17,13 @@ import { uniqueRows } from '../unique-rows.ts';
 /** Pseudo-examples at the global rate that every id's rate starts from (the counts baseline's too). */
 export const RATE_PRIOR = 5;
 
-export const STAT_KEYS = ['user', 'item', 'category', 'user_category'] as const;
+export const STAT_KEYS = ['user', 'item', 'category', 'user_category', 'user_item'] as const;
 export type StatKey = (typeof STAT_KEYS)[number];
 
 /** The fields each key reads: one, or two crossed. */
 export const STAT_KEY_FIELDS: Record<StatKey, readonly string[]> = {
   user: ['user'], item: ['item'], category: ['category'], user_category: ['user', 'category'],
+  user_item: ['user', 'item'],
 };
 
 export const statTable = (key: string): string => `stat.${key}`;
