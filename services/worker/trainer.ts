@@ -13,6 +13,7 @@ import { AckTracker, holds, type Requirement } from './ack-tracker.ts';
 
 import { GradientSplitter } from './gradient-split.ts';
 import { GradientPusher } from './pusher.ts';
+import { OwnCounts } from './own-counts.ts';
 import { ReplicaLag } from './replica-lag.ts';
 import type { TrainingReport } from './training-report.ts';
 import type { WorkerMetrics } from './metrics.ts';
@@ -99,6 +100,8 @@ export class Trainer {
   /** The same for each baseline: it too counts with the score it gave when the example was first seen. */
   private readonly baselineDelayed: DelayedScores[];
   private readonly lag: ReplicaLag;
+  /** What steps read: the replica, plus this worker's counter increments it does not hold yet. */
+  private readonly own: OwnCounts;
   private lastStep: Promise<unknown> = Promise.resolve();
   /**
    * For a source whose state follows an event shard (stateByShard): one source per shard read,
@@ -131,6 +134,7 @@ export class Trainer {
     this.delayed = new DelayedScores(d.model.predictionWidth);
     this.baselineDelayed = (d.baselines ?? []).map(() => new DelayedScores(d.model.predictionWidth));
     this.lag = new ReplicaLag(c.psShards, d.replica.shards);
+    this.own = new OwnCounts(d.replica, d.replica.spec);
     if (d.examples.stateByShard && d.newExamples) this.bySource = new Map();
     this.inFlight = new Semaphore(c.worker.maxInFlightPushes);
     this.pusher = new GradientPusher(d.transport, c.model, c.worker.pushTimeoutMs, () => this.stopping);
@@ -151,6 +155,7 @@ export class Trainer {
   onDelta(d: WeightDelta): void {
     this.acks.onDelta(d);
     this.rewindAcks.onDelta(d);
+    this.own.replicaMoved(d.shard);
     this.lag.replicaMoved();
   }
 
@@ -539,7 +544,7 @@ export class Trainer {
     const k = this.replay && fresh ? Math.round(this.d.cfg.worker.replayFraction * b.size) : 0;
     const input = this.replay && fresh ? this.replay.mix(b, k) : b;
     await this.replicaCaughtUp(this.d.cfg.worker.readOwnWrites ? 0 : this.d.cfg.worker.maxReplicaLag);
-    const r = this.d.model.trainStep(input, this.d.replica);
+    const r = this.d.model.trainStep(input, this.own);
     this.d.metrics.stepSeconds.observe((performance.now() - t0) / 1000);
     if (fresh) {
       this.replay?.add(b);
@@ -573,7 +578,7 @@ export class Trainer {
       await this.inFlight.acquire();
       try {
         await this.replicaCaughtUp(this.d.cfg.worker.maxReplicaLag);
-        const r = this.d.model.trainStep(b, this.d.replica);
+        const r = this.d.model.trainStep(b, this.own);
         let eventTimeMs = 0;
         for (let i = 0; i < b.size; i++) if (b.eventTs[i] > eventTimeMs) eventTimeMs = b.eventTs[i];
         const part = this.splitter.split(r.dense, r.sparse)[k];
@@ -607,6 +612,25 @@ export class Trainer {
       dense: part.dense, sparse: part.sparse, examples, newestAcceptedAtMs: newest, meanAcceptedAtMs: mean,
       ...(eventTimeMs > 0 ? { eventTimeMs: Math.floor(eventTimeMs) } : {}),
     });
+    this.own.sent(k, seq, part.sparse);
+    const out = await this.pushAnswered(k, push).catch((err: unknown) => {
+      this.own.dropped(k, seq);
+      throw err;
+    });
+    if (!out.ok) {
+      this.d.metrics.pushErrors.inc({ code: out.error.code });
+      into.refused.set(k, `${out.error.code}: ${out.error.message}`);
+      this.own.dropped(k, seq);
+      return;
+    }
+    this.d.metrics.pushRtt.observe(out.rttMs / 1000);
+    this.lag.pushed(k, out.epoch, out.version);
+    this.own.answered(k, seq, out.epoch, out.version);
+    addRequirement(into.need, k, out.epoch, out.version);
+  }
+
+  /** Sends a push to shard k, and again (same seq) after a resync while the shard is behind this replica. */
+  private async pushAnswered(k: number, push: (baseVersion: number) => ReturnType<GradientPusher['push']>) {
     let out = await push(this.d.replica.shards[k].version);
     // A shard behind this replica restarted without what it had published (its store lost
     // it): resync the replica and send the same push again, same seq, so only this shard gets
@@ -618,14 +642,7 @@ export class Trainer {
       await new Promise((r) => setTimeout(r, 100 * (attempt + 1)));
       out = await push(this.d.replica.shards[k].version);
     }
-    if (!out.ok) {
-      this.d.metrics.pushErrors.inc({ code: out.error.code });
-      into.refused.set(k, `${out.error.code}: ${out.error.message}`);
-      return;
-    }
-    this.d.metrics.pushRtt.observe(out.rttMs / 1000);
-    this.lag.pushed(k, out.epoch, out.version);
-    addRequirement(into.need, k, out.epoch, out.version);
+    return out;
   }
 
   private track(p: Promise<unknown>): void {
