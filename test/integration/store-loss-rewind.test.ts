@@ -63,6 +63,7 @@ t.test('a PS shard whose store was wiped has the acked range trained again into 
 
   // The loss, with events flowing: shard 1 goes, its Redis keys with it, and comes back.
   const during = stream(DURING);
+  // Not a wait for anything: the loss is to come while some of these are on their way.
   await new Promise((r) => setTimeout(r, 300));
   await ps1.stop();
   const redis = connectRedis(cfg.redisUrl);
@@ -86,9 +87,12 @@ t.test('a PS shard whose store was wiped has the acked range trained again into 
   t.ok(record.ranges.every((x) => x.from === 0 && x.to > 0), `asked from the stream's start (no checkpoint): ${JSON.stringify(record.ranges)}`);
   t.equal(await rewinds.read(cfg.model, 0), null, 'shard 0 lost nothing and asked for nothing');
 
-  // What each shard holds, as persisted with its last version.
-  await new Promise((r) => setTimeout(r, 4 * cfg.ps.publishIntervalMs));
-  const applied = async (k: number) => (await infra.store.read(cfg.model, k, [], false))?.meta.examplesApplied ?? NaN;
+  // What each shard holds, as persisted with its last version: once the store has that version.
+  const shards = [ps0, ps1];
+  const stored = async (k: number) => (await infra.store.read(cfg.model, k, [], false))?.meta;
+  await waitFor(async () => (await Promise.all(shards.map(async (p, k) => (await stored(k))?.version === p.shard.version))).every(Boolean),
+    10_000, 'both shards\' last versions in the store', 20);
+  const applied = async (k: number) => (await stored(k))?.examplesApplied ?? NaN;
   const total = BEFORE + DURING + AFTER;
   const [on0, on1] = [await applied(0), await applied(1)];
   const stats = worker.rewinder!.stats;

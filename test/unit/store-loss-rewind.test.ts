@@ -4,7 +4,7 @@
 // state ends is unknown), and the checkpoint's recorded floors.
 import t from 'tap';
 import {
-  MemoryEventLog, MemoryLedger, MemoryRewindStore, MemoryServingStore, createRegistry, decodeCheckpoint, encode, encodeCheckpoint,
+  MemoryEventLog, MemoryLedger, MemoryRewindStore, MemoryServingStore, createRegistry, decodeCheckpoint, encode, encodeCheckpoint, waitFor,
 } from '../../shared/index.ts';
 import { StoreLossRewind } from '../../services/ps/rewind.ts';
 
@@ -15,7 +15,7 @@ t.test('memory log: the ack floor stops at the first unacked message; a range re
   t.equal(await log.ackFloor(0), 0, 'nothing acked');
   const msgs: { ack(): void; data: Uint8Array }[] = [];
   const c = await log.consume(0, (m) => msgs.push(m), 10);
-  await new Promise((r) => setTimeout(r, 5));
+  await waitFor(() => msgs.length === 5, 2000, 'the five messages delivered', 1);
   for (const m of msgs) if (m.data[0] !== 3) m.ack();
   t.equal(await log.ackFloor(0), 2, 'up to the message before the unacked one (acks above it do not count)');
   const got: number[] = [];
