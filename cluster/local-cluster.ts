@@ -1,7 +1,7 @@
 // A whole Flywheel on this machine: PS shards, workers, an inference node and ingest, either
 // as separate processes over NATS and Redis (the normal case) or all in this process over the
 // in-process transport (the embedded mode, when the servers cannot be had).
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import {
@@ -16,7 +16,29 @@ import { startValidator } from '../services/validator/service.ts';
 import { startDashboard } from '../services/dashboard/service.ts';
 import { ProcessGroup } from './processes.ts';
 
+/** The first port the kernel hands out for outgoing connections (Linux; 32768 elsewhere). */
+function ephemeralLow(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > 2048 ? low : 32768;
+  } catch {
+    return 32768;
+  }
+}
+
+/**
+ * A port free now, below the ephemeral range. A port the kernel picked with listen(0) comes
+ * from the range it also gives outgoing connections: a process killed and restarted on its
+ * port could find it taken, meanwhile, by one of the NATS or Redis connections some process
+ * opened (a chaos run's restarted worker once failed with EADDRINUSE so).
+ */
 export async function freePort(): Promise<number> {
+  const high = ephemeralLow();
+  const low = Math.max(1024, high - 20_000);
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = low + Math.floor(Math.random() * (high - low));
+    if (await portFree(port)) return port;
+  }
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once('error', reject);
@@ -39,7 +61,7 @@ function portFree(port: number): Promise<boolean> {
 async function freePortRange(span: number): Promise<number> {
   for (let attempt = 0; ; attempt++) {
     const base = await freePort();
-    let free = base + span <= 65535;
+    let free = base + span <= ephemeralLow();
     for (let p = base + 1; free && p < base + span; p++) free = await portFree(p);
     if (free || attempt >= 20) return base;
   }
