@@ -104,12 +104,22 @@ export class ReportAggregator {
   private readonly bucketsUpTo = new Map<string, number>();
   /** Every bucket merged as reports arrive: overall() costs one figures(), not a merge of all buckets. */
   private readonly all: BucketMetrics;
+  /** When each worker's newest report arrived here (this reader's clock). */
+  private readonly heardAtMs = new Map<string, number>();
 
-  constructor(readonly bucketMs: number, readonly metric: MetricDef) {
+  /**
+   * `goneAfterMs`: a worker not heard from for this long is gone (killed: a live one reports
+   * every metricsIntervalMs), and its newest counters count as they are. Its buckets since its
+   * last full report died with it; waiting for them would hold total() below what was trained
+   * for ever. Default 10 s, the default lease TTL: a worker silent that long has lost its
+   * event shards too.
+   */
+  constructor(readonly bucketMs: number, readonly metric: MetricDef, private readonly goneAfterMs = 10_000, private readonly now: () => number = Date.now) {
     this.all = new BucketMetrics(metric);
   }
 
   add(r: WorkerReport): void {
+    this.heardAtMs.set(r.worker, this.now());
     const prev = this.workers.get(r.worker);
     // A restarted worker of the same name counts from 0 again.
     const restarted = prev !== undefined && (r.eventsTrained < prev.eventsTrained || (r.scored ?? 0) < (prev.scored ?? 0));
@@ -130,11 +140,16 @@ export class ReportAggregator {
 
   /**
    * A counter summed over the workers, as of each one's newest report whose buckets have all
-   * arrived: once total('eventsTrained') reaches a count, the figures cover those events.
+   * arrived: once total('eventsTrained') reaches a count, the figures cover those events (less
+   * what a gone worker scored after its last full report).
    */
   total<K extends 'eventsTrained' | 'eventsRetried' | 'examples' | 'steps' | 'lossSum'>(k: K): number {
     let s = 0;
-    for (const w of this.settledReports.values()) s += w[k];
+    const now = this.now();
+    for (const [name, newest] of this.workers) {
+      const gone = now - (this.heardAtMs.get(name) ?? now) > this.goneAfterMs;
+      s += (gone ? newest : this.settledReports.get(name))?.[k] ?? 0;
+    }
     return s;
   }
 

@@ -60,3 +60,18 @@ t.test('a reader that missed a worker\'s first reports settles on its next repor
   t.equal(agg.total('eventsTrained'), 32, 'settled: that report held every increment up to 64');
   t.equal(agg.overall().examples, 14, 'the figures lack what it missed');
 });
+
+t.test('a worker gone silent counts with its newest counters: its buckets died with it', async (t) => {
+  let now = 0;
+  const agg = new ReportAggregator(1000, binaryMetric, 10_000, () => now);
+  agg.add(report('killed', 4, 8, [bucket(0, 8)]));
+  agg.add(report('live', 2, 4, [bucket(0, 4)]));
+  // Its counters before an ack, then kill -9 before the next full report.
+  agg.add(report('killed', 9, 18, []));
+  now = 10_000;
+  t.equal(agg.total('eventsTrained'), 6, 'silent for the bound, not past it: still waiting for its buckets');
+  now = 10_001;
+  agg.add(report('live', 3, 6, []));
+  t.equal(agg.total('eventsTrained'), 11, 'past it: its 9 trained events count; the live one (3 now) still waits for its own buckets (2)');
+  t.equal(agg.overall().examples, 12, 'the figures hold what arrived, no more');
+});
