@@ -50,7 +50,7 @@ export async function ensureJetStreamObjects(nc: NatsConnection, cfg: FlywheelCo
   }
   for (const [bucket, make] of [
     [LEDGER_BUCKET, () => new JetStreamLedger(nc, { replicas: cfg.streamReplicas, onWarning }).ensure()],
-    [REWIND_BUCKET, () => new JetStreamRewindStore(nc, cfg.streamReplicas).ensure()],
+    [REWIND_BUCKET, () => new JetStreamRewindStore(nc, cfg.streamReplicas, onWarning).ensure()],
   ] as const) {
     const had = await streamExists(`KV_${bucket}`);
     await make();

@@ -4,10 +4,11 @@
 // store lost (stream sequences from < seq <= to) and how far that is done (trained again and
 // persisted), which the worker holding the event shard moves forward as it goes, so a worker
 // that takes the event shard over carries on from there.
-import type { KV, NatsConnection } from 'nats';
+import type { NatsConnection } from 'nats';
 import { UnavailableError } from '../errors.ts';
 import type { Infra } from '../runtime.ts';
 import type { NatsTransport } from '../transport/nats.ts';
+import { ShardKv, shardKey as key } from './shard-kv.ts';
 
 export interface RewindRange { from: number; to: number; done: number }
 
@@ -34,8 +35,6 @@ export interface RewindStore {
 
 export const REWIND_BUCKET = 'fw_ps_rewinds';
 
-const key = (model: string, shard: number) => `${model}.${shard}`;
-
 function parse(bytes: Uint8Array): RewindRecord | null {
   try {
     const o = JSON.parse(new TextDecoder().decode(bytes)) as Partial<RewindRecord>;
@@ -55,55 +54,42 @@ function advanced(r: RewindRecord, s: number, done: number): RewindRecord | null
 }
 
 export class JetStreamRewindStore implements RewindStore {
-  private kv?: Promise<KV>;
+  private readonly kv: ShardKv;
 
   /** `replicas`: copies of the bucket when it is created (the config's streamReplicas, as the ledger's). */
-  constructor(private readonly nc: NatsConnection, private readonly replicas = 1) {}
-
-  private bucket(): Promise<KV> {
-    this.kv ??= this.nc.jetstream().views.kv(REWIND_BUCKET, { history: 1, replicas: this.replicas }).catch((err: unknown) => {
-      this.kv = undefined;
-      throw new UnavailableError(`JetStream key-value bucket ${REWIND_BUCKET}: ${(err as Error).message}`, err);
-    });
-    return this.kv;
+  constructor(nc: NatsConnection, replicas = 1, onWarning?: (message: string) => void) {
+    this.kv = new ShardKv(nc, REWIND_BUCKET, { replicas, onWarning });
   }
 
   /** Creates the bucket when it is missing (`flywheel streams ensure`, as the admin user); binds it otherwise. */
   async ensure(): Promise<void> {
-    await this.bucket();
+    await this.kv.bucket();
   }
 
   async read(model: string, shard: number): Promise<RewindRecord | null> {
-    const e = await (await this.bucket()).get(key(model, shard));
-    return e && e.operation === 'PUT' ? parse(e.value) : null;
+    return (await this.kv.get(model, shard, parse))?.value ?? null;
   }
 
   async write(model: string, shard: number, r: RewindRecord): Promise<void> {
-    await (await this.bucket()).put(key(model, shard), JSON.stringify(r));
+    await this.kv.put(model, shard, r);
   }
 
   async advance(model: string, shard: number, epoch: number, eventShard: number, done: number): Promise<boolean> {
-    const kv = await this.bucket();
     // Workers holding different event shards advance the same record: compare and set.
     for (let attempt = 0; attempt < 10; attempt++) {
-      const e = await kv.get(key(model, shard));
-      const r = e && e.operation === 'PUT' ? parse(e.value) : null;
-      if (!r || r.epoch !== epoch) return false;
+      const got = await this.kv.get(model, shard, parse);
+      const r = got?.value;
+      if (!got || !r || r.epoch !== epoch) return false;
       const next = advanced(r, eventShard, done);
       if (!next) return true;
-      try {
-        await kv.update(key(model, shard), JSON.stringify(next), e!.revision);
-        return true;
-      } catch {
-        // another writer went first: read again
-      }
+      if (await this.kv.update(model, shard, next, got.entry.revision)) return true;
+      // another writer went first: read again
     }
     throw new UnavailableError(`the rewind record of ${model} shard ${shard} kept changing under this update`);
   }
 
   async deleteModel(model: string, shards: number): Promise<void> {
-    const kv = await this.bucket();
-    for (let k = 0; k < shards; k++) await kv.purge(key(model, k));
+    await this.kv.deleteModel(model, shards);
   }
 }
 
