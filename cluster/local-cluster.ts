@@ -17,14 +17,14 @@ import { startDashboard } from '../services/dashboard/service.ts';
 import { ProcessGroup } from './processes.ts';
 
 /** The first port the kernel hands out for outgoing connections (Linux; 32768 elsewhere). */
-function ephemeralLow(): number {
+const EPHEMERAL_LOW = (() => {
   try {
     const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
     return Number.isInteger(low) && low > 2048 ? low : 32768;
   } catch {
     return 32768;
   }
-}
+})();
 
 /**
  * A port free now, below the ephemeral range. A port the kernel picked with listen(0) comes
@@ -33,7 +33,7 @@ function ephemeralLow(): number {
  * opened (a chaos run's restarted worker once failed with EADDRINUSE so).
  */
 export async function freePort(): Promise<number> {
-  const high = ephemeralLow();
+  const high = EPHEMERAL_LOW;
   const low = Math.max(1024, high - 20_000);
   for (let attempt = 0; attempt < 50; attempt++) {
     const port = low + Math.floor(Math.random() * (high - low));
@@ -61,7 +61,7 @@ function portFree(port: number): Promise<boolean> {
 async function freePortRange(span: number): Promise<number> {
   for (let attempt = 0; ; attempt++) {
     const base = await freePort();
-    let free = base + span <= ephemeralLow();
+    let free = base + span <= EPHEMERAL_LOW;
     for (let p = base + 1; free && p < base + span; p++) free = await portFree(p);
     if (free || attempt >= 20) return base;
   }

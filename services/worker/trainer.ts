@@ -6,15 +6,14 @@ import {
   BadMessageError, BatchReservoir, Semaphore, Signal, concatBatches, decode, emptyBatch, isHeldOut, sliceBatch, validateEvent,
   type Baseline, type Batch, type ExampleSource, type TrainableModel,
   type EventBatchMessage, type EventConsumer, type EventLog, type EventLogMessage, type FlywheelConfig,
-  type FlywheelEvent, type GradientPush, type HoldoutUnit, type Replica, type Transport, type WeightDelta,
+  type FlywheelEvent, type HoldoutUnit, type Replica, type Transport, type WeightDelta,
 } from '../../shared/index.ts';
 import { DelayedScores } from '../../shared/models/delayed-scores.ts';
 import { AckTracker, holds, type Requirement } from './ack-tracker.ts';
 
 import { GradientSplitter } from './gradient-split.ts';
 import { GradientPusher } from './pusher.ts';
-import { OwnCounts } from './own-counts.ts';
-import { ReplicaLag } from './replica-lag.ts';
+import { ShardPushes, addRequirement, newOutcome, type StepOutcome } from './shard-pushes.ts';
 import type { TrainingReport } from './training-report.ts';
 import type { WorkerMetrics } from './metrics.ts';
 
@@ -64,20 +63,6 @@ interface TrainClass {
  */
 interface Step { c: TrainClass; batch: Batch; covers: number[]; spans: [number, number][]; met?: Map<number, Requirement[]> }
 
-/** One step's pushes: per PS shard, the (epoch, version) its part was applied at, or why it was refused. */
-interface StepOutcome { need: Map<number, Requirement[]>; refused: Map<number, string> }
-
-const newOutcome = (): StepOutcome => ({ need: new Map(), refused: new Map() });
-
-/** One requirement per shard and epoch: the group's earlier updates must survive a restart too. */
-function addRequirement(need: Map<number, Requirement[]>, k: number, epoch: number, version: number): void {
-  const rs = need.get(k) ?? [];
-  const same = rs.find((r) => r.epoch === epoch);
-  if (same) same.version = Math.max(same.version, version);
-  else rs.push({ epoch, version });
-  need.set(k, rs);
-}
-
 export class Trainer {
   readonly acks: AckTracker;
   /** The re-trained ranges' pushes (a store loss's rewind), waiting for their shard to persist them. */
@@ -86,7 +71,6 @@ export class Trainer {
   private inboxEvents = 0;
   private readonly wake = new Signal();
   private readonly inFlight: Semaphore;
-  private readonly pusher: GradientPusher;
   private readonly splitter: GradientSplitter;
   private consumers = new Map<number, EventConsumer>();
   private stopping = false;
@@ -99,9 +83,7 @@ export class Trainer {
   private readonly delayed: DelayedScores;
   /** The same for each baseline: it too counts with the score it gave when the example was first seen. */
   private readonly baselineDelayed: DelayedScores[];
-  private readonly lag: ReplicaLag;
-  /** What steps read: the replica, plus this worker's counter increments it does not hold yet. */
-  private readonly own: OwnCounts;
+  private readonly pushes: ShardPushes;
   private lastStep: Promise<unknown> = Promise.resolve();
   /**
    * For a source whose state follows an event shard (stateByShard): one source per shard read,
@@ -133,11 +115,10 @@ export class Trainer {
     const c = d.cfg;
     this.delayed = new DelayedScores(d.model.predictionWidth);
     this.baselineDelayed = (d.baselines ?? []).map(() => new DelayedScores(d.model.predictionWidth));
-    this.lag = new ReplicaLag(c.psShards, d.replica.shards);
-    this.own = new OwnCounts(d.replica, d.replica.spec);
     if (d.examples.stateByShard && d.newExamples) this.bySource = new Map();
     this.inFlight = new Semaphore(c.worker.maxInFlightPushes);
-    this.pusher = new GradientPusher(d.transport, c.model, c.worker.pushTimeoutMs, () => this.stopping);
+    this.pushes = new ShardPushes(new GradientPusher(d.transport, c.model, c.worker.pushTimeoutMs, () => this.stopping), d.replica, d.metrics,
+      c.worker.pushTimeoutMs, () => this.stopping);
     this.splitter = new GradientSplitter(c.psShards);
     if (c.worker.replayFraction > 0) this.replay = new BatchReservoir(c.worker.replayCapacity, d.examples.shape, c.seed + 11);
     this.acks = new AckTracker((events, ok, msgs) => {
@@ -155,15 +136,7 @@ export class Trainer {
   onDelta(d: WeightDelta): void {
     this.acks.onDelta(d);
     this.rewindAcks.onDelta(d);
-    this.own.replicaMoved(d.shard);
-    this.lag.replicaMoved();
-  }
-
-  /** Waits while the replica is more than `lag` versions behind this worker's pushes (readOwnWrites: 0), counted. */
-  private async replicaCaughtUp(lag: number): Promise<void> {
-    const r = await this.lag.caughtUp(lag, this.d.cfg.worker.pushTimeoutMs, () => this.stopping);
-    if (r.waited) this.d.metrics.replicaLagWaits.inc();
-    if (r.timedOut) this.d.metrics.ownWriteWaitTimeouts.inc();
+    this.pushes.replicaMoved(d.shard);
   }
 
   /** Starts the training loop and consumes the event shards given at construction (if any). */
@@ -543,8 +516,8 @@ export class Trainer {
     // for the prequential figures (they are the ones not trained on before).
     const k = this.replay && fresh ? Math.round(this.d.cfg.worker.replayFraction * b.size) : 0;
     const input = this.replay && fresh ? this.replay.mix(b, k) : b;
-    await this.replicaCaughtUp(this.d.cfg.worker.readOwnWrites ? 0 : this.d.cfg.worker.maxReplicaLag);
-    const r = this.d.model.trainStep(input, this.own);
+    await this.pushes.caughtUp(this.d.cfg.worker.readOwnWrites ? 0 : this.d.cfg.worker.maxReplicaLag);
+    const r = this.d.model.trainStep(input, this.pushes.weights);
     this.d.metrics.stepSeconds.observe((performance.now() - t0) / 1000);
     if (fresh) {
       this.replay?.add(b);
@@ -559,7 +532,7 @@ export class Trainer {
     let eventTimeMs = 0;
     for (let i = 0; i < b.size; i++) if (b.eventTs[i] > eventTimeMs) eventTimeMs = b.eventTs[i];
     const seq = ++this.seq;
-    await Promise.all(targets.map((k) => this.pushTo(k, parts[k], seq, b.size, newest, mean, eventTimeMs, into)));
+    await Promise.all(targets.map((k) => this.pushes.push(k, parts[k], { worker: this.d.workerId, seq, examples: b.size, newest, mean, eventTimeMs }, into)));
   }
 
   /**
@@ -577,12 +550,12 @@ export class Trainer {
       const b = sliceBatch(block, from, Math.min(from + B, block.size));
       await this.inFlight.acquire();
       try {
-        await this.replicaCaughtUp(this.d.cfg.worker.maxReplicaLag);
-        const r = this.d.model.trainStep(b, this.own);
+        await this.pushes.caughtUp(this.d.cfg.worker.maxReplicaLag);
+        const r = this.d.model.trainStep(b, this.pushes.weights);
         let eventTimeMs = 0;
         for (let i = 0; i < b.size; i++) if (b.eventTs[i] > eventTimeMs) eventTimeMs = b.eventTs[i];
         const part = this.splitter.split(r.dense, r.sparse)[k];
-        await this.pushTo(k, part, ++this.seq, b.size, 0, meanAcceptedAtMs, eventTimeMs, out);
+        await this.pushes.push(k, part, { worker: this.d.workerId, seq: ++this.seq, examples: b.size, newest: 0, mean: meanAcceptedAtMs, eventTimeMs }, out);
       } finally {
         this.inFlight.release();
       }
@@ -601,48 +574,6 @@ export class Trainer {
   private persistedOf(k: number) {
     const v = this.d.replica.shards[k];
     return v && { epoch: v.epoch, version: v.persistedVersion, epochStartVersion: v.epochStartVersion, restoredEpoch: v.restoredEpoch };
-  }
-
-  /** One part of a step's gradients to PS shard k, retried as below; its (epoch, version), or why it was refused, goes into `into`. */
-  private async pushTo(k: number, part: { dense: GradientPush['dense']; sparse: GradientPush['sparse'] }, seq: number, examples: number, newest: number, mean: number,
-    eventTimeMs: number, into: StepOutcome): Promise<void> {
-    if (part.dense.length === 0 && part.sparse.length === 0) return;
-    const push = (baseVersion: number) => this.pusher.push(k, {
-      worker: this.d.workerId, seq, baseVersion,
-      dense: part.dense, sparse: part.sparse, examples, newestAcceptedAtMs: newest, meanAcceptedAtMs: mean,
-      ...(eventTimeMs > 0 ? { eventTimeMs: Math.floor(eventTimeMs) } : {}),
-    });
-    this.own.sent(k, seq, part.sparse);
-    const out = await this.pushAnswered(k, push).catch((err: unknown) => {
-      this.own.dropped(k, seq);
-      throw err;
-    });
-    if (!out.ok) {
-      this.d.metrics.pushErrors.inc({ code: out.error.code });
-      into.refused.set(k, `${out.error.code}: ${out.error.message}`);
-      this.own.dropped(k, seq);
-      return;
-    }
-    this.d.metrics.pushRtt.observe(out.rttMs / 1000);
-    this.lag.pushed(k, out.epoch, out.version);
-    this.own.answered(k, seq, out.epoch, out.version);
-    addRequirement(into.need, k, out.epoch, out.version);
-  }
-
-  /** Sends a push to shard k, and again (same seq) after a resync while the shard is behind this replica. */
-  private async pushAnswered(k: number, push: (baseVersion: number) => ReturnType<GradientPusher['push']>) {
-    let out = await push(this.d.replica.shards[k].version);
-    // A shard behind this replica restarted without what it had published (its store lost
-    // it): resync the replica and send the same push again, same seq, so only this shard gets
-    // it — a nak would train the batch again and apply it twice to every other shard.
-    for (let attempt = 0; !out.ok && out.error.code === 'FUTURE_VERSION' && attempt < 3 && !this.stopping; attempt++) {
-      this.d.metrics.pushErrors.inc({ code: out.error.code });
-      await this.d.replica.resync(k).catch(() => undefined);
-      // A resync already under way returns at once: give it time to land (a backoff, not a wait on it).
-      await new Promise((r) => setTimeout(r, 100 * (attempt + 1)));
-      out = await push(this.d.replica.shards[k].version);
-    }
-    return out;
   }
 
   private track(p: Promise<unknown>): void {

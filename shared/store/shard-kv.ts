@@ -47,8 +47,9 @@ export class ShardKv {
 
   /** Replaces the entry only if it is still at `revision`; false when another writer went first. */
   async update(model: string, shard: number, value: unknown, revision: number): Promise<boolean> {
+    const kv = await this.bucket();
     try {
-      await (await this.bucket()).update(shardKey(model, shard), JSON.stringify(value), revision);
+      await kv.update(shardKey(model, shard), JSON.stringify(value), revision);
       return true;
     } catch {
       return false;

@@ -62,9 +62,10 @@ t.test('a PS shard whose store was wiped has the acked range trained again into 
   await allAcked('the first events acked');
 
   // The loss, with events flowing: shard 1 goes, its Redis keys with it, and comes back.
+  const before = ps1.shard.version;
   const during = stream(DURING);
-  // Not a wait for anything: the loss is to come while some of these are on their way.
-  await new Promise((r) => setTimeout(r, 300));
+  // The loss comes while these are being trained: once shard 1 has applied some of them.
+  await waitFor(() => ps1.shard.version > before + 2, 20_000, 'shard 1 training the events sent during the loss', 5);
   await ps1.stop();
   const redis = connectRedis(cfg.redisUrl);
   const keys = await redis.keys(`fw:{${cfg.model}:1}:*`);
